@@ -1,0 +1,1 @@
+// Host: docker, compose, install, isolation, export.

@@ -1,0 +1,1 @@
+// Stack: bundle specs and compose hardening.
