@@ -1,0 +1,300 @@
+import Foundation
+
+/// MANIFEST.json of bundle format v1 (docs/FORMAT.md). Encoded with sorted keys and
+/// 2-space indentation by `ManifestCoding`, so the same manifest gives the same bytes.
+/// Paths are relative to the bundle's root folder (`<name>-<version>/`).
+public struct Manifest: Codable, Sendable, Equatable {
+    /// The only format this version reads and writes.
+    public static let formatV1 = "frostbyte-bundle/1"
+
+    /// What a bundle carries: a deployable stack, or data exported from one.
+    public enum Kind: String, Codable, Sendable { case stack, export }
+
+    public var format: String
+    public var kind: Kind
+    public var name: String
+    public var version: String
+    /// `<name>-<version>-<first 12 hex of sha256(SHA256SUMS)>`.
+    public var bundleId: String
+    /// ISO 8601 UTC, from SOURCE_DATE_EPOCH or the spec's date.
+    public var createdAt: String
+    public var builder: Builder
+    public var compose: Compose?
+    public var gateway: Gateway?
+    public var images: [Image]
+    public var models: [Model]
+    /// Paths of the operator scripts (`scripts/*.sh`).
+    public var scripts: [String]
+    public var migrations: Migrations?
+    public var exports: [ExportStep]?
+    /// For `kind: export`: where the data came from and what produced each file.
+    public var source: ExportSource?
+    /// Every entry of the bundle except MANIFEST.json, MANIFEST.json.sig and SHA256SUMS.
+    public var files: [File]
+
+    public init(
+        kind: Kind = .stack, name: String, version: String, bundleId: String, createdAt: String,
+        builder: Builder, compose: Compose? = nil, gateway: Gateway? = nil,
+        images: [Image] = [], models: [Model] = [], scripts: [String] = [],
+        migrations: Migrations? = nil, exports: [ExportStep]? = nil,
+        source: ExportSource? = nil, files: [File]
+    ) {
+        self.format = Manifest.formatV1
+        self.kind = kind
+        self.name = name
+        self.version = version
+        self.bundleId = bundleId
+        self.createdAt = createdAt
+        self.builder = builder
+        self.compose = compose
+        self.gateway = gateway
+        self.images = images
+        self.models = models
+        self.scripts = scripts
+        self.migrations = migrations
+        self.exports = exports
+        self.source = source
+        self.files = files
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case format, kind, name, version, builder, compose, gateway, images, models, scripts
+        case migrations, exports, source, files
+        case bundleId = "bundle_id"
+        case createdAt = "created_at"
+    }
+
+    /// The tool that wrote the bundle.
+    public struct Builder: Codable, Sendable, Equatable {
+        public var name: String
+        public var version: String
+        public init(name: String, version: String) { self.name = name; self.version = version }
+    }
+
+    /// The hardened compose file and the networks it declares.
+    public struct Compose: Codable, Sendable, Equatable {
+        public var file: String
+        public var sha256: SHA256Digest
+        public var project: String
+        public var networks: [Network]
+        public init(file: String, sha256: SHA256Digest, project: String, networks: [Network]) {
+            self.file = file; self.sha256 = sha256; self.project = project; self.networks = networks
+        }
+    }
+
+    /// One compose network as the bundle requires it on the host.
+    public struct Network: Codable, Sendable, Equatable {
+        public var name: String
+        public var subnet: String
+        public var `internal`: Bool
+        public init(name: String, subnet: String, internal: Bool) {
+            self.name = name; self.subnet = subnet; self.internal = `internal`
+        }
+    }
+
+    /// The service the host talks to, at a fixed address on the internal network.
+    public struct Gateway: Codable, Sendable, Equatable {
+        public var service: String
+        public var ipv4Address: String
+        public var port: Int
+        public var healthPath: String
+        public init(service: String, ipv4Address: String, port: Int, healthPath: String) {
+            self.service = service; self.ipv4Address = ipv4Address; self.port = port
+            self.healthPath = healthPath
+        }
+        enum CodingKeys: String, CodingKey {
+            case service, port
+            case ipv4Address = "ipv4_address"
+            case healthPath = "health_path"
+        }
+    }
+
+    /// One `docker save` archive. `digest` is the image ID (`sha256:` + hex of the
+    /// image config) that `docker load` reports.
+    public struct Image: Codable, Sendable, Equatable {
+        public var name: String
+        public var file: String
+        public var sha256: SHA256Digest
+        public var digest: String
+        public var size: Int64
+        public init(name: String, file: String, sha256: SHA256Digest, digest: String, size: Int64) {
+            self.name = name; self.file = file; self.sha256 = sha256; self.digest = digest; self.size = size
+        }
+    }
+
+    /// One model file under `models/`.
+    public struct Model: Codable, Sendable, Equatable {
+        public var name: String
+        public var path: String
+        public var sha256: SHA256Digest
+        public var size: Int64
+        public init(name: String, path: String, sha256: SHA256Digest, size: Int64) {
+            self.name = name; self.path = path; self.sha256 = sha256; self.size = size
+        }
+    }
+
+    /// How the host applies `migrations/*.sql` (PostgreSQL through `psql`).
+    public struct Migrations: Codable, Sendable, Equatable {
+        public var service: String
+        public var database: String
+        public var user: String
+        /// Paths of the SQL files, in the order they are applied.
+        public var files: [String]
+        public init(service: String, database: String, user: String, files: [String]) {
+            self.service = service; self.database = database; self.user = user; self.files = files
+        }
+    }
+
+    /// One export step: a command run in a service whose stdout becomes a file.
+    public struct ExportStep: Codable, Sendable, Equatable {
+        public var name: String
+        public var service: String
+        public var command: [String]
+        public init(name: String, service: String, command: [String]) {
+            self.name = name; self.service = service; self.command = command
+        }
+    }
+
+    /// Provenance of an export bundle.
+    public struct ExportSource: Codable, Sendable, Equatable {
+        public var bundleId: String
+        public var project: String
+        public var host: String
+        public var steps: [ExportResult]
+        public init(bundleId: String, project: String, host: String, steps: [ExportResult]) {
+            self.bundleId = bundleId; self.project = project; self.host = host; self.steps = steps
+        }
+        enum CodingKeys: String, CodingKey {
+            case project, host, steps
+            case bundleId = "bundle_id"
+        }
+    }
+
+    /// What one export step produced.
+    public struct ExportResult: Codable, Sendable, Equatable {
+        public var path: String
+        public var service: String
+        public var command: [String]
+        public var exitStatus: Int32
+        public init(path: String, service: String, command: [String], exitStatus: Int32) {
+            self.path = path; self.service = service; self.command = command; self.exitStatus = exitStatus
+        }
+        enum CodingKeys: String, CodingKey {
+            case path, service, command
+            case exitStatus = "exit_status"
+        }
+    }
+
+    /// One bundle entry: a regular file (with digest) or a directory (`sha256` nil, size 0).
+    public struct File: Codable, Sendable, Equatable {
+        public var path: String
+        public var sha256: SHA256Digest?
+        public var size: Int64
+        /// Octal permission bits, "0644" or "0755".
+        public var mode: String
+        public init(path: String, sha256: SHA256Digest?, size: Int64, mode: String) {
+            self.path = path; self.sha256 = sha256; self.size = size; self.mode = mode
+        }
+        /// True for a directory entry.
+        public var isDirectory: Bool { sha256 == nil }
+    }
+}
+
+/// Errors decoding MANIFEST.json.
+public enum ManifestError: UserFacingError, Equatable {
+    case notJSON(detail: String)
+    case missingField(String)
+    case unknownFormat(String)
+
+    public var message: String {
+        switch self {
+        case .notJSON(let detail): return "MANIFEST.json is not a valid manifest: \(detail)"
+        case .missingField(let field): return "MANIFEST.json lacks the required field '\(field)'"
+        case .unknownFormat(let format):
+            return "MANIFEST.json has format '\(format)'; this tool reads '\(Manifest.formatV1)' only, use a newer frostbyte-bundle"
+        }
+    }
+
+    public var exitStatus: ExitStatus { .checkFailed }
+}
+
+/// The one JSON encoding of manifests, receipts and reports: sorted keys, 2-space
+/// indentation, no escaped slashes, trailing newline. Same value, same bytes.
+public enum ManifestCoding {
+    /// A JSON encoder configured for deterministic output.
+    public static func encoder() -> JSONEncoder {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        return encoder
+    }
+
+    /// Deterministic JSON bytes of `value`, ending in a newline.
+    public static func encode<T: Encodable>(_ value: T) throws -> Data {
+        var data = try encoder().encode(value)
+        data.append(0x0A)
+        return data
+    }
+
+    /// Decodes MANIFEST.json, naming a missing field or an unknown format precisely.
+    public static func decodeManifest(_ data: Data) throws -> Manifest {
+        if let probe = try? JSONSerialization.jsonObject(with: data) as? [String: Any] {
+            if let format = probe["format"] as? String, format != Manifest.formatV1 {
+                throw ManifestError.unknownFormat(format)
+            }
+        }
+        do {
+            return try JSONDecoder().decode(Manifest.self, from: data)
+        } catch DecodingError.keyNotFound(let key, let context) {
+            let path = (context.codingPath + [key]).map(\.stringValue).joined(separator: ".")
+            throw ManifestError.missingField(path)
+        } catch let error as DecodingError {
+            throw ManifestError.notJSON(detail: Self.describe(error))
+        } catch {
+            throw ManifestError.notJSON(detail: "\(error)")
+        }
+    }
+
+    private static func describe(_ error: DecodingError) -> String {
+        switch error {
+        case .typeMismatch(_, let context), .valueNotFound(_, let context), .dataCorrupted(let context):
+            let path = context.codingPath.map(\.stringValue).joined(separator: ".")
+            return path.isEmpty ? context.debugDescription : "\(path): \(context.debugDescription)"
+        case .keyNotFound(let key, _):
+            return "missing \(key.stringValue)"
+        @unknown default:
+            return "\(error)"
+        }
+    }
+}
+
+/// `SHA256SUMS` in coreutils format: `<hex>  <path>\n` per regular file, sorted by path.
+public enum SHA256Sums {
+    /// Renders the SHA256SUMS text for the regular files of `files`.
+    public static func render(_ files: [Manifest.File]) -> Data {
+        var text = ""
+        for file in files.sorted(by: { $0.path.utf8.lexicographicallyPrecedes($1.path.utf8) }) {
+            guard let digest = file.sha256 else { continue }
+            text += "\(digest.hex)  \(file.path)\n"
+        }
+        return Data(text.utf8)
+    }
+
+    /// `<name>-<version>-<first 12 hex of sha256(SHA256SUMS)>`; checkable with
+    /// `sha256sum SHA256SUMS | cut -c1-12`.
+    public static func bundleId(name: String, version: String, sums: Data) -> String {
+        "\(name)-\(version)-\(SHA256Hasher.hash(sums).hex.prefix(12))"
+    }
+
+    /// Parses SHA256SUMS into path → digest; nil when any line is malformed.
+    public static func parse(_ data: Data) -> [String: SHA256Digest]? {
+        guard let text = String(data: data, encoding: .utf8) else { return nil }
+        var result: [String: SHA256Digest] = [:]
+        for line in text.split(separator: "\n", omittingEmptySubsequences: true) {
+            let parts = line.split(separator: " ", maxSplits: 2, omittingEmptySubsequences: false)
+            guard parts.count == 3, parts[1].isEmpty, let digest = SHA256Digest(hex: String(parts[0])),
+                  result[String(parts[2])] == nil else { return nil }
+            result[String(parts[2])] = digest
+        }
+        return result
+    }
+}
