@@ -1,1 +1,0 @@
-// Host: docker, compose, install, isolation, export.
