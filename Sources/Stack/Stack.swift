@@ -1,1 +1,0 @@
-// Stack: bundle specs and compose hardening.
