@@ -1,0 +1,134 @@
+import Foundation
+
+/// What `inspect` shows: the manifest's facts, read from the first entries only
+/// (no hashing of the rest, so this is not a verification).
+///
+/// About the signer: a bundle carries only the 64-byte signature, not the public
+/// key, so its signer cannot be named from the bundle alone. `signature.state` says
+/// whether it is signed; with trusted keys given, `signature.matched_key` is the
+/// fingerprint (SHA-256 of the DER SubjectPublicKeyInfo) of the key that verifies.
+public struct BundleInspection: Codable, Sendable, Equatable {
+    public struct ImageSummary: Codable, Sendable, Equatable {
+        public var name: String
+        public var file: String
+        public var size: Int64
+        public var digest: String
+        public var sha256: SHA256Digest
+    }
+
+    public struct ModelSummary: Codable, Sendable, Equatable {
+        public var name: String
+        public var path: String
+        public var size: Int64
+        public var sha256: SHA256Digest
+    }
+
+    public var source: String
+    public var format: String
+    public var kind: Manifest.Kind
+    public var name: String
+    public var version: String
+    public var bundleId: String
+    public var createdAt: String
+    public var builder: Manifest.Builder
+    public var signed: Bool
+    public var signature: SignatureStatus
+    public var project: String?
+    public var networks: [Manifest.Network]
+    public var images: [ImageSummary]
+    public var models: [ModelSummary]
+    /// Regular files listed in the manifest, plus MANIFEST.json, its signature and SHA256SUMS.
+    public var fileCount: Int
+    /// Sum of the sizes of those files in bytes (uncompressed).
+    public var totalSize: Int64
+
+    enum CodingKeys: String, CodingKey {
+        case source, format, kind, name, version, builder, signed, signature, project, networks, images, models
+        case bundleId = "bundle_id"
+        case createdAt = "created_at"
+        case fileCount = "file_count"
+        case totalSize = "total_size"
+    }
+}
+
+extension BundleVerifier {
+    /// Reads MANIFEST.json (and its signature and SHA256SUMS, when they follow it) from
+    /// the start of the bundle at `path` (archive or folder), without a full pass.
+    /// - Throws: `BundleInputError`, `ArchiveReadError`, `ManifestError` (exit 2
+    ///   or 1 as their classes say).
+    public static func inspect(path: String, trust: [TrustedKey] = []) throws -> BundleInspection {
+        var info = stat()
+        guard stat(path, &info) == 0 else { throw BundleInputError.notFound(path: path) }
+        let meta: [String: Data]
+        if info.st_mode & S_IFMT == S_IFDIR {
+            meta = try readFolderMeta(path)
+        } else {
+            guard info.st_size > 0 else { throw BundleInputError.emptyFile(path: path) }
+            meta = try readArchiveMeta(path)
+        }
+        guard let manifestData = meta["MANIFEST.json"] else {
+            throw BundleInputError.notABundle(path: path, reason: "it does not start with MANIFEST.json")
+        }
+        let manifest = try ManifestCoding.decodeManifest(manifestData)
+        let signature = meta["MANIFEST.json.sig"]
+        var status = SignatureStatus(state: signature == nil ? .unsigned : .signedUnchecked,
+                                     trustedKeys: trust.map(\.fingerprint.hex))
+        if let signature, !trust.isEmpty {
+            if let key = trust.first(where: { $0.key.isValidSignature(signature, for: manifestData) }) {
+                status.state = .trusted
+                status.matchedKey = key.fingerprint.hex
+            } else {
+                status.state = .untrusted
+            }
+        }
+        let regular = manifest.files.filter { !$0.isDirectory }
+        let metaSize = meta.values.reduce(Int64(0)) { $0 + Int64($1.count) }
+        return BundleInspection(
+            source: path, format: manifest.format, kind: manifest.kind, name: manifest.name,
+            version: manifest.version, bundleId: manifest.bundleId, createdAt: manifest.createdAt,
+            builder: manifest.builder, signed: signature != nil, signature: status,
+            project: manifest.compose?.project, networks: manifest.compose?.networks ?? [],
+            images: manifest.images.map {
+                .init(name: $0.name, file: $0.file, size: $0.size, digest: $0.digest, sha256: $0.sha256)
+            },
+            models: manifest.models.map { .init(name: $0.name, path: $0.path, size: $0.size, sha256: $0.sha256) },
+            fileCount: regular.count + meta.count,
+            totalSize: regular.reduce(metaSize) { $0 + $1.size })
+    }
+
+    private static func readArchiveMeta(_ path: String) throws -> [String: Data] {
+        let reader = try ArchiveReader(path: path)
+        var meta: [String: Data] = [:]
+        var root: String?
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 256 << 10, alignment: 64)
+        defer { buffer.deallocate() }
+        while let header = try reader.nextEntry() {
+            guard case .success(let place) = EntryRules.place(of: header, root: root, hasRootFolder: true) else { break }
+            if root == nil, let text = header.utf8Path { root = String(text.split(separator: "/").first ?? "") }
+            guard case .inside(let relative) = place else { continue }
+            guard VerificationSession.metaFiles.contains(relative), header.kind == .regular,
+                  header.size <= VerificationSession.metaLimit else { break }
+            var data = Data()
+            while true {
+                let count = try reader.readData(into: buffer)
+                if count == 0 { break }
+                data.append(contentsOf: UnsafeRawBufferPointer(rebasing: buffer[0..<count]))
+            }
+            meta[relative] = data
+            if relative == "SHA256SUMS" { break }
+        }
+        return meta
+    }
+
+    private static func readFolderMeta(_ path: String) throws -> [String: Data] {
+        var meta: [String: Data] = [:]
+        for name in VerificationSession.metaFiles {
+            let file = (path as NSString).appendingPathComponent(name)
+            var info = stat()
+            guard lstat(file, &info) == 0, info.st_mode & S_IFMT == S_IFREG,
+                  info.st_size <= VerificationSession.metaLimit else { continue }
+            meta[name] = try Data(contentsOf: URL(fileURLWithPath: file))
+        }
+        return meta
+    }
+}

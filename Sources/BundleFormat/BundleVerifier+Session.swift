@@ -1,0 +1,178 @@
+import Foundation
+
+/// What the verifier saw of one entry.
+struct ObservedEntry {
+    var isDirectory: Bool
+    var size: Int64
+    var digest: SHA256Digest?
+    var permissions: UInt32
+}
+
+/// The state of one verification pass. Entries are fed in archive order (or, for
+/// a folder, MANIFEST.json, its signature and SHA256SUMS first, then the rest);
+/// each is checked as it arrives and hashed as it streams, and `conclude()`
+/// compares what was seen with the manifest. Memory grows with the number of
+/// entries (paths and digests), never with their size.
+final class VerificationSession {
+    static let metaLimit = 16 << 20
+    static let metaFiles: Set<String> = ["MANIFEST.json", "MANIFEST.json.sig", "SHA256SUMS"]
+
+    var report: VerificationReport
+    let trust: [TrustedKey]
+    let extractor: SafeExtractor?
+    /// Archives carry a root folder and strict modes; extracted folders do not.
+    let isArchive: Bool
+
+    var rootFolder: String?
+    var manifest: Manifest?
+    var manifestData: Data?
+    var signatureData: Data?
+    var sumsData: Data?
+    var observed: [String: ObservedEntry] = [:]
+    var lowercased: [String: String] = [:]
+    var imageResults: [String: Result<ImageArchiveSummary, ImageArchiveProblem>] = [:]
+    private var imagesByFile: [String: Manifest.Image] = [:]
+    private var otherEntrySeen = false
+    private var entriesSeen = 0
+    private var rootEntrySeen = false
+
+    init(report: VerificationReport, trust: [TrustedKey], extractor: SafeExtractor?, isArchive: Bool) {
+        self.report = report
+        self.trust = trust
+        self.extractor = extractor
+        self.isArchive = isArchive
+    }
+
+    func problem(_ problem: VerificationProblem) {
+        report.problems.append(problem)
+    }
+
+    /// Checks and streams one entry. `isComplete` is asked after the data has been
+    /// pulled: false when the archive stopped inside the entry (it is then not
+    /// recorded, the archive problem says why).
+    /// - Throws: read or write failures of the environment (`FileReadError`, `ExtractionError`).
+    func process(_ header: ArchiveEntryHeader, data: ChunkSupplier, isComplete: () -> Bool) throws {
+        entriesSeen += 1
+        let place: EntryPlace
+        switch EntryRules.place(of: header, root: rootFolder, hasRootFolder: isArchive) {
+        case .failure(let found):
+            problem(found)
+            try drain(data)
+            return
+        case .success(let found):
+            place = found
+        }
+        if isArchive && rootFolder == nil, let path = header.utf8Path {
+            rootFolder = String(path.split(separator: "/").first ?? "")
+        }
+        guard case .inside(let path) = place else {
+            if rootEntrySeen { problem(VerificationProblem(.duplicate, path: header.displayPath, "root folder entry appears twice")) }
+            rootEntrySeen = true
+            if let kind = EntryRules.modeProblem(header, path: header.displayPath, lenient: !isArchive) { problem(kind) }
+            try drain(data)
+            return
+        }
+        var acceptable = true
+        if let found = EntryRules.kindProblem(header, path: path) { problem(found); acceptable = false }
+        if let found = EntryRules.modeProblem(header, path: path, lenient: !isArchive) {
+            if found.check == .mode && !isArchive { report.warnings.append(found.description) } else { problem(found) }
+            acceptable = acceptable && found.check == .mode
+        }
+        if observed[path] != nil {
+            problem(VerificationProblem(.duplicate, path: path, "the path appears more than once"))
+            acceptable = false
+        } else if let other = lowercased[path.lowercased()], other != path {
+            problem(VerificationProblem(.caseCollision, path: path, expected: "unique names ignoring case",
+                                        actual: "also \(other)", "names differ only by case"))
+            acceptable = false
+        }
+        checkOrder(path)
+        try stream(header, path: path, acceptable: acceptable, data: data, isComplete: isComplete)
+    }
+
+    private func checkOrder(_ path: String) {
+        let isMeta = Self.metaFiles.contains(path)
+        if path == "MANIFEST.json" && otherEntrySeen {
+            problem(VerificationProblem(.manifestNotFirst, path: path, expected: "first entry",
+                                        actual: "entry \(entriesSeen)",
+                                        "MANIFEST.json must be the first entry so every later entry can be checked as it streams"))
+        } else if isMeta && path != "MANIFEST.json" && otherEntrySeen {
+            problem(VerificationProblem(.entryOrder, path: path, expected: "before the bundle's other files",
+                                        actual: "entry \(entriesSeen)",
+                                        "\(path) must directly follow MANIFEST.json"))
+        }
+        if !isMeta { otherEntrySeen = true }
+    }
+
+    private func stream(_ header: ArchiveEntryHeader, path: String, acceptable: Bool, data: ChunkSupplier,
+                        isComplete: () -> Bool) throws {
+        var writer: ExtractedFileWriter?
+        if let extractor, acceptable {
+            if header.kind == .directory {
+                try extractor.makeDirectory(path, mode: header.permissions)
+            } else if header.kind == .regular {
+                writer = try extractor.createFile(path, mode: header.permissions)
+            }
+        }
+        let isMeta = Self.metaFiles.contains(path)
+        let content = EntryContentStream(data, writer: writer, collectLimit: isMeta ? Self.metaLimit : 0)
+        var inspection: Result<ImageArchiveSummary, ImageArchiveProblem>?
+        if acceptable, header.kind == .regular, imagesByFile[path] != nil {
+            inspection = ImageArchiveInspector.inspect(content)
+        }
+        let (digest, size) = content.finish()
+        if let error = content.readError { throw error }
+        if let error = content.writeError { throw error }
+        report.bytesHashed += size
+        guard isComplete() else { return }
+        if header.kind == .regular || header.kind == .directory {
+            observed[path] = ObservedEntry(isDirectory: header.kind == .directory, size: size,
+                                           digest: header.kind == .regular ? digest : nil,
+                                           permissions: header.permissions)
+            lowercased[path.lowercased()] = path
+        }
+        if let inspection { imageResults[path] = inspection }
+        guard isMeta, header.kind == .regular else { return }
+        if content.overflowed {
+            problem(VerificationProblem(.tooLarge, path: path, expected: "at most \(Self.metaLimit) bytes",
+                                        actual: "\(size) bytes", "file is too large to be a bundle's \(path)"))
+            return
+        }
+        switch path {
+        case "MANIFEST.json": acceptManifest(content.collected)
+        case "MANIFEST.json.sig": signatureData = content.collected
+        default: sumsData = content.collected
+        }
+    }
+
+    private func acceptManifest(_ data: Data) {
+        manifestData = data
+        report.manifestData = data
+        do {
+            let decoded = try ManifestCoding.decodeManifest(data)
+            manifest = decoded
+            report.manifest = decoded
+            report.name = decoded.name
+            report.version = decoded.version
+            report.bundleId = decoded.bundleId
+            for image in decoded.images { imagesByFile[image.file] = image }
+        } catch let error as ManifestError {
+            switch error {
+            case .unknownFormat(let format):
+                problem(VerificationProblem(.manifestFormat, path: "MANIFEST.json", expected: Manifest.formatV1,
+                                            actual: format, error.message))
+            case .missingField(let field):
+                problem(VerificationProblem(.manifestField, path: "MANIFEST.json", expected: field,
+                                            actual: "absent", error.message))
+            case .notJSON:
+                problem(VerificationProblem(.manifestInvalid, path: "MANIFEST.json", error.message))
+            }
+        } catch {
+            problem(VerificationProblem(.manifestInvalid, path: "MANIFEST.json", "\(error)"))
+        }
+    }
+
+    private func drain(_ data: ChunkSupplier) throws {
+        while try data.nextChunk() != nil {}
+    }
+}
