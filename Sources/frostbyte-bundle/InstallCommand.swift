@@ -1,13 +1,111 @@
 import ArgumentParser
+import BundleFormat
+import Foundation
+import Host
+
+/// `--prefix DIR`, shared by install, status and uninstall; made absolute so compose
+/// labels and symlinks never depend on the working folder.
+struct InstallationPrefixOptions: ParsableArguments {
+    @Option(name: .long, help: "Installation folder (one compose project per prefix).", completion: .directory)
+    var prefix: String = InstallationLayout.defaultPrefix
+
+    var layout: InstallationLayout {
+        let absolute = prefix.hasPrefix("/") ? prefix : FileManager.default.currentDirectoryPath + "/" + prefix
+        return InstallationLayout(prefix: (absolute as NSString).standardizingPath)
+    }
+
+    func validate() throws {
+        if prefix.isEmpty { throw ValidationError("--prefix must not be empty") }
+    }
+}
+
+/// On `--json`, a failure is also one JSON document on stdout.
+struct CommandFailure: Encodable {
+    var ok = false
+    var exitStatus: Int32
+    var error: String
+    enum CodingKeys: String, CodingKey {
+        case ok, error
+        case exitStatus = "exit_status"
+    }
+
+    /// Prints the failure as JSON when `json` is set, then rethrows it.
+    static func reporting<T>(json: Bool, _ body: () throws -> T) throws -> T {
+        do {
+            return try body()
+        } catch let error as UserFacingError where json {
+            try? Console.json(CommandFailure(exitStatus: error.exitStatus.rawValue, error: error.message))
+            throw error
+        }
+    }
+}
 
 extension FrostbyteBundle {
-    /// Placeholder until the `install` capability lands; refuses to run.
+    /// `install BUNDLE`: verify, load, start, check and activate a bundle under a prefix.
     struct Install: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            commandName: "install", abstract: "(not yet available)")
+            commandName: "install",
+            abstract: "Install or upgrade a bundle on this host (root).",
+            discussion: """
+                Steps, each journaled under PREFIX/state so a re-run resumes: preflight (root, \
+                docker, compose >= \(Preflight.minimumCompose), space, subnet, project) -> verify \
+                while extracting -> docker load -> secrets -> compose up -> health -> migrations \
+                -> isolation -> switch PREFIX/current and write the receipt. An upgrade that fails \
+                health, migrations or isolation rolls back to the previous release (exit 1).
+                """)
+
+        @Argument(help: "The bundle (.tar.zst or .tar).", completion: .file())
+        var bundle: String
+
+        @Option(name: .long, help: "Public key (PEM) the bundle must be signed by; repeatable.", completion: .file())
+        var trust: [String] = []
+
+        @Flag(name: .long, help: "Install a bundle without checking its signature.")
+        var allowUnsigned = false
+
+        @OptionGroup(title: "Installation")
+        var location: InstallationPrefixOptions
+
+        @Option(name: .long, help: "Compose project name (default: the installed one, else the bundle's).")
+        var project: String?
+
+        @Option(name: .long, help: "Subnet of the internal network, RFC 1918 CIDR (default: the installed one, else the bundle's).")
+        var subnet: String?
+
+        @Option(name: .long, help: "Seconds allowed for the stack to start and become healthy.")
+        var timeout: Double = 300
+
+        @Flag(name: .long, help: "Print one JSON document on stdout.")
+        var json = false
 
         func run() async throws {
-            throw ValidationError("'install' is not available in this build yet")
+            try await runReportingErrors {
+                let request = InstallRequest(
+                    bundlePath: bundle, trustKeyPaths: trust, allowUnsigned: allowUnsigned,
+                    layout: location.layout, project: project, subnet: subnet, timeout: timeout)
+                let installer = Installer(request: request, unpacker: VerifierUnpacker(), isolation: NetworkIsolationGate(),
+                                          note: { Console.note($0) })
+                let result = try CommandFailure.reporting(json: json) { try installer.run() }
+                if json {
+                    try Console.json(result)
+                } else {
+                    printSummary(result)
+                }
+            }
+        }
+
+        private func printSummary(_ result: InstallResult) {
+            Console.out("\(result.action): \(result.bundleId)")
+            Console.out("project: \(result.project)  subnet: \(result.subnet)")
+            if let previous = result.previousBundleId { Console.out("previous release: \(previous)") }
+            if let gateway = result.gatewayIP { Console.out("gateway: \(gateway)") }
+            for service in result.services {
+                Console.out("  \(service.service): \(service.state)\(service.health.isEmpty ? "" : " (\(service.health))")")
+            }
+            if !result.migrationsApplied.isEmpty {
+                Console.out("migrations applied: \(result.migrationsApplied.joined(separator: ", "))")
+            }
+            if let evidence = result.evidencePath { Console.out("isolation evidence: \(evidence)") }
         }
     }
 }

@@ -1,13 +1,59 @@
 import ArgumentParser
+import BundleFormat
+import Foundation
+import Host
 
 extension FrostbyteBundle {
-    /// Placeholder until the `status` capability lands; refuses to run.
+    /// `status`: the active release and the live state of its services.
     struct Status: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            commandName: "status", abstract: "(not yet available)")
+            commandName: "status",
+            abstract: "Show the installed release, each service's state and health, and the last isolation result.",
+            discussion: "Exit status 0 when every service is healthy, 1 when one is not, 2 when nothing is installed.")
+
+        @OptionGroup(title: "Installation")
+        var location: InstallationPrefixOptions
+
+        @Flag(name: .long, help: "Print one JSON document on stdout.")
+        var json = false
 
         func run() async throws {
-            throw ValidationError("'status' is not available in this build yet")
+            try await runReportingErrors {
+                let status = try CommandFailure.reporting(json: json) { try StatusReader.read(layout: location.layout) }
+                if json {
+                    try Console.json(status)
+                } else {
+                    printStatus(status)
+                }
+                if !status.healthy { throw ExitCode(ExitStatus.checkFailed.rawValue) }
+            }
+        }
+
+        private func printStatus(_ status: InstallationStatus) {
+            let receipt = status.receipt
+            Console.out("release: \(receipt.name) \(receipt.version)")
+            Console.out("bundle_id: \(receipt.bundleId)")
+            if status.current != receipt.bundleId {
+                Console.out("warning: current points at \(status.current ?? "nothing"), the receipt at \(receipt.bundleId)")
+            }
+            Console.out("project: \(receipt.project)  subnet: \(receipt.subnet)  gateway: \(receipt.gatewayIP ?? "-")")
+            Console.out("installed at: \(receipt.installedAt)")
+            if let previous = receipt.previousBundleId { Console.out("previous release: \(previous)") }
+            Console.out("services:")
+            if status.services.isEmpty { Console.out("  (no containers)") }
+            for service in status.services {
+                let health = service.health.isEmpty ? "no healthcheck" : service.health
+                Console.out("  \(service.service): \(service.state), \(health)")
+            }
+            if let isolation = status.isolation {
+                Console.out("isolation: \(isolation.result) (\(isolation.timestamp ?? "unknown time"); evidence \(isolation.evidencePath)\(isolation.intact ? "" : ", CHANGED since install"))")
+            } else {
+                Console.out("isolation: no evidence recorded")
+            }
+            if let last = status.lastInstall {
+                Console.out("last install: \(last)\(status.lastInstallFailure.map { ": \($0)" } ?? "")")
+            }
+            Console.out(status.healthy ? "healthy" : "NOT healthy")
         }
     }
 }

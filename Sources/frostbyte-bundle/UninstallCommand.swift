@@ -1,13 +1,49 @@
 import ArgumentParser
+import BundleFormat
+import Foundation
+import Host
 
 extension FrostbyteBundle {
-    /// Placeholder until the `uninstall` capability lands; refuses to run.
+    /// `uninstall`: remove an installation and only what it owns.
     struct Uninstall: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            commandName: "uninstall", abstract: "(not yet available)")
+            commandName: "uninstall",
+            abstract: "Stop the stack and remove its containers, networks and images (root).",
+            discussion: """
+                Only objects labelled with this installation's project are removed; images still \
+                used by another container are kept. Data volumes, PREFIX/secrets and PREFIX/evidence \
+                are kept unless --purge-data, which removes them and the whole prefix.
+                """)
+
+        @OptionGroup(title: "Installation")
+        var location: InstallationPrefixOptions
+
+        @Flag(name: .long, help: "Also remove the data volumes, the secrets and the whole prefix.")
+        var purgeData = false
+
+        @Flag(name: .long, help: "Print one JSON document on stdout.")
+        var json = false
 
         func run() async throws {
-            throw ValidationError("'uninstall' is not available in this build yet")
+            try await runReportingErrors {
+                let uninstaller = Uninstaller(layout: location.layout, purgeData: purgeData, note: { Console.note($0) })
+                let result = try CommandFailure.reporting(json: json) { try uninstaller.run() }
+                if json {
+                    try Console.json(result)
+                    return
+                }
+                Console.out("uninstalled project \(result.project)")
+                Console.out("containers removed: \(result.containersRemoved.count), networks removed: \(result.networksRemoved.joined(separator: ", "))")
+                Console.out("images removed: \(result.imagesRemoved.joined(separator: ", "))")
+                for kept in result.imagesKept { Console.out("image kept: \(kept)") }
+                if purgeData {
+                    Console.out("volumes removed: \(result.volumesRemoved.joined(separator: ", "))")
+                } else if !result.volumesKept.isEmpty {
+                    Console.out("volumes kept (remove with --purge-data): \(result.volumesKept.joined(separator: ", "))")
+                }
+                if result.firewallRulesRemoved > 0 { Console.out("firewall rules removed: \(result.firewallRulesRemoved)") }
+                for path in result.prefixKept { Console.out("kept: \(path)") }
+            }
         }
     }
 }

@@ -1,0 +1,143 @@
+import BundleFormat
+import Foundation
+
+/// What `uninstall` removed and kept.
+public struct UninstallResult: Codable, Sendable {
+    public var project: String
+    public var containersRemoved: [String]
+    public var networksRemoved: [String]
+    public var imagesRemoved: [String]
+    /// Images kept with the reason (in use by another project's container).
+    public var imagesKept: [String]
+    public var volumesRemoved: [String]
+    public var volumesKept: [String]
+    public var firewallRulesRemoved: Int
+    /// What is left of the prefix (secrets and evidence unless --purge-data).
+    public var prefixKept: [String]
+
+    enum CodingKeys: String, CodingKey {
+        case project
+        case containersRemoved = "containers_removed"
+        case networksRemoved = "networks_removed"
+        case imagesRemoved = "images_removed"
+        case imagesKept = "images_kept"
+        case volumesRemoved = "volumes_removed"
+        case volumesKept = "volumes_kept"
+        case firewallRulesRemoved = "firewall_rules_removed"
+        case prefixKept = "prefix_kept"
+    }
+}
+
+/// Removes one installation: stops the stack, removes the containers, networks and
+/// images that belong to its project (by label `io.frostbyte.project` /
+/// `com.docker.compose.project`, images by the IDs its releases loaded) and nothing
+/// else; data volumes stay unless `purgeData`. Images still used by any other
+/// container (another tenant of the same bundle) are kept: `docker rmi` without
+/// force refuses them.
+public struct Uninstaller {
+    public var layout: InstallationLayout
+    public var purgeData: Bool
+    public var firewall: FirewallCleanup
+    public var note: (String) -> Void
+
+    public init(layout: InstallationLayout, purgeData: Bool, firewall: FirewallCleanup = RecordedFirewallRules(),
+                note: @escaping (String) -> Void = { _ in }) {
+        self.layout = layout; self.purgeData = purgeData; self.firewall = firewall; self.note = note
+    }
+
+    /// - Throws: `InstallError.notInstalled` when the prefix holds no installation,
+    ///   `InstallError.locked` while an install runs.
+    public func run() throws -> UninstallResult {
+        try Preflight.checkRoot()
+        _ = try Preflight.checkEngine()
+        let receipt = try? InstallationReceipt.load(layout)
+        let journal = InstallJournal.load(layout)
+        guard let project = receipt?.project ?? journal?.project else { throw InstallError.notInstalled(prefix: layout.prefix) }
+        let lock = try InstallLock(layout: layout)
+        defer { lock.release() }
+
+        var result = UninstallResult(project: project, containersRemoved: [], networksRemoved: [], imagesRemoved: [],
+                                     imagesKept: [], volumesRemoved: [], volumesKept: [], firewallRulesRemoved: 0, prefixKept: [])
+        if let receipt, FileManager.default.fileExists(atPath: layout.release(receipt.bundleId)) {
+            note("stopping project \(project)")
+            try? Rollback.composeDriver(for: receipt, layout: layout).down(removeVolumes: purgeData)
+        }
+        // Whatever compose did not remove (orphans, a failed first install): by label.
+        for label in [OwnershipLabels.project, OwnershipLabels.composeProject] {
+            for id in try HostProbe.objectIDs("container", label: label, value: project) {
+                if (try? CommandRunner.check(["docker", "rm", "-f"] + (purgeData ? ["-v"] : []) + [id], timeout: 120)) != nil {
+                    result.containersRemoved.append(String(id.prefix(12)))
+                }
+            }
+        }
+        for label in [OwnershipLabels.project, OwnershipLabels.composeProject] {
+            for id in try HostProbe.objectIDs("network", label: label, value: project) {
+                let name = (try? CommandRunner.check(["docker", "network", "inspect", "--format", "{{.Name}}", id], timeout: 30)) ?? id
+                if (try? CommandRunner.check(["docker", "network", "rm", id], timeout: 60)) != nil {
+                    result.networksRemoved.append(name)
+                }
+            }
+        }
+        removeImages(into: &result)
+        try handleVolumes(project: project, into: &result)
+        result.firewallRulesRemoved = try firewall.removeRules(layout: layout, note: note)
+        try removePrefix(into: &result)
+        return result
+    }
+
+    /// Removes the images the releases under this prefix loaded, by name, only while
+    /// the name still resolves to the manifest's ID; never forced.
+    func removeImages(into result: inout UninstallResult) {
+        var images: [Manifest.Image] = []
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: layout.releases)) ?? [] where !name.hasPrefix(".") {
+            guard let data = FileManager.default.contents(atPath: "\(layout.release(name))/MANIFEST.json"),
+                  let manifest = try? ManifestCoding.decodeManifest(data) else { continue }
+            images += manifest.images
+        }
+        var seen = Set<String>()
+        for image in images where seen.insert(image.name).inserted {
+            guard (try? ImageLoader.imageID(of: image.name)) == image.digest else { continue }
+            let removal = try? CommandRunner.run(["docker", "rmi", image.name], timeout: 120)
+            if removal?.status == 0 {
+                result.imagesRemoved.append(image.name)
+            } else {
+                let reason = removal?.errorOutput ?? "docker rmi failed"
+                result.imagesKept.append("\(image.name): \(reason.contains("being used") || reason.contains("conflict") ? "in use by another container" : reason)")
+            }
+        }
+    }
+
+    /// Removes the project's volumes with --purge-data, lists them as kept otherwise.
+    func handleVolumes(project: String, into result: inout UninstallResult) throws {
+        var names = Set<String>()
+        for label in [OwnershipLabels.project, OwnershipLabels.composeProject] {
+            names.formUnion(try HostProbe.objectIDs("volume", label: label, value: project))
+        }
+        for name in names.sorted() {
+            if purgeData {
+                if (try? CommandRunner.check(["docker", "volume", "rm", name], timeout: 60)) != nil {
+                    result.volumesRemoved.append(name)
+                } else {
+                    result.volumesKept.append(name)
+                }
+            } else {
+                result.volumesKept.append(name)
+            }
+        }
+    }
+
+    /// Removes releases, `current` and state; keeps `secrets/` and `evidence/` (the
+    /// kept volumes need the same secrets, auditors the evidence) unless purging.
+    func removePrefix(into result: inout UninstallResult) throws {
+        let fileManager = FileManager.default
+        unlink(layout.current)
+        for path in [layout.releases, layout.state] {
+            try? fileManager.removeItem(atPath: path)
+        }
+        if purgeData {
+            try? fileManager.removeItem(atPath: layout.prefix)
+        } else {
+            result.prefixKept = [layout.secrets, layout.evidence].filter { fileManager.fileExists(atPath: $0) }
+        }
+    }
+}
