@@ -228,5 +228,17 @@ struct ComposeHardenerTests {
         let compose = Fixture.servicesBlock + services
         let message = try #require(try failure(spec: spec, compose: compose))
         #expect(message.contains("spec.yaml:7:11: subnet 192.168.1.0/29 cannot hold 7 services"), "\(message)")
+        // Replicas count too: 2 services + 4 extra replicas do not fit in a /29.
+        let scaled = Fixture.servicesBlock.replacingOccurrences(of: "    <<: *common\n    image: frostbyte-demo/postgres:1.0", with: "    <<: *common\n    image: frostbyte-demo/postgres:1.0\n    deploy:\n      replicas: 5")
+        let scaledMessage = try #require(try failure(spec: spec, compose: scaled))
+        #expect(scaledMessage.contains("cannot hold 6 services"), "\(scaledMessage)")
+        // Negative control: the same two services unscaled fit.
+        #expect(try failure(spec: spec, compose: Fixture.servicesBlock) == nil)
+    }
+
+    @Test func refusesAScaledGateway() throws {
+        let compose = Fixture.baseCompose.replacingOccurrences(of: "image: frostbyte-demo/gateway:1.0", with: "image: frostbyte-demo/gateway:1.0\n    scale: 2")
+        let message = try #require(try failure(compose: compose))
+        #expect(message.contains("compose.yaml:\(lineOf("scale: 2", in: compose)):5: service 'gateway': 'scale' of 2 on the gateway is refused"), "\(message)")
     }
 }

@@ -80,15 +80,17 @@ public struct ComposeHardener: Sendable {
         let specImages = Dictionary(uniqueKeysWithValues: spec.images.map { ($0.reference.normalized, $0) })
         var usedImages = Set<String>()
         var hardenedServices: [YAMLPair] = []
+        var containers = 0
         for pair in servicePairs {
             let name = pair.key.scalarValue ?? ""
+            containers += try replicas(service: name, pair.value)
             let (service, image, notes) = try hardenService(name: name, pair.value, specImages: specImages)
             usedImages.insert(image)
             warnings += notes
             hardenedServices.append(YAMLPair(key: pair.key, value: service))
         }
         let serviceNames = hardenedServices.compactMap { $0.key.scalarValue }
-        try checkSpecAgainst(services: serviceNames, usedImages: usedImages)
+        try checkSpecAgainst(services: serviceNames, containers: containers, usedImages: usedImages)
 
         let (volumes, volumeNotes) = try hardenVolumes(source.pair("volumes"))
         warnings += volumeNotes
@@ -122,7 +124,7 @@ public struct ComposeHardener: Sendable {
 
     // MARK: - Spec cross-checks
 
-    private func checkSpecAgainst(services: [String], usedImages: Set<String>) throws {
+    private func checkSpecAgainst(services: [String], containers: Int, usedImages: Set<String>) throws {
         func require(_ service: String, role: String, at mark: YAMLMark) throws {
             guard services.contains(service) else {
                 throw ComposeError.serviceMissing(role: role, service: service, available: services, at: mark)
@@ -140,10 +142,27 @@ public struct ComposeHardener: Sendable {
         for image in spec.images where !usedImages.contains(image.reference.normalized) {
             throw ComposeError.imageUnused(image: image.reference.text, composePath: spec.composePath, at: image.mark)
         }
-        // Network address, bridge, broadcast, plus one address per service.
-        if UInt64(services.count) + 3 > spec.network.subnet.size {
-            throw ComposeError.subnetTooSmall(subnet: spec.network.subnet.description, services: services.count, at: spec.marks.subnet)
+        // Network address, bridge, broadcast, plus one address per container.
+        if UInt64(containers) + 3 > spec.network.subnet.size {
+            throw ComposeError.subnetTooSmall(subnet: spec.network.subnet.description, services: containers, at: spec.marks.subnet)
         }
+    }
+
+    /// How many containers a service runs (`scale` or `deploy.replicas`, default
+    /// 1). The gateway must run exactly one: a fixed address fits one container.
+    private func replicas(service: String, _ node: YAMLNode) throws -> Int {
+        let candidates = [node.pair("scale"), node["deploy"]?.pair("replicas")].compactMap { $0 }
+        var count = 1
+        for pair in candidates {
+            guard let text = pair.value.scalarValue, let value = Int(text), value >= 0 else { continue }
+            count = max(count, value)
+            if service == spec.gateway.service && value > 1 {
+                throw ComposeError.refused(service: service, what: "'\(pair.key.scalarValue ?? "")' of \(value) on the gateway",
+                                           why: "the gateway has one fixed address, which only one container can hold",
+                                           fix: "Run one gateway container.", at: pair.key.mark)
+            }
+        }
+        return count
     }
 
     // MARK: - Networks
