@@ -23,6 +23,10 @@ export PGHOST PGUSER="$POSTGRES_USER" PGDATABASE="$POSTGRES_DB" \
        PGPASSWORD="${POSTGRES_PASSWORD:-}" PGCONNECT_TIMEOUT=3 \
        REDISCLI_AUTH="${REDIS_PASSWORD:-}"
 
+# PID 1 gets no default signal handlers: exit on TERM/INT ourselves, and
+# sleep in the background so that the trap runs at once.
+trap 'exit 0' TERM INT
+
 round=0
 while :; do
     round=$((round + 1))
@@ -58,5 +62,6 @@ SQL
         { tail -n 99 "$WORKER_DATA/rounds.log" 2>/dev/null; printf '%s\n' "$line"; } >"$WORKER_DATA/rounds.tmp" \
             && mv "$WORKER_DATA/rounds.tmp" "$WORKER_DATA/rounds.log"
     fi
-    sleep "$WORKER_INTERVAL"
+    sleep "$WORKER_INTERVAL" &
+    wait $!
 done
