@@ -73,6 +73,7 @@ final class VerificationSession {
             return
         }
         var acceptable = true
+        var recordable = true
         if let found = EntryRules.kindProblem(header, path: path) { problem(found); acceptable = false }
         if let found = EntryRules.modeProblem(header, path: path, lenient: !isArchive) {
             if found.check == .mode && !isArchive { report.warnings.append(found.description) } else { problem(found) }
@@ -81,13 +82,16 @@ final class VerificationSession {
         if observed[path] != nil {
             problem(VerificationProblem(.duplicate, path: path, "the path appears more than once"))
             acceptable = false
+            recordable = false
         } else if let other = lowercased[path.lowercased()], other != path {
             problem(VerificationProblem(.caseCollision, path: path, expected: "unique names ignoring case",
                                         actual: "also \(other)", "names differ only by case"))
             acceptable = false
+            recordable = false
         }
         checkOrder(path)
-        try stream(header, path: path, acceptable: acceptable, data: data, isComplete: isComplete)
+        try stream(header, path: path, acceptable: acceptable, recordable: recordable, data: data,
+                   isComplete: isComplete)
     }
 
     private func checkOrder(_ path: String) {
@@ -104,8 +108,8 @@ final class VerificationSession {
         if !isMeta { otherEntrySeen = true }
     }
 
-    private func stream(_ header: ArchiveEntryHeader, path: String, acceptable: Bool, data: ChunkSupplier,
-                        isComplete: () -> Bool) throws {
+    private func stream(_ header: ArchiveEntryHeader, path: String, acceptable: Bool, recordable: Bool,
+                        data: ChunkSupplier, isComplete: () -> Bool) throws {
         var writer: ExtractedFileWriter?
         if let extractor, acceptable {
             if header.kind == .directory {
@@ -124,7 +128,7 @@ final class VerificationSession {
         if let error = content.readError { throw error }
         if let error = content.writeError { throw error }
         report.bytesHashed += size
-        guard isComplete() else { return }
+        guard isComplete(), recordable else { return }
         if header.kind == .regular || header.kind == .directory {
             observed[path] = ObservedEntry(isDirectory: header.kind == .directory, size: size,
                                            digest: header.kind == .regular ? digest : nil,

@@ -1,13 +1,70 @@
 import ArgumentParser
+import BundleFormat
+import Foundation
 
 extension FrostbyteBundle {
-    /// Placeholder until the `inspect` capability lands; refuses to run.
+    /// `inspect`: what a bundle says about itself, read from its manifest only.
     struct Inspect: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            commandName: "inspect", abstract: "(not yet available)")
+            commandName: "inspect",
+            abstract: "Show a bundle's name, version, id, signature, images, models and networks.",
+            discussion: """
+                Reads MANIFEST.json (the first entries) without a full pass, so it is fast but \
+                is not a verification: use verify-bundle for that. A bundle carries only the \
+                signature, not the signer's key; with --trust the matching key's fingerprint \
+                (SHA-256 of its DER SubjectPublicKeyInfo) is shown.
+                """)
+
+        @Argument(help: "The bundle file or its extracted folder.", completion: .file())
+        var bundle: String?
+
+        @Option(name: .customLong("trust"), help: ArgumentHelp(
+            "Ed25519 public key (PEM) to check the signature against; repeatable.", valueName: "PUB"),
+            completion: .file())
+        var trust: [String] = []
+
+        @Flag(help: "Print one JSON document on stdout.")
+        var json = false
 
         func run() async throws {
-            throw ValidationError("'inspect' is not available in this build yet")
+            try await runReportingErrors {
+                guard let bundle else { throw UsageError.missingBundle(command: "inspect") }
+                let keys = try trust.map { try TrustedKey(contentsOf: $0) }
+                let facts = try BundleVerifier.inspect(path: bundle, trust: keys)
+                if json {
+                    try Console.json(facts)
+                } else {
+                    printHuman(facts)
+                }
+            }
+        }
+
+        private func printHuman(_ facts: BundleInspection) {
+            func row(_ label: String, _ value: String) {
+                Console.out(label.padding(toLength: 12, withPad: " ", startingAt: 0) + value)
+            }
+            row("name:", facts.name)
+            row("version:", facts.version)
+            row("bundle_id:", facts.bundleId)
+            row("kind:", facts.kind.rawValue)
+            row("created_at:", facts.createdAt)
+            row("builder:", "\(facts.builder.name) \(facts.builder.version)")
+            var signature = signatureText(facts.signature)
+            if facts.signature.state == .signedUnchecked { signature += " (pass --trust PUB to check it)" }
+            row("signature:", signature)
+            if let project = facts.project { row("project:", project) }
+            for network in facts.networks {
+                row("network:", "\(network.name) \(network.subnet)\(network.internal ? " internal" : "")")
+            }
+            Console.out("images:")
+            for image in facts.images {
+                Console.out("  \(image.name)  \(image.file)  \(formatBytes(image.size))  \(image.digest)")
+            }
+            Console.out("models:")
+            for model in facts.models {
+                Console.out("  \(model.name)  \(model.path)  \(formatBytes(model.size))  sha256:\(model.sha256.hex)")
+            }
+            row("files:", "\(facts.fileCount) (\(formatBytes(facts.totalSize)))")
         }
     }
 }

@@ -45,8 +45,14 @@ struct FixtureBundle {
     static func standard(in folder: String, signingKey: SigningKey? = nil,
                          image: (archive: Data, digest: String)? = nil) throws -> FixtureBundle {
         let image = try image ?? FixtureImage.legacy(in: folder)
+        // 4 bits of entropy a byte: zstd really compresses it (Huffman blocks, not
+        // raw ones), so corrupting the compressed stream is detected by the decoder.
         var model = Data(count: 1_500_000)
-        for index in model.indices { model[index] = UInt8(truncatingIfNeeded: index &* 2_654_435_761 >> 13) }
+        var state: UInt64 = 7
+        for index in model.indices {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            model[index] = UInt8(ascii: "a") + UInt8(truncatingIfNeeded: state >> 60)
+        }
         let payload: [FixtureEntry] = [
             .file(".env.example", Data("POSTGRES_PASSWORD=change-me\n".utf8)),
             .directory("config"),
