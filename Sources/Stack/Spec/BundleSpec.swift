@@ -108,12 +108,19 @@ public struct BundleSpec: Sendable, Equatable {
 
     /// Source positions of values checked against the compose file later.
     public struct Marks: Sendable, Equatable {
+        /// The `compose` value.
         public var compose: YAMLMark
+        /// The `gateway.service` value.
         public var gatewayService: YAMLMark
+        /// The `migrations.service` value, if any.
         public var migrationsService: YAMLMark?
+        /// Each `exports[].service` value, in order.
         public var exportServices: [YAMLMark]
+        /// The `network.subnet` value.
         public var subnet: YAMLMark
+        /// The `template` value, if any.
         public var template: YAMLMark?
+        /// The `migrations.path` value, if any.
         public var migrationsPath: YAMLMark?
     }
 
