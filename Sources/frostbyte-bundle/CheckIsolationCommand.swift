@@ -1,13 +1,103 @@
 import ArgumentParser
+import BundleFormat
+import Foundation
+import Host
 
 extension FrostbyteBundle {
-    /// Placeholder until the `check-isolation` capability lands; refuses to run.
+    /// `check-isolation`: prove that an installed project cannot talk to anything
+    /// outside itself, and write the evidence.
     struct CheckIsolation: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            commandName: "check-isolation", abstract: "(not yet available)")
+            commandName: "check-isolation",
+            abstract: "Prove that an installed project is isolated and write evidence (root).",
+            discussion: """
+                Reads the live Docker state of the project and probes from inside every \
+                container's network namespace (entered from the host; the images need no \
+                tools): egress to a canary namespace the check sets up itself, name \
+                resolution and connections between services (positive controls), the \
+                gateway's health at its fixed address, reachability of host services \
+                through the bridge, other projects' containers, and outside names over \
+                DNS. Evidence goes to PREFIX/evidence/ and to --evidence FILE. \
+                Exit status: 0 every check passed (warnings allowed), 1 a check failed, \
+                2 bad usage, 3 not root or no Docker.
+                """)
+
+        @Option(name: .long, help: "Installation folder to check (default \(InstallationLayout.defaultPrefix)).",
+                completion: .directory)
+        var prefix: String?
+
+        @Option(name: .long, help: "Check a compose project by name from live Docker state (no manifest comparison).")
+        var project: String?
+
+        @Option(name: .long, help: "Also write the evidence JSON to this file.", completion: .file())
+        var evidence: String?
+
+        @Flag(name: .long, help: "Add a firewall rule on the project's bridge when the host is reachable from it (recorded for uninstall), then re-check.")
+        var fixHostExposure = false
+
+        @Option(name: .long, help: "Seconds a single TCP probe waits before it counts as blocked.")
+        var probeTimeout: Double = 1.5
+
+        @Flag(name: .long, help: "Print the evidence document on stdout and nothing else there.")
+        var json = false
+
+        func validate() throws {
+            if prefix != nil && project != nil { throw ValidationError("give either --prefix or --project, not both") }
+            if fixHostExposure && project != nil {
+                throw ValidationError("--fix-host-exposure needs --prefix: the rule is recorded under PREFIX/state so uninstall removes it")
+            }
+            if !(probeTimeout > 0 && probeTimeout <= 30) { throw ValidationError("--probe-timeout must be between 0 and 30 seconds") }
+        }
 
         func run() async throws {
-            throw ValidationError("'check-isolation' is not available in this build yet")
+            try await runReportingErrors {
+                let target: IsolationTarget
+                if let project {
+                    target = try IsolationTarget.discover(project: project)
+                } else {
+                    target = try IsolationTarget.load(prefix: Self.absolute(prefix ?? InstallationLayout.defaultPrefix))
+                }
+                var options = IsolationOptions()
+                options.toolVersion = FrostbyteBundle.version
+                options.fixHostExposure = fixHostExposure
+                options.connectTimeout = probeTimeout
+                let checker = IsolationChecker(target: target, options: options)
+                checker.progress = { Console.note($0) }
+                let result = try checker.run()
+
+                var written: [(String, SHA256Digest)] = []
+                if let prefix = target.prefix {
+                    let path = IsolationEvidence.defaultPath(prefix: prefix, evidence: result)
+                    written.append((path, try result.write(to: path)))
+                }
+                if let evidence {
+                    let path = Self.absolute(evidence)
+                    written.append((path, try result.write(to: path)))
+                }
+                if json {
+                    FileHandle.standardOutput.write(try result.encoded())
+                } else {
+                    Self.printSummary(result, written: written)
+                }
+                if !result.passed { throw ExitCode(ExitStatus.checkFailed.rawValue) }
+            }
+        }
+
+        /// Failures and warnings one per line, then the counts and where the evidence is.
+        static func printSummary(_ evidence: IsolationEvidence, written: [(String, SHA256Digest)]) {
+            for check in evidence.checks where check.status == .fail || check.status == .warn {
+                Console.out("\(check.status.rawValue.uppercased()) \(check.id): \(check.title)")
+                Console.out("     observed: \(check.observed)")
+                if let remedy = check.remedy { Console.out("     remedy:   \(remedy)") }
+            }
+            let s = evidence.summary
+            Console.out("isolation of project \(evidence.project): \(evidence.result.uppercased()) — \(s.pass) pass, \(s.fail) fail, \(s.warn) warn, \(s.info) info in \(String(format: "%.1f", evidence.durationSeconds)) s")
+            for (path, digest) in written { Console.out("evidence: \(path) sha256:\(digest.hex)") }
+        }
+
+        static func absolute(_ path: String) -> String {
+            let full = path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
+            return (full as NSString).standardizingPath
         }
     }
 }
