@@ -86,6 +86,7 @@ struct ComposeHardenerTests {
         ("network_mode: host", 0, "'network_mode' is refused"),
         ("network_mode: \"service:postgres\"", 0, "'network_mode' is refused"),
         ("privileged: true", 0, "'privileged: true' is refused"),
+        ("privileged: \"yes\"", 0, "'privileged: yes' is refused"),
         ("privileged: ${PRIV:-false}", 0, "'privileged: ${PRIV:-false}' is refused"),
         ("pid: host", 0, "'pid: host' is refused"),
         ("ipc: host", 0, "'ipc: host' is refused"),
@@ -119,6 +120,8 @@ struct ComposeHardenerTests {
     /// Negative controls: near misses of the refusals are accepted.
     @Test(arguments: [
         "privileged: false",
+        "privileged:",
+        "privileged: \"false\"",
         "pid: \"service:postgres\"",
         "cap_add: [CHOWN, NET_BIND_SERVICE]",
         "security_opt: [\"no-new-privileges:true\"]",

@@ -225,8 +225,11 @@ public struct ComposeHardener: Sendable {
         return warnings
     }
 
+    /// True for a false boolean, or null (an absent value means false). A quoted
+    /// `"false"` counts: Compose converts strings to booleans after interpolation.
     static func isFalse(_ node: YAMLNode) -> Bool {
-        guard let scalar = node.scalar, scalar.style == .plain else { return false }
+        if node.isNull { return true }
+        guard let scalar = node.scalar else { return false }
         return ScalarResolution.isFalse(scalar.value)
     }
 
