@@ -51,7 +51,8 @@ extension FrostbyteBundle {
                 Console.out("isolation: no evidence recorded")
             }
             if let last = status.lastInstall {
-                Console.out("last install: \(last)\(status.lastInstallFailure.map { ": \($0)" } ?? "")")
+                let reason = status.lastInstallFailure?.split(separator: "\n").first.map { ": \($0)" } ?? ""
+                Console.out("last install: \(last)\(reason)")
             }
             Console.out(status.healthy ? "healthy" : "NOT healthy")
         }

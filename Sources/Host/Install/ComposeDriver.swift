@@ -1,5 +1,6 @@
 import BundleFormat
 import Foundation
+import Synchronization
 
 /// The state of one compose container, from `docker compose ps --format json`.
 public struct ServiceState: Codable, Sendable, Equatable {
@@ -37,10 +38,14 @@ public struct ComposeDriver: Sendable {
         self.subnet = subnet; self.gatewayIP = gatewayIP
     }
 
-    /// The FROSTBYTE_* variables the hardened compose file interpolates.
+    /// The FROSTBYTE_* variables the hardened compose file interpolates. On Engine >= 28
+    /// the internal bridge also gets `gateway_mode_ipv4=isolated` (DESIGN: the only
+    /// setting that removes the host address from an internal bridge); older engines
+    /// keep the file's default.
     public var environment: [String: String] {
         var environment = ["FROSTBYTE_PROJECT": project, "FROSTBYTE_SUBNET": subnet]
         if let gatewayIP { environment["FROSTBYTE_GATEWAY_IP"] = gatewayIP }
+        if EngineFacts.supportsIsolatedGatewayMode { environment["FROSTBYTE_GATEWAY_MODE_IPV4"] = "isolated" }
         return environment
     }
 
@@ -129,6 +134,22 @@ public struct ComposeDriver: Sendable {
         let result = try run(arguments, timeout: timeout)
         guard result.status == 0 else {
             throw InstallError.docker(operation: "stop the stack (compose down)", detail: result.errorOutput)
+        }
+    }
+}
+
+/// Facts about the running engine that change how compose is driven, asked once per process.
+enum EngineFacts {
+    private static let cache = Mutex<Bool?>(nil)
+
+    /// True on Engine >= 28.0, which knows `com.docker.network.bridge.gateway_mode_ipv4`.
+    static var supportsIsolatedGatewayMode: Bool {
+        cache.withLock { cached in
+            if let cached { return cached }
+            let version = (try? CommandRunner.check(["docker", "version", "--format", "{{.Server.Version}}"], timeout: 30)) ?? ""
+            let answer = !version.isEmpty && Preflight.isVersion(version, atLeast: "28.0.0")
+            cached = answer
+            return answer
         }
     }
 }

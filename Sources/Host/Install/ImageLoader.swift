@@ -29,7 +29,10 @@ public struct ImageLoader: Sendable {
     /// and the names that had to be loaded now.
     /// - Throws: `InstallError.docker` when `docker load` fails,
     ///   `InstallError.imageIDMismatch` when the loaded ID differs from the manifest.
-    public func load(_ images: [Manifest.Image], progress: (String) -> Void = { _ in }) throws
+    /// `didLoad` runs right after each `docker load` (before the ID check), so the
+    /// installation records what it loaded even when it is killed a moment later.
+    public func load(_ images: [Manifest.Image], didLoad: (String, String) throws -> Void = { _, _ in },
+                     progress: (String) -> Void = { _ in }) throws
         -> (ids: [String: String], loadedNow: [String]) {
         var loaded: [String: String] = [:]
         var loadedNow: [String] = []
@@ -46,6 +49,7 @@ public struct ImageLoader: Sendable {
                 throw InstallError.docker(operation: "load \(archive)", detail: result.errorOutput)
             }
             let found = try Self.imageID(of: image.name) ?? "(no image named \(image.name) after loading)"
+            if found.hasPrefix("sha256:") { try didLoad(image.name, found) }
             guard found == image.digest else {
                 throw InstallError.imageIDMismatch(image: image.name, expected: image.digest, found: found)
             }
@@ -53,5 +57,26 @@ public struct ImageLoader: Sendable {
             loadedNow.append(image.name)
         }
         return (loaded, loadedNow)
+    }
+}
+
+/// The images this installation itself loaded (`state/images-loaded.json`, name → ID),
+/// accumulated over its releases. Uninstall removes only these: an image that was
+/// already on the host before the install is not the installation's to remove.
+public enum LoadedImagesRecord {
+    static func path(_ layout: InstallationLayout) -> String { "\(layout.state)/images-loaded.json" }
+
+    /// The recorded images (empty when none).
+    public static func read(_ layout: InstallationLayout) -> [String: String] {
+        guard let data = FileManager.default.contents(atPath: path(layout)),
+              let record = try? JSONDecoder().decode([String: String].self, from: data) else { return [:] }
+        return record
+    }
+
+    /// Adds `images` (name → ID) to the record, atomically.
+    public static func add(_ images: [String: String], in layout: InstallationLayout) throws {
+        guard !images.isEmpty else { return }
+        let merged = read(layout).merging(images) { $1 }
+        try AtomicFile.write(try ManifestCoding.encode(merged), to: path(layout), mode: 0o600)
     }
 }

@@ -88,7 +88,11 @@ public final class Installer {
         }
 
         let loader = ImageLoader(releaseFolder: releaseFolder)
-        let images = try timed("load") { try loader.load(manifest.images, progress: note) }
+        let images = try timed("load") {
+            try loader.load(manifest.images) { [layout] name, id in
+                try LoadedImagesRecord.add([name: id], in: layout)
+            } progress: { note($0) }
+        }
         try journal.complete(.imagesLoaded, in: layout)
 
         let secrets = try Secrets.ensure(layout: layout, examplePath: "\(releaseFolder)/.env.example")

@@ -92,10 +92,12 @@ public enum Preflight {
         let project = plan.project
         let bundlePrefix = "\(manifest.name)-"
         func ownedByUs(_ labels: [String: String]) -> Bool {
-            labels[OwnershipLabels.project] == project && (labels[OwnershipLabels.bundle]?.hasPrefix(bundlePrefix) ?? false)
+            guard labels[OwnershipLabels.project] == project else { return false }
+            if let name = labels[OwnershipLabels.name] { return name == manifest.name }
+            return labels[OwnershipLabels.bundle]?.hasPrefix(bundlePrefix) ?? false
         }
         func describe(_ labels: [String: String]) -> String {
-            if let bundle = labels[OwnershipLabels.bundle] { return "bundle '\(bundle)'" }
+            if let bundle = labels[OwnershipLabels.bundle] ?? labels[OwnershipLabels.name] { return "bundle '\(bundle)'" }
             return "a compose stack that is not a frostbyte bundle"
         }
         let prefixes = Set([layout.prefix, (layout.prefix as NSString).resolvingSymlinksInPath].map { $0 + "/" })
@@ -183,5 +185,7 @@ public enum Preflight {
 public enum OwnershipLabels {
     public static let project = "io.frostbyte.project"
     public static let bundle = "io.frostbyte.bundle"
+    /// The bundle's name (without version), on services, networks and volumes.
+    public static let name = "io.frostbyte.name"
     public static let composeProject = "com.docker.compose.project"
 }

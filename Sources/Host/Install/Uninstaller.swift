@@ -85,24 +85,20 @@ public struct Uninstaller {
         return result
     }
 
-    /// Removes the images the releases under this prefix loaded, by name, only while
-    /// the name still resolves to the manifest's ID; never forced.
+    /// Removes the images this installation loaded itself (`state/images-loaded.json`),
+    /// by name and only while the name still resolves to the recorded ID; never forced,
+    /// so an image another container uses stays. Images that were on the host before
+    /// the install are not touched.
     func removeImages(into result: inout UninstallResult) {
-        var images: [Manifest.Image] = []
-        for name in (try? FileManager.default.contentsOfDirectory(atPath: layout.releases)) ?? [] where !name.hasPrefix(".") {
-            guard let data = FileManager.default.contents(atPath: "\(layout.release(name))/MANIFEST.json"),
-                  let manifest = try? ManifestCoding.decodeManifest(data) else { continue }
-            images += manifest.images
-        }
-        var seen = Set<String>()
-        for image in images where seen.insert(image.name).inserted {
-            guard (try? ImageLoader.imageID(of: image.name)) == image.digest else { continue }
-            let removal = try? CommandRunner.run(["docker", "rmi", image.name], timeout: 120)
+        for (name, id) in LoadedImagesRecord.read(layout).sorted(by: { $0.key < $1.key }) {
+            guard (try? ImageLoader.imageID(of: name)) == id else { continue }
+            let removal = try? CommandRunner.run(["docker", "rmi", name], timeout: 120)
             if removal?.status == 0 {
-                result.imagesRemoved.append(image.name)
+                result.imagesRemoved.append(name)
             } else {
                 let reason = removal?.errorOutput ?? "docker rmi failed"
-                result.imagesKept.append("\(image.name): \(reason.contains("being used") || reason.contains("conflict") ? "in use by another container" : reason)")
+                let inUse = reason.contains("being used") || reason.contains("conflict")
+                result.imagesKept.append("\(name): \(inUse ? "in use by another container" : reason)")
             }
         }
     }

@@ -1,0 +1,272 @@
+import BundleFormat
+import Foundation
+import Testing
+
+/// Shared plumbing of the install integration tests: the binary, docker, shell.
+enum InstallEnv {
+    /// The repository root (two folders above this file's folder).
+    static let repoRoot: String = {
+        let file = URL(fileURLWithPath: #filePath)
+        return file.deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+    }()
+
+    /// The binary under test: FROSTBYTE_BIN, else the newest debug build found.
+    static let binary: String = {
+        if let bin = ProcessInfo.processInfo.environment["FROSTBYTE_BIN"] { return bin }
+        let candidates = [".build/debug", ".build-install/debug"].map { "\(repoRoot)/\($0)/frostbyte-bundle" }
+            .filter { FileManager.default.isExecutableFile(atPath: $0) }
+        return candidates.max { modified($0) < modified($1) } ?? "\(repoRoot)/.build/debug/frostbyte-bundle"
+    }()
+
+    private static func modified(_ path: String) -> Date {
+        ((try? FileManager.default.attributesOfItem(atPath: path))?[.modificationDate] as? Date) ?? .distantPast
+    }
+
+    /// A short id unique to this test run (FROSTBYTE_TEST_RUN, else random).
+    static let runID: String = {
+        let raw = ProcessInfo.processInfo.environment["FROSTBYTE_TEST_RUN"] ?? String(UInt32.random(in: 0...UInt32.max), radix: 16)
+        return String(raw.lowercased().filter { $0.isLetter || $0.isNumber }.prefix(8))
+    }()
+
+    /// True when `docker info` answers.
+    static let dockerAvailable: Bool = (try? run(["docker", "info", "--format", "{{.ServerVersion}}"]).status) == 0
+
+    /// Docker tests run when docker answers, and also under CI=true (where they then fail).
+    static let dockerTestsEnabled: Bool = dockerAvailable || ProcessInfo.processInfo.environment["CI"] == "true"
+
+    /// Records a failure when docker is missing (only reachable under CI=true).
+    static func requireDocker() throws {
+        if !dockerAvailable {
+            Issue.record("docker is not available but CI=true: the install integration tests need a running dockerd")
+            throw CancellationError()
+        }
+    }
+
+    /// The demo images' archives from scripts/make-demo-images.
+    static let demoImagesFolder = "\(repoRoot)/out/images"
+    static let demoImagesPresent: Bool = ["postgres", "redis", "worker", "gateway"].allSatisfy {
+        FileManager.default.fileExists(atPath: "\(demoImagesFolder)/\($0).tar")
+    }
+
+    struct Output {
+        var status: Int32
+        var stdout: String
+        var stderr: String
+    }
+
+    /// Runs a program (no shell) and collects its output through files.
+    @discardableResult
+    static func run(_ arguments: [String], environment: [String: String] = [:], stdin: String? = nil) throws -> Output {
+        let scratch = NSTemporaryDirectory() + "fbinst-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: scratch) }
+        FileManager.default.createFile(atPath: scratch + "/out", contents: nil)
+        FileManager.default.createFile(atPath: scratch + "/err", contents: nil)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: scratch + "/out"))
+        process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: scratch + "/err"))
+        if let stdin {
+            FileManager.default.createFile(atPath: scratch + "/in", contents: Data(stdin.utf8))
+            process.standardInput = try FileHandle(forReadingFrom: URL(fileURLWithPath: scratch + "/in"))
+        } else {
+            process.standardInput = FileHandle.nullDevice
+        }
+        try process.run()
+        process.waitUntilExit()
+        return Output(status: process.terminationStatus,
+                      stdout: (try? String(contentsOfFile: scratch + "/out", encoding: .utf8)) ?? "",
+                      stderr: (try? String(contentsOfFile: scratch + "/err", encoding: .utf8)) ?? "")
+    }
+
+    /// Runs the binary under test.
+    @discardableResult
+    static func tool(_ arguments: [String]) throws -> Output {
+        try run([binary] + arguments)
+    }
+
+    /// Runs a command and returns trimmed stdout, failing the test on a non-zero exit.
+    @discardableResult
+    static func check(_ arguments: [String]) throws -> String {
+        let output = try run(arguments)
+        guard output.status == 0 else {
+            throw FixtureFailure("\(arguments.joined(separator: " ")) exited \(output.status): \(output.stderr)")
+        }
+        return output.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// Sorted `docker images` listing (ID and tags), for "unchanged" checks.
+    static func imageListing() throws -> [String] {
+        try check(["docker", "images", "-a", "--no-trunc", "--format", "{{.ID}} {{.Repository}}:{{.Tag}}"])
+            .split(separator: "\n").map(String.init).sorted()
+    }
+
+    /// A scratch folder; remove it in `defer`.
+    static func temporaryFolder(_ tag: String) throws -> String {
+        var template = Array((NSTemporaryDirectory() + "fbinst-\(tag)-XXXXXX").utf8CString)
+        guard let made = mkdtemp(&template) else { throw FixtureFailure("mkdtemp failed") }
+        return String(cString: made)
+    }
+}
+
+struct FixtureFailure: Error, CustomStringConvertible {
+    var description: String
+    init(_ text: String) { description = text }
+}
+
+/// Builds demo bundles for the install tests the way `build` lays them out (format
+/// v1: root folder, MANIFEST.json, signature, SHA256SUMS, small files sorted by path,
+/// images last), from the rendered demo compose file and the demo image archives.
+/// Variants change what the tests need: the version, a failing gateway healthcheck,
+/// an extra migration, a tampered image.
+struct DemoBundle {
+    var version = "1.0.0"
+    var failingGatewayHealth = false
+    var extraMigrations: [(name: String, sql: String)] = []
+    /// Flip one byte of images/gateway.tar after the manifest was computed.
+    var tamperImage = false
+    var signingKey: SigningKey?
+    /// Images to carry (archive base names under out/images).
+    var images = ["gateway", "postgres", "redis", "worker"]
+
+    var root: String { "demo-\(version)" }
+
+    /// Writes `<folder>/demo-<version>.tar.zst` and returns its path.
+    func write(in folder: String) throws -> String {
+        let top = "\(folder)/build-\(version)-\(UUID().uuidString.prefix(8))"
+        let base = "\(top)/\(root)"
+        defer { try? FileManager.default.removeItem(atPath: top) }
+        let fileManager = FileManager.default
+        try fileManager.createDirectory(atPath: "\(base)/migrations", withIntermediateDirectories: true)
+        try fileManager.createDirectory(atPath: "\(base)/images", withIntermediateDirectories: true)
+
+        var compose = try InstallEnv.check([InstallEnv.binary, "render", "\(InstallEnv.repoRoot)/manifests/demo.yaml"])
+        compose = compose.replacingOccurrences(of: "io.frostbyte.bundle: demo-1.0.0", with: "io.frostbyte.bundle: demo-\(version)")
+        if failingGatewayHealth {
+            compose = compose.replacingOccurrences(of: "http://127.0.0.1:8080/health", with: "http://127.0.0.1:8080/no-such-page")
+        }
+        try Data((compose + "\n").utf8).write(to: URL(fileURLWithPath: "\(base)/docker-compose.yml"))
+        try fileManager.copyItem(atPath: "\(InstallEnv.repoRoot)/bundle-template/.env.example", toPath: "\(base)/.env.example")
+        let migrationSource = "\(InstallEnv.repoRoot)/migrations/demo"
+        var migrations = try fileManager.contentsOfDirectory(atPath: migrationSource).filter { $0.hasSuffix(".sql") }.sorted()
+        for name in migrations {
+            try fileManager.copyItem(atPath: "\(migrationSource)/\(name)", toPath: "\(base)/migrations/\(name)")
+        }
+        for extra in extraMigrations {
+            try Data(extra.sql.utf8).write(to: URL(fileURLWithPath: "\(base)/migrations/\(extra.name)"))
+            migrations.append(extra.name)
+        }
+        var imageEntries: [Manifest.Image] = []
+        for name in images {
+            let source = "\(InstallEnv.demoImagesFolder)/\(name).tar"
+            let target = "\(base)/images/\(name).tar"
+            if link(source, target) != 0 { try fileManager.copyItem(atPath: source, toPath: target) }
+            let hashed = try SHA256Hasher.hash(fileAt: target)
+            imageEntries.append(.init(name: "frostbyte-demo/\(name):1.0", file: "images/\(name).tar", sha256: hashed.digest,
+                                      digest: try Self.imageID(ofArchive: target), size: hashed.size))
+        }
+
+        // Entry order of format v1: small files sorted by path, then images/.
+        var small = [".env.example", "docker-compose.yml", "migrations"] + migrations.map { "migrations/\($0)" }
+        small.sort { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+        let payload = small + ["images"] + images.map { "images/\($0).tar" }
+        var files: [Manifest.File] = []
+        for path in payload {
+            let full = "\(base)/\(path)"
+            var isFolder: ObjCBool = false
+            fileManager.fileExists(atPath: full, isDirectory: &isFolder)
+            if isFolder.boolValue {
+                chmod(full, 0o755)
+                files.append(.init(path: path, sha256: nil, size: 0, mode: "0755"))
+            } else {
+                chmod(full, 0o644)
+                let hashed = try SHA256Hasher.hash(fileAt: full)
+                files.append(.init(path: path, sha256: hashed.digest, size: hashed.size, mode: "0644"))
+            }
+        }
+        let composeDigest = files.first { $0.path == "docker-compose.yml" }!.sha256!
+        var manifest = Manifest(
+            name: "demo", version: version, bundleId: "", createdAt: "2026-01-01T00:00:00Z",
+            builder: .init(name: "install-tests", version: "1"),
+            compose: .init(file: "docker-compose.yml", sha256: composeDigest, project: "frostbyte-demo",
+                           networks: [.init(name: "demo-internal", subnet: "172.29.0.0/16", internal: true)]),
+            gateway: .init(service: "gateway", ipv4Address: "172.29.0.10", port: 8080, healthPath: "/health"),
+            images: imageEntries, models: [], scripts: [],
+            migrations: .init(service: "postgres", database: "frostbyte", user: "frostbyte",
+                              files: migrations.map { "migrations/\($0)" }),
+            files: files)
+        let sums = SHA256Sums.render(files)
+        manifest.bundleId = SHA256Sums.bundleId(name: "demo", version: version, sums: sums)
+        let manifestData = try ManifestCoding.encode(manifest)
+        try manifestData.write(to: URL(fileURLWithPath: "\(base)/MANIFEST.json"))
+        try sums.write(to: URL(fileURLWithPath: "\(base)/SHA256SUMS"))
+        var head = ["MANIFEST.json"]
+        if let signingKey {
+            try signingKey.sign(manifestData).write(to: URL(fileURLWithPath: "\(base)/MANIFEST.json.sig"))
+            head.append("MANIFEST.json.sig")
+        }
+        head.append("SHA256SUMS")
+        for name in head { chmod("\(base)/\(name)", 0o644) }
+        chmod(base, 0o755)
+
+        if tamperImage {
+            // Replace the hard link by a modified copy so out/images stays intact.
+            let target = "\(base)/images/gateway.tar"
+            var data = try Data(contentsOf: URL(fileURLWithPath: target))
+            data[data.count / 2] ^= 0x01
+            unlink(target)
+            try data.write(to: URL(fileURLWithPath: target))
+            chmod(target, 0o644)
+        }
+
+        let output = "\(folder)/\(root)\(tamperImage ? "-tampered" : "")\(failingGatewayHealth ? "-failing" : "").tar.zst"
+        let entries = ["\(root)/"] + (head + payload).map { "\(root)/\($0)" }
+        try InstallEnv.check(["tar", "--zstd", "-cf", output, "-C", top, "--no-recursion", "--format=pax",
+                              "--owner=0", "--group=0", "--numeric-owner", "--mtime=@1767225600",
+                              "--pax-option=delete=atime,delete=ctime"] + entries)
+        return output
+    }
+
+    /// The image ID (`sha256:` + config digest) recorded in a `docker save` archive.
+    static func imageID(ofArchive path: String) throws -> String {
+        let manifestText = try InstallEnv.check(["tar", "-xOf", path, "manifest.json"])
+        guard let array = try JSONSerialization.jsonObject(with: Data(manifestText.utf8)) as? [[String: Any]],
+              let config = array.first?["Config"] as? String else {
+            throw FixtureFailure("\(path) has no readable manifest.json")
+        }
+        let hex = (config as NSString).lastPathComponent.replacingOccurrences(of: ".json", with: "")
+        return "sha256:\(hex)"
+    }
+}
+
+@Suite("Install fixtures", .serialized)
+struct InstallFixturesTests {
+    /// The fixture builder itself must produce a bundle the real verifier accepts, and
+    /// a tampered one it refuses (negative control), or every install test is moot.
+    @Test(.enabled(if: InstallEnv.demoImagesPresent, "needs scripts/make-demo-images"))
+    func demoBundleVerifies() throws {
+        let folder = try InstallEnv.temporaryFolder("fixture")
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let good = try DemoBundle(images: ["gateway"]).write(in: folder)
+        let goodReport = try BundleVerifier.verify(path: good)
+        #expect(goodReport.verified, "\(goodReport.problems)")
+        let bad = try DemoBundle(tamperImage: true, images: ["gateway"]).write(in: folder)
+        let badReport = try BundleVerifier.verify(path: bad)
+        #expect(!badReport.verified)
+        #expect(badReport.problems.contains { $0.path == "images/gateway.tar" })
+    }
+}
+
+extension InstallFixturesTests {
+    /// Writes demo bundles into $FB_WRITE_DEMO_BUNDLES for manual runs (skipped otherwise).
+    @Test(.enabled(if: ProcessInfo.processInfo.environment["FB_WRITE_DEMO_BUNDLES"] != nil))
+    func writeDemoBundlesForManualUse() throws {
+        let folder = ProcessInfo.processInfo.environment["FB_WRITE_DEMO_BUNDLES"]!
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        _ = try DemoBundle().write(in: folder)
+        _ = try DemoBundle(version: "2.0.0", extraMigrations: [("004_notes.sql", "CREATE TABLE notes (id serial PRIMARY KEY, body text NOT NULL);\n")]).write(in: folder)
+        _ = try DemoBundle(version: "3.0.0", failingGatewayHealth: true).write(in: folder)
+    }
+}
