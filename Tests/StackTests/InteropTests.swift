@@ -11,9 +11,11 @@ enum Interop {
         return url.path
     }()
 
-    /// The Compose JSON schema: `$COMPOSE_SPEC_SCHEMA`, else the shared reference copy.
+    /// The Compose JSON schema: `$COMPOSE_SPEC_SCHEMA`, else the shared reference copy
+    /// beside the repository (`../shared/reference/`, as laid out for CI).
     static let schemaPath: String = ProcessInfo.processInfo.environment["COMPOSE_SPEC_SCHEMA"]
-        ?? "/work/shared/reference/compose-spec.json"
+        ?? URL(fileURLWithPath: repositoryRoot).deletingLastPathComponent()
+            .appendingPathComponent("shared/reference/compose-spec.json").path
 
     /// The `frostbyte-bundle` binary built next to the test bundle, if any.
     static let binary: String? = {
