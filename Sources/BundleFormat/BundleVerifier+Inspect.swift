@@ -64,7 +64,15 @@ extension BundleVerifier {
             meta = try readFolderMeta(path)
         } else {
             guard info.st_size > 0 else { throw BundleInputError.emptyFile(path: path) }
-            meta = try readArchiveMeta(path)
+            do {
+                meta = try readArchiveMeta(path)
+            } catch let error as ArchiveReadError {
+                switch error {
+                case .unrecognizedFormat, .unsupportedFormat:
+                    throw BundleInputError.notABundle(path: path, reason: error.message)
+                default: throw error
+                }
+            }
         }
         guard let manifestData = meta["MANIFEST.json"] else {
             throw BundleInputError.notABundle(path: path, reason: "it does not start with MANIFEST.json")

@@ -146,7 +146,7 @@ public enum BundleVerifier {
     private static func archiveFailed(_ error: ArchiveReadError, sawEntry: Bool, session: VerificationSession) throws {
         switch error {
         case .unrecognizedFormat, .unsupportedFormat:
-            if !sawEntry { throw error }
+            if !sawEntry { throw BundleInputError.notABundle(path: session.report.source, reason: error.message) }
         case .readFailed:
             throw error
         default:
