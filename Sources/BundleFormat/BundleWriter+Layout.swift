@@ -1,0 +1,98 @@
+import Foundation
+
+/// One input of a bundle: a file, in-memory bytes or an (empty) folder, stored at
+/// `path` relative to the bundle's root folder.
+public struct BundleEntry: Sendable, Equatable {
+    /// Where the bytes come from.
+    public enum Source: Sendable, Equatable {
+        /// A regular file on disk, streamed when written.
+        case file(String)
+        /// Bytes held in memory (small generated files: the compose file, ...).
+        case data(Data)
+        /// A folder entry; parents of files get one automatically.
+        case directory
+    }
+
+    public var path: String
+    public var source: Source
+    public var mode: EntryMode
+    /// Digest and size when already known (a file hashed while it was staged);
+    /// otherwise `BundleWriter.hash` computes them.
+    public var digest: SHA256Digest?
+    public var size: Int64?
+
+    public init(path: String, source: Source, mode: EntryMode = .file,
+                digest: SHA256Digest? = nil, size: Int64? = nil) {
+        self.path = path; self.source = source; self.mode = mode; self.digest = digest; self.size = size
+    }
+
+    /// True once digest and size are known (always for folders).
+    public var isHashed: Bool {
+        if case .directory = source { return true }
+        return digest != nil && size != nil
+    }
+
+    /// The manifest's record of this entry; call after hashing.
+    public var manifestFile: Manifest.File {
+        if case .directory = source {
+            return Manifest.File(path: path, sha256: nil, size: 0, mode: EntryMode.executable.octal)
+        }
+        return Manifest.File(path: path, sha256: digest, size: size ?? 0, mode: mode.octal)
+    }
+}
+
+/// The entry order of bundle format v1 (docs/FORMAT.md): after MANIFEST.json,
+/// MANIFEST.json.sig and SHA256SUMS come all other entries sorted by path (bytewise
+/// UTF-8, so a folder precedes its contents), except that the `models/` and then the
+/// `images/` subtrees go last: big files at the end, small ones first.
+public enum BundleLayout {
+    /// Written by the builder, never taken from inputs.
+    public static let metaFiles = ["MANIFEST.json", "MANIFEST.json.sig", "SHA256SUMS"]
+    /// Top-level folders written after everything else, in this order.
+    public static let trailingSections = ["models", "images"]
+
+    /// Adds the folder entries every path implies, checks paths, and sorts.
+    /// - Throws: `ArchiveWriteError.invalidPath`, `BundleWriteError.duplicatePath`,
+    ///   `.reservedPath`, `.fileFolderClash`.
+    public static func plan(_ entries: [BundleEntry]) throws -> [BundleEntry] {
+        var byPath: [String: BundleEntry] = [:]
+        for entry in entries {
+            guard ArchiveWriter.isValidPath(entry.path) else { throw ArchiveWriteError.invalidPath(entry.path) }
+            if metaFiles.contains(entry.path) { throw BundleWriteError.reservedPath(entry.path) }
+            if let existing = byPath[entry.path] {
+                if existing.source == .directory && entry.source == .directory { continue }
+                throw existing.source == .directory || entry.source == .directory
+                    ? BundleWriteError.fileFolderClash(entry.path) : BundleWriteError.duplicatePath(entry.path)
+            }
+            byPath[entry.path] = entry
+        }
+        for entry in entries {
+            var parts = entry.path.split(separator: "/").dropLast()
+            while !parts.isEmpty {
+                let parent = parts.joined(separator: "/")
+                if let existing = byPath[parent] {
+                    guard existing.source == .directory else { throw BundleWriteError.fileFolderClash(parent) }
+                } else {
+                    byPath[parent] = BundleEntry(path: parent, source: .directory, mode: .executable)
+                }
+                parts = parts.dropLast()
+            }
+        }
+        return byPath.values.sorted { orderKey($0.path) < orderKey($1.path) }
+    }
+
+    /// (section, path bytes): section 0 for ordinary entries, 1 + index for trailing sections.
+    private static func orderKey(_ path: String) -> OrderKey {
+        let top = path.split(separator: "/", maxSplits: 1).first.map(String.init) ?? path
+        let section = trailingSections.firstIndex(of: top).map { $0 + 1 } ?? 0
+        return OrderKey(section: section, path: Array(path.utf8))
+    }
+
+    private struct OrderKey: Comparable {
+        var section: Int
+        var path: [UInt8]
+        static func < (lhs: OrderKey, rhs: OrderKey) -> Bool {
+            lhs.section != rhs.section ? lhs.section < rhs.section : lhs.path.lexicographicallyPrecedes(rhs.path)
+        }
+    }
+}
