@@ -35,6 +35,9 @@ extension FrostbyteBundle {
         @Flag(name: .long, help: "Add a firewall rule on the project's bridge when the host is reachable from it (recorded for uninstall), then re-check.")
         var fixHostExposure = false
 
+        @Option(name: .long, help: "Probe only this other project in the cross-project checks (repeatable; default: every other frostbyte project).")
+        var crossProject: [String] = []
+
         @Option(name: .long, help: "Seconds a single TCP probe waits before it counts as blocked.")
         var probeTimeout: Double = 1.5
 
@@ -61,6 +64,7 @@ extension FrostbyteBundle {
                 options.toolVersion = FrostbyteBundle.version
                 options.fixHostExposure = fixHostExposure
                 options.connectTimeout = probeTimeout
+                if !crossProject.isEmpty { options.crossProjects = Set(crossProject) }
                 let checker = IsolationChecker(target: target, options: options)
                 checker.progress = { Console.note($0) }
                 let result = try checker.run()

@@ -5,6 +5,7 @@ extension IsolationChecker {
     /// (networks, privilege, host namespaces, published ports, image, running).
     func checkConfiguration(_ snapshot: IsolationSnapshot, into checks: inout CheckList) {
         checkNetworks(snapshot, into: &checks)
+        checkExtraNetworks(snapshot, into: &checks)
         for container in snapshot.containers { checkContainer(container, snapshot, into: &checks) }
         checkGatewayAddress(snapshot, into: &checks)
     }
@@ -76,6 +77,24 @@ extension IsolationChecker {
                     : "foreign container(s) attached: \(foreign.joined(separator: ", "))",
                 status: foreign.isEmpty ? .pass : .fail,
                 remedy: "disconnect them: docker network disconnect \(live.name) <container>; two projects must never share a network")
+        }
+    }
+
+    /// Live networks of the project the manifest does not declare.
+    private func checkExtraNetworks(_ snapshot: IsolationSnapshot, into checks: inout CheckList) {
+        guard target.hasManifest else { return }
+        for live in snapshot.networks {
+            let declared = target.networks.contains {
+                live.label(IsolationLabels.composeNetwork) == $0.name || live.name == $0.name
+                    || live.name == "\(target.project)_\($0.name)"
+            }
+            guard !declared else { continue }
+            checks.add(
+                "configuration.network-extra/\(live.name)", "configuration", "Network \(live.name) is not in the bundle",
+                probe: "docker network inspect \(live.name)", expected: "only the bundle's networks carry the project's labels",
+                observed: "extra network, Internal: \(live.internal), subnet \(live.ipv4Subnets.joined(separator: ", "))",
+                status: live.internal ? .warn : .fail,
+                remedy: "remove the network (docker network rm \(live.name)) or its containers; only the bundle's internal networks belong to the project")
         }
     }
 

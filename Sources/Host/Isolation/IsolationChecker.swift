@@ -38,7 +38,10 @@ public final class IsolationChecker {
 
         progress?("reading Docker state of project \(target.project)")
         let engine = try inspector.engineInfo()
-        let snapshot = try IsolationSnapshot.gather(project: target.project, inspector: inspector)
+        var snapshot = try IsolationSnapshot.gather(project: target.project, inspector: inspector)
+        if let scope = options.crossProjects {
+            snapshot.foreignContainers.removeAll { !scope.contains(IsolationSnapshot.projectName(of: $0)) }
+        }
         if !target.hasManifest && snapshot.containers.isEmpty && snapshot.networks.isEmpty {
             throw IsolationError.projectNotFound(project: target.project)
         }

@@ -80,6 +80,9 @@ public struct IsolationOptions: Sendable, Equatable {
     public var canaryUDPPort: UInt16 = 53
     /// Recorded in the evidence as the tool's version.
     public var toolVersion = "unknown"
+    /// Other projects whose containers the cross-project probes target; nil probes
+    /// every other frostbyte project on the host.
+    public var crossProjects: Set<String>?
     /// Run identifier (names the canary); random when nil.
     public var runID: String?
     /// Overrides the docker CLI (else `$DOCKER` or `docker`).
