@@ -1,13 +1,70 @@
 import ArgumentParser
+import BundleFormat
+import Foundation
+import Host
 
 extension FrostbyteBundle {
-    /// Placeholder until the `export` capability lands; refuses to run.
+    /// `export -o OUT`: the installed project's data as a signed, verifiable bundle.
     struct Export: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            commandName: "export", abstract: "(not yet available)")
+            commandName: "export",
+            abstract: "Export the installed project's data (the bundle's export steps) as a verifiable bundle.",
+            discussion: """
+                Runs each export step of the active release (PREFIX/current/MANIFEST.json) with \
+                'docker exec' in its service's container. Each step's stdout is spooled to a 0700 \
+                folder beside OUT and hashed as it streams (the manifest, which lists every size \
+                and SHA-256, is the bundle's first entry), so memory stays flat and OUT's folder \
+                needs free space for the dumps plus the bundle. The result is a bundle of kind \
+                'export' (data/<name> per step, MANIFEST.json, SHA256SUMS, optional signature, \
+                OUT.sha256) that 'verify-bundle' checks. A failing step fails the export: exit 1, \
+                no OUT, no spool left. OUT must not exist; an existing folder gets \
+                <project>-export-<UTC time>.tar.zst; a name ending in .tar is not compressed.
+                """)
+
+        @OptionGroup(title: "Installation")
+        var location: InstallationPrefixOptions
+
+        @Option(name: [.short, .customLong("output")], help: "The export bundle to write (.tar.zst or .tar), or an existing folder.",
+                completion: .file())
+        var output: String
+
+        @Option(name: .customLong("sign-key"), help: ArgumentHelp(
+            "Ed25519 private key (PEM) to sign MANIFEST.json with.", valueName: "KEY"), completion: .file())
+        var signKey: String?
+
+        @Option(name: .long, help: "Seconds each step may run (0: no limit).")
+        var timeout: Double = 6 * 3600
+
+        @Flag(name: .long, help: "Print one JSON document on stdout.")
+        var json = false
+
+        func validate() throws {
+            if output.isEmpty { throw ValidationError("-o must name the export file or a folder") }
+            if !(timeout >= 0) { throw ValidationError("--timeout must be 0 or more seconds") }
+        }
 
         func run() async throws {
-            throw ValidationError("'export' is not available in this build yet")
+            try await runReportingErrors {
+                let summary = try CommandFailure.reporting(json: json) { () throws -> ExportSummary in
+                    let key = try signKey.map { try SigningKey(contentsOf: $0) }
+                    let request = ExportRequest(
+                        layout: location.layout, output: output, signingKey: key,
+                        stepTimeout: timeout > 0 ? timeout : nil,
+                        builder: Manifest.Builder(name: "frostbyte-bundle", version: FrostbyteBundle.version))
+                    let progress: ProgressReporter = (!json && Console.stderrIsTTY) ? TerminalProgress() : SilentProgress()
+                    return try Exporter(request: request, progress: progress, note: { Console.note($0) }).run()
+                }
+                if json {
+                    try Console.json(summary)
+                } else {
+                    Console.out("export: \(summary.path)")
+                    Console.out("bundle_id: \(summary.bundleId)  (source \(summary.source.bundleId), project \(summary.source.project))")
+                    for file in summary.files {
+                        Console.out("  \(file.path): \(file.size) bytes, sha256 \(file.sha256?.hex ?? "-")")
+                    }
+                    Console.out("sha256: \(summary.sha256.hex)  \(summary.signed ? "signed" : "unsigned")  sidecar: \(summary.sidecar)")
+                }
+            }
         }
     }
 }
