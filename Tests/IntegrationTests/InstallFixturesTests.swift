@@ -1,5 +1,6 @@
 import BundleFormat
 import Foundation
+import Synchronization
 import Testing
 
 /// Shared plumbing of the install integration tests: the binary, docker, shell.
@@ -130,6 +131,10 @@ struct DemoBundle {
     var signingKey: SigningKey?
     /// Images to carry (archive base names under out/images).
     var images = ["gateway", "postgres", "redis", "worker"]
+    /// Repository the images are tagged with; anything but frostbyte-demo re-tags the
+    /// archives (same image IDs), so tests load their own names and never touch the
+    /// shared demo tags.
+    var repository = "frostbyte-demo"
 
     var root: String { "demo-\(version)" }
 
@@ -144,6 +149,7 @@ struct DemoBundle {
 
         var compose = try InstallEnv.check([InstallEnv.binary, "render", "\(InstallEnv.repoRoot)/manifests/demo.yaml"])
         compose = compose.replacingOccurrences(of: "io.frostbyte.bundle: demo-1.0.0", with: "io.frostbyte.bundle: demo-\(version)")
+        compose = compose.replacingOccurrences(of: "image: frostbyte-demo/", with: "image: \(repository)/")
         if failingGatewayHealth {
             compose = compose.replacingOccurrences(of: "http://127.0.0.1:8080/health", with: "http://127.0.0.1:8080/no-such-page")
         }
@@ -162,9 +168,13 @@ struct DemoBundle {
         for name in images {
             let source = "\(InstallEnv.demoImagesFolder)/\(name).tar"
             let target = "\(base)/images/\(name).tar"
-            if link(source, target) != 0 { try fileManager.copyItem(atPath: source, toPath: target) }
+            if repository == "frostbyte-demo" {
+                if link(source, target) != 0 { try fileManager.copyItem(atPath: source, toPath: target) }
+            } else {
+                try Self.retag(source, to: "\(repository)/\(name):1.0", writing: target, scratch: top)
+            }
             let hashed = try SHA256Hasher.hash(fileAt: target)
-            imageEntries.append(.init(name: "frostbyte-demo/\(name):1.0", file: "images/\(name).tar", sha256: hashed.digest,
+            imageEntries.append(.init(name: "\(repository)/\(name):1.0", file: "images/\(name).tar", sha256: hashed.digest,
                                       digest: try Self.imageID(ofArchive: target), size: hashed.size))
         }
 
@@ -229,6 +239,24 @@ struct DemoBundle {
         return output
     }
 
+    /// Copies a legacy `docker save` archive with its RepoTags replaced by `tag`; the
+    /// config (and so the image ID) is unchanged.
+    static func retag(_ source: String, to tag: String, writing target: String, scratch: String) throws {
+        let folder = "\(scratch)/retag-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let names = try InstallEnv.check(["tar", "-tf", source]).split(separator: "\n").map(String.init)
+        try InstallEnv.check(["tar", "-xf", source, "-C", folder])
+        let manifestURL = URL(fileURLWithPath: "\(folder)/manifest.json")
+        guard var array = try JSONSerialization.jsonObject(with: Data(contentsOf: manifestURL)) as? [[String: Any]],
+              !array.isEmpty else { throw FixtureFailure("\(source): no manifest.json") }
+        array[0]["RepoTags"] = [tag]
+        try JSONSerialization.data(withJSONObject: array, options: [.sortedKeys]).write(to: manifestURL)
+        try? FileManager.default.removeItem(atPath: "\(folder)/repositories")
+        try InstallEnv.check(["tar", "-cf", target, "-C", folder, "--no-recursion", "--owner=0", "--group=0",
+                              "--numeric-owner", "--mtime=@1767225600"] + names.filter { $0 != "repositories" })
+    }
+
     /// The image ID (`sha256:` + config digest) recorded in a `docker save` archive.
     static func imageID(ofArchive path: String) throws -> String {
         let manifestText = try InstallEnv.check(["tar", "-xOf", path, "manifest.json"])
@@ -268,5 +296,107 @@ extension InstallFixturesTests {
         _ = try DemoBundle().write(in: folder)
         _ = try DemoBundle(version: "2.0.0", extraMigrations: [("004_notes.sql", "CREATE TABLE notes (id serial PRIMARY KEY, body text NOT NULL);\n")]).write(in: folder)
         _ = try DemoBundle(version: "3.0.0", failingGatewayHealth: true).write(in: folder)
+    }
+}
+
+/// Per-run names, bundle cache, cleanup and sweeping for the install integration tests.
+/// Projects are `fbtest-i<run>-<tag>`, images `fbtest-i<run>-demo/*`, subnets 10.214.x.0/24.
+enum InstallHarness {
+    static let projectPrefix = "fbtest-i"
+    static func project(_ tag: String) -> String { "\(projectPrefix)\(InstallEnv.runID)-\(tag)" }
+    static var repository: String { "\(projectPrefix)\(InstallEnv.runID)-demo" }
+
+    private static let cache = Mutex<[String: String]>([:])
+    /// A bundles folder kept for the whole run (removed by the sweep of a later run).
+    static let bundleFolder = NSTemporaryDirectory() + "fbinst-bundles-\(InstallEnv.runID)"
+
+    /// The bundle of `variant`, built once per run.
+    static func bundle(_ variant: String, _ make: () -> DemoBundle) throws -> String {
+        if let path = cache.withLock({ $0[variant] }), FileManager.default.fileExists(atPath: path) { return path }
+        try FileManager.default.createDirectory(atPath: "\(bundleFolder)/\(variant)", withIntermediateDirectories: true)
+        var spec = make()
+        spec.repository = repository
+        let path = try spec.write(in: "\(bundleFolder)/\(variant)")
+        cache.withLock { $0[variant] = path }
+        return path
+    }
+
+    static func v1() throws -> String { try bundle("v1") { DemoBundle() } }
+    static func v2() throws -> String {
+        try bundle("v2") {
+            DemoBundle(version: "2.0.0", extraMigrations: [("004_notes.sql", "CREATE TABLE notes (id serial PRIMARY KEY, body text NOT NULL);\n")])
+        }
+    }
+    static func v3Failing() throws -> String { try bundle("v3") { DemoBundle(version: "3.0.0", failingGatewayHealth: true) } }
+
+    /// Removes everything a project owns (containers, networks, volumes) and the prefix.
+    static func cleanup(project: String, prefix: String?) {
+        if let prefix { _ = try? InstallEnv.tool(["uninstall", "--prefix", prefix, "--purge-data"]) }
+        removeDockerObjects { $0 == project }
+        if let prefix {
+            _ = try? InstallEnv.run(["umount", prefix])
+            try? FileManager.default.removeItem(atPath: prefix)
+        }
+    }
+
+    /// Removes containers, networks and volumes whose compose project matches.
+    static func removeDockerObjects(where matches: (String) -> Bool) {
+        let key = "com.docker.compose.project"
+        let listings: [(list: [String], remove: [String])] = [
+            (["docker", "ps", "-a", "--filter", "label=\(key)", "--format", "{{.ID}} {{.Label \"\(key)\"}}"], ["docker", "rm", "-f", "-v"]),
+            (["docker", "network", "ls", "--filter", "label=\(key)", "--format", "{{.ID}} {{.Label \"\(key)\"}}"], ["docker", "network", "rm"]),
+            (["docker", "volume", "ls", "--filter", "label=\(key)", "--format", "{{.Name}} {{.Label \"\(key)\"}}"], ["docker", "volume", "rm", "-f"]),
+        ]
+        for listing in listings {
+            let lines = ((try? InstallEnv.check(listing.list)) ?? "").split(separator: "\n")
+            let ids = lines.compactMap { line -> String? in
+                let parts = line.split(separator: " ", maxSplits: 1).map(String.init)
+                return parts.count == 2 && matches(parts[1]) ? parts[0] : nil
+            }
+            if !ids.isEmpty { _ = try? InstallEnv.run(listing.remove + ids) }
+        }
+    }
+
+    private static let swept = Mutex(false)
+    /// Once per run: removes what earlier runs of these tests left (projects, images,
+    /// bundle folders named fbtest-i*/fbinst-bundles-*), never this run's.
+    static func sweepStale() {
+        let first = swept.withLock { done -> Bool in
+            defer { done = true }
+            return !done
+        }
+        guard first else { return }
+        let current = "\(projectPrefix)\(InstallEnv.runID)-"
+        removeDockerObjects { $0.hasPrefix(projectPrefix) && !$0.hasPrefix(current) }
+        let images = ((try? InstallEnv.check(["docker", "images", "--format", "{{.Repository}}:{{.Tag}}"])) ?? "")
+            .split(separator: "\n").map(String.init)
+            .filter { $0.hasPrefix(projectPrefix) && !$0.hasPrefix(current) }
+        if !images.isEmpty { _ = try? InstallEnv.run(["docker", "rmi"] + images) }
+        let temporary = NSTemporaryDirectory()
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: temporary)) ?? []
+        where name.hasPrefix("fbinst-bundles-") && name != "fbinst-bundles-\(InstallEnv.runID)" {
+            try? FileManager.default.removeItem(atPath: temporary + name)
+        }
+    }
+
+    /// A fresh prefix path (not created).
+    static func prefix(_ tag: String) -> String {
+        NSTemporaryDirectory() + "fbinst-prefix-\(InstallEnv.runID)-\(tag)-\(UInt16.random(in: 0...UInt16.max))"
+    }
+
+    /// The parsed `--json` document of a tool run.
+    static func json(_ output: InstallEnv.Output) -> [String: Any] {
+        (try? JSONSerialization.jsonObject(with: Data(output.stdout.utf8))) as? [String: Any] ?? [:]
+    }
+
+    /// psql in the project's postgres container; trimmed tuples-only output.
+    static func psql(_ project: String, _ sql: String) throws -> String {
+        try InstallEnv.check(["docker", "compose", "-p", project, "exec", "-T", "postgres",
+                              "psql", "-X", "-q", "-t", "-A", "-v", "ON_ERROR_STOP=1", "-U", "frostbyte", "-d", "frostbyte", "-c", sql])
+    }
+
+    /// Files below a folder (relative), for "nothing changed" checks; empty when absent.
+    static func listing(_ folder: String) -> [String] {
+        (FileManager.default.subpaths(atPath: folder) ?? []).sorted()
     }
 }
