@@ -79,6 +79,8 @@ enum EntryRules {
     /// files, 0755 for directories. `lenient` (extracted folders, where a umask may
     /// have narrowed modes) only rejects special bits and group/world-writable modes.
     static func modeProblem(_ header: ArchiveEntryHeader, path: String, lenient: Bool) -> VerificationProblem? {
+        // Other kinds are rejected by `kindProblem`; their mode bits mean nothing.
+        guard header.kind == .regular || header.kind == .directory else { return nil }
         let mode = header.permissions
         if mode & 0o7000 != 0 {
             return VerificationProblem(.specialModeBits, path: path, expected: "no setuid, setgid or sticky bit",
@@ -87,7 +89,7 @@ enum EntryRules {
         let allowed: Set<UInt32> = header.kind == .directory ? [0o755] : [0o644, 0o755]
         if lenient {
             guard mode & 0o022 != 0 else { return nil }
-        } else if allowed.contains(mode) || (header.kind != .regular && header.kind != .directory) {
+        } else if allowed.contains(mode) {
             return nil
         }
         return VerificationProblem(.mode, path: path, expected: allowed.sorted().map(octal).joined(separator: " or "),

@@ -76,7 +76,7 @@ final class VerificationSession {
         var recordable = true
         if let found = EntryRules.kindProblem(header, path: path) { problem(found); acceptable = false }
         if let found = EntryRules.modeProblem(header, path: path, lenient: !isArchive) {
-            if found.check == .mode && !isArchive { report.warnings.append(found.description) } else { problem(found) }
+            problem(found)
             acceptable = acceptable && found.check == .mode
         }
         if observed[path] != nil {

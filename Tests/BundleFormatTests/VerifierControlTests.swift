@@ -125,4 +125,16 @@ struct VerifierControlTests {
         #expect(folderFacts.bundleId == facts.bundleId)
         #expect(folderFacts.signature.state == .signedUnchecked)
     }
+
+    @Test("a valid non-ASCII UTF-8 name passes (pax path records, C locale)")
+    func unicodeName() throws {
+        let temp = try TemporaryFolder()
+        defer { temp.remove() }
+        var bundle = try FixtureBundle.standard(in: temp.path)
+        bundle.payload.insert(.file("config/café-日本.json", Data("{}".utf8)), at: 2)
+        let report = try BundleVerifier.verify(path: try bundle.write(to: temp.file("b.tar.zst")))
+        #expect(report.problems == [])
+        let folder = try BundleVerifier.verify(path: try bundle.writeFolder(in: temp.path))
+        #expect(folder.problems == [])
+    }
 }
