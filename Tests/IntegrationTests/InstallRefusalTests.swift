@@ -1,0 +1,149 @@
+import BundleFormat
+import Foundation
+import Testing
+
+/// Bad bundles, bad input and bad hosts: each refused with a clear message and the
+/// contract's exit status, and nothing changed (no prefix content, no images loaded).
+@Suite("Install refusals (real dockerd)", .serialized,
+       .enabled(if: InstallEnv.dockerTestsEnabled && InstallEnv.demoImagesPresent,
+                "needs dockerd and scripts/make-demo-images"))
+struct InstallRefusalTests {
+    init() throws {
+        try InstallEnv.requireDocker()
+        InstallHarness.sweepStale()
+    }
+
+    /// A bundle with one flipped byte in an image archive: exit 1, no staging folder,
+    /// no release, no `current`, and `docker images` exactly as before.
+    @Test func tamperedBundleIsRefusedBeforeDockerLoad() throws {
+        let folder = try InstallEnv.temporaryFolder("tamper")
+        let project = InstallHarness.project("tamper")
+        let prefix = InstallHarness.prefix("tamper")
+        defer {
+            try? FileManager.default.removeItem(atPath: folder)
+            InstallHarness.cleanup(project: project, prefix: prefix)
+        }
+        var spec = DemoBundle(tamperImage: true)
+        spec.repository = "\(InstallHarness.repository)-tampered"
+        let bundle = try spec.write(in: folder)
+        let before = try InstallEnv.imageListing()
+        let result = try InstallEnv.tool(["install", bundle, "--allow-unsigned", "--prefix", prefix, "--project", project,
+                                          "--subnet", "10.214.21.0/24"])
+        #expect(result.status == 1, "\(result.stderr)")
+        #expect(result.stderr.contains("images/gateway.tar"), "\(result.stderr)")
+        #expect(try InstallEnv.imageListing() == before)
+        #expect(InstallHarness.listing("\(prefix)/releases").isEmpty)
+        #expect(!FileManager.default.fileExists(atPath: "\(prefix)/current"))
+        #expect(try InstallEnv.check(["docker", "ps", "-a", "-q", "--filter", "label=com.docker.compose.project=\(project)"]).isEmpty)
+
+        // Negative control: the same bundle untampered installs up to the start of loading.
+        spec.tamperImage = false
+        let good = try spec.write(in: folder)
+        let report = try BundleVerifier.verify(path: good)
+        #expect(report.verified)
+    }
+
+    /// Signature policy: unsigned without --allow-unsigned is bad input (2); signed by
+    /// a key that is not trusted fails verification (1); both leave no prefix content.
+    @Test func signaturePolicy() throws {
+        let folder = try InstallEnv.temporaryFolder("sig")
+        let project = InstallHarness.project("sig")
+        let prefix = InstallHarness.prefix("sig")
+        defer {
+            try? FileManager.default.removeItem(atPath: folder)
+            InstallHarness.cleanup(project: project, prefix: prefix)
+        }
+        let unsigned = try InstallHarness.v1()
+        let noPolicy = try InstallEnv.tool(["install", unsigned, "--prefix", prefix, "--project", project])
+        #expect(noPolicy.status == 2)
+        #expect(noPolicy.stderr.contains("--trust") && noPolicy.stderr.contains("--allow-unsigned"))
+        #expect(InstallHarness.listing(prefix).isEmpty)
+
+        let releaseKey = try SigningKey.generate(), otherKey = try SigningKey.generate()
+        try releaseKey.publicPEM().write(to: URL(fileURLWithPath: "\(folder)/release.pub"))
+        try otherKey.publicPEM().write(to: URL(fileURLWithPath: "\(folder)/other.pub"))
+        // Unsigned bundle with --trust: refused (1).
+        let unsignedTrusted = try InstallEnv.tool(["install", unsigned, "--trust", "\(folder)/release.pub", "--prefix", prefix,
+                                                   "--project", project, "--subnet", "10.214.22.0/24"])
+        #expect(unsignedTrusted.status == 1, "\(unsignedTrusted.stderr)")
+        #expect(unsignedTrusted.stderr.contains("unsigned"))
+        var spec = DemoBundle(signingKey: releaseKey, images: ["gateway"])
+        spec.repository = InstallHarness.repository
+        let signed = try spec.write(in: folder)
+        let wrongKey = try InstallEnv.tool(["install", signed, "--trust", "\(folder)/other.pub", "--prefix", prefix,
+                                            "--project", project, "--subnet", "10.214.22.0/24"])
+        #expect(wrongKey.status == 1, "\(wrongKey.stderr)")
+        #expect(InstallHarness.listing("\(prefix)/releases").isEmpty)
+        #expect(!FileManager.default.fileExists(atPath: "\(prefix)/current"))
+        let both = try InstallEnv.tool(["install", signed, "--trust", "\(folder)/release.pub", "--allow-unsigned", "--prefix", prefix])
+        #expect(both.status == 2)
+    }
+
+    /// Bad input that preflight refuses (exit 2) without creating anything.
+    @Test(arguments: [
+        (["--subnet", "172.17.0.0/24"], "overlaps"),          // the default docker0 bridge
+        (["--subnet", "8.8.8.0/24"], "RFC 1918"),
+        (["--subnet", "10.214.23.5/24"], "host bits"),
+        (["--project", "Bad_Name"], "project name"),
+    ])
+    func badInputChangesNothing(arguments: [String], expected: String) throws {
+        let prefix = InstallHarness.prefix("bad")
+        defer { try? FileManager.default.removeItem(atPath: prefix) }
+        var options = arguments
+        if !options.contains("--project") { options += ["--project", InstallHarness.project("bad")] }
+        let result = try InstallEnv.tool(["install", try InstallHarness.v1(), "--allow-unsigned", "--prefix", prefix] + options)
+        #expect(result.status == 2, "\(result.stderr)")
+        #expect(result.stderr.contains(expected), "\(result.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: prefix))
+    }
+
+    /// A subnet overlapping another project's docker network: exit 2 naming it; the
+    /// same subnet is accepted once that network is gone (negative control).
+    @Test func overlappingDockerNetwork() throws {
+        let blocker = InstallHarness.project("blocker")
+        let prefix = InstallHarness.prefix("overlap")
+        defer {
+            _ = try? InstallEnv.run(["docker", "network", "rm", blocker])
+            try? FileManager.default.removeItem(atPath: prefix)
+        }
+        try InstallEnv.check(["docker", "network", "create", "--internal", "--subnet", "10.214.24.0/24",
+                              "--label", "com.docker.compose.project=\(blocker)", blocker])
+        let result = try InstallEnv.tool(["install", try InstallHarness.v1(), "--allow-unsigned", "--prefix", prefix,
+                                          "--project", InstallHarness.project("overlap"), "--subnet", "10.214.24.128/25"])
+        #expect(result.status == 2)
+        #expect(result.stderr.contains(blocker), "\(result.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: prefix))
+    }
+
+    /// Not root: exit 3 before anything is read or written.
+    @Test func notRoot() throws {
+        let prefix = InstallHarness.prefix("nonroot")
+        let folder = try InstallEnv.temporaryFolder("nonroot")
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        // A copy nobody can read, so the refusal cannot come from file permissions.
+        let bundle = "\(folder)/demo.tar.zst"
+        try FileManager.default.copyItem(atPath: try InstallHarness.v1(), toPath: bundle)
+        chmod(folder, 0o755); chmod(bundle, 0o644)
+        let result = try InstallEnv.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                                         InstallEnv.binary, "install", bundle, "--allow-unsigned", "--prefix", prefix])
+        #expect(result.status == 3, "\(result.stderr)")
+        #expect(result.stderr.contains("root"))
+        #expect(!FileManager.default.fileExists(atPath: prefix))
+    }
+
+    /// A prefix on a 1 MiB tmpfs: exit 3 naming the space needed; nothing written there.
+    @Test func tooLittleSpace() throws {
+        let prefix = InstallHarness.prefix("space")
+        try FileManager.default.createDirectory(atPath: prefix, withIntermediateDirectories: true)
+        defer {
+            _ = try? InstallEnv.run(["umount", prefix])
+            try? FileManager.default.removeItem(atPath: prefix)
+        }
+        try InstallEnv.check(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", prefix])
+        let result = try InstallEnv.tool(["install", try InstallHarness.v1(), "--allow-unsigned", "--prefix", prefix,
+                                          "--project", InstallHarness.project("space"), "--subnet", "10.214.25.0/24"])
+        #expect(result.status == 3, "\(result.stderr)")
+        #expect(result.stderr.contains("not enough free space"), "\(result.stderr)")
+        #expect(InstallHarness.listing(prefix).isEmpty)
+    }
+}
