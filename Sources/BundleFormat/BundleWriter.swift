@@ -65,12 +65,23 @@ public struct BundleWriter: Sendable {
     ///   - entries: the bundle's contents, all hashed.
     /// - Throws: `BundleWriteError`, `ArchiveWriteError`, `FileReadError`, `SigningError`.
     public func write(manifest: Manifest, entries: [BundleEntry], to outputPath: String) throws -> BundleWriteResult {
+        let output = try AtomicOutputFile(finalPath: outputPath)
+        let sidecar = try AtomicOutputFile(finalPath: outputPath + ".sha256")
+        return try write(manifest: manifest, entries: entries, output: output, sidecar: sidecar)
+    }
+
+    /// Writes the bundle into `output` and its digest line into `sidecar`, then commits
+    /// both (bundle first). Callers create the outputs early to fail fast on an
+    /// unwritable folder; on any error both are discarded.
+    /// - Throws: `BundleWriteError`, `ArchiveWriteError`, `FileReadError`, `SigningError`.
+    public func write(manifest: Manifest, entries: [BundleEntry], output: AtomicOutputFile,
+                      sidecar: AtomicOutputFile) throws -> BundleWriteResult {
+        defer { output.discard(); sidecar.discard() }
+        let outputPath = output.finalPath
         let completed = try Self.completeManifest(manifest, entries: entries)
         let signature = try signingKey?.sign(completed.data)
         let root = "\(manifest.name)-\(manifest.version)"
 
-        let output = try AtomicOutputFile(finalPath: outputPath)
-        let sidecar = try AtomicOutputFile(finalPath: outputPath + ".sha256")
         let archive = try ArchiveWriter(output: output, compression: compression, mtime: mtime)
         try archive.writeFile("\(root)/MANIFEST.json", mode: .file, contents: completed.data)
         if let signature {
@@ -104,7 +115,7 @@ public struct BundleWriter: Sendable {
         try output.commit()
         try sidecar.commit()
         return BundleWriteResult(
-            path: outputPath, sidecarPath: outputPath + ".sha256", manifest: completed.manifest,
+            path: outputPath, sidecarPath: sidecar.finalPath, manifest: completed.manifest,
             manifestData: completed.data, sha256: digest, size: output.size,
             uncompressedSize: archive.uncompressedBytes, signed: signature != nil)
     }

@@ -1,13 +1,80 @@
 import ArgumentParser
+import BundleFormat
+import Foundation
+import Host
+
+/// `--compression zstd|none`.
+enum CompressionChoice: String, ExpressibleByArgument, CaseIterable {
+    case zstd, none
+}
 
 extension FrostbyteBundle {
-    /// Placeholder until the `build` capability lands; refuses to run.
+    /// `build SPEC -o OUT`: one reproducible, optionally signed bundle (format v1).
     struct Build: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            commandName: "build", abstract: "(not yet available)")
+            commandName: "build",
+            abstract: "Build a reproducible bundle (.tar.zst) from a bundle spec.",
+            discussion: """
+                Stages every image (docker save, or the spec's archive: files), the model \
+                files, the template, migrations, the hardened compose file and this binary \
+                (bin/frostbyte-bundle), and writes OUT plus OUT.sha256. The same inputs and \
+                SOURCE_DATE_EPOCH give a byte-identical OUT. Nothing is left behind on failure.
+                """)
+
+        @Argument(help: "The bundle spec (YAML, see docs/SPEC.md).", completion: .file())
+        var spec: String
+
+        @Option(name: .shortAndLong, help: "The bundle file, or a folder to write <name>-<version>.tar.zst into.",
+                completion: .file())
+        var output: String
+
+        @Option(help: "Ed25519 private key (PEM) to sign MANIFEST.json with.", completion: .file())
+        var signKey: String?
+
+        @Option(help: "Entry mtime and created_at, in seconds since 1970 (default: $SOURCE_DATE_EPOCH, then the spec's created_at, then 0).")
+        var sourceDateEpoch: Int64?
+
+        @Option(help: "zstd (default) or none (plain .tar).")
+        var compression: CompressionChoice = .zstd
+
+        @Option(help: "zstd level, 1-19.")
+        var level: Int = 3
+
+        @Flag(help: "Print one JSON summary on stdout.")
+        var json = false
+
+        func validate() throws {
+            guard ArchiveCompression.zstdLevels.contains(level) else {
+                throw ValidationError("--level must be between 1 and 19, not \(level)")
+            }
+            if let sourceDateEpoch, sourceDateEpoch < 0 {
+                throw ValidationError("--source-date-epoch must be >= 0")
+            }
+        }
 
         func run() async throws {
-            throw ValidationError("'build' is not available in this build yet")
+            try await runReportingErrors {
+                let request = BuildRequest(
+                    specPath: spec, outputPath: output, signingKeyPath: signKey, sourceDateEpoch: sourceDateEpoch,
+                    compression: compression == .none ? .none : .zstd(level: level),
+                    builder: Manifest.Builder(name: "frostbyte-bundle", version: FrostbyteBundle.version))
+                let builder = BundleBuilder(request: request, progress: TerminalProgress()) { warning in
+                    Console.note("warning: \(warning)")
+                }
+                let summary = try builder.build()
+                if json {
+                    try Console.json(summary)
+                    return
+                }
+                Console.out("""
+                    \(summary.path)
+                      bundle_id  \(summary.bundleId)
+                      sha256     \(summary.sha256.hex)
+                      size       \(TerminalProgress.format(summary.size)) (\(TerminalProgress.format(summary.uncompressedSize)) uncompressed)
+                      contents   \(summary.files) entries, \(summary.images.count) images, \(summary.models.count) models
+                      signed     \(summary.signed ? "yes" : "no")
+                    """)
+            }
         }
     }
 }

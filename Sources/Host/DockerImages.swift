@@ -1,0 +1,237 @@
+import BundleFormat
+import Foundation
+
+/// Errors finding, saving or reading images for a bundle.
+public enum DockerImageError: UserFacingError, Equatable {
+    /// The engine has no image with this reference.
+    case missingImage(reference: String, specPath: String)
+    /// `docker save` failed.
+    case saveFailed(reference: String, detail: String)
+    /// A docker-archive on disk is not a usable `docker save` archive.
+    case badArchive(path: String, problem: String)
+    /// A docker-archive on disk does not carry the reference the spec names.
+    case archiveLacksReference(path: String, reference: String, found: [String])
+    /// The image ID in the saved archive differs from what the engine reports.
+    case idMismatch(reference: String, archive: String, engine: String)
+
+    public var message: String {
+        switch self {
+        case .missingImage(let reference, let specPath):
+            return "image \(reference) is not in the local Docker engine; build or 'docker load' it first, or give its docker-archive with 'archive:' in \(specPath)"
+        case .saveFailed(let reference, let detail):
+            return "'docker save \(reference)' failed: \(detail)"
+        case .badArchive(let path, let problem):
+            return "image archive \(path) \(problem); create it with 'docker save REF -o FILE'"
+        case .archiveLacksReference(let path, let reference, let found):
+            let tags = found.isEmpty ? "no tags" : found.joined(separator: ", ")
+            return "image archive \(path) does not contain \(reference) (it holds \(tags)); save the image under the reference the compose file uses"
+        case .idMismatch(let reference, let archive, let engine):
+            return "the saved archive of \(reference) has image ID \(archive) but the engine reports \(engine); the image changed during the build, run it again"
+        }
+    }
+
+    public var exitStatus: ExitStatus {
+        switch self {
+        case .missingImage, .badArchive, .archiveLacksReference: return .badInput
+        case .saveFailed, .idMismatch: return .environment
+        }
+    }
+}
+
+/// The facts the manifest records about one image archive.
+public struct SavedImage: Sendable, Equatable {
+    /// The reference as the spec names it.
+    public var reference: String
+    /// Where the archive is on disk (staged or given by the spec).
+    public var path: String
+    public var sha256: SHA256Digest
+    public var size: Int64
+    /// `sha256:` + SHA-256 of the image config: the ID `docker load` reports.
+    public var imageID: String
+}
+
+/// Drives `docker version`, `docker image inspect` and `docker save` through the CLI
+/// (`$DOCKER` or `docker` on PATH), never through a shell.
+public struct DockerImages: Sendable {
+    public var docker: String
+    public var timeout: Double
+
+    public init(docker: String? = nil, timeout: Double = 30) {
+        self.docker = docker ?? ProcessInfo.processInfo.environment["DOCKER"] ?? "docker"
+        self.timeout = timeout
+    }
+
+    /// The engine's version (`docker version`).
+    /// - Throws: `CommandError.notFound` (no docker CLI, exit 3) or
+    ///   `DockerInspectError.engineUnreachable` (exit 3).
+    @discardableResult
+    public func engineVersion() throws -> String {
+        let result = try CommandRunner.run([docker, "version", "--format", "{{.Server.Version}}"], timeout: timeout)
+        guard result.status == 0, !result.output.isEmpty else {
+            throw DockerInspectError.engineUnreachable(detail: result.errorOutput.isEmpty
+                ? "docker version exited with status \(result.status)" : result.errorOutput)
+        }
+        return result.output
+    }
+
+    /// The engine's image ID for `reference`, or nil when it has no such image.
+    /// - Throws: `CommandError`, `DockerInspectError` for engine problems.
+    public func imageID(_ reference: String) throws -> String? {
+        let result = try CommandRunner.run(
+            [docker, "image", "inspect", "--format", "{{.Id}}", reference], timeout: timeout)
+        if result.status == 0 { return result.output }
+        let text = result.errorOutput.lowercased()
+        if text.contains("no such image") || text.contains("no such object") { return nil }
+        throw DockerInspectError.engineUnreachable(detail: result.errorOutput)
+    }
+
+    /// Streams `docker save reference` into a new file at `path` in one pass: every
+    /// 1 MiB block read from docker is written, hashed and parsed as it passes (the
+    /// image ID comes from the config the archive's manifest.json names), so the
+    /// archive is never read back.
+    /// - Throws: `DockerImageError.saveFailed` / `.badArchive`, `BundleWriteError.writeFailed`.
+    public func save(_ reference: String, to path: String, progress: ProgressReporter) throws
+        -> (digest: SHA256Digest, size: Int64, summary: ImageArchiveSummary)
+    {
+        guard let executable = CommandRunner.locate(docker) else { throw CommandError.notFound(command: docker) }
+        let output = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+        guard output >= 0 else {
+            throw BundleWriteError.writeFailed(path: path, reason: String(cString: strerror(errno)))
+        }
+        defer { close(output) }
+        let errorFile = path + ".stderr"
+        _ = FileManager.default.createFile(atPath: errorFile, contents: nil)
+        let errorToken = CleanupOnSignal.register(errorFile)
+        defer { unlink(errorFile); CleanupOnSignal.unregister(errorToken) }
+        let errorHandle = try FileHandle(forWritingTo: URL(fileURLWithPath: errorFile))
+        defer { try? errorHandle.close() }
+
+        let pipe = Pipe()
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = ["save", reference]
+        process.standardOutput = pipe
+        process.standardError = errorHandle
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        try? pipe.fileHandleForWriting.close()
+
+        progress.begin("saving \(reference)", totalBytes: nil)
+        let source = HashingTeeSource(
+            input: pipe.fileHandleForReading.fileDescriptor, inputPath: "docker save \(reference)",
+            output: output, outputPath: path, progress: progress)
+        let inspection = ImageArchiveInspector.inspect(source)
+        var failure = source.error
+        if failure == nil {
+            do { try source.drain() } catch { failure = error }
+        }
+        if failure != nil { process.terminate() }
+        process.waitUntilExit()
+        try? pipe.fileHandleForReading.close()
+        progress.end()
+        guard process.terminationStatus == 0 else {
+            let detail = (try? String(contentsOfFile: errorFile, encoding: .utf8))?
+                .trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
+            throw DockerImageError.saveFailed(
+                reference: reference, detail: detail.isEmpty ? "exit status \(process.terminationStatus)" : detail)
+        }
+        if let failure { throw failure }
+        switch inspection {
+        case .success(let summary): return (source.finalize(), source.size, summary)
+        case .failure(let problem): throw DockerImageError.badArchive(path: "from docker save \(reference)", problem: problem.description)
+        }
+    }
+
+    /// Reads a `docker save` archive on disk in one pass: its SHA-256, size, image ID
+    /// (from the config its manifest.json names) and tags.
+    /// - Throws: `DockerImageError.badArchive`, `FileReadError`.
+    public static func inspectArchive(at path: String, progress: ProgressReporter = SilentProgress()) throws
+        -> (digest: SHA256Digest, size: Int64, summary: ImageArchiveSummary)
+    {
+        let input = open(path, O_RDONLY | O_CLOEXEC)
+        guard input >= 0 else {
+            throw FileReadError.cannotOpen(path: path, reason: String(cString: strerror(errno)))
+        }
+        defer { close(input) }
+        let source = HashingTeeSource(input: input, inputPath: path, output: nil, outputPath: path, progress: progress)
+        let inspection = ImageArchiveInspector.inspect(source)
+        if let error = source.error { throw error }
+        try source.drain()
+        switch inspection {
+        case .success(let summary): return (source.finalize(), source.size, summary)
+        case .failure(let problem): throw DockerImageError.badArchive(path: path, problem: problem.description)
+        }
+    }
+
+}
+
+/// An `ArchiveByteSource` that reads 1 MiB blocks from `input`, hashes them, copies
+/// them to `output` (when given) and reports progress, so parsing, hashing and
+/// staging an image archive take one pass. Remembers the first I/O error.
+final class HashingTeeSource: ArchiveByteSource {
+    private let input: Int32
+    private let inputPath: String
+    private let output: Int32?
+    private let outputPath: String
+    private let progress: ProgressReporter
+    private let hasher = SHA256Hasher()
+    private let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 64)
+    private(set) var size: Int64 = 0
+    private(set) var error: Error?
+    private var finished = false
+
+    init(input: Int32, inputPath: String, output: Int32?, outputPath: String, progress: ProgressReporter) {
+        self.input = input; self.inputPath = inputPath; self.output = output
+        self.outputPath = outputPath; self.progress = progress
+    }
+
+    deinit { buffer.deallocate() }
+
+    func nextBlock() throws -> UnsafeRawBufferPointer {
+        do {
+            return try readBlock()
+        } catch {
+            self.error = self.error ?? error
+            throw error
+        }
+    }
+
+    /// Passes the rest of the input through (the archive parser stops at the tar trailer).
+    func drain() throws {
+        while try !readBlock().isEmpty {}
+    }
+
+    /// The digest of every byte read; call once, after `drain()`.
+    func finalize() -> SHA256Digest { hasher.finalize() }
+
+    private func readBlock() throws -> UnsafeRawBufferPointer {
+        if finished { return UnsafeRawBufferPointer(start: nil, count: 0) }
+        while true {
+            let count = read(input, buffer.baseAddress, buffer.count)
+            if count < 0 {
+                if errno == EINTR { continue }
+                throw FileReadError.readFailed(path: inputPath, reason: String(cString: strerror(errno)))
+            }
+            if count == 0 { finished = true }
+            let chunk = UnsafeRawBufferPointer(rebasing: buffer[0..<count])
+            hasher.update(chunk)
+            if let output { try writeAll(output, chunk) }
+            size += Int64(count)
+            progress.advance(by: Int64(count))
+            return chunk
+        }
+    }
+
+    private func writeAll(_ descriptor: Int32, _ bytes: UnsafeRawBufferPointer) throws {
+        guard let base = bytes.baseAddress else { return }
+        var offset = 0
+        while offset < bytes.count {
+            let written = write(descriptor, base + offset, bytes.count - offset)
+            if written < 0 {
+                if errno == EINTR { continue }
+                throw BundleWriteError.writeFailed(path: outputPath, reason: String(cString: strerror(errno)))
+            }
+            offset += written
+        }
+    }
+}
