@@ -95,36 +95,3 @@ func formatBytes(_ bytes: Int64) -> String {
     }
     return unit == 0 ? "\(bytes) B" : String(format: "%.1f %@", value, units[unit])
 }
-
-/// A one-line progress display on stderr (used only when stderr is a terminal).
-final class TerminalProgress: ProgressReporter, @unchecked Sendable {
-    private let lock = NSLock()
-    private var phase = ""
-    private var total: Int64?
-    private var done: Int64 = 0
-    private var lastDraw = Date.distantPast
-
-    func begin(_ phase: String, totalBytes: Int64?) {
-        lock.withLock {
-            self.phase = phase
-            total = totalBytes
-            done = 0
-        }
-    }
-
-    func advance(by bytes: Int64) {
-        lock.withLock {
-            done += bytes
-            let now = Date()
-            guard now.timeIntervalSince(lastDraw) > 0.2 else { return }
-            lastDraw = now
-            var line = "\r\(phase): \(formatBytes(done))"
-            if let total, total > 0 { line += " / \(formatBytes(total)) (\(done * 100 / total)%)" }
-            FileHandle.standardError.write(Data(line.utf8))
-        }
-    }
-
-    func end() {
-        lock.withLock { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
-    }
-}
