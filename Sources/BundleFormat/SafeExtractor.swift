@@ -94,8 +94,10 @@ public final class SafeExtractor {
         return ExtractedFileWriter(descriptor: descriptor, path: path, mode: mode & 0o777)
     }
 
-    /// Flushes the staging folder's own directory entries to disk.
+    /// Gives the staging folder its final mode 0755 (it is created 0700 so nobody
+    /// else can look in while it is being written) and flushes its entries to disk.
     public func syncDirectories() {
+        fchmod(rootDescriptor, 0o755)
         fsync(rootDescriptor)
     }
 

@@ -39,6 +39,8 @@ struct ExtractorTests {
             #expect(stat(staging + "/docker-compose.yml", &info) == 0)
             #expect(info.st_mode & 0o7777 == 0o644)
             #expect(FileManager.default.fileExists(atPath: staging + "/MANIFEST.json"))
+            #expect(stat(staging, &info) == 0)
+            #expect(info.st_mode & 0o7777 == 0o755)
         }
     }
 
