@@ -57,7 +57,8 @@ public struct DockerImages: Sendable {
     public var timeout: Double
 
     public init(docker: String? = nil, timeout: Double = 30) {
-        self.docker = docker ?? ProcessInfo.processInfo.environment["DOCKER"] ?? "docker"
+        let fromEnvironment = ProcessInfo.processInfo.environment["DOCKER"].flatMap { $0.isEmpty ? nil : $0 }
+        self.docker = docker ?? fromEnvironment ?? "docker"
         self.timeout = timeout
     }
 

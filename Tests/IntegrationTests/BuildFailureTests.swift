@@ -1,0 +1,165 @@
+import Foundation
+import Testing
+
+/// Every bad input of `build` exits with its class (2 bad input, 3 environment),
+/// prints one sentence naming the culprit, and leaves nothing in the output folder.
+@Suite("build: bad input exits 2 with one sentence and leaves no output", .serialized)
+struct BuildFailureTests {
+    /// Runs `build` and checks status, the one diagnostic line, and an empty output folder.
+    private func expectFailure(_ fixture: BuildFixture, _ arguments: [String], status: Int32, mentions: String,
+                               environment: [String: String] = [:], asNobody: Bool = false,
+                               sourceLocation: SourceLocation = #_sourceLocation) throws {
+        var command = [DockerTestSupport.binary, "build"] + arguments
+        if asNobody { command = ["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"] + command }
+        let result = try DockerTestSupport.run(command, environment: environment)
+        #expect(result.status == status, "stderr: \(result.stderr)", sourceLocation: sourceLocation)
+        // Progress notes may precede it (plain lines when stderr is not a terminal);
+        // the error is one line, the last.
+        let lines = result.stderr.split(separator: "\n")
+        let errors = lines.filter { $0.hasPrefix("frostbyte-bundle: ") }
+        #expect(errors.count == 1, "exactly one diagnostic line, got: \(result.stderr)", sourceLocation: sourceLocation)
+        #expect(lines.last?.hasPrefix("frostbyte-bundle: ") == true, sourceLocation: sourceLocation)
+        #expect(result.stderr.contains(mentions), "message names \(mentions): \(result.stderr)", sourceLocation: sourceLocation)
+        #expect(result.stdout.isEmpty, sourceLocation: sourceLocation)
+        #expect(fixture.outputListing() == [], "nothing left in the output folder", sourceLocation: sourceLocation)
+    }
+
+    @Test("missing spec")
+    func missingSpec() throws {
+        let fixture = try BuildFixture(image: "fbtest-none/app:1")
+        defer { fixture.remove() }
+        try expectFailure(fixture, [fixture.folder + "/nope.yaml", "-o", fixture.out], status: 2, mentions: "nope.yaml")
+    }
+
+    @Test("missing image names the image", .enabled(if: DockerTestSupport.enabled))
+    func missingImage() throws {
+        guard DockerTestSupport.dockerAvailable else {
+            Issue.record("docker is not available but CI=true")
+            return
+        }
+        let reference = "fbtest-missing-\(DockerTestSupport.runID)/app:9"
+        let fixture = try BuildFixture(image: reference)
+        defer { fixture.remove() }
+        try expectFailure(fixture, [fixture.spec, "-o", fixture.out], status: 2, mentions: reference)
+    }
+
+    @Test("no docker CLI at all is an environment problem (3)")
+    func noDocker() throws {
+        let fixture = try BuildFixture(image: "fbtest-none/app:1")
+        defer { fixture.remove() }
+        try expectFailure(fixture, [fixture.spec, "-o", fixture.out], status: 3, mentions: "'docker' was not found",
+                          environment: ["PATH": "/nonexistent", "DOCKER": ""])
+    }
+
+    @Test("a model that is missing or a folder")
+    func missingModel() throws {
+        let gone = try BuildFixture(image: "fbtest-none/app:1", model: "models/absent.bin")
+        defer { gone.remove() }
+        try expectFailure(gone, [gone.spec, "-o", gone.out], status: 2, mentions: "absent.bin")
+        let folder = try BuildFixture(image: "fbtest-none/app:1", model: "models")
+        defer { folder.remove() }
+        try expectFailure(folder, [folder.spec, "-o", folder.out], status: 2, mentions: "models")
+    }
+
+    @Test("a model the user cannot read (run as nobody; the image comes from an archive, no docker needed)")
+    func unreadableModel() throws {
+        let fixture = try BuildFixture(image: "fbtest-none/app:1", archive: "image.tar")
+        defer { fixture.remove() }
+        try fixture.writeDockerArchive("image.tar", reference: "fbtest-none/app:1")
+        chmod(fixture.folder + "/models/embed.bin", 0o600)
+        try expectFailure(fixture, [fixture.spec, "-o", fixture.out], status: 2, mentions: "embed.bin",
+                          environment: ["PATH": "/nonexistent"], asNobody: true)
+        // Control: readable again, the same command builds.
+        chmod(fixture.folder + "/models/embed.bin", 0o644)
+        let control = try DockerTestSupport.run(
+            ["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", DockerTestSupport.binary, "build",
+             fixture.spec, "-o", fixture.out], environment: ["PATH": "/nonexistent"])
+        #expect(control.status == 0, "\(control.stderr)")
+        #expect(fixture.outputListing() == ["fbtest-1.2.3.tar.zst", "fbtest-1.2.3.tar.zst.sha256"])
+    }
+
+    @Test("a docker-archive that is not one, or holds another image")
+    func badArchive() throws {
+        let fixture = try BuildFixture(image: "fbtest-none/app:1", archive: "image.tar")
+        defer { fixture.remove() }
+        try fixture.write("image.tar", "not a tar at all\n")
+        try expectFailure(fixture, [fixture.spec, "-o", fixture.out], status: 2, mentions: "image.tar")
+        try fixture.writeDockerArchive("image.tar", reference: "fbtest-other/app:1")
+        try expectFailure(fixture, [fixture.spec, "-o", fixture.out], status: 2, mentions: "fbtest-other/app:1")
+    }
+
+    @Test("an output folder that does not exist or cannot be written")
+    func unwritableOutput() throws {
+        let fixture = try BuildFixture(image: "fbtest-none/app:1", archive: "image.tar")
+        defer { fixture.remove() }
+        try fixture.writeDockerArchive("image.tar", reference: "fbtest-none/app:1")
+        try expectFailure(fixture, [fixture.spec, "-o", fixture.folder + "/missing/b.tar.zst"], status: 2,
+                          mentions: "missing")
+        chmod(fixture.out, 0o755)   // root's folder; nobody cannot write here
+        try expectFailure(fixture, [fixture.spec, "-o", fixture.out + "/b.tar.zst"], status: 2, mentions: "b.tar.zst",
+                          environment: ["PATH": "/nonexistent"], asNobody: true)
+    }
+
+    @Test("a signing key that is not an Ed25519 PEM key")
+    func badKey() throws {
+        let fixture = try BuildFixture(image: "fbtest-none/app:1")
+        defer { fixture.remove() }
+        try fixture.write("junk.key", "-----BEGIN PRIVATE KEY-----\nnot base64\n-----END PRIVATE KEY-----\n")
+        try expectFailure(fixture, [fixture.spec, "-o", fixture.out, "--sign-key", fixture.folder + "/junk.key"],
+                          status: 2, mentions: "junk.key")
+        #expect(try DockerTestSupport.run(["openssl", "genpkey", "-algorithm", "EC", "-pkeyopt",
+                                           "ec_paramgen_curve:P-256", "-out", fixture.folder + "/ec.key"]).status == 0)
+        try expectFailure(fixture, [fixture.spec, "-o", fixture.out, "--sign-key", fixture.folder + "/ec.key"],
+                          status: 2, mentions: "not an Ed25519 key")
+        try expectFailure(fixture, [fixture.spec, "-o", fixture.out, "--sign-key", fixture.folder + "/none.key"],
+                          status: 2, mentions: "none.key")
+    }
+
+    @Test("a spec with an unknown key or a refused compose construct")
+    func badSpec() throws {
+        let unknown = try BuildFixture(image: "fbtest-none/app:1", extraSpec: "colour: blue\n")
+        defer { unknown.remove() }
+        try expectFailure(unknown, [unknown.spec, "-o", unknown.out], status: 2, mentions: "colour")
+        let refused = try BuildFixture(image: "fbtest-none/app:1")
+        defer { refused.remove() }
+        try refused.write("compose.yaml", """
+            services:
+              gateway:
+                image: fbtest-none/app:1
+                privileged: true
+              worker:
+                image: fbtest-none/app:1
+
+            """)
+        try expectFailure(refused, [refused.spec, "-o", refused.out], status: 2, mentions: "privileged")
+    }
+
+    @Test("SIGTERM or SIGINT in the middle of a build leaves no output, sidecar or staging file",
+          arguments: [SIGTERM, SIGINT])
+    func interrupted(_ signalNumber: Int32) throws {
+        let fixture = try BuildFixture(image: "fbtest-none/app:1", archive: "image.tar", model: "models/big.bin")
+        defer { fixture.remove() }
+        try fixture.writeDockerArchive("image.tar", reference: "fbtest-none/app:1")
+        // A sparse 6 GiB model: hashing and packing it takes seconds, so the signal lands mid-build.
+        let big = open(fixture.folder + "/models/big.bin", O_WRONLY | O_CREAT, 0o644)
+        #expect(ftruncate(big, 6 << 30) == 0)
+        close(big)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: DockerTestSupport.binary)
+        process.arguments = ["build", fixture.spec, "-o", fixture.out + "/big.tar.zst", "--level", "1"]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        // Wait until the build has created its temporary output, then interrupt.
+        let deadline = Date().addingTimeInterval(30)
+        while fixture.outputListing().isEmpty && Date() < deadline && process.isRunning { usleep(20_000) }
+        #expect(!fixture.outputListing().isEmpty, "the build started writing")
+        usleep(300_000)
+        #expect(process.isRunning, "still running when interrupted")
+        kill(process.processIdentifier, signalNumber)
+        process.waitUntilExit()
+        #expect(process.terminationReason == .uncaughtSignal)
+        #expect(process.terminationStatus == signalNumber)
+        #expect(fixture.outputListing() == [])
+    }
+}
