@@ -54,7 +54,7 @@ extension FrostbyteBundle {
                 health, migrations or isolation rolls back to the previous release (exit 1).
                 """)
 
-        @Argument(help: "The bundle (.tar.zst or .tar).", completion: .file())
+        @Argument(help: "The bundle (.tar.zst or .tar), or an extracted bundle folder.", completion: .file())
         var bundle: String
 
         @Option(name: .long, help: "Public key (PEM) the bundle must be signed by; repeatable.", completion: .file())
@@ -84,7 +84,7 @@ extension FrostbyteBundle {
                     bundlePath: bundle, trustKeyPaths: trust, allowUnsigned: allowUnsigned,
                     layout: location.layout, project: project, subnet: subnet, timeout: timeout)
                 let installer = Installer(request: request, unpacker: VerifierUnpacker(), isolation: NetworkIsolationGate(),
-                                          note: { Console.note($0) })
+                                          progress: TerminalProgress(), note: { Console.note($0) })
                 let result = try CommandFailure.reporting(json: json) { try installer.run() }
                 if json {
                     try Console.json(result)

@@ -310,18 +310,28 @@ enum InstallHarness {
     /// A bundles folder kept for the whole run (removed by the sweep of a later run).
     static let bundleFolder = NSTemporaryDirectory() + "fbinst-bundles-\(InstallEnv.runID)"
 
-    /// The bundle of `variant`, built once per run.
+    /// The bundle of `variant`, built once per run; images are tagged with the run's
+    /// repository unless `make` chose another non-default one.
     static func bundle(_ variant: String, _ make: () -> DemoBundle) throws -> String {
         if let path = cache.withLock({ $0[variant] }), FileManager.default.fileExists(atPath: path) { return path }
         try FileManager.default.createDirectory(atPath: "\(bundleFolder)/\(variant)", withIntermediateDirectories: true)
         var spec = make()
-        spec.repository = repository
+        if spec.repository == "frostbyte-demo" { spec.repository = repository }
         let path = try spec.write(in: "\(bundleFolder)/\(variant)")
         cache.withLock { $0[variant] = path }
         return path
     }
 
-    static func v1() throws -> String { try bundle("v1") { DemoBundle() } }
+    /// The demo v1 bundle. Suites that install run in parallel unless `--no-parallel`;
+    /// each passes its own `suite` so its images carry their own tags and one suite's
+    /// uninstall never removes another's images.
+    static func v1(suite: String = "demo") throws -> String {
+        try bundle("v1-\(suite)") {
+            var spec = DemoBundle()
+            spec.repository = "\(projectPrefix)\(InstallEnv.runID)-\(suite)"
+            return spec
+        }
+    }
     static func v2() throws -> String {
         try bundle("v2") {
             DemoBundle(version: "2.0.0", extraMigrations: [("004_notes.sql", "CREATE TABLE notes (id serial PRIMARY KEY, body text NOT NULL);\n")])

@@ -11,6 +11,15 @@ public enum BundlePeek {
     /// The manifest and its exact bytes, from the first entries of `path`.
     /// - Throws: `InstallError.notABundle` when the file is not a bundle.
     public static func manifest(ofBundleAt path: String) throws -> (manifest: Manifest, bytes: Data) {
+        var isFolder: ObjCBool = false
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isFolder), isFolder.boolValue {
+            guard let data = FileManager.default.contents(atPath: "\(path)/MANIFEST.json") else {
+                throw InstallError.notABundle(path: path, detail: "the folder has no readable MANIFEST.json")
+            }
+            do { return (try ManifestCoding.decodeManifest(data), data) } catch {
+                throw InstallError.notABundle(path: path, detail: "\(error)")
+            }
+        }
         let reader: ArchiveReader
         do {
             reader = try ArchiveReader(path: path)

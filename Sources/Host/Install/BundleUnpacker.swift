@@ -51,14 +51,30 @@ enum StagingLayout {
     }
 }
 
-/// The production unpacker: `BundleVerifier`'s single-pass verification with
-/// extraction into the staging folder (entries relative to the bundle's root folder).
-/// The verifier removes the staging folder itself when the bundle fails.
+/// The production unpacker. An archive goes through `BundleVerifier`'s single-pass
+/// verification with extraction into the staging folder (entries relative to the
+/// bundle's root folder; the verifier removes the staging folder when the bundle
+/// fails). An extracted bundle folder (what `scripts/install.sh` passes by default)
+/// is copied into the staging folder first and the *copy* is verified, so what is
+/// installed is exactly what was checked.
 public struct VerifierUnpacker: BundleUnpacker {
     public init() {}
 
     public func unpack(bundlePath: String, trust: [TrustedKey], stagingPath: String,
                        progress: ProgressReporter) throws -> VerificationReport {
-        try BundleVerifier.verify(archiveAt: bundlePath, trust: trust, extractTo: stagingPath, progress: progress)
+        var isFolder: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: bundlePath, isDirectory: &isFolder), isFolder.boolValue else {
+            return try BundleVerifier.verify(archiveAt: bundlePath, trust: trust, extractTo: stagingPath, progress: progress)
+        }
+        do {
+            try FileManager.default.copyItem(atPath: bundlePath, toPath: stagingPath)
+        } catch {
+            try? FileManager.default.removeItem(atPath: stagingPath)
+            throw InstallError.filesystem(operation: "copy the bundle folder to", path: stagingPath,
+                                          reason: "\(error.localizedDescription); check free space")
+        }
+        let report = try BundleVerifier.verify(directoryAt: stagingPath, trust: trust, progress: progress)
+        if !report.verified { try? FileManager.default.removeItem(atPath: stagingPath) }
+        return report
     }
 }

@@ -3,6 +3,7 @@ import Foundation
 
 /// What the operator asked `install` to do.
 public struct InstallRequest: Sendable {
+    /// The bundle: a `.tar.zst`/`.tar` file or an extracted bundle folder.
     public var bundlePath: String
     /// Paths of trusted public keys (`--trust`).
     public var trustKeyPaths: [String]
@@ -30,8 +31,8 @@ public struct InstallRequest: Sendable {
         guard timeout > 0, timeout.isFinite else { throw InstallError.invalidTimeout(seconds: timeout) }
         if let project, !NetworkPlan.isValidProject(project) { throw InstallError.invalidProject(name: project) }
         if let subnet { _ = try NetworkPlan.parseSubnet(subnet) }
-        var isFolder: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: bundlePath, isDirectory: &isFolder), !isFolder.boolValue,
+        // A .tar.zst/.tar file, or an extracted bundle folder.
+        guard FileManager.default.fileExists(atPath: bundlePath),
               FileManager.default.isReadableFile(atPath: bundlePath) else {
             throw InstallError.bundleNotFound(path: bundlePath)
         }
