@@ -50,6 +50,7 @@ public struct ExportSummary: Codable, Sendable, Equatable {
 /// checks an export like any bundle.
 ///
 /// Guarantees: memory does not grow with the data (one 1 MiB buffer per stream);
+/// OUT and its sidecar are mode 0600 (tenant data);
 /// a failing step stops the export with the step's name and the tail of its
 /// stderr; on any error or SIGINT/SIGTERM no OUT, no sidecar and no spool remain.
 public struct Exporter: Sendable {
@@ -67,6 +68,10 @@ public struct Exporter: Sendable {
     /// - Throws: `ExportError` (bad installation, failed step, disk full), `BundleWriteError`,
     ///   `ArchiveWriteError`, `CommandError` (no docker).
     public func run() throws -> ExportSummary {
+        // The export holds tenant data: OUT, its sidecar and the spools are created
+        // readable by the owner only (0600), whatever the caller's umask.
+        let previousMask = umask(0o077)
+        defer { umask(previousMask) }
         let target = try ExportTarget.load(request.layout)
         let name = "\(target.receipt.project)-export"
         let version = Self.version(of: request.now)
