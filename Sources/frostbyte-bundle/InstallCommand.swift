@@ -83,7 +83,10 @@ extension FrostbyteBundle {
                 let request = InstallRequest(
                     bundlePath: bundle, trustKeyPaths: trust, allowUnsigned: allowUnsigned,
                     layout: location.layout, project: project, subnet: subnet, timeout: timeout)
-                let installer = Installer(request: request, unpacker: VerifierUnpacker(), isolation: NetworkIsolationGate(),
+                var options = IsolationOptions()
+                options.toolVersion = FrostbyteBundle.version
+                let isolation = CheckerIsolationGate(options: options, progress: { Console.note($0) })
+                let installer = Installer(request: request, unpacker: VerifierUnpacker(), isolation: isolation,
                                           progress: TerminalProgress(), note: { Console.note($0) })
                 let result = try CommandFailure.reporting(json: json) { try installer.run() }
                 if json {

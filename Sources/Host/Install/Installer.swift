@@ -120,7 +120,7 @@ public final class Installer {
             }
             try journal.complete(.migrated, in: layout)
             let outcome = try timed("isolation") {
-                try isolation.check(plan: plan, bundleId: manifest.bundleId, layout: layout)
+                try isolation.check(plan: plan, manifest: manifest, images: images.ids, layout: layout)
             }
             isolationOutcome = outcome
             guard outcome.passed else {

@@ -15,7 +15,41 @@ public struct IsolationOutcome: Sendable, Equatable {
 /// document under `<prefix>/evidence/`. A seam so the full checker of
 /// `check-isolation` can run here; `NetworkIsolationGate` is the minimal check.
 public protocol IsolationGate: Sendable {
-    func check(plan: NetworkPlan, bundleId: String, layout: InstallationLayout) throws -> IsolationOutcome
+    /// Checks the running release `manifest` (not yet `current`) as planned on this
+    /// host, writes evidence under `layout.evidence`, and reports the verdict.
+    func check(plan: NetworkPlan, manifest: Manifest, images: [String: String],
+               layout: InstallationLayout) throws -> IsolationOutcome
+}
+
+/// The full isolation checker of `check-isolation` (network and container
+/// configuration, egress canary, cross-project and DNS probes from inside each
+/// container's namespace, positive controls), run on the release before it becomes
+/// current. Warnings (e.g. host services reachable from the bridge on engines
+/// without `gateway_mode_ipv4=isolated`) are in the evidence and do not fail.
+public struct CheckerIsolationGate: IsolationGate {
+    public var options: IsolationOptions
+    public var progress: (@Sendable (String) -> Void)?
+
+    public init(options: IsolationOptions = IsolationOptions(), progress: (@Sendable (String) -> Void)? = nil) {
+        self.options = options; self.progress = progress
+    }
+
+    public func check(plan: NetworkPlan, manifest: Manifest, images: [String: String],
+                      layout: InstallationLayout) throws -> IsolationOutcome {
+        let target = IsolationTarget(
+            manifest: manifest, project: plan.project, prefix: layout.prefix, networks: plan.networks,
+            gatewayIP: plan.gatewayIP, loadedImages: images, bundleId: manifest.bundleId)
+        let checker = IsolationChecker(target: target, options: options)
+        checker.progress = progress
+        let evidence = try checker.run()
+        let path = IsolationEvidence.defaultPath(prefix: layout.prefix, evidence: evidence)
+        let digest = try evidence.write(to: path)
+        let failures = evidence.checks.filter { $0.status == .fail }.map {
+            "\($0.title): expected \($0.expected), observed \($0.observed)"
+        }
+        return IsolationOutcome(passed: evidence.result == "pass", failures: failures,
+                                evidencePath: path, evidenceSHA256: digest.hex)
+    }
 }
 
 /// The minimal isolation check: every network of the project exists with
@@ -47,7 +81,9 @@ public struct NetworkIsolationGate: IsolationGate {
         }
     }
 
-    public func check(plan: NetworkPlan, bundleId: String, layout: InstallationLayout) throws -> IsolationOutcome {
+    public func check(plan: NetworkPlan, manifest: Manifest, images: [String: String],
+                      layout: InstallationLayout) throws -> IsolationOutcome {
+        let bundleId = manifest.bundleId
         let live = try HostProbe.networks().filter { $0.labels[OwnershipLabels.composeProject] == plan.project }
         var checks: [Check] = []
         for planned in plan.networks {
