@@ -11,9 +11,9 @@ public enum ArchiveCompression: Sendable, Equatable, CustomStringConvertible {
     /// The default: zstd level 3.
     public static let standard = ArchiveCompression.zstd(level: 3)
 
-    /// zstd worker threads. Fixed, because libarchive 3.6.2 with libzstd 1.5 gives
-    /// identical bytes for 1 and 2 threads but different bytes for 0 (single-threaded
-    /// mode), so a value >= 1 is part of the format's determinism.
+    /// zstd worker threads. libzstd's multi-threaded mode (>= 1 worker) gives the same
+    /// bytes for any worker count with a fixed job size, but 0 (single-threaded mode)
+    /// gives other bytes, so a value >= 1 is part of the format's determinism.
     public static let zstdThreads = 2
 
     /// Valid zstd levels for bundles (the long-range/ultra levels are not used).
@@ -30,7 +30,7 @@ public enum ArchiveCompression: Sendable, Equatable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .none: return "none"
-        case .zstd(let level): return "zstd level \(level), \(Self.zstdThreads) threads"
+        case .zstd(let level): return "zstd level \(level), \(Self.zstdThreads) threads, 2 MiB jobs, checksum"
         }
     }
 }

@@ -13,8 +13,9 @@ public protocol ArchiveOutput: AnyObject {
 /// header only where ustar cannot hold a value, e.g. a path over 100 bytes or a
 /// size over 8 GiB), every entry with the same `mtime`, uid/gid 0, no user or group
 /// names, no atime/ctime, no xattrs or ACLs, modes 0644/0755 only, and fixed zstd
-/// parameters (`ArchiveCompression`). Only directories and regular files can be
-/// written. No padding after the end-of-archive blocks.
+/// parameters (`ArchiveCompression`, applied by `ZstdCompressor`: one zstd frame with
+/// a content checksum). Only directories and regular files can be written. No
+/// padding after the end-of-archive blocks.
 ///
 /// Owns one `archive *`: `finish()` closes it and reports the close error (the last
 /// block and the compressor's final frame are written then); `deinit` abandons an
@@ -22,6 +23,7 @@ public protocol ArchiveOutput: AnyObject {
 public final class ArchiveWriter {
     private var underlying: OpaquePointer?
     private let sink: WriteSink
+    private let compressor: ZstdCompressor?
     private let mtime: Int64
     /// The one read buffer for file bodies (1 MiB, `ChunkedFileReader.defaultChunkSize`).
     private let buffer = UnsafeMutableRawBufferPointer.allocate(
@@ -40,19 +42,23 @@ public final class ArchiveWriter {
             throw ArchiveWriteError.libarchive(operation: "allocate a writer", entry: nil, detail: "out of memory")
         }
         self.underlying = archive
-        self.sink = WriteSink(output)
         self.mtime = mtime
-        try check(archive_write_set_format_pax_restricted(archive), "select the pax format")
         switch compression {
         case .none:
-            try check(archive_write_add_filter_none(archive), "select no compression")
+            compressor = nil
         case .zstd(let level):
-            try check(archive_write_add_filter_zstd(archive), "enable zstd")
-            try check(archive_write_set_filter_option(archive, "zstd", "compression-level", "\(level)"),
-                      "set zstd level \(level)")
-            try check(archive_write_set_filter_option(archive, "zstd", "threads", "\(ArchiveCompression.zstdThreads)"),
-                      "set zstd threads")
+            do {
+                compressor = try ZstdCompressor(level: level, workers: ArchiveCompression.zstdThreads, downstream: output)
+            } catch {
+                archive_write_free(archive)
+                underlying = nil
+                throw error
+            }
         }
+        self.sink = WriteSink(compressor ?? output)
+        try check(archive_write_set_format_pax_restricted(archive), "select the pax format")
+        // libarchive writes the tar stream; compression is ours (ZstdCompressor says why).
+        try check(archive_write_add_filter_none(archive), "select the tar stream")
         // 1 MiB output blocks keep write(2) calls few; no padding after the last one.
         try check(archive_write_set_bytes_per_block(archive, 1 << 20), "set the block size")
         try check(archive_write_set_bytes_in_last_block(archive, 1), "disable end padding")
@@ -134,6 +140,7 @@ public final class ArchiveWriter {
         guard status == ARCHIVE_OK else {
             throw ArchiveWriteError.libarchive(operation: "close the archive", entry: nil, detail: detail)
         }
+        try compressor?.finish()
     }
 
     // MARK: - Private
