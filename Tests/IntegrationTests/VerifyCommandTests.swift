@@ -173,6 +173,42 @@ struct VerifyCommandTests {
         #expect(image["actual_digest"] as? String == id)
     }
 
+    @Test("a bundle made by `build --sign-key` verifies with --trust (file and folder) and with openssl; another key fails")
+    func builtBySignedBuild() throws {
+        let scratch = NSTemporaryDirectory() + "fbverify-build-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: scratch) }
+        let image = try Scene.makeImage(in: scratch)
+        let fixture = try BuildFixture(image: "demo/app:1.0", archive: image.path)
+        defer { fixture.remove() }
+        let key = fixture.folder + "/signer"
+        #expect(try Self.tool("keygen", "--out", key).status == 0)
+        let built = try Self.run([Self.binary, "build", fixture.spec, "-o", fixture.out + "/", "--sign-key", key + ".key"])
+        #expect(built.status == 0, "\(built.stderr)")
+        let bundle = try #require(fixture.outputListing().first { $0.hasSuffix(".tar.zst") }.map { fixture.out + "/" + $0 })
+
+        let json = try Self.tool("verify-bundle", bundle, "--trust", key + ".pub", "--json")
+        #expect(json.status == 0, "\(json.stdout)\(json.stderr)")
+        let report = try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as! [String: Any]
+        #expect((report["signature"] as? [String: Any])?["state"] as? String == "trusted")
+        #expect(report["sidecar"] as? String == "ok")
+        #expect((report["images"] as? [[String: Any]])?.first?["actual_digest"] as? String == image.digest)
+
+        let extract = fixture.folder + "/x"
+        try FileManager.default.createDirectory(atPath: extract, withIntermediateDirectories: true)
+        #expect(try Self.run(["tar", "--zstd", "-xf", bundle, "-C", extract]).status == 0)
+        let root = try #require(try FileManager.default.contentsOfDirectory(atPath: extract).first.map { extract + "/" + $0 })
+        #expect(try Self.run(["openssl", "pkeyutl", "-verify", "-pubin", "-inkey", key + ".pub", "-rawin",
+                              "-in", root + "/MANIFEST.json", "-sigfile", root + "/MANIFEST.json.sig"]).status == 0)
+        let folder = try Self.tool("verify-bundle", root, "--trust", key + ".pub")
+        #expect(folder.status == 0, "\(folder.stdout)\(folder.stderr)")
+
+        #expect(try Self.tool("keygen", "--out", fixture.folder + "/other").status == 0)
+        let stranger = try Self.tool("verify-bundle", bundle, "--trust", fixture.folder + "/other.pub")
+        #expect(stranger.status == 1)
+        #expect(stranger.stdout.contains("[signature]"))
+    }
+
     // MARK: - Failures
 
     @Test("a tampered folder fails with exit 1 and one line per problem")
