@@ -33,7 +33,8 @@ extension FrostbyteBundle {
                     return
                 }
                 Console.out("uninstalled project \(result.project)")
-                Console.out("containers removed: \(result.containersRemoved.count), networks removed: \(result.networksRemoved.joined(separator: ", "))")
+                Console.out("containers removed: \(result.containersRemoved.joined(separator: ", "))")
+                Console.out("networks removed: \(result.networksRemoved.joined(separator: ", "))")
                 Console.out("images removed: \(result.imagesRemoved.joined(separator: ", "))")
                 for kept in result.imagesKept { Console.out("image kept: \(kept)") }
                 if purgeData {

@@ -171,6 +171,63 @@ struct ExportRefusalTests {
         #expect(ExportStack.listing(folder).isEmpty)
     }
 
+    /// A prefix that looks installed: `state/receipt.json` and `current` ->
+    /// `releases/<id>` holding MANIFEST.json with `exports`.
+    private func fakeInstallation(in folder: String, receiptId: String = "demo-1.0.0-aaaaaaaaaaaa",
+                                  manifestId: String = "demo-1.0.0-aaaaaaaaaaaa",
+                                  exports: [[String: Any]]) throws -> String {
+        let prefix = "\(folder)/prefix"
+        try FileManager.default.createDirectory(atPath: "\(prefix)/releases/\(manifestId)", withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: "\(prefix)/state", withIntermediateDirectories: true)
+        try FileManager.default.createSymbolicLink(atPath: "\(prefix)/current", withDestinationPath: "releases/\(manifestId)")
+        let manifest: [String: Any] = [
+            "format": "frostbyte-bundle/1", "kind": "stack", "name": "demo", "version": "1.0.0",
+            "bundle_id": manifestId, "created_at": "2026-01-01T00:00:00Z",
+            "builder": ["name": "test", "version": "0"], "images": [], "models": [], "scripts": [], "files": [],
+            "exports": exports,
+        ]
+        try JSONSerialization.data(withJSONObject: manifest)
+            .write(to: URL(fileURLWithPath: "\(prefix)/releases/\(manifestId)/MANIFEST.json"))
+        let receipt: [String: Any] = [
+            "bundle_id": receiptId, "name": "demo", "version": "1.0.0", "project": "fbtest-\(DockerTestSupport.runID)-nodocker",
+            "subnet": "10.215.0.0/24", "installed_at": "2026-01-01T00:00:00Z", "images": [String: String](),
+        ]
+        try JSONSerialization.data(withJSONObject: receipt).write(to: URL(fileURLWithPath: "\(prefix)/state/receipt.json"))
+        return prefix
+    }
+
+    @Test func unusableInstallationsAreRefusedBeforeAnyStep() throws {
+        let folder = NSTemporaryDirectory() + "fbexport-fake-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let step: [String: Any] = ["name": "audit.csv", "service": "postgres", "command": ["true"]]
+        let cases: [(String, [[String: Any]], String, String, Int32, String)] = [
+            ("none", [], "demo-1.0.0-aaaaaaaaaaaa", "demo-1.0.0-aaaaaaaaaaaa", 2, "declares no export steps"),
+            ("slash", [["name": "../escape", "service": "postgres", "command": ["true"]]],
+             "demo-1.0.0-aaaaaaaaaaaa", "demo-1.0.0-aaaaaaaaaaaa", 2, "cannot be a file name under data/"),
+            ("dup", [step, step], "demo-1.0.0-aaaaaaaaaaaa", "demo-1.0.0-aaaaaaaaaaaa", 2, "two export steps are named"),
+            ("mismatch", [step], "demo-1.0.0-bbbbbbbbbbbb", "demo-1.0.0-aaaaaaaaaaaa", 3, "inconsistent"),
+        ]
+        for (tag, exports, receiptId, manifestId, status, text) in cases {
+            let base = "\(folder)/\(tag)"
+            let prefix = try fakeInstallation(in: base, receiptId: receiptId, manifestId: manifestId, exports: exports)
+            let out = "\(base)/out"
+            try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+            let result = try ExportStack.tool(["export", "--prefix", prefix, "-o", "\(out)/x.tar.zst"])
+            #expect(result.status == status, "\(tag): \(result.stderr)")
+            #expect(result.stderr.contains(text), "\(tag): \(result.stderr)")
+            #expect(ExportStack.listing(out).isEmpty, "\(tag): something was written")
+        }
+        // Positive control: the same fake installation with a valid step gets past these
+        // checks and fails only where docker is needed (no such project running).
+        let prefix = try fakeInstallation(in: "\(folder)/ok", exports: [step])
+        try FileManager.default.createDirectory(atPath: "\(folder)/ok/out", withIntermediateDirectories: true)
+        let result = try ExportStack.tool(["export", "--prefix", prefix, "-o", "\(folder)/ok/out/x.tar.zst"])
+        #expect(!result.stderr.contains("declares no export steps") && !result.stderr.contains("inconsistent"))
+        #expect(result.status != 0 && result.status != 2, "\(result.stderr)")
+        #expect(ExportStack.listing("\(folder)/ok/out").isEmpty)
+    }
+
     @Test func missingOutputIsUsageError() throws {
         let result = try ExportStack.tool(["export", "--prefix", "/nonexistent"])
         #expect([2, 64].contains(result.status), "\(result.status) \(result.stderr)")

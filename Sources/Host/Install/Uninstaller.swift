@@ -58,6 +58,10 @@ public struct Uninstaller {
 
         var result = UninstallResult(project: project, containersRemoved: [], networksRemoved: [], imagesRemoved: [],
                                      imagesKept: [], volumesRemoved: [], volumesKept: [], firewallRulesRemoved: 0, prefixKept: [])
+        // What exists before compose down, so the report names what went away.
+        let containersBefore = try Self.names("container", project: project)
+        let networksBefore = try Self.names("network", project: project)
+        let volumesBefore = try Self.names("volume", project: project)
         if let receipt, FileManager.default.fileExists(atPath: layout.release(receipt.bundleId)) {
             note("stopping project \(project)")
             try? Rollback.composeDriver(for: receipt, layout: layout).down(removeVolumes: purgeData)
@@ -65,21 +69,22 @@ public struct Uninstaller {
         // Whatever compose did not remove (orphans, a failed first install): by label.
         for label in [OwnershipLabels.project, OwnershipLabels.composeProject] {
             for id in try HostProbe.objectIDs("container", label: label, value: project) {
-                if (try? CommandRunner.check(["docker", "rm", "-f"] + (purgeData ? ["-v"] : []) + [id], timeout: 120)) != nil {
-                    result.containersRemoved.append(String(id.prefix(12)))
-                }
+                _ = try? CommandRunner.check(["docker", "rm", "-f"] + (purgeData ? ["-v"] : []) + [id], timeout: 120)
             }
         }
         for label in [OwnershipLabels.project, OwnershipLabels.composeProject] {
             for id in try HostProbe.objectIDs("network", label: label, value: project) {
-                let name = (try? CommandRunner.check(["docker", "network", "inspect", "--format", "{{.Name}}", id], timeout: 30)) ?? id
-                if (try? CommandRunner.check(["docker", "network", "rm", id], timeout: 60)) != nil {
-                    result.networksRemoved.append(name)
-                }
+                _ = try? CommandRunner.check(["docker", "network", "rm", id], timeout: 60)
             }
         }
+        let containersLeft = try Self.names("container", project: project)
+        let networksLeft = try Self.names("network", project: project)
+        result.containersRemoved = containersBefore.filter { !containersLeft.contains($0) }
+        result.networksRemoved = networksBefore.filter { !networksLeft.contains($0) }
         removeImages(into: &result)
         try handleVolumes(project: project, into: &result)
+        let volumesLeft = try Self.names("volume", project: project)
+        result.volumesRemoved = volumesBefore.filter { !volumesLeft.contains($0) }
         result.firewallRulesRemoved = try firewall.removeRules(layout: layout, note: note)
         try removePrefix(into: &result)
         return result
@@ -103,6 +108,19 @@ public struct Uninstaller {
         }
     }
 
+    /// Names of the project's containers, networks or volumes (either ownership label).
+    static func names(_ kind: String, project: String) throws -> [String] {
+        var names = Set<String>()
+        for label in [OwnershipLabels.project, OwnershipLabels.composeProject] {
+            for id in try HostProbe.objectIDs(kind, label: label, value: project) {
+                if kind == "volume" { names.insert(id); continue }
+                let name = (try? CommandRunner.check(["docker", kind, "inspect", "--format", "{{.Name}}", id], timeout: 30)) ?? id
+                names.insert(name.hasPrefix("/") ? String(name.dropFirst()) : name)
+            }
+        }
+        return names.sorted()
+    }
+
     /// Removes the project's volumes with --purge-data, lists them as kept otherwise.
     func handleVolumes(project: String, into result: inout UninstallResult) throws {
         var names = Set<String>()
@@ -110,16 +128,9 @@ public struct Uninstaller {
             names.formUnion(try HostProbe.objectIDs("volume", label: label, value: project))
         }
         for name in names.sorted() {
-            if purgeData {
-                if (try? CommandRunner.check(["docker", "volume", "rm", name], timeout: 60)) != nil {
-                    result.volumesRemoved.append(name)
-                } else {
-                    result.volumesKept.append(name)
-                }
-            } else {
-                result.volumesKept.append(name)
-            }
+            if purgeData { _ = try? CommandRunner.check(["docker", "volume", "rm", name], timeout: 60) }
         }
+        result.volumesKept = try Self.names("volume", project: project)
     }
 
     /// Removes releases, `current` and state; keeps `secrets/` and `evidence/` (the
