@@ -18,7 +18,7 @@ extension FrostbyteBundle {
                 'export' (data/<name> per step, MANIFEST.json, SHA256SUMS, optional signature, \
                 OUT.sha256) that 'verify-bundle' checks. A failing step fails the export: exit 1, \
                 no OUT, no spool left (also on SIGINT/SIGTERM; only SIGKILL or a crash can leave a \
-.OUT.spool-XXXXXX folder, safe to delete). OUT (mode 0600) must not exist; an existing folder gets \
+                .OUT.spool-XXXXXX folder, safe to delete). OUT (mode 0600) must not exist; an existing folder gets \
                 <project>-export-<UTC time>.tar.zst; a name ending in .tar is not compressed.
                 """)
 
