@@ -59,8 +59,10 @@ public final class ArchiveWriter {
         try check(archive_write_set_format_pax_restricted(archive), "select the pax format")
         // libarchive writes the tar stream; compression is ours (ZstdCompressor says why).
         try check(archive_write_add_filter_none(archive), "select the tar stream")
-        // 1 MiB output blocks keep write(2) calls few; no padding after the last one.
-        try check(archive_write_set_bytes_per_block(archive, 1 << 20), "set the block size")
+        // No blocking: libarchive hands each header and each 1 MiB data chunk straight to
+        // the output (one copy less than filling its own block buffer), and adds no
+        // padding after the end-of-archive blocks.
+        try check(archive_write_set_bytes_per_block(archive, 0), "disable blocking")
         try check(archive_write_set_bytes_in_last_block(archive, 1), "disable end padding")
         let context = Unmanaged.passUnretained(sink).toOpaque()
         try check(archive_write_open2(archive, context, nil, writeSinkCallback, nil, nil), "open the output")
