@@ -41,8 +41,8 @@ final class StagingFolder {
 }
 
 extension BundleBuilder {
-    /// Gets one archive per spec image with its digest and image ID: `archive:` files
-    /// are read in place (hashed and parsed in one pass); the others are checked to
+    /// Gets one archive per spec image with its image ID: `archive:` files are parsed
+    /// in place (hashed later by the parallel pre-pass); the others are checked to
     /// exist in the engine first (all of them, before any is saved), then streamed
     /// from `docker save` into `staging`, hashed and parsed while written, and their
     /// ID cross-checked with `docker image inspect`.
@@ -63,29 +63,27 @@ extension BundleBuilder {
         var saved: [SavedImage] = []
         for image in spec.images {
             let reference = image.reference.text
-            let result: (digest: SHA256Digest, size: Int64, summary: ImageArchiveSummary)
-            let path: String
             if let archive = image.archivePath {
                 progress.begin("reading \(URL(fileURLWithPath: archive).lastPathComponent)", totalBytes: fileSize(archive))
-                result = try DockerImages.inspectArchive(at: archive, progress: progress)
+                let summary = try DockerImages.inspectArchive(at: archive, progress: progress)
                 progress.end()
-                path = archive
                 let wanted = image.reference.normalized
-                let matches = result.summary.repoTags.contains { ImageReference($0)?.normalized == wanted }
-                guard matches else {
-                    throw DockerImageError.archiveLacksReference(
-                        path: archive, reference: reference, found: result.summary.repoTags)
+                guard summary.repoTags.contains(where: { ImageReference($0)?.normalized == wanted }) else {
+                    throw DockerImageError.archiveLacksReference(path: archive, reference: reference, found: summary.repoTags)
                 }
+                saved.append(SavedImage(reference: reference, path: archive, sha256: nil, size: nil,
+                                        imageID: summary.configDigest))
             } else {
-                path = try staging().file(named: URL(fileURLWithPath: BuildInputs.imageFileName(reference)).lastPathComponent)
-                result = try docker.save(reference, to: path, progress: progress)
+                let path = try staging().file(
+                    named: URL(fileURLWithPath: BuildInputs.imageFileName(reference)).lastPathComponent)
+                let result = try docker.save(reference, to: path, progress: progress)
                 if let engineID = engineIDs[reference], engineID != result.summary.configDigest {
                     throw DockerImageError.idMismatch(
                         reference: reference, archive: result.summary.configDigest, engine: engineID)
                 }
+                saved.append(SavedImage(reference: reference, path: path, sha256: result.digest,
+                                        size: result.size, imageID: result.summary.configDigest))
             }
-            saved.append(SavedImage(reference: reference, path: path, sha256: result.digest,
-                                    size: result.size, imageID: result.summary.configDigest))
         }
         return saved
     }

@@ -133,8 +133,9 @@ public struct BundleBuilder: Sendable {
                 service: spec.gateway.service, ipv4Address: spec.gateway.ipv4Address.description,
                 port: spec.gateway.port, healthPath: spec.gateway.healthPath),
             images: images.map {
-                Manifest.Image(name: $0.reference, file: BuildInputs.imageFileName($0.reference), sha256: $0.sha256,
-                               digest: $0.imageID, size: $0.size)
+                let file = BuildInputs.imageFileName($0.reference)
+                let (sha, size) = digest(file)
+                return Manifest.Image(name: $0.reference, file: file, sha256: sha, digest: $0.imageID, size: size)
             },
             models: models.map { model, entry in
                 let (sha, size) = digest(entry.path)

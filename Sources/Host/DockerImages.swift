@@ -44,8 +44,10 @@ public struct SavedImage: Sendable, Equatable {
     public var reference: String
     /// Where the archive is on disk (staged or given by the spec).
     public var path: String
-    public var sha256: SHA256Digest
-    public var size: Int64
+    /// SHA-256 and size of the archive file when known at staging (saved while
+    /// hashed); nil for an archive on disk, which the parallel hashing pre-pass reads.
+    public var sha256: SHA256Digest?
+    public var size: Int64?
     /// `sha256:` + SHA-256 of the image config: the ID `docker load` reports.
     public var imageID: String
 }
@@ -143,30 +145,32 @@ public struct DockerImages: Sendable {
         }
     }
 
-    /// Reads a `docker save` archive on disk in one pass: its SHA-256, size, image ID
-    /// (from the config its manifest.json names) and tags.
+    /// Reads a `docker save` archive on disk: its image ID (from the config its
+    /// manifest.json names) and tags. The file is not hashed here: the bundle's
+    /// hashing pre-pass reads it in parallel with the other big files.
     /// - Throws: `DockerImageError.badArchive`, `FileReadError`.
     public static func inspectArchive(at path: String, progress: ProgressReporter = SilentProgress()) throws
-        -> (digest: SHA256Digest, size: Int64, summary: ImageArchiveSummary)
+        -> ImageArchiveSummary
     {
         let input = open(path, O_RDONLY | O_CLOEXEC)
         guard input >= 0 else {
             throw FileReadError.cannotOpen(path: path, reason: String(cString: strerror(errno)))
         }
         defer { close(input) }
-        let source = HashingTeeSource(input: input, inputPath: path, output: nil, outputPath: path, progress: progress)
+        let source = HashingTeeSource(input: input, inputPath: path, output: nil, outputPath: path,
+                                      progress: progress, hashing: false)
         let inspection = ImageArchiveInspector.inspect(source)
         if let error = source.error { throw error }
-        try source.drain()
         switch inspection {
-        case .success(let summary): return (source.finalize(), source.size, summary)
+        case .success(let summary): return summary
         case .failure(let problem): throw DockerImageError.badArchive(path: path, problem: problem.description)
         }
     }
 
 }
 
-/// An `ArchiveByteSource` that reads 1 MiB blocks from `input`, hashes them, copies
+/// An `ArchiveByteSource` that reads 1 MiB blocks from `input`, hashes them (unless
+/// `hashing` is false), copies
 /// them to `output` (when given) and reports progress, so parsing, hashing and
 /// staging an image archive take one pass. Remembers the first I/O error.
 final class HashingTeeSource: ArchiveByteSource {
@@ -181,9 +185,12 @@ final class HashingTeeSource: ArchiveByteSource {
     private(set) var error: Error?
     private var finished = false
 
-    init(input: Int32, inputPath: String, output: Int32?, outputPath: String, progress: ProgressReporter) {
+    private let hashing: Bool
+
+    init(input: Int32, inputPath: String, output: Int32?, outputPath: String, progress: ProgressReporter,
+         hashing: Bool = true) {
         self.input = input; self.inputPath = inputPath; self.output = output
-        self.outputPath = outputPath; self.progress = progress
+        self.outputPath = outputPath; self.progress = progress; self.hashing = hashing
     }
 
     deinit { buffer.deallocate() }
@@ -215,7 +222,7 @@ final class HashingTeeSource: ArchiveByteSource {
             }
             if count == 0 { finished = true }
             let chunk = UnsafeRawBufferPointer(rebasing: buffer[0..<count])
-            hasher.update(chunk)
+            if hashing { hasher.update(chunk) }
             if let output { try writeAll(output, chunk) }
             size += Int64(count)
             progress.advance(by: Int64(count))
