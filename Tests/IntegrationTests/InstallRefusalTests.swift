@@ -131,6 +131,19 @@ struct InstallRefusalTests {
         #expect(!FileManager.default.fileExists(atPath: prefix))
     }
 
+    /// No engine answers (DOCKER_HOST at a socket that does not exist): exit 3 naming
+    /// the problem, nothing created. Negative control: the real engine answers.
+    @Test func dockerUnreachable() throws {
+        let prefix = InstallHarness.prefix("nodocker")
+        defer { try? FileManager.default.removeItem(atPath: prefix) }
+        let result = try InstallEnv.run([InstallEnv.binary, "install", try InstallHarness.v1(), "--allow-unsigned", "--prefix", prefix],
+                                        environment: ["DOCKER_HOST": "unix:///nonexistent/fb-install-test.sock"])
+        #expect(result.status == 3, "\(result.stderr)")
+        #expect(result.stderr.contains("Docker engine does not answer"), "\(result.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: prefix))
+        #expect(try InstallEnv.run(["docker", "info", "--format", "{{.ServerVersion}}"]).status == 0)
+    }
+
     /// A prefix on a 1 MiB tmpfs: exit 3 naming the space needed; nothing written there.
     @Test func tooLittleSpace() throws {
         let prefix = InstallHarness.prefix("space")
