@@ -19,6 +19,7 @@ final class EgressCanary: @unchecked Sendable {
     private var baseline = 0
     private let timeout: Double
     private var torn = false
+    private let tornLock = NSLock()
 
     /// What reached the canary since the baseline.
     struct Observation: Sendable, Equatable {
@@ -65,6 +66,7 @@ final class EgressCanary: @unchecked Sendable {
                 try? "1".write(toFile: "/proc/sys/net/ipv6/conf/all/disable_ipv6", atomically: false, encoding: .utf8)
                 return try CountingListener(address: address, tcpPort: tcpPort, udpPort: udpPort)
             }
+            IsolationCleanup.register(self)
             switch result {
             case .success(let made)?: listener = made
             case .failure(let error)?: throw IsolationError.canary(detail: "\(error)")
@@ -120,8 +122,12 @@ final class EgressCanary: @unchecked Sendable {
     /// Removes the listeners, the namespace and the veth pair. Idempotent; errors are
     /// ignored because the objects may already be gone.
     func tearDown() {
-        guard !torn else { return }
+        tornLock.lock()
+        let already = torn
         torn = true
+        tornLock.unlock()
+        guard !already else { return }
+        IsolationCleanup.unregister(self)
         listener = nil
         _ = try? CommandRunner.run(["ip", "netns", "del", namespaceName], timeout: timeout)
         _ = try? CommandRunner.run(["ip", "link", "del", hostInterface], timeout: timeout)

@@ -36,6 +36,7 @@ public final class IsolationChecker {
         let runID = options.runID ?? String(format: "%06x", UInt32.random(in: 0...0xFF_FFFF))
         let inspector = DockerInspector(docker: options.docker, timeout: options.commandTimeout)
 
+        IsolationCleanup.sweepStale(timeout: options.commandTimeout)
         progress?("reading Docker state of project \(target.project)")
         let engine = try inspector.engineInfo()
         var snapshot = try IsolationSnapshot.gather(project: target.project, inspector: inspector)
