@@ -12,6 +12,11 @@ final class ExportStack {
         return "\(DockerTestSupport.repoRoot)/.build/debug/frostbyte-bundle"
     }()
 
+    /// Held by each docker test of the export and guide suites, so their
+    /// installations never overlap (an install's cross-project isolation probes
+    /// must not race another test's teardown).
+    static let dockerLock = NSLock()
+
     /// The demo images `build` saves must exist (scripts/make-demo-images).
     static let demoImagesPresent: Bool = ["postgres", "redis", "worker", "gateway"].allSatisfy {
         (try? DockerTestSupport.run(["docker", "image", "inspect", "frostbyte-demo/\($0):1.0"]).status) == 0

@@ -12,6 +12,8 @@ struct ExportTests {
     @Test func exportVerifyRestoreAndFail() throws {
         try DockerTestSupport.prepare()
         try #require(ExportStack.demoImagesPresent, "the demo images are missing: run scripts/make-demo-images")
+        ExportStack.dockerLock.lock()
+        defer { ExportStack.dockerLock.unlock() }
         let stack = try ExportStack(tag: "export")
         defer { stack.tearDown() }
         let run = DockerTestSupport.runID

@@ -104,6 +104,8 @@ struct GuideTests {
     func guidesInDocsRun() throws {
         try DockerTestSupport.prepare()
         try #require(ExportStack.demoImagesPresent, "the demo images are missing: run scripts/make-demo-images")
+        ExportStack.dockerLock.lock()
+        defer { ExportStack.dockerLock.unlock() }
         let result = try Self.checkGuides([])
         #expect(result.status == 0, "check-guides failed:\n\(result.stderr.suffix(6000))")
         for guide in ["docs/release-engineer.md", "docs/auditor.md"] {

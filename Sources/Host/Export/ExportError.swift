@@ -19,7 +19,6 @@ public enum ExportError: UserFacingError, Equatable {
     case workspace(path: String, reason: String)
     case spoolWrite(step: String, path: String, reason: String)
     case startFailed(step: String, reason: String)
-    case interrupted(signal: Int32)
 
     // A step failed (1)
     case stepFailed(step: String, service: String, status: Int32, stderrTail: String)
@@ -49,8 +48,6 @@ public enum ExportError: UserFacingError, Equatable {
             return "writing the output of step '\(step)' to \(path) failed: \(reason); export spools each step to disk next to -o, free space there or choose another -o"
         case .startFailed(let step, let reason):
             return "could not start step '\(step)': \(reason); check that docker and the compose plugin are installed"
-        case .interrupted(let signal):
-            return "export interrupted by signal \(signal); nothing was written"
         case .stepFailed(let step, let service, let status, let stderrTail):
             let detail = stderrTail.isEmpty ? "" : ": \(stderrTail)"
             return "export step '\(step)' (service \(service)) exited with status \(status)\(detail); no export was written"
@@ -63,7 +60,7 @@ public enum ExportError: UserFacingError, Equatable {
         switch self {
         case .notInstalled, .noExports, .invalidStepName, .duplicateStepName, .outputExists, .outputFolderMissing:
             return .badInput
-        case .inconsistentInstallation, .unreadable, .workspace, .spoolWrite, .startFailed, .interrupted:
+        case .inconsistentInstallation, .unreadable, .workspace, .spoolWrite, .startFailed:
             return .environment
         case .stepFailed, .stepTimedOut:
             return .checkFailed
