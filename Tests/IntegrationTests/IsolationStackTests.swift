@@ -27,7 +27,7 @@ final class IsolationTestStack {
         folder = NSTemporaryDirectory() + "fbtest-\(project)"
         prefix = "\(folder)/prefix"
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-        var lastError: Error = DockerTestFailure("compose up never ran")
+        var lastError: Error = TestFailure("compose up never ran")
         for _ in 0..<4 {
             let candidate = try DockerTestSupport.freeSubnet()
             let base = candidate.dropLast("0/24".count)
@@ -42,7 +42,7 @@ final class IsolationTestStack {
                 try writeInstallation()
                 return
             }
-            lastError = DockerTestFailure("compose up failed: \(up.stderr)")
+            lastError = TestFailure("compose up failed: \(up.stderr)")
             _ = try? DockerTestSupport.run(Self.composeCommand(project: project, folder: folder) + ["down", "-v", "-t", "1"])
             guard up.stderr.contains("overlap") || up.stderr.contains("Pool") else { break }
         }
@@ -98,7 +98,7 @@ final class IsolationTestStack {
     /// PID of a running container's init.
     func pid(_ container: String) throws -> Int32 {
         guard let pid = Int32(try DockerTestSupport.check(["docker", "inspect", "--format", "{{.State.Pid}}", container])),
-              pid > 0 else { throw DockerTestFailure("\(container) is not running") }
+              pid > 0 else { throw TestFailure("\(container) is not running") }
         return pid
     }
 
@@ -112,7 +112,7 @@ final class IsolationTestStack {
                     let tables = ["tcp", "tcp6"].compactMap { try? String(contentsOfFile: "/proc/\(pid)/net/\($0)", encoding: .utf8) }
                     if tables.contains(where: { $0.split(separator: "\n").contains { $0.contains(hex) && $0.contains(" 0A ") } }) { break }
                 }
-                guard Date() < deadline else { throw DockerTestFailure("\(name) does not listen on \(port)") }
+                guard Date() < deadline else { throw TestFailure("\(name) does not listen on \(port)") }
                 usleep(100_000)
             }
         }

@@ -75,7 +75,7 @@ enum DockerTestSupport {
                 return "\(prefix)0/24"
             }
         }
-        throw DockerTestFailure("no free 10.213.x.0/24 subnet")
+        throw TestFailure("no free 10.213.x.0/24 subnet")
     }
 
     private static func usedAddressSpace() throws -> [String] {
@@ -99,7 +99,7 @@ enum DockerTestSupport {
         imageLock.lock(); defer { imageLock.unlock() }
         if (try? run(["docker", "image", "inspect", image]).status) == 0 { return }
         let result = try run(["bash", "\(repoRoot)/scripts/make-test-image"])
-        guard result.status == 0 else { throw DockerTestFailure("scripts/make-test-image failed: \(result.stderr)") }
+        guard result.status == 0 else { throw TestFailure("scripts/make-test-image failed: \(result.stderr)") }
     }
 
     /// The image ID of the test image.
@@ -244,7 +244,7 @@ enum DockerTestSupport {
         try process.run()
         let deadline = Date().addingTimeInterval(timeout)
         while process.isRunning && Date() < deadline { usleep(20_000) }
-        if process.isRunning { kill(process.processIdentifier, SIGKILL); process.waitUntilExit(); throw DockerTestFailure("timed out: \(arguments.joined(separator: " "))") }
+        if process.isRunning { kill(process.processIdentifier, SIGKILL); process.waitUntilExit(); throw TestFailure("timed out: \(arguments.joined(separator: " "))") }
         process.waitUntilExit()
         return Output(status: process.terminationStatus,
                       stdout: (try? String(contentsOfFile: scratch + "/out", encoding: .utf8)) ?? "",
@@ -256,7 +256,7 @@ enum DockerTestSupport {
     static func check(_ arguments: [String]) throws -> String {
         let result = try run(arguments)
         guard result.status == 0 else {
-            throw DockerTestFailure("\(arguments.joined(separator: " ")) exited \(result.status): \(result.stderr)")
+            throw TestFailure("\(arguments.joined(separator: " ")) exited \(result.status): \(result.stderr)")
         }
         return result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
     }
@@ -292,7 +292,7 @@ enum DockerTestSupport {
             reader.start()
             guard ready.wait(timeout: .now() + seconds) == .success else {
                 stop()
-                throw DockerTestFailure("\(arguments.joined(separator: " ")) did not become ready")
+                throw TestFailure("\(arguments.joined(separator: " ")) did not become ready")
             }
         }
 
@@ -311,7 +311,7 @@ enum DockerTestSupport {
 }
 
 /// A test precondition that did not hold.
-struct DockerTestFailure: Error, CustomStringConvertible {
+struct TestFailure: Error, CustomStringConvertible {
     var description: String
     init(_ description: String) { self.description = description }
 }
