@@ -24,6 +24,7 @@ public final class ArchiveWriter {
     private var underlying: OpaquePointer?
     private let sink: WriteSink
     private let compressor: ZstdCompressor?
+    private let threaded: ThreadedOutput
     private let mtime: Int64
     /// The one read buffer for file bodies (1 MiB, `ChunkedFileReader.defaultChunkSize`).
     private let buffer = UnsafeMutableRawBufferPointer.allocate(
@@ -43,19 +44,23 @@ public final class ArchiveWriter {
         }
         self.underlying = archive
         self.mtime = mtime
+        // The output (hashing and writing the file) runs on its own thread, so this
+        // thread keeps the zstd workers fed.
+        let threaded = ThreadedOutput(downstream: output)
+        self.threaded = threaded
         switch compression {
         case .none:
             compressor = nil
         case .zstd(let level):
             do {
-                compressor = try ZstdCompressor(level: level, workers: ArchiveCompression.zstdThreads, downstream: output)
+                compressor = try ZstdCompressor(level: level, workers: ArchiveCompression.zstdThreads, downstream: threaded)
             } catch {
                 archive_write_free(archive)
                 underlying = nil
                 throw error
             }
         }
-        self.sink = WriteSink(compressor ?? output)
+        self.sink = WriteSink(compressor ?? threaded)
         try check(archive_write_set_format_pax_restricted(archive), "select the pax format")
         // libarchive writes the tar stream; compression is ours (ZstdCompressor says why).
         try check(archive_write_add_filter_none(archive), "select the tar stream")
@@ -143,6 +148,7 @@ public final class ArchiveWriter {
             throw ArchiveWriteError.libarchive(operation: "close the archive", entry: nil, detail: detail)
         }
         try compressor?.finish()
+        try threaded.finish()
     }
 
     // MARK: - Private
