@@ -1,5 +1,6 @@
 import ArgumentParser
 import BundleFormat
+import Foundation
 
 /// The `frostbyte-bundle` command: carries a compose stack across an air gap.
 @main
@@ -14,4 +15,26 @@ struct FrostbyteBundle: AsyncParsableCommand {
             Render.self, Build.self, Keygen.self, VerifyBundle.self, Inspect.self,
             Install.self, Status.self, CheckIsolation.self, Uninstall.self, Export.self,
         ])
+
+    /// Parses and runs a subcommand. argument-parser exits 64 on a usage error; the
+    /// command contract says bad usage is 2, so usage errors are mapped here, after
+    /// argument-parser has printed its own message and usage line.
+    static func main() async {
+        do {
+            var command = try parseAsRoot()
+            if var asyncCommand = command as? AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            let code = exitCode(for: error)
+            guard code == .validationFailure else { exit(withError: error) }
+            let message = fullMessage(for: error)
+            if !message.isEmpty {
+                FileHandle.standardError.write(Data((message + "\n").utf8))
+            }
+            Foundation.exit(ExitStatus.badInput.rawValue)
+        }
+    }
 }
