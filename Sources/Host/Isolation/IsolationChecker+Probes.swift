@@ -26,9 +26,12 @@ struct ProbePlan {
 extension IsolationChecker {
     /// Sets up the canaries, runs every probe in parallel, tears the canaries down
     /// and records egress, positive-control, DNS, cross-project and host-exposure checks.
+    /// Returns the containers that vanished while the probes ran (another project's
+    /// are not counted against this one; the caller records them all).
     func runProbes(
-        _ snapshot: IsolationSnapshot, runID: String, firewall: inout FirewallFacts, into checks: inout CheckList
-    ) throws {
+        _ snapshot: IsolationSnapshot, runID: String, inspector: DockerInspector,
+        firewall: inout FirewallFacts, into checks: inout CheckList
+    ) throws -> [VanishedObject] {
         let running = snapshot.runningContainers
         guard !running.isEmpty else {
             checks.add(
@@ -36,7 +39,7 @@ extension IsolationChecker {
                 probe: "docker ps (project \(target.project))", expected: "at least one running container",
                 observed: "none running: no probe can run, isolation is not proven", status: .fail,
                 remedy: "start the stack and re-run the check")
-            return
+            return []
         }
         let canary = try EgressCanary(
             runID: runID, tcpPort: options.canaryTCPPort, udpPort: options.canaryUDPPort,
@@ -54,18 +57,21 @@ extension IsolationChecker {
 
         let hostCanaries = makeHostCanaries(snapshot)
         let plan = makePlan(snapshot, running: running, runID: runID, canary: canary, hostCanaries: hostCanaries)
+        phaseHook?(.probesPlanned)
         let outcomes = ProbeRunner.run(plan.tasks, watchdog: options.watchdogSeconds)
         usleep(150_000)  // let a late datagram or handshake land before counting
         let observation = canary.observe()
         canary.tearDown()
+        let vanished = containersVanishedDuringProbes(snapshot, inspector: inspector)
 
         recordEgress(plan, outcomes, observation, canary: canary, canaryWorks: canaryWorks, into: &checks)
         recordControls(plan, outcomes, into: &checks)
         recordExternalDNS(plan, outcomes, into: &checks)
-        recordCrossProject(plan, outcomes, snapshot: snapshot, into: &checks)
+        recordCrossProject(plan, outcomes, snapshot: snapshot, vanished: vanished, into: &checks)
         try recordHostExposure(
             snapshot, plan: plan, outcomes: outcomes, canaries: hostCanaries, runID: runID,
             firewall: &firewall, into: &checks)
+        return vanished
     }
 
     /// The probe plan: every task keyed so its outcome can be found again.

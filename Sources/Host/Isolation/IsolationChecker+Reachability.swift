@@ -70,9 +70,11 @@ extension IsolationChecker {
     }
 
     /// Cross-project: no container of another installed project reaches this one's,
-    /// and the reverse.
+    /// and the reverse. A probe from or to another project's container that vanished
+    /// while the probes ran observed nothing that counts: it is `info`.
     func recordCrossProject(
-        _ plan: ProbePlan, _ outcomes: [String: ProbeOutcome], snapshot: IsolationSnapshot, into checks: inout CheckList
+        _ plan: ProbePlan, _ outcomes: [String: ProbeOutcome], snapshot: IsolationSnapshot,
+        vanished: [VanishedObject], into checks: inout CheckList
     ) {
         guard !snapshot.foreignContainers.isEmpty else {
             checks.add(
@@ -81,14 +83,20 @@ extension IsolationChecker {
                 expected: "(none needed)", observed: "no running container of another frostbyte project", status: .info)
             return
         }
+        let gone = Dictionary(vanished.filter { !$0.ownedByTarget }.map { ($0.name, $0) }) { first, _ in first }
         for cross in plan.cross {
             let outcome = outcomes[cross.key] ?? .hung(seconds: options.watchdogSeconds)
             let portNote = cross.portIsListening ? "" : " (no listener: a reset would prove the path open)"
+            var status: CheckStatus = outcome.reachedTarget == false ? .pass : .fail
+            var observed = outcome.description
+            if let object = gone[cross.from] ?? gone[cross.to] {
+                status = .info
+                observed += "; \(object.label) (project \(object.project ?? "?")) vanished during the check (\(object.observation)): not counted"
+            }
             checks.add(
                 cross.key, "cross-project", "\(cross.from) (\(cross.fromProject)) cannot reach \(cross.to) (\(cross.toProject))",
                 probe: "in the netns of \(cross.from): TCP connect \(cross.target):\(cross.port)\(portNote)",
-                expected: "blocked or timed out", observed: outcome.description,
-                status: outcome.reachedTarget == false ? .pass : .fail,
+                expected: "blocked or timed out", observed: observed, status: status,
                 remedy: "the projects share a network or a route: give each project its own internal network and never connect a container to another project's network")
         }
     }

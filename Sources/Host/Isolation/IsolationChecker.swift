@@ -19,6 +19,9 @@ public final class IsolationChecker {
     public let options: IsolationOptions
     /// Receives one line per phase (for a human on stderr); nil for silence.
     public var progress: (@Sendable (String) -> Void)?
+    /// Called at each `IsolationPhase` of `run`, on the calling thread; nil for none.
+    /// A seam for tests that make other projects' objects vanish at an exact point.
+    public var phaseHook: (@Sendable (IsolationPhase) -> Void)?
 
     public init(target: IsolationTarget, options: IsolationOptions = IsolationOptions()) {
         self.target = target
@@ -39,9 +42,10 @@ public final class IsolationChecker {
         IsolationCleanup.sweepStale(timeout: options.commandTimeout)
         progress?("reading Docker state of project \(target.project)")
         let engine = try inspector.engineInfo()
-        var snapshot = try IsolationSnapshot.gather(project: target.project, inspector: inspector)
+        var snapshot = try IsolationSnapshot.gather(project: target.project, inspector: inspector, hook: phaseHook)
         if let scope = options.crossProjects {
             snapshot.foreignContainers.removeAll { !scope.contains(IsolationSnapshot.projectName(of: $0)) }
+            snapshot.vanished.removeAll { !$0.ownedByTarget && !scope.contains($0.project ?? "") }
         }
         if !target.hasManifest && snapshot.containers.isEmpty && snapshot.networks.isEmpty {
             throw IsolationError.projectNotFound(project: target.project)
@@ -51,7 +55,9 @@ public final class IsolationChecker {
         var checks = CheckList()
         checkConfiguration(snapshot, into: &checks)
         progress?("probing from \(snapshot.runningContainers.count) container(s)")
-        try runProbes(snapshot, runID: runID, firewall: &firewall, into: &checks)
+        let vanishedDuringProbes = try runProbes(
+            snapshot, runID: runID, inspector: inspector, firewall: &firewall, into: &checks)
+        recordVanished(snapshot.vanished + vanishedDuringProbes, into: &checks)
         checkEngine(engine, snapshot: snapshot, firewall: firewall, into: &checks)
         checkRoutes(snapshot, into: &checks)
 
