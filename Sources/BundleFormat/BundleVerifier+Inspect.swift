@@ -37,6 +37,12 @@ public struct BundleInspection: Codable, Sendable, Equatable {
     public var networks: [Manifest.Network]
     public var images: [ImageSummary]
     public var models: [ModelSummary]
+    /// For an export bundle (`kind: export`): the manifest's `source`, that is the
+    /// release it was exported from (bundle_id, project, host) and, per data file,
+    /// the service, command and exit status that produced it. Nil for a stack bundle
+    /// (and then absent from the JSON). Named `export_source` in JSON because
+    /// `source` is the path that was inspected.
+    public var exportSource: Manifest.ExportSource?
     /// Regular files listed in the manifest, plus MANIFEST.json, its signature and SHA256SUMS.
     public var fileCount: Int
     /// Sum of the sizes of those files in bytes (uncompressed).
@@ -46,6 +52,7 @@ public struct BundleInspection: Codable, Sendable, Equatable {
         case source, format, kind, name, version, builder, signed, signature, project, networks, images, models
         case bundleId = "bundle_id"
         case createdAt = "created_at"
+        case exportSource = "export_source"
         case fileCount = "file_count"
         case totalSize = "total_size"
     }
@@ -100,6 +107,7 @@ extension BundleVerifier {
                 .init(name: $0.name, file: $0.file, size: $0.size, digest: $0.digest, sha256: $0.sha256)
             },
             models: manifest.models.map { .init(name: $0.name, path: $0.path, size: $0.size, sha256: $0.sha256) },
+            exportSource: manifest.source,
             fileCount: regular.count + meta.count,
             totalSize: regular.reduce(metaSize) { $0 + $1.size })
     }

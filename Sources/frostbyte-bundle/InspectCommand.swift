@@ -56,15 +56,41 @@ extension FrostbyteBundle {
             for network in facts.networks {
                 row("network:", "\(network.name) \(network.subnet)\(network.internal ? " internal" : "")")
             }
-            Console.out("images:")
+            if let source = facts.exportSource { printSource(source) }
+            Console.out(facts.images.isEmpty ? "images:     none" : "images:")
             for image in facts.images {
                 Console.out("  \(image.name)  \(image.file)  \(formatBytes(image.size))  \(image.digest)")
             }
-            Console.out("models:")
+            Console.out(facts.models.isEmpty ? "models:     none" : "models:")
             for model in facts.models {
                 Console.out("  \(model.name)  \(model.path)  \(formatBytes(model.size))  sha256:\(model.sha256.hex)")
             }
             row("files:", "\(facts.fileCount) (\(formatBytes(facts.totalSize)))")
         }
+
+        /// The provenance of an export bundle: the release it came from and, per data
+        /// file, the step that produced it (the command shell-quoted, as one line).
+        private func printSource(_ source: Manifest.ExportSource) {
+            func row(_ label: String, _ value: String) {
+                Console.out("  " + label.padding(toLength: 12, withPad: " ", startingAt: 0) + value)
+            }
+            Console.out("source:")
+            row("bundle_id:", source.bundleId)
+            row("project:", source.project)
+            row("host:", source.host)
+            Console.out(source.steps.isEmpty ? "  steps:      none" : "  steps:")
+            for step in source.steps {
+                Console.out("    \(step.path)  service=\(step.service)  exit=\(step.exitStatus)")
+                Console.out("      \(step.command.map(shellQuoted).joined(separator: " "))")
+            }
+        }
     }
+}
+
+/// `word` as a POSIX shell reads it back: unchanged when it holds only characters
+/// that need no quoting, else in single quotes (an inner `'` written as `'\''`).
+private func shellQuoted(_ word: String) -> String {
+    let plain = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-./=:,+@%")
+    if !word.isEmpty, word.allSatisfy({ plain.contains($0) }) { return word }
+    return "'" + word.replacingOccurrences(of: "'", with: "'\\''") + "'"
 }
