@@ -21,9 +21,12 @@ let package = Package(
         .systemLibrary(
             name: "CYAML", pkgConfig: "yaml-0.1",
             providers: [.apt(["libyaml-dev"])]),
+        .systemLibrary(
+            name: "CZstd", pkgConfig: "libzstd",
+            providers: [.apt(["libzstd-dev"])]),
 
         // The on-disk contract: hashing, signing, manifest, archive read/write, verification.
-        .target(name: "BundleFormat", dependencies: ["CArchive", "CLibCrypto"]),
+        .target(name: "BundleFormat", dependencies: ["CArchive", "CLibCrypto", "CZstd"]),
         // Bundle specs and compose hardening (YAML in, hardened compose YAML out).
         .target(name: "Stack", dependencies: ["BundleFormat", "CYAML"]),
         // Everything that touches the host: docker, compose, install, isolation, export.

@@ -40,6 +40,8 @@ public enum ArchiveCompression: Sendable, Equatable, CustomStringConvertible {
 public enum ArchiveWriteError: UserFacingError, Equatable {
     /// libarchive refused an operation (`operation` says which) with `detail`.
     case libarchive(operation: String, entry: String?, detail: String)
+    /// libzstd refused an operation with `detail` (its `ZSTD_getErrorName`).
+    case zstd(operation: String, detail: String)
     /// The entry path is empty, absolute, contains `..` or empty components, or is not UTF-8.
     case invalidPath(String)
     /// A source file changed size or disappeared between hashing and writing.
@@ -52,6 +54,8 @@ public enum ArchiveWriteError: UserFacingError, Equatable {
         case .libarchive(let operation, let entry, let detail):
             let at = entry.map { " (entry \($0))" } ?? ""
             return "writing the archive failed while trying to \(operation)\(at): \(detail)"
+        case .zstd(let operation, let detail):
+            return "zstd compression of the archive failed while trying to \(operation): \(detail) (bundles need libzstd1 1.4 or later with multi-threading, and about 20 MiB of memory for it)"
         case .invalidPath(let path):
             return "'\(path)' cannot be stored in a bundle: paths must be relative UTF-8 without '..' or empty components"
         case .sourceChanged(let path, let detail):
@@ -64,7 +68,7 @@ public enum ArchiveWriteError: UserFacingError, Equatable {
     public var exitStatus: ExitStatus {
         switch self {
         case .invalidPath, .sourceChanged: return .badInput
-        case .libarchive, .closed: return .environment
+        case .libarchive, .zstd, .closed: return .environment
         }
     }
 }

@@ -1,8 +1,4 @@
-import Foundation
-
-#if canImport(Glibc)
-import Glibc
-#endif
+import CZstd
 
 /// Compresses a byte stream into one zstd frame with fixed parameters and passes the
 /// compressed bytes to `downstream`.
@@ -18,134 +14,95 @@ import Glibc
 /// size and the other parameters set here, never on the number of workers (>= 1) or
 /// on scheduling, so the same input always gives the same frame.
 ///
-/// libzstd is the copy libarchive already links (`libzstd.so.1`); its functions are
-/// looked up at run time because Debian ships no zstd headers or link-time library
-/// without libzstd-dev. Owns one `ZSTD_CCtx`, freed exactly once. Not thread-safe.
+/// Uses libzstd's stable streaming API (`ZSTD_compressStream2`, zstd.h v1.4+) through
+/// the `CZstd` module. Owns one `ZSTD_CCtx`: `finish()` frees it and reports a
+/// failure; `deinit` frees an unfinished one; it is freed exactly once. Every libzstd
+/// result goes through `ZSTD_isError`, with `ZSTD_getErrorName` as the detail.
+/// Not thread-safe: confine an instance to one thread.
 final class ZstdCompressor: ArchiveOutput {
     /// Job size of the multi-threaded compressor, fixed for reproducibility and memory.
     static let jobSize = 2 << 20
+    /// Size of the buffer compressed bytes are collected in before going downstream.
+    static let outputSize = 1 << 20
 
-    private let api: ZstdAPI
-    private var context: OpaquePointer?
+    /// The `ZSTD_CCtx *`; nil once finished.
+    private var underlying: OpaquePointer?
     private let downstream: ArchiveOutput
-    private let output = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 64)
-    /// ZSTD_inBuffer and ZSTD_outBuffer: { pointer, size_t size, size_t pos } each.
-    private let inBuffer = UnsafeMutablePointer<Int>.allocate(capacity: 3)
-    private let outBuffer = UnsafeMutablePointer<Int>.allocate(capacity: 3)
+    private let output: UnsafeMutableRawBufferPointer
 
-    /// - Throws: `ArchiveWriteError.libarchive` when libzstd is missing or rejects a parameter.
+    /// Creates the context and sets level, checksum, `workers` and the job size.
+    /// - Parameters:
+    ///   - level: zstd level (`ArchiveCompression.zstdLevels`).
+    ///   - workers: multi-threaded workers; >= 1 for the format's bytes (see above).
+    /// - Throws: `ArchiveWriteError.zstd` when libzstd cannot allocate the context or
+    ///   rejects a parameter (e.g. a libzstd built without multi-threading).
     init(level: Int, workers: Int, downstream: ArchiveOutput) throws {
+        guard let context = ZSTD_createCCtx() else {
+            throw ArchiveWriteError.zstd(operation: "create a compression context", detail: "out of memory")
+        }
+        underlying = context
         self.downstream = downstream
-        guard let api = ZstdAPI.shared else {
-            output.deallocate(); inBuffer.deallocate(); outBuffer.deallocate()
-            throw ArchiveWriteError.libarchive(operation: "load libzstd", entry: nil,
-                                               detail: "libzstd.so.1 (zstd >= 1.4) is not available")
-        }
-        self.api = api
-        guard let context = api.createCCtx() else {
-            output.deallocate(); inBuffer.deallocate(); outBuffer.deallocate()
-            throw ArchiveWriteError.libarchive(operation: "create a zstd context", entry: nil, detail: "out of memory")
-        }
-        self.context = context
-        try set(ZstdAPI.compressionLevel, Int32(level), "set zstd level \(level)")
-        try set(ZstdAPI.checksumFlag, 1, "enable the zstd checksum")
-        try set(ZstdAPI.nbWorkers, Int32(workers), "set \(workers) zstd workers")
-        try set(ZstdAPI.jobSize, Int32(Self.jobSize), "set the zstd job size")
+        output = .allocate(byteCount: Self.outputSize, alignment: 64)
+        // From here on deinit runs on a throw and frees both.
+        try set(ZSTD_c_compressionLevel, level, "set level \(level)")
+        try set(ZSTD_c_checksumFlag, 1, "enable the content checksum")
+        try set(ZSTD_c_nbWorkers, workers, "set \(workers) workers")
+        try set(ZSTD_c_jobSize, Self.jobSize, "set the job size to \(Self.jobSize) bytes")
     }
 
     deinit {
-        if let context { _ = api.freeCCtx(context) }
+        if let underlying { ZSTD_freeCCtx(underlying) }
         output.deallocate()
-        inBuffer.deallocate()
-        outBuffer.deallocate()
     }
 
-    /// Compresses `bytes` (ZSTD_e_continue); compressed output is passed on as it appears.
+    /// Compresses `bytes` (`ZSTD_e_continue`); compressed output is passed on as it appears.
+    /// - Throws: `ArchiveWriteError.zstd`, `.closed` after `finish()`, or the downstream error.
     func write(_ bytes: UnsafeRawBufferPointer) throws {
         guard let base = bytes.baseAddress, bytes.count > 0 else { return }
-        try run(base, bytes.count, directive: ZstdAPI.continueDirective)
+        try compress(ZSTD_inBuffer(src: base, size: bytes.count, pos: 0), directive: ZSTD_e_continue)
     }
 
-    /// Ends the frame (ZSTD_e_end), passes on the rest, and frees the context.
+    /// Ends the frame (`ZSTD_e_end`), passes on the rest, and frees the context. The
+    /// handle is cleared before it is freed, so nothing is freed twice.
+    /// - Throws: `ArchiveWriteError.zstd`, `.closed` when already finished, or the downstream error.
     func finish() throws {
-        var empty: UInt8 = 0
-        try run(&empty, 0, directive: ZstdAPI.endDirective)
-        if let context { _ = api.freeCCtx(context) }
-        context = nil
+        try compress(ZSTD_inBuffer(src: nil, size: 0, pos: 0), directive: ZSTD_e_end)
+        guard let context = underlying else { throw ArchiveWriteError.closed }
+        underlying = nil
+        try check(ZSTD_freeCCtx(context), "free the compression context")
     }
 
-    private func run(_ source: UnsafeRawPointer, _ count: Int, directive: Int32) throws {
-        guard let context else { throw ArchiveWriteError.closed }
-        inBuffer[0] = Int(bitPattern: source)
-        inBuffer[1] = count
-        inBuffer[2] = 0
+    // MARK: - Private
+
+    /// Feeds `input` until libzstd has consumed all of it (`ZSTD_e_continue`) or, for
+    /// `ZSTD_e_end`, until the frame is complete (a return value of 0).
+    private func compress(_ input: ZSTD_inBuffer, directive: ZSTD_EndDirective) throws {
+        guard let context = underlying else { throw ArchiveWriteError.closed }
+        var input = input
         while true {
-            outBuffer[0] = Int(bitPattern: output.baseAddress)
-            outBuffer[1] = output.count
-            outBuffer[2] = 0
+            var out = ZSTD_outBuffer(dst: output.baseAddress, size: output.count, pos: 0)
             // Blocks for a worker only when it can make no progress (zstd's MT contract).
-            let remaining = api.compressStream2(context, outBuffer, inBuffer, directive)
-            if api.isError(remaining) != 0 {
-                throw ArchiveWriteError.libarchive(operation: "compress with zstd", entry: nil,
-                                                   detail: String(cString: api.getErrorName(remaining)))
+            let remaining = try check(ZSTD_compressStream2(context, &out, &input, directive), "compress")
+            if out.pos > 0 {
+                try downstream.write(UnsafeRawBufferPointer(rebasing: output[0..<out.pos]))
             }
-            if outBuffer[2] > 0 {
-                try downstream.write(UnsafeRawBufferPointer(rebasing: output[0..<outBuffer[2]]))
-            }
-            let inputDone = inBuffer[2] == inBuffer[1]
-            if directive == ZstdAPI.endDirective ? remaining == 0 : inputDone { return }
+            let done = directive == ZSTD_e_end ? remaining == 0 : input.pos == input.size
+            if done { return }
         }
     }
 
-    private func set(_ parameter: Int32, _ value: Int32, _ operation: String) throws {
-        let result = api.setParameter(context, parameter, value)
-        if api.isError(result) != 0 {
-            throw ArchiveWriteError.libarchive(operation: operation, entry: nil,
-                                               detail: String(cString: api.getErrorName(result)))
+    private func set(_ parameter: ZSTD_cParameter, _ value: Int, _ operation: String) throws {
+        guard let context = underlying else { throw ArchiveWriteError.closed }
+        guard let value = Int32(exactly: value) else {
+            throw ArchiveWriteError.zstd(operation: operation, detail: "\(value) is out of range")
         }
+        try check(ZSTD_CCtx_setParameter(context, parameter, value), operation)
     }
-}
 
-/// The handful of libzstd functions the compressor needs, resolved once from the
-/// already-loaded libzstd (or `libzstd.so.1`). Values from zstd.h (stable API, v1.4+).
-struct ZstdAPI: @unchecked Sendable {
-    static let compressionLevel: Int32 = 100   // ZSTD_c_compressionLevel
-    static let checksumFlag: Int32 = 201       // ZSTD_c_checksumFlag
-    static let nbWorkers: Int32 = 400          // ZSTD_c_nbWorkers
-    static let jobSize: Int32 = 401            // ZSTD_c_jobSize
-    static let continueDirective: Int32 = 0    // ZSTD_e_continue
-    static let endDirective: Int32 = 2         // ZSTD_e_end
-
-    typealias CreateCCtx = @convention(c) () -> OpaquePointer?
-    typealias FreeCCtx = @convention(c) (OpaquePointer?) -> Int
-    typealias SetParameter = @convention(c) (OpaquePointer?, Int32, Int32) -> Int
-    typealias CompressStream2 = @convention(c) (OpaquePointer?, UnsafeMutablePointer<Int>, UnsafeMutablePointer<Int>, Int32) -> Int
-    typealias IsError = @convention(c) (Int) -> UInt32
-    typealias GetErrorName = @convention(c) (Int) -> UnsafePointer<CChar>
-
-    let createCCtx: CreateCCtx
-    let freeCCtx: FreeCCtx
-    let setParameter: SetParameter
-    let compressStream2: CompressStream2
-    let isError: IsError
-    let getErrorName: GetErrorName
-
-    static let shared: ZstdAPI? = {
-        // libarchive links libzstd, so its symbols are normally already in the process.
-        let handle = dlopen("libzstd.so.1", RTLD_NOW | RTLD_GLOBAL)
-        func symbol<T>(_ name: String, as type: T.Type) -> T? {
-            guard let pointer = dlsym(handle, name) else { return nil }
-            return unsafeBitCast(pointer, to: type)
-        }
-        guard handle != nil,
-              let createCCtx = symbol("ZSTD_createCCtx", as: CreateCCtx.self),
-              let freeCCtx = symbol("ZSTD_freeCCtx", as: FreeCCtx.self),
-              let setParameter = symbol("ZSTD_CCtx_setParameter", as: SetParameter.self),
-              let compressStream2 = symbol("ZSTD_compressStream2", as: CompressStream2.self),
-              let isError = symbol("ZSTD_isError", as: IsError.self),
-              let getErrorName = symbol("ZSTD_getErrorName", as: GetErrorName.self)
-        else { return nil }
-        return ZstdAPI(createCCtx: createCCtx, freeCCtx: freeCCtx, setParameter: setParameter,
-                       compressStream2: compressStream2, isError: isError, getErrorName: getErrorName)
-    }()
+    /// Returns `result` unless libzstd says it is an error code.
+    @discardableResult
+    private func check(_ result: Int, _ operation: String) throws -> Int {
+        guard ZSTD_isError(result) != 0 else { return result }
+        throw ArchiveWriteError.zstd(operation: operation, detail: String(cString: ZSTD_getErrorName(result)))
+    }
 }

@@ -4,10 +4,10 @@ import Testing
 
 @Suite("ArchiveWriter: zstd frame parameters")
 struct WriterZstdTests {
-    /// Compresses `data` with `workers` zstd workers.
-    private func compress(_ data: Data, workers: Int) throws -> Data {
+    /// Compresses `data` with `workers` zstd workers at `level`.
+    private func compress(_ data: Data, workers: Int, level: Int = 3) throws -> Data {
         let output = MemoryOutput()
-        let compressor = try ZstdCompressor(level: 3, workers: workers, downstream: output)
+        let compressor = try ZstdCompressor(level: level, workers: workers, downstream: output)
         try data.withUnsafeBytes { raw in
             var offset = 0
             while offset < raw.count {   // uneven chunks, as libarchive's blocks would be
@@ -20,15 +20,20 @@ struct WriterZstdTests {
         return output.data
     }
 
-    @Test("1, 2 and 4 workers give the same frame (fixed job size); it decodes to the input")
-    func workerCountIndependent() throws {
+    /// 9 MiB (several 2 MiB jobs), partly compressible, the same every run.
+    private static let sampleInput: Data = {
         var bytes = [UInt8](repeating: 0, count: 9 << 20)
         var state: UInt64 = 0x9E3779B97F4A7C15
         for index in bytes.indices {
             state = state &* 6364136223846793005 &+ 1442695040888963407
             bytes[index] = index % 3 == 0 ? UInt8(truncatingIfNeeded: state >> 33) : UInt8(index % 61)
         }
-        let input = Data(bytes)
+        return Data(bytes)
+    }()
+
+    @Test("1, 2 and 4 workers give the same frame (fixed job size); it decodes to the input")
+    func workerCountIndependent() throws {
+        let input = Self.sampleInput
         let one = try compress(input, workers: 1)
         #expect(try compress(input, workers: 2) == one)
         #expect(try compress(input, workers: 4) == one)
@@ -60,5 +65,38 @@ struct WriterZstdTests {
         damaged[damaged.count - 2] ^= 0xFF
         try damaged.write(to: URL(fileURLWithPath: path))
         #expect(try WriterTools.run(["zstd", "-q", "-t", path]).status != 0, "negative control")
+    }
+
+    @Test("the frame is byte for byte what the zstd CLI writes with the same parameters; another job size differs",
+          arguments: [1, 3])
+    func matchesReferenceCLI(level: Int) throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        let input = folder.file("input")
+        try Self.sampleInput.write(to: URL(fileURLWithPath: input))
+        let ours = try compress(Self.sampleInput, workers: ArchiveCompression.zstdThreads, level: level)
+        // From stdin, so the CLI writes no content size either; it checksums by default.
+        func cli(jobSize: Int) throws -> Data {
+            let result = try WriterTools.run(["sh", "-c", "zstd -q -c -\(level) -T2 -B\(jobSize) < '\(input)'"])
+            #expect(result.status == 0, "\(result.stderr)")
+            return result.stdout
+        }
+        #expect(ours == (try cli(jobSize: ZstdCompressor.jobSize)))
+        #expect(ours != (try cli(jobSize: 2 * ZstdCompressor.jobSize)), "negative control: the job size shapes the bytes")
+    }
+
+    @Test("after finish() the context is gone: writing or finishing again is refused, nothing more is written")
+    func closedAfterFinish() throws {
+        let output = MemoryOutput()
+        let compressor = try ZstdCompressor(level: 3, workers: 2, downstream: output)
+        try Data("hello".utf8).withUnsafeBytes { try compressor.write($0) }
+        try compressor.finish()
+        let frame = output.data
+        #expect(frame.count > 4)
+        #expect(throws: ArchiveWriteError.closed) {
+            try Data("more".utf8).withUnsafeBytes { try compressor.write($0) }
+        }
+        #expect(throws: ArchiveWriteError.closed) { try compressor.finish() }
+        #expect(output.data == frame)
     }
 }
