@@ -20,9 +20,7 @@ public enum HostProbe {
         let ids = try CommandRunner.check(["docker", "network", "ls", "-q", "--no-trunc"], timeout: 60)
             .split(separator: "\n").map(String.init)
         guard !ids.isEmpty else { return [] }
-        let json = try CommandRunner.check(["docker", "network", "inspect"] + ids, timeout: 60)
-        guard let array = try? JSONSerialization.jsonObject(with: Data(json.utf8)) as? [[String: Any]] else { return [] }
-        return array.map { object in
+        return try inspectNetworks(ids).map { object in
             let id = object["Id"] as? String ?? ""
             let ipam = object["IPAM"] as? [String: Any]
             let configs = ipam?["Config"] as? [[String: Any]] ?? []
@@ -38,6 +36,29 @@ public enum HostProbe {
                 labels: object["Labels"] as? [String: String] ?? [:],
                 isInternal: object["Internal"] as? Bool ?? false, bridge: bridge)
         }
+    }
+
+    /// `docker network inspect` of `ids`, one JSON object per network found. A network
+    /// removed between the listing and the inspect (another project tearing down) is
+    /// skipped: when the batch fails, each id is inspected on its own and only a
+    /// not-found answer is tolerated.
+    private static func inspectNetworks(_ ids: [String]) throws -> [[String: Any]] {
+        func objects(_ data: Data) -> [[String: Any]] {
+            (try? JSONSerialization.jsonObject(with: data) as? [[String: Any]]) ?? []
+        }
+        let batch = try CommandRunner.run(["docker", "network", "inspect"] + ids, timeout: 60)
+        if batch.status == 0 { return objects(batch.stdout) }
+        var found: [[String: Any]] = []
+        for id in ids {
+            let one = try CommandRunner.run(["docker", "network", "inspect", id], timeout: 60)
+            if one.status == 0 {
+                found += objects(one.stdout)
+            } else if !DockerInspector.isNotFound(one.errorOutput) {
+                throw CommandError.failed(command: "docker network inspect \(id)", status: one.status,
+                                          stderr: one.errorOutput)
+            }
+        }
+        return found
     }
 
     /// Labels of every container (stopped ones too) carrying `label=value`.
