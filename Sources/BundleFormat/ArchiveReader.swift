@@ -68,15 +68,20 @@ public final class ArchiveReader {
     ///   a corrupt zstd stream, and for formats/filters other than tar and zstd.
     public func nextEntry() throws -> ArchiveEntryHeader? {
         guard let archive = underlying else { return nil }
-        var entry: OpaquePointer?
-        let status = archive_read_next_header(archive, &entry)
+        // Pax path records are converted through the thread's locale, here and when the
+        // header is copied out; ArchiveNameLocale says why both run under UTF-8.
+        let (status, header) = ArchiveNameLocale.withUTF8Names { () -> (Int32, ArchiveEntryHeader?) in
+            var entry: OpaquePointer?
+            let status = archive_read_next_header(archive, &entry)
+            guard status == ARCHIVE_OK, let entry else { return (status, nil) }
+            return (status, ArchiveEntryHeader(entry: entry))
+        }
         if status == ARCHIVE_EOF { return nil }
-        guard status == ARCHIVE_OK, let entry else {
+        guard status == ARCHIVE_OK, let header else {
             throw failure(status, beforeFirstEntry: entriesRead == 0)
         }
         if entriesRead == 0 { try checkFormatAndFilters(archive) }
         entriesRead += 1
-        let header = ArchiveEntryHeader(entry: entry)
         currentEntry = header.displayPath
         return header
     }

@@ -86,7 +86,7 @@ public final class ArchiveWriter {
         let archive = try handle()
         let entry = try makeEntry(path, type: FB_AE_IFDIR, mode: .executable, size: 0)
         defer { archive_entry_free(entry) }
-        try withUTF8Locale { try check(archive_write_header(archive, entry), "write the header", entry: path) }
+        try ArchiveNameLocale.withUTF8Names { try check(archive_write_header(archive, entry), "write the header", entry: path) }
     }
 
     /// Writes a regular file whose contents are `data`.
@@ -94,7 +94,7 @@ public final class ArchiveWriter {
         let archive = try handle()
         let entry = try makeEntry(path, type: FB_AE_IFREG, mode: mode, size: Int64(data.count))
         defer { archive_entry_free(entry) }
-        try withUTF8Locale { try check(archive_write_header(archive, entry), "write the header", entry: path) }
+        try ArchiveNameLocale.withUTF8Names { try check(archive_write_header(archive, entry), "write the header", entry: path) }
         try data.withUnsafeBytes { try writeData(archive, $0, entry: path) }
         try check(archive_write_finish_entry(archive), "finish the entry", entry: path)
     }
@@ -114,7 +114,7 @@ public final class ArchiveWriter {
         }
         let entry = try makeEntry(path, type: FB_AE_IFREG, mode: mode, size: size)
         defer { archive_entry_free(entry) }
-        try withUTF8Locale { try check(archive_write_header(archive, entry), "write the header", entry: path) }
+        try ArchiveNameLocale.withUTF8Names { try check(archive_write_header(archive, entry), "write the header", entry: path) }
         var written: Int64 = 0
         while true {
             let count = try file.read(into: buffer)
@@ -157,20 +157,6 @@ public final class ArchiveWriter {
         guard let archive = underlying else { throw ArchiveWriteError.closed }
         return archive
     }
-
-    /// libarchive converts entry names through the thread's locale; under the C locale a
-    /// non-ASCII UTF-8 name has no multibyte form and the pax writer crashes on it. Header
-    /// writes therefore run under C.UTF-8 for this thread only (`uselocale`), whatever
-    /// the user's locale, which also keeps the bytes independent of it.
-    private func withUTF8Locale<T>(_ body: () throws -> T) rethrows -> T {
-        guard let locale = Self.utf8Locale else { return try body() }
-        let previous = uselocale(locale)
-        defer { uselocale(previous) }
-        return try body()
-    }
-
-    nonisolated(unsafe) private static let utf8Locale: locale_t? =
-        newlocale(LC_CTYPE_MASK, "C.UTF-8", nil) ?? newlocale(LC_CTYPE_MASK, "en_US.UTF-8", nil)
 
     private func makeEntry(_ path: String, type: UInt32, mode: EntryMode, size: Int64) throws -> OpaquePointer {
         guard Self.isValidPath(path) else { throw ArchiveWriteError.invalidPath(path) }
