@@ -7,9 +7,12 @@ struct ProbePlan {
     struct PeerTCP { var container: String; var service: String; var key: String; var target: String; var port: Int? }
     struct External { var container: String; var key: String }
     struct HostReach { var container: String; var tcpKey: String; var udpKey: String; var payload: String }
+    /// One cross-project pair: a probe to every address of the target, each keyed
+    /// `key#<address>`, since a shared network may be any of them.
     struct Cross {
         var from: String; var fromProject: String; var to: String; var toProject: String
-        var key: String; var target: String; var port: Int; var portIsListening: Bool
+        var key: String; var targets: [String]; var port: Int; var portIsListening: Bool
+        func key(for target: String) -> String { "\(key)#\(target)" }
     }
 
     var tasks: [ProbeTask] = []
@@ -158,21 +161,23 @@ extension IsolationChecker {
                 plan.tasks += hostReachTasks(reach, namespace: namespace, canary: hostCanary)
             }
 
-            // Cross-project, both directions.
+            // Cross-project, both directions, to every address of the target.
             for foreign in snapshot.foreignContainers {
                 let project = IsolationSnapshot.projectName(of: foreign)
-                if let target = own.first?.address {
+                let ownTargets = own.map(\.address)
+                if !ownTargets.isEmpty {
                     let port = ports[container.id]?.first
                     plan.cross.append(.init(
                         from: foreign.name, fromProject: project, to: name, toProject: self.target.project,
-                        key: "cross-project.tcp/\(foreign.name)/\(name)", target: target, port: port ?? 9,
+                        key: "cross-project.tcp/\(foreign.name)/\(name)", targets: ownTargets, port: port ?? 9,
                         portIsListening: port != nil))
                 }
-                if let target = IsolationSnapshot.addresses(of: foreign).first {
+                let foreignTargets = IsolationSnapshot.addresses(of: foreign)
+                if !foreignTargets.isEmpty {
                     let port = ports[foreign.id]?.first
                     plan.cross.append(.init(
                         from: name, fromProject: self.target.project, to: foreign.name, toProject: project,
-                        key: "cross-project.tcp/\(name)/\(foreign.name)", target: target, port: port ?? 9,
+                        key: "cross-project.tcp/\(name)/\(foreign.name)", targets: foreignTargets, port: port ?? 9,
                         portIsListening: port != nil))
                 }
             }
@@ -180,11 +185,12 @@ extension IsolationChecker {
         let pids = Dictionary((running + snapshot.foreignContainers).map { ($0.name, $0.state.pid) }) { a, _ in a }
         for cross in plan.cross {
             guard let pid = pids[cross.from] else { continue }
-            let target = cross.target
             let port = UInt16(cross.port)
-            plan.tasks.append(ProbeTask(key: cross.key, namespace: .process(pid)) {
-                SocketProbe.tcpConnect(target, port: port, timeout: connect)
-            })
+            for target in cross.targets {
+                plan.tasks.append(ProbeTask(key: cross.key(for: target), namespace: .process(pid)) {
+                    SocketProbe.tcpConnect(target, port: port, timeout: connect)
+                })
+            }
         }
 
         if let gateway = target.gateway {

@@ -85,17 +85,19 @@ extension IsolationChecker {
         }
         let gone = Dictionary(vanished.filter { !$0.ownedByTarget }.map { ($0.name, $0) }) { first, _ in first }
         for cross in plan.cross {
-            let outcome = outcomes[cross.key] ?? .hung(seconds: options.watchdogSeconds)
+            let results = cross.targets.map { ($0, outcomes[cross.key(for: $0)] ?? .hung(seconds: options.watchdogSeconds)) }
             let portNote = cross.portIsListening ? "" : " (no listener: a reset would prove the path open)"
-            var status: CheckStatus = outcome.reachedTarget == false ? .pass : .fail
-            var observed = outcome.description
+            var status: CheckStatus = results.allSatisfy { $0.1.reachedTarget == false } ? .pass : .fail
+            var observed = results.count == 1 ? results[0].1.description
+                : results.map { "\($0.0): \($0.1)" }.joined(separator: "; ")
             if let object = gone[cross.from] ?? gone[cross.to] {
                 status = .info
                 observed += "; \(object.label) (project \(object.project ?? "?")) vanished during the check (\(object.observation)): not counted"
             }
+            let targets = cross.targets.map { "\($0):\(cross.port)" }.joined(separator: ", ")
             checks.add(
                 cross.key, "cross-project", "\(cross.from) (\(cross.fromProject)) cannot reach \(cross.to) (\(cross.toProject))",
-                probe: "in the netns of \(cross.from): TCP connect \(cross.target):\(cross.port)\(portNote)",
+                probe: "in the netns of \(cross.from): TCP connect \(targets)\(portNote)",
                 expected: "blocked or timed out", observed: observed, status: status,
                 remedy: "the projects share a network or a route: give each project its own internal network and never connect a container to another project's network")
         }
