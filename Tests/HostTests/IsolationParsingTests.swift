@@ -158,4 +158,39 @@ struct IsolationParsingTests {
             try IsolationTarget.load(prefix: "/nonexistent-fb")
         }
     }
+
+    @Test("docker inspect errors: not-found in both CLI dialects, anything else is not")
+    func notFoundErrors() {
+        #expect(DockerInspector.isNotFound("Error: No such network: 5ce5c6ecb091"))
+        #expect(DockerInspector.isNotFound("Error response from daemon: network 5ce5c6ecb091 not found"))
+        #expect(DockerInspector.isNotFound("Error response from daemon: No such container: fbtest-x-api-1"))
+        #expect(!DockerInspector.isNotFound("Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?"))
+        #expect(!DockerInspector.isNotFound("permission denied while trying to connect to the Docker daemon socket"))
+    }
+
+    @Test("Vanished objects: another project's is info, this project's is a fail with a remedy")
+    func vanishedRecords() throws {
+        let checker = IsolationChecker(target: IsolationTarget(project: "alpha"))
+        var checks = CheckList()
+        checker.recordVanished([
+            VanishedObject(kind: .network, id: String(repeating: "a", count: 64), name: "", project: "beta",
+                           ownedByTarget: false, phase: .inspecting),
+            VanishedObject(kind: .container, id: "c1", name: "beta-api-1", project: "beta",
+                           ownedByTarget: false, phase: .probing(observed: "exited")),
+            VanishedObject(kind: .container, id: "c1", name: "beta-api-1", project: "beta",
+                           ownedByTarget: false, phase: .probing(observed: "exited")),
+            VanishedObject(kind: .container, id: "c2", name: "alpha-db-1", project: "alpha",
+                           ownedByTarget: true, phase: .probing(observed: "removed")),
+        ], into: &checks)
+        #expect(checks.items.map(\.id) == [
+            "cross-project.vanished/network/aaaaaaaaaaaa", "cross-project.vanished/container/beta-api-1",
+            "configuration.vanished/container/alpha-db-1",
+        ], "one record per object, short ID when the name is unknown")
+        #expect(checks.items.map(\.status) == [.info, .info, .fail])
+        #expect(checks.items[0].remedy == nil && checks.items[1].title.contains("of project beta"))
+        let own = checks.items[2]
+        #expect(own.observed == "running when the probes were planned, then removed before they finished")
+        #expect(own.remedy?.contains("docker compose -p alpha ps") == true)
+        #expect(IsolationEvidence.Summary(checks.items).fail == 1)
+    }
 }
