@@ -10,29 +10,8 @@
 #
 # Exit status: 0 all checks passed, 1 a check failed, 2 bad input, 3 environment.
 set -eu
-ROOT=$(CDPATH= cd -- "$(dirname -- "$0")/.." && pwd)
-BIN=${FROSTBYTE_BUNDLE_BIN:-$ROOT/bin/frostbyte-bundle}
-
-fail() { echo "verify.sh: $1" >&2; exit "${2:-3}"; }
-
-check_libraries() {
-    [ -x "$BIN" ] || fail "$BIN is missing or not executable; the bundle is incomplete (set FROSTBYTE_BUNDLE_BIN to use another copy)"
-    command -v ldd >/dev/null 2>&1 || return 0
-    missing=$(ldd "$BIN" 2>/dev/null | awk '/not found/ {print $1}') || true
-    [ -z "$missing" ] && return 0
-    for lib in $missing; do
-        case $lib in
-            libarchive.so.*) pkg=libarchive13 ;;
-            libssl.so.3|libcrypto.so.3) pkg=libssl3 ;;
-            libyaml-0.so.*) pkg=libyaml-0-2 ;;
-            libz.so.*) pkg=zlib1g ;;
-            libzstd.so.*) pkg=libzstd1 ;;
-            *) pkg="(unknown; run 'dpkg -S $lib' on a machine that has it)" ;;
-        esac
-        echo "verify.sh: missing shared library $lib: install Debian package $pkg" >&2
-    done
-    fail "frostbyte-bundle cannot run here until the packages above are installed"
-}
+SCRIPT=verify.sh
+. "$(dirname -- "$0")/common.sh"
 
 check_libraries
 if [ "${1:-}" = "--files" ]; then
