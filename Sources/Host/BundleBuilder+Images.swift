@@ -53,11 +53,16 @@ extension BundleBuilder {
         var engineIDs: [String: String] = [:]
         if !needEngine.isEmpty {
             try docker.engineVersion()
+            var missing: [String] = []
             for image in needEngine {
-                guard let id = try docker.imageID(image.reference.text) else {
-                    throw DockerImageError.missingImage(reference: image.reference.text, specPath: spec.specPath)
+                if let id = try docker.imageID(image.reference.text) {
+                    engineIDs[image.reference.text] = id
+                } else {
+                    missing.append(image.reference.text)
                 }
-                engineIDs[image.reference.text] = id
+            }
+            guard missing.isEmpty else {
+                throw DockerImageError.missingImages(references: missing, specPath: spec.specPath)
             }
         }
         var saved: [SavedImage] = []

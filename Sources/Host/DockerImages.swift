@@ -4,7 +4,7 @@ import Foundation
 /// Errors finding, saving or reading images for a bundle.
 public enum DockerImageError: UserFacingError, Equatable {
     /// The engine has no image with this reference.
-    case missingImage(reference: String, specPath: String)
+    case missingImages(references: [String], specPath: String)
     /// `docker save` failed.
     case saveFailed(reference: String, detail: String)
     /// A docker-archive on disk is not a usable `docker save` archive.
@@ -16,8 +16,10 @@ public enum DockerImageError: UserFacingError, Equatable {
 
     public var message: String {
         switch self {
-        case .missingImage(let reference, let specPath):
-            return "image \(reference) is not in the local Docker engine; build or 'docker load' it first, or give its docker-archive with 'archive:' in \(specPath)"
+        case .missingImages(let references, let specPath):
+            let names = references.joined(separator: ", ")
+            let subject = references.count == 1 ? "image \(names) is" : "images \(names) are"
+            return "\(subject) not in the local Docker engine; build or 'docker load' them first, or give each docker-archive with 'archive:' in \(specPath)"
         case .saveFailed(let reference, let detail):
             return "'docker save \(reference)' failed: \(detail)"
         case .badArchive(let path, let problem):
@@ -32,7 +34,7 @@ public enum DockerImageError: UserFacingError, Equatable {
 
     public var exitStatus: ExitStatus {
         switch self {
-        case .missingImage, .badArchive, .archiveLacksReference: return .badInput
+        case .missingImages, .badArchive, .archiveLacksReference: return .badInput
         case .saveFailed, .idMismatch: return .environment
         }
     }
