@@ -17,7 +17,7 @@ struct VerifierInputTests {
     func empty() throws {
         let temp = try TemporaryFolder()
         defer { temp.remove() }
-        FileManager.default.createFile(atPath: temp.file("e.tar.zst"), contents: Data())
+        try #require(FileManager.default.createFile(atPath: temp.file("e.tar.zst"), contents: Data()))
         #expect(throws: BundleInputError.emptyFile(path: temp.file("e.tar.zst"))) {
             try BundleVerifier.verify(path: temp.file("e.tar.zst"))
         }

@@ -106,27 +106,6 @@ final class ExportStack {
         try DockerTestSupport.run([binary] + arguments, timeout: timeout)
     }
 
-    /// Runs a program with its stdin read from `file`.
-    static func run(_ arguments: [String], stdinFile: String) throws -> DockerTestSupport.Output {
-        let scratch = NSTemporaryDirectory() + "fbexport-run-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: scratch) }
-        FileManager.default.createFile(atPath: scratch + "/out", contents: nil)
-        FileManager.default.createFile(atPath: scratch + "/err", contents: nil)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = arguments
-        process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: scratch + "/out"))
-        process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: scratch + "/err"))
-        process.standardInput = try FileHandle(forReadingFrom: URL(fileURLWithPath: stdinFile))
-        try process.run()
-        process.waitUntilExit()
-        return DockerTestSupport.Output(
-            status: process.terminationStatus,
-            stdout: (try? String(contentsOfFile: scratch + "/out", encoding: .utf8)) ?? "",
-            stderr: (try? String(contentsOfFile: scratch + "/err", encoding: .utf8)) ?? "")
-    }
-
     /// A /24 in 10.215.0.0/16 that no docker network and no host route uses.
     static func freeSubnet() throws -> String {
         let networks = try DockerTestSupport.check(["docker", "network", "ls", "-q"]).split(separator: "\n").map(String.init)

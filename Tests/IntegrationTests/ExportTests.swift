@@ -21,7 +21,7 @@ struct ExportTests {
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
 
         // Rows written before the export: items (the trigger adds audit rows) and one audit row.
-        try stack.psql("""
+        _ = try stack.psql("""
             INSERT INTO items (sku, name, quantity) VALUES ('T-\(run)-1', 'export test one', 7), ('T-\(run)-2', 'export test two', 9);
             INSERT INTO audit_log (actor, action, subject) VALUES ('export-test-\(run)', 'test.marker', 'T-\(run)');
             """)
@@ -114,9 +114,9 @@ struct ExportTests {
         let before = try DockerTestSupport.run(["docker", "exec", restoreContainer, "psql", "-X", "-A", "-t", "-U", "frostbyte",
                                                 "-d", "frostbyte", "-c", "SELECT count(*) FROM items"])
         #expect(before.status != 0, "a fresh server must not have the items table")
-        let restored = try ExportStack.run(["docker", "exec", "-i", restoreContainer, "pg_restore", "-U", "frostbyte",
-                                            "-d", "frostbyte", "--no-owner", "--exit-on-error"],
-                                           stdinFile: "\(root)/data/frostbyte.pgdump")
+        let restored = try DockerTestSupport.run(["docker", "exec", "-i", restoreContainer, "pg_restore", "-U", "frostbyte",
+                                                  "-d", "frostbyte", "--no-owner", "--exit-on-error"],
+                                                 stdinFile: "\(root)/data/frostbyte.pgdump", timeout: nil)
         #expect(restored.status == 0, "pg_restore: \(restored.stderr)")
         let rows = try ExportStack.psql(container: restoreContainer,
                                         "SELECT sku || ':' || quantity FROM items WHERE sku LIKE 'T-\(run)-%' ORDER BY sku")
@@ -126,7 +126,7 @@ struct ExportTests {
         #expect(marker == "1")
 
         // A failing step fails the export: exit 1, the step named, no OUT, no spool.
-        try stack.psql("ALTER TABLE audit_log RENAME TO audit_log_hidden")
+        _ = try stack.psql("ALTER TABLE audit_log RENAME TO audit_log_hidden")
         let failedOut = "\(out)/failed.tar.zst"
         let failed = try ExportStack.tool(["export", "--prefix", stack.prefix, "-o", failedOut])
         #expect(failed.status == 1, "\(failed.stderr)")
@@ -135,7 +135,7 @@ struct ExportTests {
         #expect(!FileManager.default.fileExists(atPath: failedOut + ".sha256"))
         #expect(ExportStack.listing(out).filter { $0.hasPrefix(".") }.isEmpty, "spool or partial file left behind")
         // Positive control: the same export works again once the table is back.
-        try stack.psql("ALTER TABLE audit_log_hidden RENAME TO audit_log")
+        _ = try stack.psql("ALTER TABLE audit_log_hidden RENAME TO audit_log")
         let again = try ExportStack.tool(["export", "--prefix", stack.prefix, "-o", failedOut])
         #expect(again.status == 0, "\(again.stderr)")
         #expect(FileManager.default.fileExists(atPath: failedOut))

@@ -49,37 +49,12 @@ enum InstallEnv {
         FileManager.default.fileExists(atPath: "\(demoImagesFolder)/\($0).tar")
     }
 
-    struct Output {
-        var status: Int32
-        var stdout: String
-        var stderr: String
-    }
+    typealias Output = DockerTestSupport.Output
 
-    /// Runs a program (no shell) and collects its output through files.
+    /// Runs a program (no shell) and collects its output; waits for it however long it takes.
     @discardableResult
     static func run(_ arguments: [String], environment: [String: String] = [:], stdin: String? = nil) throws -> Output {
-        let scratch = NSTemporaryDirectory() + "fbinst-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: scratch) }
-        FileManager.default.createFile(atPath: scratch + "/out", contents: nil)
-        FileManager.default.createFile(atPath: scratch + "/err", contents: nil)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = arguments
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-        process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: scratch + "/out"))
-        process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: scratch + "/err"))
-        if let stdin {
-            FileManager.default.createFile(atPath: scratch + "/in", contents: Data(stdin.utf8))
-            process.standardInput = try FileHandle(forReadingFrom: URL(fileURLWithPath: scratch + "/in"))
-        } else {
-            process.standardInput = FileHandle.nullDevice
-        }
-        try process.run()
-        process.waitUntilExit()
-        return Output(status: process.terminationStatus,
-                      stdout: (try? String(contentsOfFile: scratch + "/out", encoding: .utf8)) ?? "",
-                      stderr: (try? String(contentsOfFile: scratch + "/err", encoding: .utf8)) ?? "")
+        try DockerTestSupport.run(arguments, environment: environment, stdin: stdin, timeout: nil)
     }
 
     /// Runs the binary under test.
@@ -186,7 +161,7 @@ struct DemoBundle {
         for path in payload {
             let full = "\(base)/\(path)"
             var isFolder: ObjCBool = false
-            fileManager.fileExists(atPath: full, isDirectory: &isFolder)
+            _ = fileManager.fileExists(atPath: full, isDirectory: &isFolder)
             if isFolder.boolValue {
                 chmod(full, 0o755)
                 files.append(.init(path: path, sha256: nil, size: 0, mode: "0755"))

@@ -227,24 +227,42 @@ enum DockerTestSupport {
     }
 
     /// Runs a program (no shell; looked up on PATH) and collects its output through files.
+    /// Its stdin is `stdin` (as UTF-8), else the file `stdinFile`, else /dev/null. With a
+    /// `timeout` it is killed and the call throws when it runs longer; with `nil` the call
+    /// waits for it to exit.
     @discardableResult
-    static func run(_ arguments: [String], environment: [String: String] = [:], timeout: Double = 180) throws -> Output {
+    static func run(_ arguments: [String], environment: [String: String] = [:], stdin: String? = nil,
+                    stdinFile: String? = nil, timeout: Double? = 180) throws -> Output {
         let scratch = NSTemporaryDirectory() + "fbtest-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: scratch) }
-        FileManager.default.createFile(atPath: scratch + "/out", contents: nil)
-        FileManager.default.createFile(atPath: scratch + "/err", contents: nil)
+        for name in ["out", "err"] {
+            guard FileManager.default.createFile(atPath: "\(scratch)/\(name)", contents: nil) else {
+                throw TestFailure("cannot create \(scratch)/\(name)")
+            }
+        }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = arguments
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: scratch + "/out"))
         process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: scratch + "/err"))
-        process.standardInput = FileHandle.nullDevice
+        if let stdin {
+            guard FileManager.default.createFile(atPath: scratch + "/in", contents: Data(stdin.utf8)) else {
+                throw TestFailure("cannot create \(scratch)/in")
+            }
+            process.standardInput = try FileHandle(forReadingFrom: URL(fileURLWithPath: scratch + "/in"))
+        } else if let stdinFile {
+            process.standardInput = try FileHandle(forReadingFrom: URL(fileURLWithPath: stdinFile))
+        } else {
+            process.standardInput = FileHandle.nullDevice
+        }
         try process.run()
-        let deadline = Date().addingTimeInterval(timeout)
-        while process.isRunning && Date() < deadline { usleep(20_000) }
-        if process.isRunning { kill(process.processIdentifier, SIGKILL); process.waitUntilExit(); throw TestFailure("timed out: \(arguments.joined(separator: " "))") }
+        if let timeout {
+            let deadline = Date().addingTimeInterval(timeout)
+            while process.isRunning && Date() < deadline { usleep(20_000) }
+            if process.isRunning { kill(process.processIdentifier, SIGKILL); process.waitUntilExit(); throw TestFailure("timed out: \(arguments.joined(separator: " "))") }
+        }
         process.waitUntilExit()
         return Output(status: process.terminationStatus,
                       stdout: (try? String(contentsOfFile: scratch + "/out", encoding: .utf8)) ?? "",
