@@ -76,16 +76,10 @@ public final class AtomicOutputFile: ArchiveOutput {
     /// Appends `bytes` and feeds them to the digest.
     /// - Throws: `BundleWriteError.writeFailed` (e.g. ENOSPC).
     public func write(_ bytes: UnsafeRawBufferPointer) throws {
-        guard let base = bytes.baseAddress, bytes.count > 0 else { return }
+        guard bytes.count > 0 else { return }
         hasher.update(bytes)
-        var offset = 0
-        while offset < bytes.count {
-            let count = Foundation.write(descriptor, base + offset, bytes.count - offset)
-            if count < 0 {
-                if errno == EINTR { continue }
-                throw BundleWriteError.writeFailed(path: finalPath, reason: String(cString: strerror(errno)))
-            }
-            offset += count
+        if let reason = FileDescriptorWrite.writeAll(descriptor, bytes) {
+            throw BundleWriteError.writeFailed(path: finalPath, reason: reason)
         }
         size += Int64(bytes.count)
     }

@@ -162,16 +162,8 @@ public final class ExtractedFileWriter {
 
     /// Appends `chunk` to the file, retrying short writes.
     public func write(_ chunk: UnsafeRawBufferPointer) throws {
-        guard var base = chunk.baseAddress else { return }
-        var remaining = chunk.count
-        while remaining > 0 {
-            let written = Glibc.write(descriptor, base, remaining)
-            if written < 0 {
-                if errno == EINTR { continue }
-                throw ExtractionError.writeFailed(path: path, reason: String(cString: strerror(errno)))
-            }
-            remaining -= written
-            base += written
+        if let reason = FileDescriptorWrite.writeAll(descriptor, chunk) {
+            throw ExtractionError.writeFailed(path: path, reason: reason)
         }
     }
 

@@ -233,15 +233,8 @@ final class HashingTeeSource: ArchiveByteSource {
     }
 
     private func writeAll(_ descriptor: Int32, _ bytes: UnsafeRawBufferPointer) throws {
-        guard let base = bytes.baseAddress else { return }
-        var offset = 0
-        while offset < bytes.count {
-            let written = write(descriptor, base + offset, bytes.count - offset)
-            if written < 0 {
-                if errno == EINTR { continue }
-                throw BundleWriteError.writeFailed(path: outputPath, reason: String(cString: strerror(errno)))
-            }
-            offset += written
+        if let reason = FileDescriptorWrite.writeAll(descriptor, bytes) {
+            throw BundleWriteError.writeFailed(path: outputPath, reason: reason)
         }
     }
 }

@@ -83,7 +83,7 @@ public struct StepSpooler: Sendable {
             if count == 0 { break }
             let chunk = UnsafeRawBufferPointer(rebasing: buffer[0..<count])
             hasher.update(chunk)
-            if let reason = Self.writeAll(spool, chunk) {
+            if let reason = FileDescriptorWrite.writeAll(spool, chunk) {
                 child.signal(SIGTERM)
                 _ = child.wait()
                 deadline?.cancel()
@@ -105,20 +105,6 @@ public struct StepSpooler: Sendable {
         }
         let size = hasher.byteCount
         return SpooledStep(step: step, spoolPath: spoolPath, sha256: hasher.finalize(), size: size, exitStatus: status)
-    }
-
-    /// Writes all of `bytes`; returns the system's reason on failure.
-    private static func writeAll(_ descriptor: Int32, _ bytes: UnsafeRawBufferPointer) -> String? {
-        var offset = 0
-        while offset < bytes.count {
-            let written = write(descriptor, bytes.baseAddress! + offset, bytes.count - offset)
-            if written < 0 {
-                if errno == EINTR { continue }
-                return String(cString: strerror(errno))
-            }
-            offset += written
-        }
-        return nil
     }
 
     /// The last lines (at most ~1 KB) of a step's stderr, on one line.

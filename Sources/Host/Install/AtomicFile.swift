@@ -1,3 +1,4 @@
+import BundleFormat
 import Foundation
 
 /// Writes files so that a reader (or a re-run after a crash) sees either the old
@@ -11,18 +12,12 @@ enum AtomicFile {
         let temporary = "\(folder)/.\((path as NSString).lastPathComponent).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         let descriptor = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode)
         guard descriptor >= 0 else { throw failure("create", temporary) }
-        var ok = true
-        data.withUnsafeBytes { raw in
-            var offset = 0
-            while offset < raw.count {
-                let written = Foundation.write(descriptor, raw.baseAddress! + offset, raw.count - offset)
-                if written < 0 { if errno == EINTR { continue }; ok = false; return }
-                offset += written
-            }
-        }
+        let writeFailure = FileDescriptorWrite.writeAll(descriptor, data)
+        var ok = writeFailure == nil
         // open(2) applies the umask; set the exact bits the caller asked for.
         if ok { ok = fchmod(descriptor, mode) == 0 && fsync(descriptor) == 0 }
-        let error = failure("write", temporary)
+        let error = writeFailure.map { InstallError.filesystem(operation: "write", path: temporary, reason: $0) }
+            ?? failure("write", temporary)
         close(descriptor)
         guard ok else { unlink(temporary); throw error }
         guard rename(temporary, path) == 0 else {

@@ -1,0 +1,27 @@
+import Foundation
+
+/// Writing a whole buffer to an open file descriptor with plain `write(2)`.
+public enum FileDescriptorWrite {
+    /// Writes every byte of `bytes` to `descriptor`, continuing after short writes
+    /// and retrying on EINTR. Writes nothing for an empty buffer.
+    /// - Returns: `nil` when all bytes were written, else the system's reason
+    ///   (`strerror` of the failing `write(2)`); bytes before the failure may be written.
+    public static func writeAll(_ descriptor: Int32, _ bytes: UnsafeRawBufferPointer) -> String? {
+        guard let base = bytes.baseAddress else { return nil }
+        var offset = 0
+        while offset < bytes.count {
+            let written = write(descriptor, base + offset, bytes.count - offset)
+            if written < 0 {
+                if errno == EINTR { continue }
+                return String(cString: strerror(errno))
+            }
+            offset += written
+        }
+        return nil
+    }
+
+    /// Writes every byte of `data` to `descriptor`; see `writeAll(_:_:)`.
+    public static func writeAll<Bytes: ContiguousBytes>(_ descriptor: Int32, _ data: Bytes) -> String? {
+        data.withUnsafeBytes { writeAll(descriptor, $0) }
+    }
+}
