@@ -70,7 +70,7 @@ extension FrostbyteBundle {
                     \(summary.path)
                       bundle_id  \(summary.bundleId)
                       sha256     \(summary.sha256.hex)
-                      size       \(TerminalProgress.format(summary.size)) (\(TerminalProgress.format(summary.uncompressedSize)) uncompressed)
+                      size       \(formatBytes(summary.size)) (\(formatBytes(summary.uncompressedSize)) uncompressed)
                       contents   \(summary.files) entries, \(summary.images.count) images, \(summary.models.count) models
                       signed     \(summary.signed ? "yes" : "no")
                     """)

@@ -29,7 +29,7 @@ final class TerminalProgress: ProgressReporter, @unchecked Sendable {
         if isTTY {
             draw(force: true)
         } else {
-            let size = totalBytes.map { " (\(Self.format($0)))" } ?? ""
+            let size = totalBytes.map { " (\(formatBytes($0)))" } ?? ""
             emit("\(phase)\(size)...\n")
         }
     }
@@ -46,7 +46,7 @@ final class TerminalProgress: ProgressReporter, @unchecked Sendable {
         active = false
         let seconds = Date().timeIntervalSince(started)
         let rate = seconds > 0.05 ? String(format: ", %.0f MB/s", Double(done) / seconds / 1e6) : ""
-        let summary = "\(phase): \(Self.format(done)) in \(String(format: "%.1f", seconds)) s\(rate)"
+        let summary = "\(phase): \(formatBytes(done)) in \(String(format: "%.1f", seconds)) s\(rate)"
         emit(isTTY ? "\r\u{1B}[2K\(summary)\n" : "\(summary)\n")
     }
 
@@ -60,26 +60,14 @@ final class TerminalProgress: ProgressReporter, @unchecked Sendable {
             let fraction = min(1, Double(done) / Double(total))
             let filled = Int(fraction * Double(width))
             line += "[" + String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled) + "] "
-            line += String(format: "%3.0f%% ", fraction * 100) + "\(Self.format(done))/\(Self.format(total))"
+            line += String(format: "%3.0f%% ", fraction * 100) + "\(formatBytes(done))/\(formatBytes(total))"
         } else {
-            line += Self.format(done)
+            line += formatBytes(done)
         }
         emit(line + "  " + phase)
     }
 
     private func emit(_ text: String) {
         FileHandle.standardError.write(Data(text.utf8))
-    }
-
-    /// Bytes as KiB/MiB/GiB with one decimal.
-    static func format(_ bytes: Int64) -> String {
-        let units = ["B", "KiB", "MiB", "GiB", "TiB"]
-        var value = Double(bytes)
-        var unit = 0
-        while value >= 1024 && unit < units.count - 1 {
-            value /= 1024
-            unit += 1
-        }
-        return unit == 0 ? "\(bytes) B" : String(format: "%.1f", value) + " " + units[unit]
     }
 }

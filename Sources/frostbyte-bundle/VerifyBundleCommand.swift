@@ -84,7 +84,8 @@ func signatureText(_ status: SignatureStatus) -> String {
     }
 }
 
-/// 1536 → "1.5 KiB".
+/// Bytes as B/KiB/MiB/GiB/TiB with one decimal: 1536 → "1.5 KiB". Shared by the
+/// progress lines and the human summaries of build, verify-bundle and inspect.
 func formatBytes(_ bytes: Int64) -> String {
     let units = ["B", "KiB", "MiB", "GiB", "TiB"]
     var value = Double(bytes)
@@ -93,5 +94,5 @@ func formatBytes(_ bytes: Int64) -> String {
         value /= 1024
         unit += 1
     }
-    return unit == 0 ? "\(bytes) B" : String(format: "%.1f %@", value, units[unit])
+    return unit == 0 ? "\(bytes) B" : String(format: "%.1f", value) + " " + units[unit]
 }
