@@ -71,7 +71,7 @@ private final class DirectoryWalker {
         let header = Self.header(info, path: path, directory: directory, name: cName)
         switch header.kind {
         case .regular:
-            let chunks = try FileChunks(directory: directory, name: String(cString: cName), path: display(path),
+            let chunks = try FileChunks(directory: directory, name: String(decoding: name, as: UTF8.self), path: display(path),
                                         buffer: buffer)
             try session.process(header, data: ProgressChunks(chunks, progress), isComplete: { true })
         case .directory:
