@@ -58,6 +58,14 @@ struct InstallLifecycleTests {
         #expect(again.status == 0, "\(again.stderr)")
         #expect(InstallHarness.json(again)["action"] as? String == "unchanged")
         #expect(env == (try String(contentsOfFile: "\(prefix)/secrets/.env", encoding: .utf8)))
+        // The no-op still applies this run's signature policy: the unsigned v1 with a
+        // --trust key is refused (exit 1), exactly as on a fresh host.
+        let keys = try InstallEnv.temporaryFolder("noop-trust")
+        defer { try? FileManager.default.removeItem(atPath: keys) }
+        #expect(try InstallEnv.tool(["keygen", "--out", "\(keys)/k"]).status == 0)
+        let refused = try InstallEnv.tool(["install", v1, "--trust", "\(keys)/k.pub", "--prefix", prefix, "--json"])
+        #expect(refused.status == 1, "\(refused.stderr)")
+        #expect(refused.stderr.contains("unsigned"), "\(refused.stderr)")
 
         // Upgrade to v2 keeps the data written under v1 and applies only the new migration.
         _ = try InstallHarness.psql(project, "INSERT INTO items (sku, name) VALUES ('v1-row', 'written under v1')")

@@ -11,6 +11,8 @@ extension Installer {
         let installed = FileManager.default.contents(atPath: "\(folder)/MANIFEST.json")
         if installed == expectedManifest,
            journal.isDone(.extracted) || ReleaseSwitcher.currentBundleId(layout) == journal.bundleId {
+            // Nothing is extracted again, but this run's signature policy still applies.
+            try verifyWithoutExtracting(trust: trust, expectedManifest: expectedManifest)
             note("release \(journal.bundleId) already verified and extracted")
             if !journal.isDone(.extracted) { try journal.complete(.extracted, in: layout) }
             return
@@ -43,6 +45,20 @@ extension Installer {
         try journal.complete(.extracted, in: layout)
     }
 
+    /// Verifies the bundle file in one pass without writing anything, under this run's
+    /// signature policy (`--trust` / `--allow-unsigned`), and checks that it carries
+    /// exactly `expectedManifest`. Used where a release is already on disk, so that a
+    /// re-run never accepts a bundle the same command would refuse on a fresh host.
+    /// - Throws: `InstallError.verificationFailed` (exit 1), `InstallError.trustRequired`.
+    func verifyWithoutExtracting(trust: [TrustedKey], expectedManifest: Data) throws {
+        note("verifying \(request.bundlePath)")
+        let report = try BundleVerifier.verify(path: request.bundlePath, trust: trust, progress: progress)
+        try SignaturePolicy.accept(report, trustGiven: !trust.isEmpty, allowUnsigned: request.allowUnsigned)
+        guard report.manifestData == expectedManifest else {
+            throw InstallError.verificationFailed(detail: "the bundle file changed while it was being installed")
+        }
+    }
+
     /// Removes staging folders, trash and temporary symlinks a killed install left
     /// behind. Only called with the lock held, so none of them is in use.
     func removeLeftovers() {
@@ -58,16 +74,18 @@ extension Installer {
     }
 
     /// The quick path for installing the release that is already current with the same
-    /// project and subnet: nothing is extracted or loaded; the stack is brought up (a
+    /// project and subnet: the bundle is verified again under this run's signature
+    /// policy, but nothing is extracted or loaded; the stack is brought up (a
     /// no-op when it runs) and its health re-checked. Nil when the quick path does not apply.
     func unchangedReinstall(receipt: InstallationReceipt, manifestBytes: Data, plan: NetworkPlan,
-                            report: Preflight.Report) throws -> InstallResult? {
+                            trust: [TrustedKey], report: Preflight.Report) throws -> InstallResult? {
         let manifest = try ManifestCoding.decodeManifest(manifestBytes)
         guard receipt.bundleId == manifest.bundleId, receipt.project == plan.project, receipt.subnet == plan.subnet,
               ReleaseSwitcher.currentBundleId(layout) == receipt.bundleId,
               FileManager.default.contents(atPath: "\(layout.release(receipt.bundleId))/MANIFEST.json") == manifestBytes,
               manifest.images.allSatisfy(ImageLoader.isPresent) else { return nil }
         if let journal = InstallJournal.load(layout), journal.status == .inProgress { return nil }
+        try verifyWithoutExtracting(trust: trust, expectedManifest: manifestBytes)
         note("\(receipt.bundleId) is already installed; re-checking its health")
         let start = Date()
         let compose = Rollback.composeDriver(for: receipt, layout: layout)

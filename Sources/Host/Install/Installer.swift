@@ -62,7 +62,7 @@ public final class Installer {
         defer { lock.release() }
 
         if let receipt, let result = try unchangedReinstall(receipt: receipt, manifestBytes: peeked.bytes,
-                                                            plan: plan, report: report) {
+                                                            plan: plan, trust: trust, report: report) {
             return result
         }
 
