@@ -27,27 +27,11 @@ struct VerifierLocaleTests {
     /// A zstd bundle from BundleWriter (the code behind `build`) holding `names`, each
     /// with a distinct marker as its content, plus a compose file and one image.
     private static func writeBundle(in folder: TemporaryFolder) throws -> (path: String, manifest: Manifest) {
-        let image = try FixtureImage.legacy(in: folder.path)
-        let imagePath = folder.file("app.tar")
-        try image.archive.write(to: URL(fileURLWithPath: imagePath))
-        let compose = Data("services:\n  app:\n    image: demo/app:1.0\n".utf8)
-        var entries = [
-            BundleEntry(path: "docker-compose.yml", source: .data(compose)),
-            BundleEntry(path: "images/app.tar", source: .file(imagePath)),
-        ]
-        for (index, name) in names.enumerated() {
-            entries.append(BundleEntry(path: name, source: .data(Data("marker-\(index)-content\n".utf8))))
+        let markers = names.enumerated().map { index, name in
+            BundleEntry(path: name, source: .data(Data("marker-\(index)-content\n".utf8)))
         }
-        entries = try BundleWriter.hash(entries)
-        let imageEntry = try #require(entries.first { $0.path == "images/app.tar" })
-        let draft = Manifest(
-            name: "demo", version: "4.0.0", bundleId: "", createdAt: "2026-01-01T00:00:00Z",
-            builder: .init(name: "frostbyte-bundle", version: "test"),
-            compose: .init(file: "docker-compose.yml", sha256: SHA256Hasher.hash(compose), project: "demo",
-                           networks: [.init(name: "demo-internal", subnet: "172.29.0.0/16", internal: true)]),
-            images: [.init(name: "demo/app:1.0", file: "images/app.tar", sha256: try #require(imageEntry.digest),
-                           digest: image.digest, size: try #require(imageEntry.size))],
-            files: [])
+        let (entries, imageDigest) = try WriterFixture.entries(in: folder, extra: markers)
+        let draft = try WriterFixture.draft(version: "4.0.0", entries: entries, imageDigest: imageDigest)
         let path = folder.file("demo-4.0.0.tar.zst")
         let written = try BundleWriter(mtime: 1_767_225_600).write(manifest: draft, entries: entries, to: path)
         return (path, written.manifest)

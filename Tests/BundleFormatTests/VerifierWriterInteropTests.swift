@@ -27,25 +27,10 @@ struct VerifierWriterInteropTests {
         let temp = try TemporaryFolder()
         defer { temp.remove() }
         let key = try SigningKey.generate()
-        let image = try FixtureImage.legacy(in: temp.path)
-        let imagePath = temp.file("app.tar")
-        try image.archive.write(to: URL(fileURLWithPath: imagePath))
-        let compose = Data("services:\n  app:\n    image: demo/app:1.0\n".utf8)
-        var entries = [
-            BundleEntry(path: "docker-compose.yml", source: .data(compose)),
-            BundleEntry(path: "scripts/install.sh", source: .data(Data("#!/bin/sh\n".utf8)), mode: .executable),
-            BundleEntry(path: "images/app.tar", source: .file(imagePath)),
-        ]
-        entries = try BundleWriter.hash(entries)
-        let imageEntry = entries.first { $0.path == "images/app.tar" }!
-        let manifest = Manifest(
-            name: "demo", version: "2.0.0", bundleId: "", createdAt: "2026-01-01T00:00:00Z",
-            builder: .init(name: "frostbyte-bundle", version: "test"),
-            compose: .init(file: "docker-compose.yml", sha256: SHA256Hasher.hash(compose), project: "demo",
-                           networks: [.init(name: "demo-internal", subnet: "172.29.0.0/16", internal: true)]),
-            images: [.init(name: "demo/app:1.0", file: "images/app.tar", sha256: imageEntry.digest!,
-                           digest: image.digest, size: imageEntry.size!)],
-            scripts: ["scripts/install.sh"], files: [])
+        let script = BundleEntry(path: "scripts/install.sh", source: .data(Data("#!/bin/sh\n".utf8)), mode: .executable)
+        let (entries, imageDigest) = try WriterFixture.entries(in: temp, extra: [script])
+        let manifest = try WriterFixture.draft(version: "2.0.0", entries: entries, imageDigest: imageDigest,
+                                               scripts: ["scripts/install.sh"])
         let writer = BundleWriter(mtime: 1_767_225_600, signingKey: key)
         let bundle = temp.file("demo-2.0.0.tar.zst")
         let written = try writer.write(manifest: manifest, entries: entries, to: bundle)
@@ -56,7 +41,7 @@ struct VerifierWriterInteropTests {
         #expect(report.signature.state == .trusted)
         #expect(report.sidecar == "ok")
         #expect(report.bundleId == written.manifest.bundleId)
-        #expect(report.images.first?.actualDigest == image.digest)
+        #expect(report.images.first?.actualDigest == imageDigest)
 
         // The standard tools agree.
         #expect(try run(["sha256sum", "-c", "demo-2.0.0.tar.zst.sha256"], in: temp.path).status == 0)
