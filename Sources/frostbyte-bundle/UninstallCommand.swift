@@ -33,12 +33,12 @@ extension FrostbyteBundle {
                     return
                 }
                 Console.out("uninstalled project \(result.project)")
-                Console.out("containers removed: \(result.containersRemoved.joined(separator: ", "))")
-                Console.out("networks removed: \(result.networksRemoved.joined(separator: ", "))")
-                Console.out("images removed: \(result.imagesRemoved.joined(separator: ", "))")
+                Console.out("containers removed: \(listed(result.containersRemoved))")
+                Console.out("networks removed: \(listed(result.networksRemoved))")
+                Console.out("images removed: \(listed(result.imagesRemoved))")
                 for kept in result.imagesKept { Console.out("image kept: \(kept)") }
                 if purgeData {
-                    Console.out("volumes removed: \(result.volumesRemoved.joined(separator: ", "))")
+                    Console.out("volumes removed: \(listed(result.volumesRemoved))")
                 } else if !result.volumesKept.isEmpty {
                     Console.out("volumes kept (remove with --purge-data): \(result.volumesKept.joined(separator: ", "))")
                 }
@@ -47,4 +47,9 @@ extension FrostbyteBundle {
             }
         }
     }
+}
+
+/// A comma-separated list for the human report, or "none".
+private func listed(_ items: [String]) -> String {
+    items.isEmpty ? "none" : items.joined(separator: ", ")
 }
