@@ -13,9 +13,11 @@ struct InstallCrashTests {
         InstallHarness.sweepStale()
     }
 
-    /// Starts the binary, waits for a stderr line containing `trigger`, waits `delay`
-    /// seconds and SIGKILLs it. Returns the stderr seen and whether the trigger came.
-    static func killDuring(_ arguments: [String], trigger: String, delay: Double) throws -> (stderr: String, triggered: Bool) {
+    /// Starts the binary (stdout discarded) and reads its stderr until what it printed
+    /// contains `trigger` or stderr closes. The process keeps running; read the rest of
+    /// its stderr from `stderr` and wait for it.
+    static func start(_ arguments: [String], until trigger: String) throws
+        -> (process: Process, stderr: Pipe, seen: String, triggered: Bool) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: InstallEnv.binary)
         process.arguments = arguments
@@ -24,20 +26,24 @@ struct InstallCrashTests {
         process.standardOutput = FileHandle.nullDevice
         try process.run()
         var seen = ""
-        var triggered = false
-        let handle = pipe.fileHandleForReading
-        while process.isRunning || !triggered {
-            let chunk = handle.availableData
+        while !seen.contains(trigger) {
+            let chunk = pipe.fileHandleForReading.availableData
             if chunk.isEmpty { break }
             seen += String(decoding: chunk, as: UTF8.self)
-            if seen.contains(trigger) { triggered = true; break }
         }
-        if triggered {
+        return (process, pipe, seen, seen.contains(trigger))
+    }
+
+    /// Starts the binary, waits for a stderr line containing `trigger`, waits `delay`
+    /// seconds and SIGKILLs it. Returns the stderr seen and whether the trigger came.
+    static func killDuring(_ arguments: [String], trigger: String, delay: Double) throws -> (stderr: String, triggered: Bool) {
+        let started = try start(arguments, until: trigger)
+        if started.triggered {
             usleep(UInt32(delay * 1_000_000))
-            kill(process.processIdentifier, SIGKILL)
+            kill(started.process.processIdentifier, SIGKILL)
         }
-        process.waitUntilExit()
-        return (seen, triggered)
+        started.process.waitUntilExit()
+        return (started.seen, started.triggered)
     }
 
     @Test(arguments: [
@@ -82,19 +88,7 @@ struct InstallCrashTests {
         let bundle = try InstallHarness.v1(suite: "crash")
         let arguments = ["install", bundle, "--allow-unsigned", "--prefix", prefix, "--project", project,
                          "--subnet", "10.214.34.0/24", "--timeout", "180"]
-        let first = Process()
-        first.executableURL = URL(fileURLWithPath: InstallEnv.binary)
-        first.arguments = arguments
-        let pipe = Pipe()
-        first.standardError = pipe
-        first.standardOutput = FileHandle.nullDevice
-        try first.run()
-        var seen = ""
-        while !seen.contains("verifying and extracting") {
-            let chunk = pipe.fileHandleForReading.availableData
-            if chunk.isEmpty { break }
-            seen += String(decoding: chunk, as: UTF8.self)
-        }
+        let (first, pipe, _, _) = try Self.start(arguments, until: "verifying and extracting")
         let second = try InstallEnv.tool(arguments)
         #expect(second.status == 3, "\(second.stderr)")
         #expect(second.stderr.contains("lock"), "\(second.stderr)")

@@ -5,23 +5,17 @@ import Testing
 
 /// Shared plumbing of the install integration tests: the binary, docker, shell.
 enum InstallEnv {
-    /// The repository root (two folders above this file's folder).
-    static let repoRoot: String = {
-        let file = URL(fileURLWithPath: #filePath)
-        return file.deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
-    }()
+    /// The repository root.
+    static let repoRoot = DockerTestSupport.repoRoot
 
     /// The binary under test: FROSTBYTE_BIN, else the newest debug build found.
     static let binary: String = {
         if let bin = ProcessInfo.processInfo.environment["FROSTBYTE_BIN"] { return bin }
         let candidates = [".build/debug", ".build-install/debug"].map { "\(repoRoot)/\($0)/frostbyte-bundle" }
             .filter { FileManager.default.isExecutableFile(atPath: $0) }
-        return candidates.max { modified($0) < modified($1) } ?? "\(repoRoot)/.build/debug/frostbyte-bundle"
+        return candidates.max { DockerTestSupport.modified($0) < DockerTestSupport.modified($1) }
+            ?? "\(repoRoot)/.build/debug/frostbyte-bundle"
     }()
-
-    private static func modified(_ path: String) -> Date {
-        ((try? FileManager.default.attributesOfItem(atPath: path))?[.modificationDate] as? Date) ?? .distantPast
-    }
 
     /// A short id unique to this test run (FROSTBYTE_TEST_RUN, else random).
     static let runID: String = {
@@ -63,14 +57,11 @@ enum InstallEnv {
         try run([binary] + arguments)
     }
 
-    /// Runs a command and returns trimmed stdout, failing the test on a non-zero exit.
+    /// Runs a command and returns trimmed stdout, failing the test on a non-zero exit;
+    /// waits for it however long it takes.
     @discardableResult
     static func check(_ arguments: [String]) throws -> String {
-        let output = try run(arguments)
-        guard output.status == 0 else {
-            throw FixtureFailure("\(arguments.joined(separator: " ")) exited \(output.status): \(output.stderr)")
-        }
-        return output.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        try DockerTestSupport.check(arguments, timeout: nil)
     }
 
     /// Sorted `docker images` listing (ID and tags), for "unchanged" checks.
@@ -87,10 +78,8 @@ enum InstallEnv {
     }
 }
 
-struct FixtureFailure: Error, CustomStringConvertible {
-    var description: String
-    init(_ text: String) { description = text }
-}
+/// The install fixtures' failures are the shared test failure.
+typealias FixtureFailure = TestFailure
 
 /// Builds demo bundles for the install tests the way `build` lays them out (format
 /// v1: root folder, MANIFEST.json, signature, SHA256SUMS, small files sorted by path,

@@ -26,7 +26,8 @@ enum DockerTestSupport {
         return candidates.max { modified($0) < modified($1) } ?? "\(repoRoot)/.build/debug/frostbyte-bundle"
     }()
 
-    private static func modified(_ path: String) -> Date {
+    /// The modification time of `path`; distant past when it cannot be read.
+    static func modified(_ path: String) -> Date {
         ((try? FileManager.default.attributesOfItem(atPath: path))?[.modificationDate] as? Date) ?? .distantPast
     }
 
@@ -270,9 +271,10 @@ enum DockerTestSupport {
     }
 
     /// Runs a program and returns its trimmed stdout; throws on a non-zero exit.
+    /// `timeout` as for `run` (`nil`: wait however long it takes).
     @discardableResult
-    static func check(_ arguments: [String]) throws -> String {
-        let result = try run(arguments)
+    static func check(_ arguments: [String], timeout: Double? = 180) throws -> String {
+        let result = try run(arguments, timeout: timeout)
         guard result.status == 0 else {
             throw TestFailure("\(arguments.joined(separator: " ")) exited \(result.status): \(result.stderr)")
         }
