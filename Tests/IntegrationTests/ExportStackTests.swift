@@ -37,7 +37,7 @@ final class ExportStack {
         folder = String(cString: made)
         prefix = "\(folder)/prefix"
         project = "fbtest-\(DockerTestSupport.runID)-\(tag)"
-        subnet = try Self.freeSubnet()
+        subnet = try DockerTestSupport.freeSubnet(in: "10.215")
         do {
             try install()
         } catch {
@@ -104,21 +104,6 @@ final class ExportStack {
     /// Runs the binary under test.
     static func tool(_ arguments: [String], timeout: Double = 300) throws -> DockerTestSupport.Output {
         try DockerTestSupport.run([binary] + arguments, timeout: timeout)
-    }
-
-    /// A /24 in 10.215.0.0/16 that no docker network and no host route uses.
-    static func freeSubnet() throws -> String {
-        let networks = try DockerTestSupport.check(["docker", "network", "ls", "-q"]).split(separator: "\n").map(String.init)
-        var used = try DockerTestSupport.check(["ip", "-4", "route"])
-        if !networks.isEmpty {
-            used += try DockerTestSupport.check(["docker", "network", "inspect", "--format",
-                                                 "{{range .IPAM.Config}}{{.Subnet}} {{end}}"] + networks)
-        }
-        for _ in 0..<200 {
-            let prefix = "10.215.\(Int.random(in: 1...254))."
-            if !used.contains(prefix) && !used.contains("10.215.0.0/16") { return "\(prefix)0/24" }
-        }
-        throw TestFailure("no free 10.215.x.0/24 subnet")
     }
 
     /// Extracts a .tar.zst with GNU tar into a new folder and returns the bundle's root.

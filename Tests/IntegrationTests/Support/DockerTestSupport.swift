@@ -66,17 +66,18 @@ enum DockerTestSupport {
     /// A fresh project name for this run: `fbtest-<run>-<n>`.
     static func projectName() -> String { "fbtest-\(runID)-\(counter.next())" }
 
-    /// A /24 from 10.213.0.0/16 that no docker network and no host route uses.
-    static func freeSubnet() throws -> String {
+    /// A /24 from `block`.0.0/16 (10.213 unless a suite keeps its own range) that no
+    /// docker network and no host route uses.
+    static func freeSubnet(in block: String = "10.213") throws -> String {
         let used = try usedAddressSpace()
         for _ in 0..<200 {
             let octet = Int.random(in: 1...254)
-            let prefix = "10.213.\(octet)."
-            if !used.contains(where: { $0.hasPrefix(prefix) }) && !used.contains("10.213.0.0/16") {
+            let prefix = "\(block).\(octet)."
+            if !used.contains(where: { $0.hasPrefix(prefix) }) && !used.contains("\(block).0.0/16") {
                 return "\(prefix)0/24"
             }
         }
-        throw TestFailure("no free 10.213.x.0/24 subnet")
+        throw TestFailure("no free \(block).x.0/24 subnet")
     }
 
     private static func usedAddressSpace() throws -> [String] {
