@@ -86,18 +86,25 @@ private func readFile(_ path: String) throws -> Data {
     }
 }
 
+/// Parses `pem` with the libcrypto PEM reader `read` and keeps the key only when it is Ed25519.
+/// - Throws: `SigningError.invalidPEM` (not a PEM `expected`), `SigningError.notEd25519`.
+private func readEd25519(_ pem: Data, origin: String, expected: String,
+                         _ read: (OpaquePointer) -> OpaquePointer?) throws -> EVPKey {
+    guard let pointer = withReadBIO(pem, read) else {
+        throw SigningError.invalidPEM(path: origin, expected: expected, detail: libcryptoErrorText())
+    }
+    let key = EVPKey(pointer)
+    guard key.isEd25519 else { throw SigningError.notEd25519(path: origin) }
+    return key
+}
+
 /// An Ed25519 public key (PEM SubjectPublicKeyInfo, as `openssl pkey -pubout` writes).
 public struct VerifyingKey: @unchecked Sendable {
     fileprivate let key: EVPKey
 
     /// Parses a PEM public key; `origin` names it in errors.
     public init(pem: Data, origin: String = "<memory>") throws {
-        guard let pointer = withReadBIO(pem, { PEM_read_bio_PUBKEY($0, nil, nil, nil) }) else {
-            throw SigningError.invalidPEM(path: origin, expected: "public key", detail: libcryptoErrorText())
-        }
-        let key = EVPKey(pointer)
-        guard key.isEd25519 else { throw SigningError.notEd25519(path: origin) }
-        self.key = key
+        key = try readEd25519(pem, origin: origin, expected: "public key") { PEM_read_bio_PUBKEY($0, nil, nil, nil) }
     }
 
     /// Loads a PEM public key file.
@@ -143,12 +150,7 @@ public struct SigningKey: @unchecked Sendable {
 
     /// Parses a PEM PKCS#8 private key; `origin` names it in errors.
     public init(pem: Data, origin: String = "<memory>") throws {
-        guard let pointer = withReadBIO(pem, { PEM_read_bio_PrivateKey($0, nil, nil, nil) }) else {
-            throw SigningError.invalidPEM(path: origin, expected: "private key", detail: libcryptoErrorText())
-        }
-        let key = EVPKey(pointer)
-        guard key.isEd25519 else { throw SigningError.notEd25519(path: origin) }
-        self.key = key
+        key = try readEd25519(pem, origin: origin, expected: "private key") { PEM_read_bio_PrivateKey($0, nil, nil, nil) }
     }
 
     /// Loads a PEM private key file.
