@@ -200,16 +200,12 @@ final class FileByteSource: ArchiveByteSource {
     }
 
     func nextBlock() throws -> UnsafeRawBufferPointer {
-        while true {
-            let count = read(descriptor, buffer.baseAddress, buffer.count)
-            if count < 0 {
-                if errno == EINTR { continue }
-                throw ArchiveReadError.readFailed(detail: "\(path): \(String(cString: strerror(errno)))")
-            }
-            let block = UnsafeRawBufferPointer(rebasing: buffer[0..<count])
-            hasher?.update(block)
-            if count > 0 { onBytes?(Int64(count)) }
-            return block
+        let count = try FileDescriptorIO.read(descriptor, into: buffer) {
+            ArchiveReadError.readFailed(detail: "\(path): \($0)")
         }
+        let block = UnsafeRawBufferPointer(rebasing: buffer[0..<count])
+        hasher?.update(block)
+        if count > 0 { onBytes?(Int64(count)) }
+        return block
     }
 }

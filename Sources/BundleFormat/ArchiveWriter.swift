@@ -262,11 +262,6 @@ final class OpenedSourceFile {
     /// Reads the next chunk into `buffer`; 0 at the end of the file.
     /// - Throws: `FileReadError.readFailed`.
     func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
-        while true {
-            let count = Foundation.read(descriptor, buffer.baseAddress, buffer.count)
-            if count >= 0 { return count }
-            if errno == EINTR { continue }
-            throw FileReadError.readFailed(path: path, reason: String(cString: strerror(errno)))
-        }
+        try FileDescriptorIO.read(descriptor, into: buffer) { FileReadError.readFailed(path: path, reason: $0) }
     }
 }

@@ -98,13 +98,9 @@ final class FileChunks: ChunkSupplier {
     deinit { close(descriptor) }
 
     func nextChunk() throws -> UnsafeRawBufferPointer? {
-        while true {
-            let count = read(descriptor, buffer.baseAddress, buffer.count)
-            if count < 0 {
-                if errno == EINTR { continue }
-                throw FileReadError.readFailed(path: path, reason: String(cString: strerror(errno)))
-            }
-            return count == 0 ? nil : UnsafeRawBufferPointer(rebasing: buffer[0..<count])
+        let count = try FileDescriptorIO.read(descriptor, into: buffer) {
+            FileReadError.readFailed(path: path, reason: $0)
         }
+        return count == 0 ? nil : UnsafeRawBufferPointer(rebasing: buffer[0..<count])
     }
 }

@@ -78,7 +78,7 @@ public final class AtomicOutputFile: ArchiveOutput {
     public func write(_ bytes: UnsafeRawBufferPointer) throws {
         guard bytes.count > 0 else { return }
         hasher.update(bytes)
-        if let reason = FileDescriptorWrite.writeAll(descriptor, bytes) {
+        if let reason = FileDescriptorIO.writeAll(descriptor, bytes) {
             throw BundleWriteError.writeFailed(path: finalPath, reason: reason)
         }
         size += Int64(bytes.count)

@@ -1,7 +1,20 @@
 import Foundation
 
-/// Writing a whole buffer to an open file descriptor with plain `write(2)`.
-public enum FileDescriptorWrite {
+/// Plain `read(2)`/`write(2)` on an open file descriptor, retried on EINTR.
+public enum FileDescriptorIO {
+    /// Reads up to `buffer.count` bytes into `buffer`, retrying on EINTR.
+    /// - Returns: the number of bytes read; 0 at end of file.
+    /// - Throws: `failure(reason)` with the system's reason when `read(2)` fails.
+    public static func read(_ descriptor: Int32, into buffer: UnsafeMutableRawBufferPointer,
+                            failure: (String) -> any Error) throws -> Int {
+        while true {
+            let count = Foundation.read(descriptor, buffer.baseAddress, buffer.count)
+            if count >= 0 { return count }
+            if errno == EINTR { continue }
+            throw failure(String(cString: strerror(errno)))
+        }
+    }
+
     /// Writes every byte of `bytes` to `descriptor`, continuing after short writes
     /// and retrying on EINTR. Writes nothing for an empty buffer.
     /// - Returns: `nil` when all bytes were written, else the system's reason

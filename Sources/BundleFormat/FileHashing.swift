@@ -51,10 +51,8 @@ public final class ChunkedFileReader {
     public func forEachChunk(_ body: (UnsafeRawBufferPointer) throws -> Void) throws -> Int64 {
         var total: Int64 = 0
         while true {
-            let count = read(descriptor, buffer.baseAddress, buffer.count)
-            if count < 0 {
-                if errno == EINTR { continue }
-                throw FileReadError.readFailed(path: path, reason: String(cString: strerror(errno)))
+            let count = try FileDescriptorIO.read(descriptor, into: buffer) {
+                FileReadError.readFailed(path: path, reason: $0)
             }
             if count == 0 { return total }
             total += Int64(count)

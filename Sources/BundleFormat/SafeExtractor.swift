@@ -162,7 +162,7 @@ public final class ExtractedFileWriter {
 
     /// Appends `chunk` to the file, retrying short writes.
     public func write(_ chunk: UnsafeRawBufferPointer) throws {
-        if let reason = FileDescriptorWrite.writeAll(descriptor, chunk) {
+        if let reason = FileDescriptorIO.writeAll(descriptor, chunk) {
             throw ExtractionError.writeFailed(path: path, reason: reason)
         }
     }

@@ -216,24 +216,20 @@ final class HashingTeeSource: ArchiveByteSource {
 
     private func readBlock() throws -> UnsafeRawBufferPointer {
         if finished { return UnsafeRawBufferPointer(start: nil, count: 0) }
-        while true {
-            let count = read(input, buffer.baseAddress, buffer.count)
-            if count < 0 {
-                if errno == EINTR { continue }
-                throw FileReadError.readFailed(path: inputPath, reason: String(cString: strerror(errno)))
-            }
-            if count == 0 { finished = true }
-            let chunk = UnsafeRawBufferPointer(rebasing: buffer[0..<count])
-            if hashing { hasher.update(chunk) }
-            if let output { try writeAll(output, chunk) }
-            size += Int64(count)
-            progress.advance(by: Int64(count))
-            return chunk
+        let count = try FileDescriptorIO.read(input, into: buffer) {
+            FileReadError.readFailed(path: inputPath, reason: $0)
         }
+        if count == 0 { finished = true }
+        let chunk = UnsafeRawBufferPointer(rebasing: buffer[0..<count])
+        if hashing { hasher.update(chunk) }
+        if let output { try writeAll(output, chunk) }
+        size += Int64(count)
+        progress.advance(by: Int64(count))
+        return chunk
     }
 
     private func writeAll(_ descriptor: Int32, _ bytes: UnsafeRawBufferPointer) throws {
-        if let reason = FileDescriptorWrite.writeAll(descriptor, bytes) {
+        if let reason = FileDescriptorIO.writeAll(descriptor, bytes) {
             throw BundleWriteError.writeFailed(path: outputPath, reason: reason)
         }
     }

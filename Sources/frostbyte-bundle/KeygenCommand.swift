@@ -68,7 +68,7 @@ enum KeyFiles {
             let code = errno
             throw CreateError(path: path, reason: String(cString: strerror(code)), exists: code == EEXIST)
         }
-        var failure = FileDescriptorWrite.writeAll(descriptor, contents)
+        var failure = FileDescriptorIO.writeAll(descriptor, contents)
         if failure == nil, fchmod(descriptor, mode) != 0 { failure = String(cString: strerror(errno)) }
         if failure == nil, fsync(descriptor) != 0 { failure = String(cString: strerror(errno)) }
         if close(descriptor) != 0, failure == nil { failure = String(cString: strerror(errno)) }

@@ -83,7 +83,7 @@ public struct StepSpooler: Sendable {
             if count == 0 { break }
             let chunk = UnsafeRawBufferPointer(rebasing: buffer[0..<count])
             hasher.update(chunk)
-            if let reason = FileDescriptorWrite.writeAll(spool, chunk) {
+            if let reason = FileDescriptorIO.writeAll(spool, chunk) {
                 child.signal(SIGTERM)
                 _ = child.wait()
                 deadline?.cancel()

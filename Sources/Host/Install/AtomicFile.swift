@@ -12,7 +12,7 @@ enum AtomicFile {
         let temporary = "\(folder)/.\((path as NSString).lastPathComponent).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         let descriptor = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode)
         guard descriptor >= 0 else { throw failure("create", temporary) }
-        let writeFailure = FileDescriptorWrite.writeAll(descriptor, data)
+        let writeFailure = FileDescriptorIO.writeAll(descriptor, data)
         var ok = writeFailure == nil
         // open(2) applies the umask; set the exact bits the caller asked for.
         if ok { ok = fchmod(descriptor, mode) == 0 && fsync(descriptor) == 0 }
