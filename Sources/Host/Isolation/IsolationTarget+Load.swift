@@ -68,9 +68,7 @@ extension IsolationTarget {
         let expected = (networks ?? manifest.compose?.networks ?? []).map {
             ExpectedNetwork(name: $0.name, subnet: $0.subnet, internal: $0.internal)
         }
-        var gateway = manifest.gateway.map {
-            Gateway(service: $0.service, ipv4Address: $0.ipv4Address, port: $0.port, healthPath: $0.healthPath)
-        }
+        var gateway = manifest.gateway
         if let gatewayIP, !gatewayIP.isEmpty { gateway?.ipv4Address = gatewayIP }
         var images: [String: String] = [:]
         for image in manifest.images { images[image.name] = image.digest }

@@ -1,3 +1,4 @@
+import BundleFormat
 import Foundation
 
 /// What one isolation run checks: one installed compose project and what its
@@ -43,17 +44,9 @@ public struct IsolationTarget: Sendable, Equatable {
         }
     }
 
-    /// The gateway service at its fixed address.
-    public struct Gateway: Sendable, Equatable {
-        public var service: String
-        public var ipv4Address: String
-        public var port: Int
-        public var healthPath: String
-        public init(service: String, ipv4Address: String, port: Int, healthPath: String) {
-            self.service = service; self.ipv4Address = ipv4Address; self.port = port
-            self.healthPath = healthPath
-        }
-    }
+    /// The gateway service at its fixed address (on this host: the receipt's IP wins
+    /// over the manifest's). The manifest's own type: same fields, same meaning.
+    public typealias Gateway = Manifest.Gateway
 }
 
 /// How a run probes. Defaults keep a 4-service stack well under 30 s: all probes run
