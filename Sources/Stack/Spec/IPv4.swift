@@ -1,5 +1,5 @@
 /// An IPv4 address as a 32-bit number; parses and prints dotted-quad form only.
-public struct IPv4Address: Sendable, Hashable, Comparable, CustomStringConvertible, Codable {
+public struct IPv4Address: Sendable, Hashable, Comparable, TextCodable {
     /// The address in host byte order.
     public var value: UInt32
 
@@ -26,22 +26,11 @@ public struct IPv4Address: Sendable, Hashable, Comparable, CustomStringConvertib
 
     public static func < (a: IPv4Address, b: IPv4Address) -> Bool { a.value < b.value }
 
-    public init(from decoder: Decoder) throws {
-        let text = try decoder.singleValueContainer().decode(String.self)
-        guard let address = IPv4Address(text) else {
-            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "not an IPv4 address: \(text)"))
-        }
-        self = address
-    }
-
-    public func encode(to encoder: Encoder) throws {
-        var container = encoder.singleValueContainer()
-        try container.encode(description)
-    }
+    public static let codingName = "an IPv4 address"
 }
 
 /// An IPv4 network in CIDR form (`172.29.0.0/16`) whose host bits are zero.
-public struct IPv4Network: Sendable, Hashable, CustomStringConvertible, Codable {
+public struct IPv4Network: Sendable, Hashable, TextCodable {
     /// The network address (host bits zero).
     public let address: IPv4Address
     /// The prefix length, 0...32.
@@ -123,12 +112,26 @@ public struct IPv4Network: Sendable, Hashable, CustomStringConvertible, Codable 
 
     public var description: String { "\(address)/\(prefixLength)" }
 
+    public static let codingName = "an IPv4 CIDR"
+}
+
+/// A value stored in JSON as its text form (`description`) and read back with its
+/// failable text initializer; text that does not parse is a decoding error naming
+/// what was expected.
+public protocol TextCodable: Codable, CustomStringConvertible {
+    /// What the text should be, for the error ("an IPv4 address").
+    static var codingName: String { get }
+    init?(_ text: String)
+}
+
+extension TextCodable {
     public init(from decoder: Decoder) throws {
         let text = try decoder.singleValueContainer().decode(String.self)
-        guard let network = IPv4Network(text) else {
-            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "not an IPv4 CIDR: \(text)"))
+        guard let value = Self(text) else {
+            throw DecodingError.dataCorrupted(
+                .init(codingPath: decoder.codingPath, debugDescription: "not \(Self.codingName): \(text)"))
         }
-        self = network
+        self = value
     }
 
     public func encode(to encoder: Encoder) throws {
