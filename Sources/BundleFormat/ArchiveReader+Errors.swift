@@ -15,6 +15,17 @@ public enum ArchiveReadError: UserFacingError, Equatable {
     /// The bytes could not be read from disk.
     case readFailed(detail: String)
 
+    /// What is wrong, without the advice for bundles that `message` adds: for
+    /// archives that are not bundles (a docker-archive given to `build`).
+    public var problem: String {
+        switch self {
+        case .unrecognizedFormat(let detail): return "not a tar archive (\(detail))"
+        case .truncated(let entry, let detail): return "archive is truncated\(Self.at(entry)) (\(detail))"
+        case .corruptCompression(let entry, let detail): return "corrupt zstd stream\(Self.at(entry)) (\(detail))"
+        default: return message
+        }
+    }
+
     public var message: String {
         switch self {
         case .unrecognizedFormat(let detail):

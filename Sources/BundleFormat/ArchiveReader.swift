@@ -6,6 +6,15 @@ import Foundation
 /// valid until the next call.
 public protocol ArchiveByteSource: AnyObject {
     func nextBlock() throws -> UnsafeRawBufferPointer
+    /// Moves past up to `count` bytes without reading them and returns how many it
+    /// moved past; 0 means "cannot skip", and libarchive then reads and discards.
+    /// A source whose every byte must be seen (hashed, copied) never skips. The
+    /// default implementation never skips.
+    func skip(_ count: Int64) throws -> Int64
+}
+
+extension ArchiveByteSource {
+    public func skip(_ count: Int64) throws -> Int64 { 0 }
 }
 
 /// Streams the entries of a tar or zstd-compressed tar through libarchive.
@@ -51,6 +60,7 @@ public final class ArchiveReader {
             try check(archive_read_support_filter_zstd(archive), "enable zstd")
         }
         try check(archive_read_set_read_callback(archive, archiveReadCallback), "set the read callback")
+        try check(archive_read_set_skip_callback(archive, archiveSkipCallback), "set the skip callback")
         try check(archive_read_set_callback_data(archive, Unmanaged.passUnretained(self).toOpaque()),
                   "set the callback data")
         let status = archive_read_open1(archive)
@@ -125,6 +135,15 @@ public final class ArchiveReader {
         }
     }
 
+    fileprivate func skip(_ count: Int64) -> Int64 {
+        do {
+            return try source.skip(count)
+        } catch {
+            sourceError = error
+            return -1
+        }
+    }
+
     private func checkFormatAndFilters(_ archive: OpaquePointer) throws {
         let format = archive_format(archive)
         if format & ARCHIVE_FORMAT_BASE_MASK != ARCHIVE_FORMAT_TAR {
@@ -172,6 +191,14 @@ private func archiveReadCallback(
     let block = reader.next()
     buffer.pointee = block.pointer
     return la_ssize_t(block.count)
+}
+
+private func archiveSkipCallback(
+    _ archive: OpaquePointer?, _ context: UnsafeMutableRawPointer?, _ request: la_int64_t
+) -> la_int64_t {
+    guard let context, request > 0 else { return 0 }
+    let reader = Unmanaged<ArchiveReader>.fromOpaque(context).takeUnretainedValue()
+    return la_int64_t(reader.skip(Int64(request)))
 }
 
 /// Reads a file with `read(2)` in 1 MiB blocks, optionally hashing the raw bytes.

@@ -30,7 +30,7 @@ public enum ArchiveCompression: Sendable, Equatable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .none: return "none"
-        case .zstd(let level): return "zstd level \(level), \(Self.zstdThreads) threads, 2 MiB jobs, checksum"
+        case .zstd(let level): return "zstd level \(level), \(Self.zstdThreads) threads, 4 MiB jobs, checksum"
         }
     }
 }

@@ -6,9 +6,11 @@ import CZstd
 /// Why not libarchive's own zstd filter: in libarchive 3.6.2 it sets only the level
 /// and the worker count, so libzstd picks its default job size (4 x window = 8 MiB at
 /// level 3) and a two-worker stream holds about 70 MiB of buffers; `build` must stay
-/// under 100 MiB in total. Here the job size is fixed at 2 MiB (about 20 MiB of
-/// buffers, 0.1% larger output) and the frame carries a content checksum, so
-/// `zstd -t` and every decoder detect corruption.
+/// under 100 MiB in total. Here the job size is fixed at 4 MiB (about 35 MiB of
+/// buffers, 0.07% larger output than 8 MiB jobs) and the frame carries a content
+/// checksum, so `zstd -t` and every decoder detect corruption. Measured on two
+/// cores (scripts/bench build): 2 MiB jobs left the workers idle more often (about
+/// 4% more wall time at the same CPU time); 8 MiB jobs took build to ~105 MiB RSS.
 ///
 /// Determinism: libzstd's multi-threaded output depends only on the level, the job
 /// size and the other parameters set here, never on the number of workers (>= 1) or
@@ -21,7 +23,7 @@ import CZstd
 /// Not thread-safe: confine an instance to one thread.
 final class ZstdCompressor: ArchiveOutput {
     /// Job size of the multi-threaded compressor, fixed for reproducibility and memory.
-    static let jobSize = 2 << 20
+    static let jobSize = 4 << 20
     /// Size of the buffer compressed bytes are collected in before going downstream.
     static let outputSize = 1 << 20
 

@@ -11,7 +11,7 @@ public enum ImageArchiveProblem: Error, Sendable, Equatable, CustomStringConvert
 
     public var description: String {
         switch self {
-        case .notATar(let detail): return "is not a docker save archive (not a tar: \(detail))"
+        case .notATar(let detail): return "is not a docker save archive (\(detail))"
         case .noManifest: return "is not a docker save archive: it has neither manifest.json nor index.json"
         case .badManifest(let detail): return "has an unusable docker manifest: \(detail)"
         case .configMissing(let path): return "lacks the image config \(path) its manifest names (or it is over 4 MiB)"
@@ -82,7 +82,7 @@ public enum ImageArchiveInspector {
             }
             try reader.finish()
         } catch let error as ArchiveReadError {
-            return .failure(.notATar(detail: error.message))
+            return .failure(.notATar(detail: error.problem))
         } catch {
             return .failure(.notATar(detail: "\(error)"))
         }

@@ -206,6 +206,18 @@ final class HashingTeeSource: ArchiveByteSource {
         }
     }
 
+    /// Seeks past `count` bytes when nothing needs to see them (no hashing, no copy),
+    /// so inspecting an archive already on disk reads its headers, not its layers. A
+    /// seek past the end is caught by libarchive as a truncated archive; an input that
+    /// cannot seek (a pipe) is read instead.
+    func skip(_ count: Int64) throws -> Int64 {
+        guard !hashing, output == nil, !finished, count > 0 else { return 0 }
+        guard lseek(input, off_t(count), SEEK_CUR) >= 0 else { return 0 }
+        size += count
+        progress.advance(by: count)
+        return count
+    }
+
     /// Passes the rest of the input through (the archive parser stops at the tar trailer).
     func drain() throws {
         while try !readBlock().isEmpty {}

@@ -78,11 +78,16 @@ struct BuildFailureTests {
         #expect(fixture.outputListing() == ["fbtest-1.2.3.tar.zst", "fbtest-1.2.3.tar.zst.sha256"])
     }
 
-    @Test("a docker-archive that is not one, or holds another image")
+    @Test("a docker-archive that is not one, is cut short, or holds another image")
     func badArchive() throws {
         let fixture = try BuildFixture(image: "fbtest-none/app:1", archive: "image.tar")
         defer { fixture.remove() }
         try fixture.write("image.tar", "not a tar at all\n")
+        try expectFailure(fixture, [fixture.spec, "-o", fixture.out], status: 2, mentions: "image.tar")
+        // Cut inside the layer's data, which inspection seeks over instead of reading:
+        // the seek past the end must still be reported as a damaged archive.
+        try fixture.writeDockerArchive("image.tar", reference: "fbtest-none/app:1")
+        #expect(truncate(fixture.folder + "/image.tar", 6144) == 0)
         try expectFailure(fixture, [fixture.spec, "-o", fixture.out], status: 2, mentions: "image.tar")
         try fixture.writeDockerArchive("image.tar", reference: "fbtest-other/app:1")
         try expectFailure(fixture, [fixture.spec, "-o", fixture.out], status: 2, mentions: "fbtest-other/app:1")
