@@ -19,27 +19,29 @@ public enum ArchiveReadError: UserFacingError, Equatable {
     /// archives that are not bundles (a docker-archive given to `build`).
     public var problem: String {
         switch self {
-        case .unrecognizedFormat(let detail): return "not a tar archive (\(detail))"
-        case .truncated(let entry, let detail): return "archive is truncated\(Self.at(entry)) (\(detail))"
-        case .corruptCompression(let entry, let detail): return "corrupt zstd stream\(Self.at(entry)) (\(detail))"
-        default: return message
+        case .unrecognizedFormat(let detail):
+            return "not a tar or tar.zst archive (\(detail))"
+        case .unsupportedFormat(let name):
+            return "archive uses \(name), which bundle format v1 does not allow (only tar, optionally zstd-compressed)"
+        case .truncated(let entry, let detail):
+            return "archive is truncated\(Self.at(entry)) (\(detail))"
+        case .corruptCompression(let entry, let detail):
+            return "corrupt zstd stream\(Self.at(entry)) (\(detail))"
+        case .corruptArchive(let entry, let detail):
+            return "damaged archive\(Self.at(entry)): \(detail)"
+        case .readFailed(let detail):
+            return "reading the archive failed: \(detail)"
         }
     }
 
     public var message: String {
         switch self {
-        case .unrecognizedFormat(let detail):
-            return "not a tar or tar.zst archive (\(detail)); a bundle is the <name>-<version>.tar.zst file written by 'frostbyte-bundle build'"
-        case .unsupportedFormat(let name):
-            return "archive uses \(name), which bundle format v1 does not allow (only tar, optionally zstd-compressed)"
-        case .truncated(let entry, let detail):
-            return "archive is truncated\(Self.at(entry)) (\(detail)); copy the bundle again and compare it with its .sha256 file"
-        case .corruptCompression(let entry, let detail):
-            return "corrupt zstd stream\(Self.at(entry)) (\(detail)); copy the bundle again and compare it with its .sha256 file"
-        case .corruptArchive(let entry, let detail):
-            return "damaged archive\(Self.at(entry)): \(detail)"
-        case .readFailed(let detail):
-            return "reading the archive failed: \(detail)"
+        case .unrecognizedFormat:
+            return problem + "; a bundle is the <name>-<version>.tar.zst file written by 'frostbyte-bundle build'"
+        case .truncated, .corruptCompression:
+            return problem + "; copy the bundle again and compare it with its .sha256 file"
+        case .unsupportedFormat, .corruptArchive, .readFailed:
+            return problem
         }
     }
 
