@@ -25,23 +25,40 @@ let package = Package(
             name: "CZstd", pkgConfig: "libzstd",
             providers: [.apt(["libzstd-dev"])]),
 
+        // The leaf core: exit classes, user-facing errors, atomic files, signal cleanup,
+        // progress, the one process spawner. Foundation only.
+        .target(name: "FrostbyteCore"),
         // The on-disk contract: hashing, signing, manifest, archive read/write, verification.
-        .target(name: "BundleFormat", dependencies: ["CArchive", "CLibCrypto", "CZstd"]),
+        .target(name: "BundleFormat", dependencies: ["FrostbyteCore", "CArchive", "CLibCrypto", "CZstd"]),
         // Bundle specs and compose hardening (YAML in, hardened compose YAML out).
-        .target(name: "Stack", dependencies: ["BundleFormat", "CYAML"]),
-        // Everything that touches the host: docker, compose, install, isolation, export.
-        .target(name: "Host", dependencies: ["Stack", "BundleFormat"]),
+        .target(name: "Stack", dependencies: ["FrostbyteCore", "CYAML"]),
+        // The engine client: every docker and docker compose call, typed results,
+        // one binary choice, one capability query.
+        .target(name: "Engine", dependencies: ["FrostbyteCore", "BundleFormat"]),
+        // What an installation is on disk (prefix layout, receipt, ownership labels).
+        .target(name: "InstallationState", dependencies: ["FrostbyteCore", "BundleFormat", "Engine"]),
+        // build: stage images, models and files, write the bundle.
+        .target(name: "Builder", dependencies: ["FrostbyteCore", "BundleFormat", "Stack", "Engine"]),
+        // check-isolation: probes, canary, evidence.
+        .target(name: "Isolation", dependencies: ["FrostbyteCore", "BundleFormat", "Stack", "Engine", "InstallationState"]),
+        // install, status, uninstall.
+        .target(name: "Installation",
+                dependencies: ["FrostbyteCore", "BundleFormat", "Stack", "Engine", "InstallationState", "Isolation"]),
+        // export: audit tables, dumps, one export bundle.
+        .target(name: "Export", dependencies: ["FrostbyteCore", "BundleFormat", "Engine", "InstallationState"]),
         // The thin command-line front end.
         .executableTarget(
             name: "frostbyte-bundle",
             dependencies: [
-                "BundleFormat", "Stack", "Host",
+                "FrostbyteCore", "BundleFormat", "Stack", "Engine", "InstallationState", "Builder",
+                "Isolation", "Installation", "Export",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
-        .testTarget(name: "BundleFormatTests", dependencies: ["BundleFormat"]),
-        .testTarget(name: "StackTests", dependencies: ["Stack"]),
-        .testTarget(name: "HostTests", dependencies: ["Host"]),
+        .testTarget(name: "BundleFormatTests", dependencies: ["FrostbyteCore", "BundleFormat"]),
+        .testTarget(name: "StackTests", dependencies: ["FrostbyteCore", "Stack"]),
+        .testTarget(name: "FrostbyteCoreTests", dependencies: ["FrostbyteCore"]),
+        .testTarget(name: "HostTests", dependencies: ["FrostbyteCore", "BundleFormat", "Engine", "InstallationState", "Isolation", "Installation", "Export"]),
         // Runs the real binary (FROSTBYTE_BIN or .build/debug) against real tools and dockerd.
         .testTarget(name: "IntegrationTests", dependencies: ["BundleFormat"]),
     ],

@@ -1,3 +1,5 @@
+import FrostbyteCore
+
 /// Why reading an archive failed. Every libarchive failure maps to one of these,
 /// with libarchive's own message and the entry being read, so a truncated file or
 /// a corrupt zstd stream is reported as such instead of being mistaken for the end.

@@ -1,3 +1,4 @@
+import FrostbyteCore
 import Foundation
 
 /// What the reader thread tells the verifying thread, in archive order.

@@ -1,3 +1,4 @@
+import FrostbyteCore
 import Foundation
 
 /// How a bundle's tar stream is compressed. Every parameter that changes the output

@@ -1,3 +1,4 @@
+import FrostbyteCore
 import Foundation
 
 #if canImport(Glibc)

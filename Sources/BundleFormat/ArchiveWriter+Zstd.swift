@@ -1,3 +1,4 @@
+import FrostbyteCore
 import CZstd
 
 /// Compresses a byte stream into one zstd frame with fixed parameters and passes the

@@ -1,3 +1,4 @@
+import FrostbyteCore
 import Foundation
 
 /// Hands out the data of one entry a chunk at a time; a chunk stays valid until

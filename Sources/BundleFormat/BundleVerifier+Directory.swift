@@ -1,3 +1,4 @@
+import FrostbyteCore
 import Foundation
 
 /// An entry without data (directories, links, devices).

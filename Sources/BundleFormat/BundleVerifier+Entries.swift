@@ -1,3 +1,5 @@
+import FrostbyteCore
+
 /// Where an entry sits in the bundle once its path has been checked.
 enum EntryPlace: Equatable {
     /// The root folder entry itself (`<name>-<version>/`).

@@ -1,3 +1,4 @@
+import FrostbyteCore
 import Foundation
 
 /// What `inspect` shows: the manifest's facts, read from the first entries only

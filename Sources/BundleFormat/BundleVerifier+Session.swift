@@ -1,3 +1,4 @@
+import FrostbyteCore
 import Foundation
 
 /// What the verifier saw of one entry.

@@ -1,3 +1,4 @@
+import FrostbyteCore
 import Foundation
 
 /// Input that is not a bundle at all (exit status 2), as opposed to a bundle that

@@ -1,3 +1,4 @@
+import FrostbyteCore
 import Dispatch
 import Foundation
 

@@ -1,3 +1,4 @@
+import FrostbyteCore
 import Foundation
 
 /// One input of a bundle: a file, in-memory bytes or an (empty) folder, stored at

@@ -1,3 +1,4 @@
+import FrostbyteCore
 import Foundation
 
 /// Errors creating or committing the bundle file and its sidecar.

@@ -1,3 +1,4 @@
+import FrostbyteCore
 import Foundation
 
 /// Passes bytes to `downstream` on a thread of its own, through a few fixed 1 MiB

@@ -1,3 +1,4 @@
+import FrostbyteCore
 import Foundation
 
 /// Errors reading files from disk.

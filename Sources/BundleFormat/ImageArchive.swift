@@ -1,3 +1,4 @@
+import FrostbyteCore
 import Foundation
 
 /// What is wrong with a nested `docker save` archive.
@@ -29,6 +30,11 @@ public struct ImageArchiveSummary: Sendable, Equatable {
     public var configDigest: String
     public var repoTags: [String]
     public var layerCount: Int
+    /// The digests index.json names (empty without an index.json): the manifest or
+    /// index digest the containerd image store reports as the image ID.
+    public var manifestDigests: [String] = []
+    /// The config's `rootfs.diff_ids`: the layers' identity on every image store.
+    public var diffIDs: [String] = []
 }
 
 /// Reads a `docker save` archive in one forward pass, without Docker and without
@@ -99,16 +105,42 @@ public enum ImageArchiveInspector {
     private static func resolve(digests: [String: SHA256Digest], kept: [String: Data], paths: Set<String>)
         -> Result<ImageArchiveSummary, ImageArchiveProblem>
     {
+        var result: Result<ImageArchiveSummary, ImageArchiveProblem>
         if let manifest = kept["manifest.json"] {
-            return resolveDockerManifest(manifest, digests: digests, paths: paths)
-        }
-        if let index = kept["index.json"] {
-            return resolveOCIIndex(index, digests: digests, kept: kept, paths: paths)
-        }
-        if paths.contains("manifest.json") {
+            result = resolveDockerManifest(manifest, digests: digests, paths: paths)
+        } else if let index = kept["index.json"] {
+            result = resolveOCIIndex(index, digests: digests, kept: kept, paths: paths)
+        } else if paths.contains("manifest.json") {
             return .failure(.badManifest(detail: "manifest.json is not a small JSON document"))
+        } else {
+            return .failure(.noManifest)
         }
-        return .failure(.noManifest)
+        if case .success(var summary) = result {
+            if let index = kept["index.json"], let parsed = try? JSONDecoder().decode(OCIIndex.self, from: index) {
+                summary.manifestDigests = parsed.manifests.map(\.digest)
+            }
+            if let path = blobPathOrLegacy(summary.configDigest, kept: kept),
+               let config = try? JSONDecoder().decode(ImageConfig.self, from: kept[path]!) {
+                summary.diffIDs = config.rootfs?.diffIDs ?? []
+            }
+            result = .success(summary)
+        }
+        return result
+    }
+
+    private struct ImageConfig: Decodable {
+        struct RootFS: Decodable {
+            var diffIDs: [String]?
+            enum CodingKeys: String, CodingKey { case diffIDs = "diff_ids" }
+        }
+        var rootfs: RootFS?
+    }
+
+    /// The kept entry holding the config whose digest is `digest`: `blobs/sha256/<hex>`
+    /// (OCI) or `<hex>.json` (legacy).
+    private static func blobPathOrLegacy(_ digest: String, kept: [String: Data]) -> String? {
+        let hex = String(digest.dropFirst("sha256:".count))
+        return ["blobs/sha256/\(hex)", "\(hex).json"].first { kept[$0] != nil }
     }
 
     private struct DockerManifestEntry: Decodable {

@@ -1,3 +1,4 @@
+import FrostbyteCore
 import Foundation
 
 /// MANIFEST.json of bundle format v1 (docs/FORMAT.md). Encoded with sorted keys and
@@ -115,10 +116,24 @@ public struct Manifest: Codable, Sendable, Equatable {
         public var name: String
         public var file: String
         public var sha256: SHA256Digest
+        /// The config digest: the image ID graphdriver engines report.
         public var digest: String
         public var size: Int64
-        public init(name: String, file: String, sha256: SHA256Digest, digest: String, size: Int64) {
+        /// The manifest (or index) digest the save's index.json names, when it has one:
+        /// the image ID the containerd image store reports. Absent in bundles built
+        /// from a legacy docker-archive (Engine < 25).
+        public var manifestDigest: String?
+        /// The layers' diff IDs from the image config (the same on every image store).
+        public var diffIDs: [String]?
+        public init(name: String, file: String, sha256: SHA256Digest, digest: String, size: Int64,
+                    manifestDigest: String? = nil, diffIDs: [String]? = nil) {
             self.name = name; self.file = file; self.sha256 = sha256; self.digest = digest; self.size = size
+            self.manifestDigest = manifestDigest; self.diffIDs = diffIDs
+        }
+        enum CodingKeys: String, CodingKey {
+            case name, file, sha256, digest, size
+            case manifestDigest = "manifest_digest"
+            case diffIDs = "diff_ids"
         }
     }
 

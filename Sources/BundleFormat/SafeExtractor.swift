@@ -1,3 +1,4 @@
+import FrostbyteCore
 import Foundation
 
 /// Errors writing extracted entries. Paths are relative to the staging folder.

@@ -1,3 +1,4 @@
+import FrostbyteCore
 import Foundation
 
 /// One thing wrong with a bundle: which check, which path, what was expected,

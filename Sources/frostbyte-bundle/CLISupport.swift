@@ -1,5 +1,13 @@
-import ArgumentParser
+import FrostbyteCore
 import BundleFormat
+import Stack
+import Engine
+import InstallationState
+import Builder
+import Isolation
+import Installation
+import Export
+import ArgumentParser
 import Foundation
 
 /// Runs a command body and turns every failure into the contract's exit status:

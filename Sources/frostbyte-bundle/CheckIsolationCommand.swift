@@ -1,7 +1,14 @@
-import ArgumentParser
+import FrostbyteCore
 import BundleFormat
+import Stack
+import Engine
+import InstallationState
+import Builder
+import Isolation
+import Installation
+import Export
+import ArgumentParser
 import Foundation
-import Host
 
 extension FrostbyteBundle {
     /// `check-isolation`: prove that an installed project cannot talk to anything
@@ -68,8 +75,6 @@ extension FrostbyteBundle {
                 if !crossProject.isEmpty { options.crossProjects = Set(crossProject) }
                 let checker = IsolationChecker(target: target, options: options)
                 checker.progress = { Console.note($0) }
-                let signals = Self.tearDownOnSignals()
-                defer { signals.forEach { $0.cancel() } }
                 let result = try CommandFailure.reporting(json: json) { try checker.run() }
 
                 var written: [(String, SHA256Digest)] = []
@@ -100,22 +105,6 @@ extension FrostbyteBundle {
             let s = evidence.summary
             Console.out("isolation of project \(evidence.project): \(evidence.result.uppercased()) — \(s.pass) pass, \(s.fail) fail, \(s.warn) warn, \(s.info) info in \(String(format: "%.1f", evidence.durationSeconds)) s")
             for (path, digest) in written { Console.out("evidence: \(path) sha256:\(digest.hex)") }
-        }
-
-        /// On SIGINT/SIGTERM: remove the canary, then exit 130/143, so an
-        /// interrupted run leaves no namespace or veth pair behind.
-        static func tearDownOnSignals() -> [DispatchSourceSignal] {
-            [SIGINT, SIGTERM].map { number in
-                signal(number, SIG_IGN)
-                let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-                source.setEventHandler {
-                    IsolationCleanup.tearDownAll()
-                    Console.error("interrupted; the canary was removed")
-                    Foundation.exit(128 + number)
-                }
-                source.resume()
-                return source
-            }
         }
 
         static func absolute(_ path: String) -> String {

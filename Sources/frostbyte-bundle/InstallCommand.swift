@@ -1,7 +1,14 @@
-import ArgumentParser
+import FrostbyteCore
 import BundleFormat
+import Stack
+import Engine
+import InstallationState
+import Builder
+import Isolation
+import Installation
+import Export
+import ArgumentParser
 import Foundation
-import Host
 
 /// `--prefix DIR`, shared by install, status and uninstall; made absolute so compose
 /// labels and symlinks never depend on the working folder.

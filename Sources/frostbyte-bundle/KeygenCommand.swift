@@ -1,5 +1,13 @@
-import ArgumentParser
+import FrostbyteCore
 import BundleFormat
+import Stack
+import Engine
+import InstallationState
+import Builder
+import Isolation
+import Installation
+import Export
+import ArgumentParser
 import Foundation
 
 extension FrostbyteBundle {

@@ -1,7 +1,14 @@
-import ArgumentParser
+import FrostbyteCore
 import BundleFormat
-import Foundation
 import Stack
+import Engine
+import InstallationState
+import Builder
+import Isolation
+import Installation
+import Export
+import ArgumentParser
+import Foundation
 
 extension FrostbyteBundle {
     /// `render SPEC [-o FILE] [--json]`: prints the hardened compose file a bundle

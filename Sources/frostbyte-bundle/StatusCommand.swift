@@ -1,7 +1,14 @@
-import ArgumentParser
+import FrostbyteCore
 import BundleFormat
+import Stack
+import Engine
+import InstallationState
+import Builder
+import Isolation
+import Installation
+import Export
+import ArgumentParser
 import Foundation
-import Host
 
 extension FrostbyteBundle {
     /// `status`: the active release and the live state of its services.

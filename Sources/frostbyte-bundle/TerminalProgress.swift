@@ -1,4 +1,12 @@
+import FrostbyteCore
 import BundleFormat
+import Stack
+import Engine
+import InstallationState
+import Builder
+import Isolation
+import Installation
+import Export
 import Foundation
 
 /// Shows progress on stderr: a redrawn bar (at most 10 times a second) when stderr

@@ -1,7 +1,14 @@
-import ArgumentParser
+import FrostbyteCore
 import BundleFormat
+import Stack
+import Engine
+import InstallationState
+import Builder
+import Isolation
+import Installation
+import Export
+import ArgumentParser
 import Foundation
-import Host
 
 extension FrostbyteBundle {
     /// `uninstall`: remove an installation and only what it owns.

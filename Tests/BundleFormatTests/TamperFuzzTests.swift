@@ -1,3 +1,4 @@
+import FrostbyteCore
 import BundleFormat
 import Foundation
 import Testing

@@ -1,6 +1,10 @@
 import BundleFormat
 import Foundation
-@testable import Host
+@testable import Engine
+@testable import InstallationState
+@testable import Isolation
+@testable import Installation
+import FrostbyteCore
 import Testing
 
 /// A scratch prefix removed at the end of each test.

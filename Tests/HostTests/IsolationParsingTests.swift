@@ -1,7 +1,11 @@
 import BundleFormat
 import Foundation
 import Testing
-@testable import Host
+@testable import Engine
+@testable import InstallationState
+@testable import Isolation
+@testable import Installation
+import FrostbyteCore
 
 /// Parsers and models of the isolation checker, on fixed inputs.
 @Suite("Isolation parsing and evidence")
@@ -161,11 +165,11 @@ struct IsolationParsingTests {
 
     @Test("docker inspect errors: not-found in both CLI dialects, anything else is not")
     func notFoundErrors() {
-        #expect(DockerInspector.isNotFound("Error: No such network: 5ce5c6ecb091"))
-        #expect(DockerInspector.isNotFound("Error response from daemon: network 5ce5c6ecb091 not found"))
-        #expect(DockerInspector.isNotFound("Error response from daemon: No such container: fbtest-x-api-1"))
-        #expect(!DockerInspector.isNotFound("Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?"))
-        #expect(!DockerInspector.isNotFound("permission denied while trying to connect to the Docker daemon socket"))
+        #expect(DockerEngine.isNotFound("Error: No such network: 5ce5c6ecb091"))
+        #expect(DockerEngine.isNotFound("Error response from daemon: network 5ce5c6ecb091 not found"))
+        #expect(DockerEngine.isNotFound("Error response from daemon: No such container: fbtest-x-api-1"))
+        #expect(!DockerEngine.isNotFound("Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?"))
+        #expect(!DockerEngine.isNotFound("permission denied while trying to connect to the Docker daemon socket"))
     }
 
     @Test("Vanished objects: another project's is info, this project's is a fail with a remedy")

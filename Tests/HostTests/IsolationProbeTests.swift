@@ -1,6 +1,10 @@
 import Foundation
 import Testing
-@testable import Host
+@testable import Engine
+@testable import InstallationState
+@testable import Isolation
+@testable import Installation
+import FrostbyteCore
 
 /// The probe machinery on loopback, without Docker: outcomes of TCP, UDP, DNS and
 /// HTTP probes against listeners the tests open themselves, the bounded waits, and

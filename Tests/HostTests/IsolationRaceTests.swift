@@ -1,6 +1,10 @@
 import Foundation
 import Testing
-@testable import Host
+@testable import Engine
+@testable import InstallationState
+@testable import Isolation
+@testable import Installation
+import FrostbyteCore
 
 /// Races with other projects on a real dockerd, made deterministic with the
 /// checker's phase hook: another project's container or network vanishes between
@@ -127,7 +131,7 @@ struct IsolationRaceTests {
         var clis = ["docker", wrapper]
         if FileManager.default.isExecutableFile(atPath: "/usr/bin/docker") { clis.append("/usr/bin/docker") }
         for cli in clis {
-            let inspector = DockerInspector(docker: cli, timeout: 20)
+            let inspector = DockerEngine(docker: cli, timeout: 20)
             let networks = try inspector.inspectNetworks([network, missing])
             #expect(networks.found.map(\.name) == [network], "\(cli)")
             #expect(networks.vanished == [missing], "\(cli)")
@@ -137,7 +141,7 @@ struct IsolationRaceTests {
             #expect(containers.vanished == [missing], "\(cli)")
         }
         // Negative control: an engine that does not answer is an error, not "vanished".
-        let broken = DockerInspector(docker: try projects.unreachableEngineCLI(), timeout: 20)
+        let broken = DockerEngine(docker: try projects.unreachableEngineCLI(), timeout: 20)
         #expect(throws: CommandError.self) { try broken.inspectNetworks([network, missing]) }
     }
 }

@@ -1,3 +1,5 @@
+import FrostbyteCore
+
 extension ComposeHardener {
     /// Capabilities that let a container reconfigure or escape its network
     /// namespace, craft raw packets, or reach the host's kernel and memory.

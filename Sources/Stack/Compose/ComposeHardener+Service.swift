@@ -1,3 +1,5 @@
+import FrostbyteCore
+
 extension ComposeHardener {
     /// Checks one service and returns its hardened form, the normalised image it
     /// uses, and warnings. Keys keep their source order; changed keys stay in

@@ -1,3 +1,4 @@
+import FrostbyteCore
 import Foundation
 
 /// Turns a source compose stack into the hardened stack a bundle carries

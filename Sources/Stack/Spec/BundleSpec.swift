@@ -1,3 +1,4 @@
+import FrostbyteCore
 import Foundation
 
 /// A validated bundle spec (docs/SPEC.md): every name matches its pattern, the

@@ -1,3 +1,5 @@
+import FrostbyteCore
+
 /// A Docker image reference split into repository, tag and digest, following the
 /// distribution reference grammar (github.com/distribution/reference):
 /// `[host[:port]/]path[:tag][@algo:hex]`.

@@ -1,3 +1,4 @@
+import FrostbyteCore
 import CYAML
 
 /// Writes `YAMLNode` trees as YAML text through libyaml's emitter. Owns one

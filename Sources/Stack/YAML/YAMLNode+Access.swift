@@ -1,3 +1,5 @@
+import FrostbyteCore
+
 extension YAMLNode {
     // MARK: - Builders
 

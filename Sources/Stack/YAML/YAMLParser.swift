@@ -1,3 +1,4 @@
+import FrostbyteCore
 import CYAML
 
 /// Parses YAML text into `YAMLNode` trees with libyaml's event API. Owns one

@@ -1,0 +1,159 @@
+import FrostbyteCore
+import BundleFormat
+import Stack
+import Engine
+import Foundation
+
+/// Errors in the build's inputs besides the spec itself.
+public enum BuildInputError: UserFacingError, Equatable {
+    /// A template entry that is neither a regular file nor a folder.
+    case unsupportedTemplateEntry(path: String, kind: String)
+    /// A file name that is not valid UTF-8 or contains control characters.
+    case badName(path: String)
+    /// Two models with the same file name would both be `models/<name>`.
+    case duplicateModelFile(name: String)
+    /// A negative or otherwise unusable SOURCE_DATE_EPOCH.
+    case badEpoch(String)
+    /// A template or migrations folder that cannot be listed.
+    case unreadableFolder(path: String, reason: String)
+
+    public var message: String {
+        switch self {
+        case .unsupportedTemplateEntry(let path, let kind):
+            return "\(path) is a \(kind); bundle templates may hold only regular files and folders, replace it with a copy"
+        case .badName(let path):
+            return "the name of \(path) is not valid UTF-8 or contains control characters; rename it"
+        case .duplicateModelFile(let name):
+            return "two models have the file name '\(name)' and would both be stored as models/\(name); rename one of them"
+        case .badEpoch(let value):
+            return "SOURCE_DATE_EPOCH '\(value)' is not a whole number of seconds >= 0"
+        case .unreadableFolder(let path, let reason):
+            return "cannot list \(path): \(reason)"
+        }
+    }
+
+    public var exitStatus: ExitStatus { .badInput }
+}
+
+/// Collects the bundle entries that come straight from files: template, migrations,
+/// models and the installer binary. Nothing is read here beyond `lstat`; contents are
+/// streamed later by the hashing pre-pass and the archive writer.
+enum BuildInputs {
+    /// Every file and folder below `folder`, stored at the same relative paths.
+    /// Symlinks, devices, sockets and FIFOs are refused.
+    static func templateEntries(_ folder: String) throws -> [BundleEntry] {
+        var entries: [BundleEntry] = []
+        try walk(folder, relative: "", into: &entries)
+        return entries
+    }
+
+    private static func walk(_ folder: String, relative: String, into entries: inout [BundleEntry]) throws {
+        let names: [String]
+        do {
+            names = try FileManager.default.contentsOfDirectory(atPath: folder).sorted()
+        } catch {
+            throw BuildInputError.unreadableFolder(path: folder, reason: (error as NSError).localizedDescription)
+        }
+        for name in names {
+            let path = folder + "/" + name
+            let stored = relative.isEmpty ? name : relative + "/" + name
+            guard !name.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F || $0.value == 0xFFFD }) else {
+                throw BuildInputError.badName(path: path)
+            }
+            var info = stat()
+            guard lstat(path, &info) == 0 else {
+                throw FileReadError.cannotOpen(path: path, reason: String(cString: strerror(errno)))
+            }
+            switch info.st_mode & S_IFMT {
+            case S_IFDIR:
+                entries.append(BundleEntry(path: stored, source: .directory, mode: .executable))
+                try walk(path, relative: stored, into: &entries)
+            case S_IFREG:
+                entries.append(BundleEntry(path: stored, source: .file(path),
+                                           mode: EntryMode(fromPermissions: UInt32(info.st_mode))))
+            case S_IFLNK:
+                throw BuildInputError.unsupportedTemplateEntry(path: path, kind: "symbolic link")
+            default:
+                throw BuildInputError.unsupportedTemplateEntry(path: path, kind: "special file")
+            }
+        }
+    }
+
+    /// `migrations/<name>.sql` for every regular `*.sql` file in `folder`, in lexical
+    /// (application) order.
+    static func migrationEntries(_ folder: String) throws -> [BundleEntry] {
+        let names: [String]
+        do {
+            names = try FileManager.default.contentsOfDirectory(atPath: folder)
+        } catch {
+            throw BuildInputError.unreadableFolder(path: folder, reason: (error as NSError).localizedDescription)
+        }
+        return names.filter { $0.hasSuffix(".sql") }
+            .sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+            .compactMap { name -> BundleEntry? in
+                var info = stat()
+                guard stat(folder + "/" + name, &info) == 0, info.st_mode & S_IFMT == S_IFREG else { return nil }
+                return BundleEntry(path: "migrations/\(name)", source: .file(folder + "/" + name), mode: .file)
+            }
+    }
+
+    /// `models/<basename>` per model; each file is opened now so an unreadable model
+    /// fails before anything is staged.
+    static func modelEntries(_ models: [BundleSpec.Model]) throws -> [(model: BundleSpec.Model, entry: BundleEntry)] {
+        var seen = Set<String>()
+        return try models.map { model in
+            let name = URL(fileURLWithPath: model.path).lastPathComponent
+            guard seen.insert(name).inserted else { throw BuildInputError.duplicateModelFile(name: name) }
+            let descriptor = open(model.path, O_RDONLY | O_CLOEXEC)
+            guard descriptor >= 0 else {
+                throw FileReadError.cannotOpen(path: model.path, reason: String(cString: strerror(errno)))
+            }
+            close(descriptor)
+            return (model, BundleEntry(path: "models/\(name)", source: .file(model.path), mode: .file))
+        }
+    }
+
+    /// The running executable (the installer the bundle carries as `bin/frostbyte-bundle`).
+    static func runningExecutable() -> String {
+        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        let count = readlink("/proc/self/exe", &buffer, buffer.count - 1)
+        guard count > 0 else { return CommandLine.arguments[0] }
+        return String(decoding: buffer[0..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    /// `images/<name>.tar`: the reference with every character outside [a-z0-9._-]
+    /// replaced by `_` (`frostbyte-demo/postgres:1.0` → `frostbyte-demo_postgres_1.0.tar`).
+    static func imageFileName(_ reference: String) -> String {
+        let safe = reference.lowercased().unicodeScalars.map { scalar -> String in
+            switch scalar {
+            case "a"..."z", "0"..."9", ".", "_", "-": return String(scalar)
+            default: return "_"
+            }
+        }.joined()
+        return "images/\(safe).tar"
+    }
+
+    /// The entries' mtime and the manifest's created_at: `--source-date-epoch`, else
+    /// `SOURCE_DATE_EPOCH`, else the spec's `created_at`, else 0.
+    static func sourceDateEpoch(option: Int64?, environment: [String: String], spec: BundleSpec) throws -> Int64 {
+        if let option {
+            guard option >= 0 else { throw BuildInputError.badEpoch("\(option)") }
+            return option
+        }
+        if let text = environment["SOURCE_DATE_EPOCH"], !text.isEmpty {
+            guard let value = Int64(text), value >= 0 else { throw BuildInputError.badEpoch(text) }
+            return value
+        }
+        if let date = spec.createdAt { return max(0, Int64(date.timeIntervalSince1970.rounded(.down))) }
+        return 0
+    }
+
+    /// `YYYY-MM-DDTHH:MM:SSZ` for `epoch`.
+    static func iso8601(_ epoch: Int64) -> String {
+        var time = time_t(epoch)
+        var parts = tm()
+        gmtime_r(&time, &parts)
+        return String(format: "%04d-%02d-%02dT%02d:%02d:%02dZ", Int(parts.tm_year) + 1900, Int(parts.tm_mon) + 1,
+                      Int(parts.tm_mday), Int(parts.tm_hour), Int(parts.tm_min), Int(parts.tm_sec))
+    }
+}

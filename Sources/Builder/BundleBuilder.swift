@@ -1,0 +1,175 @@
+import FrostbyteCore
+import BundleFormat
+import Stack
+import Engine
+import Foundation
+
+/// What `build` is asked to do.
+public struct BuildRequest: Sendable {
+    /// The bundle spec (YAML).
+    public var specPath: String
+    /// The bundle file, or an existing folder (or a path ending in `/`) to write
+    /// `<name>-<version>.tar.zst` into.
+    public var outputPath: String
+    /// PEM PKCS#8 Ed25519 key; MANIFEST.json.sig is written when set.
+    public var signingKeyPath: String?
+    /// `--source-date-epoch`; falls back to `SOURCE_DATE_EPOCH`, the spec's date, 0.
+    public var sourceDateEpoch: Int64?
+    public var compression: ArchiveCompression
+    /// The installer binary stored as `bin/frostbyte-bundle`; nil = the running executable.
+    public var installerPath: String?
+    /// Recorded as the manifest's `builder`.
+    public var builder: Manifest.Builder
+    /// Environment consulted for SOURCE_DATE_EPOCH.
+    public var environment: [String: String]
+
+    public init(specPath: String, outputPath: String, signingKeyPath: String? = nil, sourceDateEpoch: Int64? = nil,
+                compression: ArchiveCompression = .standard, installerPath: String? = nil,
+                builder: Manifest.Builder, environment: [String: String] = ProcessInfo.processInfo.environment) {
+        self.specPath = specPath; self.outputPath = outputPath; self.signingKeyPath = signingKeyPath
+        self.sourceDateEpoch = sourceDateEpoch; self.compression = compression; self.installerPath = installerPath
+        self.builder = builder; self.environment = environment
+    }
+}
+
+/// The result of `build`, printed by `build --json`.
+public struct BuildSummary: Sendable, Encodable {
+    public var path: String
+    public var sidecar: String
+    public var bundleId: String
+    public var sha256: SHA256Digest
+    public var size: Int64
+    public var uncompressedSize: Int64
+    /// Number of entries MANIFEST.json lists (files and folders).
+    public var files: Int
+    public var images: [Manifest.Image]
+    public var models: [Manifest.Model]
+    public var signed: Bool
+    /// What compose hardening changed (removed ports, ...).
+    public var warnings: [String]
+
+    enum CodingKeys: String, CodingKey {
+        case path, sidecar, sha256, size, files, images, models, signed, warnings
+        case bundleId = "bundle_id"
+        case uncompressedSize = "uncompressed_size"
+    }
+}
+
+/// Builds a bundle from a spec: validates it, renders the hardened compose file,
+/// stages images (`docker save`, hashed and parsed while written, or docker-archives
+/// already on disk), hashes models, template, migrations and the installer binary,
+/// and writes the bundle with `BundleWriter`.
+///
+/// Guarantees: every input problem is found before the long work where it can be
+/// (spec, compose, key, output folder, model files, image presence); on any failure
+/// or SIGINT/SIGTERM no output, sidecar or staging file remains; memory is bounded
+/// by a few 1 MiB buffers whatever the size of images and models.
+public struct BundleBuilder: Sendable {
+    public var request: BuildRequest
+    public var progress: ProgressReporter
+    /// Called with each hardening warning as soon as the compose file is rendered.
+    public var onWarning: @Sendable (String) -> Void
+
+    public init(request: BuildRequest, progress: ProgressReporter = SilentProgress(),
+                onWarning: @escaping @Sendable (String) -> Void = { _ in }) {
+        self.request = request; self.progress = progress; self.onWarning = onWarning
+    }
+
+    /// Runs the build.
+    /// - Throws: `SpecError`, `YAMLError`, `ComposeError`, `SigningError`, `BuildInputError`,
+    ///   `DockerImageError`, `CommandError`, `DockerInspectError`, `BundleWriteError`,
+    ///   `ArchiveWriteError`, `FileReadError`.
+    public func build() throws -> BuildSummary {
+        let spec = try BundleSpec.load(path: request.specPath)
+        try spec.checkInputFiles()
+        let rendered = try ComposeHardener(spec: spec).render()
+        let warnings = rendered.warnings.map(\.description)
+        warnings.forEach(onWarning)
+        let epoch = try BuildInputs.sourceDateEpoch(
+            option: request.sourceDateEpoch, environment: request.environment, spec: spec)
+        let key = try request.signingKeyPath.map { try SigningKey(contentsOf: $0) }
+
+        let outputPath = resolveOutputPath(spec)
+        let output = try AtomicOutputFile(finalPath: outputPath)
+        defer { output.discard() }
+        let sidecar = try AtomicOutputFile(finalPath: outputPath + ".sha256")
+        defer { sidecar.discard() }
+
+        let composeData = Data(rendered.composeYAML)
+        var entries: [BundleEntry] = [BundleEntry(path: "docker-compose.yml", source: .data(composeData), mode: .file)]
+        if let template = spec.templatePath { entries += try BuildInputs.templateEntries(template) }
+        let migrationEntries = try spec.migrations.map { try BuildInputs.migrationEntries($0.path) } ?? []
+        entries += migrationEntries
+        let models = try BuildInputs.modelEntries(spec.models)
+        entries += models.map(\.entry)
+        entries.append(BundleEntry(path: "bin/frostbyte-bundle",
+                                   source: .file(request.installerPath ?? BuildInputs.runningExecutable()),
+                                   mode: .executable))
+
+        var staging: StagingFolder?
+        defer { staging?.remove() }
+        let images = try stageImages(spec) {
+            if let staging { return staging }
+            let created = try StagingFolder(besideOutput: outputPath)
+            staging = created
+            return created
+        }
+        for image in images {
+            entries.append(BundleEntry(path: BuildInputs.imageFileName(image.reference), source: .file(image.path),
+                                       mode: .file, digest: image.sha256, size: image.size))
+        }
+
+        let hashed = try BundleWriter.hash(entries, progress: progress)
+        let byPath = Dictionary(hashed.map { ($0.path, $0) }, uniquingKeysWith: { first, _ in first })
+        func digest(_ path: String) -> (SHA256Digest, Int64) {
+            let entry = byPath[path]!
+            return (entry.digest!, entry.size!)
+        }
+        let manifest = Manifest(
+            kind: .stack, name: spec.name, version: spec.version, bundleId: "",
+            createdAt: BuildInputs.iso8601(epoch), builder: request.builder,
+            compose: Manifest.Compose(
+                file: "docker-compose.yml", sha256: SHA256Hasher.hash(composeData), project: rendered.project,
+                networks: rendered.networks.map { Manifest.Network(name: $0.name, subnet: $0.subnet, internal: $0.internal) }),
+            gateway: Manifest.Gateway(
+                service: spec.gateway.service, ipv4Address: spec.gateway.ipv4Address.description,
+                port: spec.gateway.port, healthPath: spec.gateway.healthPath),
+            images: images.map {
+                let file = BuildInputs.imageFileName($0.reference)
+                let (sha, size) = digest(file)
+                return Manifest.Image(name: $0.reference, file: file, sha256: sha, digest: $0.imageID, size: size,
+                                      manifestDigest: $0.manifestDigests.first, diffIDs: $0.diffIDs.isEmpty ? nil : $0.diffIDs)
+            },
+            models: models.map { model, entry in
+                let (sha, size) = digest(entry.path)
+                return Manifest.Model(name: model.name, path: entry.path, sha256: sha, size: size)
+            },
+            scripts: hashed.map(\.path).filter { $0.hasPrefix("scripts/") && $0.hasSuffix(".sh") && $0.split(separator: "/").count == 2 }
+                .sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) },
+            migrations: spec.migrations.map {
+                Manifest.Migrations(service: $0.service, database: $0.database, user: $0.user,
+                                    files: migrationEntries.map(\.path))
+            },
+            exports: spec.exports.isEmpty ? nil : spec.exports.map {
+                Manifest.ExportStep(name: $0.name, service: $0.service, command: $0.command)
+            },
+            files: [])
+
+        let writer = BundleWriter(compression: request.compression, mtime: epoch, signingKey: key, progress: progress)
+        let result = try writer.write(manifest: manifest, entries: hashed, output: output, sidecar: sidecar)
+        return BuildSummary(
+            path: result.path, sidecar: result.sidecarPath, bundleId: result.manifest.bundleId, sha256: result.sha256,
+            size: result.size, uncompressedSize: result.uncompressedSize, files: result.manifest.files.count,
+            images: result.manifest.images, models: result.manifest.models, signed: result.signed, warnings: warnings)
+    }
+
+    /// OUT itself, or `OUT/<name>-<version>.tar[.zst]` when OUT is a folder or ends in `/`.
+    func resolveOutputPath(_ spec: BundleSpec) -> String {
+        var isFolder: ObjCBool = false
+        let exists = FileManager.default.fileExists(atPath: request.outputPath, isDirectory: &isFolder)
+        guard request.outputPath.hasSuffix("/") || (exists && isFolder.boolValue) else { return request.outputPath }
+        var folder = request.outputPath
+        while folder.count > 1 && folder.hasSuffix("/") { folder.removeLast() }
+        return folder + "/" + spec.bundleStem + request.compression.fileExtension
+    }
+}

@@ -1,0 +1,128 @@
+import FrostbyteCore
+import BundleFormat
+import Foundation
+
+/// Errors finding, saving or reading images for a bundle.
+public enum DockerImageError: UserFacingError, Equatable {
+    /// The engine has no image with this reference.
+    case missingImages(references: [String], specPath: String)
+    /// `docker save` failed.
+    case saveFailed(reference: String, detail: String)
+    /// A docker-archive on disk is not a usable `docker save` archive.
+    case badArchive(path: String, problem: String)
+    /// A docker-archive on disk does not carry the reference the spec names.
+    case archiveLacksReference(path: String, reference: String, found: [String])
+    /// The image ID in the saved archive differs from what the engine reports.
+    case idMismatch(reference: String, archive: String, engine: String)
+
+    public var message: String {
+        switch self {
+        case .missingImages(let references, let specPath):
+            let names = references.joined(separator: ", ")
+            let subject = references.count == 1 ? "image \(names) is" : "images \(names) are"
+            return "\(subject) not in the local Docker engine; build or 'docker load' them first, or give each docker-archive with 'archive:' in \(specPath)"
+        case .saveFailed(let reference, let detail):
+            return "'docker save \(reference)' failed: \(detail)"
+        case .badArchive(let path, let problem):
+            return "image archive \(path) \(problem); create it with 'docker save REF -o FILE'"
+        case .archiveLacksReference(let path, let reference, let found):
+            let tags = found.isEmpty ? "no tags" : found.joined(separator: ", ")
+            return "image archive \(path) does not contain \(reference) (it holds \(tags)); save the image under the reference the compose file uses"
+        case .idMismatch(let reference, let archive, let engine):
+            return "the saved archive of \(reference) is image \(archive), but the engine now reports \(engine) under that name; the tag was moved to another image while the build saved it, run the build again"
+        }
+    }
+
+    public var exitStatus: ExitStatus {
+        switch self {
+        case .missingImages, .badArchive, .archiveLacksReference: return .badInput
+        case .saveFailed, .idMismatch: return .environment
+        }
+    }
+}
+
+/// What the engine's store reports about one image: its ID (the config digest on
+/// graphdriver engines, the manifest or index digest on the containerd store) and
+/// the diff IDs of its layers (the same on every store).
+public struct EngineImage: Sendable, Equatable {
+    public var id: String
+    public var diffIDs: [String]
+
+    public init(id: String, diffIDs: [String]) { self.id = id; self.diffIDs = diffIDs }
+}
+
+/// Images: inspect, load, save, remove.
+extension DockerEngine {
+    /// The engine's record of `reference`, or nil when it has no such image.
+    /// - Throws: `CommandError`, `DockerEngineError` for engine problems.
+    public func image(_ reference: String) throws -> EngineImage? {
+        let result = try run(["image", "inspect", "--format", "{{json .Id}}\t{{json .RootFS.Layers}}", reference])
+        guard result.status == 0 else {
+            if Self.isNotFound(result.errorOutput) { return nil }
+            throw DockerEngineError.engineUnreachable(detail: result.errorOutput)
+        }
+        let fields = result.output.split(separator: "\t", maxSplits: 1).map { Data($0.utf8) }
+        guard fields.count == 2 else {
+            throw DockerEngineError.unreadableOutput(command: "docker image inspect \(reference)", detail: result.output)
+        }
+        let id = try decode(String.self, from: fields[0], command: "docker image inspect \(reference)")
+        let layers = (try? JSONDecoder().decode([String]?.self, from: fields[1])) ?? nil
+        return id.isEmpty ? nil : EngineImage(id: id, diffIDs: layers ?? [])
+    }
+
+    /// `docker load` of the archive at `path`.
+    /// - Throws: `DockerEngineError.failed` with docker's message.
+    public func load(archive path: String, timeout: Double) throws {
+        try perform("load \(path)", ["load", "-q", "-i", path], timeout: timeout)
+    }
+
+    /// `docker rmi NAME` (never forced): nil when removed, else docker's reason (an
+    /// image another container uses is refused and kept).
+    public func removeImage(_ name: String) -> String? {
+        guard let result = try? run(["rmi", name], timeout: 120) else { return "docker rmi failed" }
+        return result.status == 0 ? nil : result.errorOutput
+    }
+
+    /// Streams `docker save reference` into a new file at `path` in one pass: every
+    /// 1 MiB block read from docker is written, hashed and parsed as it passes (the
+    /// image's config digest comes from the config the archive's manifest names), so
+    /// the archive is never read back.
+    /// - Throws: `DockerImageError.saveFailed` / `.badArchive`, `BundleWriteError.writeFailed`.
+    public func save(_ reference: String, to path: String, progress: ProgressReporter) throws
+        -> (digest: SHA256Digest, size: Int64, summary: ImageArchiveSummary)
+    {
+        let output = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+        guard output >= 0 else {
+            throw BundleWriteError.writeFailed(path: path, reason: String(cString: strerror(errno)))
+        }
+        defer { close(output) }
+        let errorFile = path + ".stderr"
+        let errorToken = CleanupOnSignal.register(errorFile)
+        defer { unlink(errorFile); CleanupOnSignal.unregister(errorToken) }
+        let child = try start(["save", reference], stderrPath: errorFile)
+
+        progress.begin("saving \(reference)", totalBytes: nil)
+        let source = HashingTeeSource(
+            input: child.stdout, inputPath: "docker save \(reference)",
+            output: output, outputPath: path, progress: progress)
+        let inspection = ImageArchiveInspector.inspect(source)
+        var failure = source.error
+        if failure == nil {
+            do { try source.drain() } catch { failure = error }
+        }
+        if failure != nil { child.signal(SIGTERM) }
+        let status = child.wait()
+        progress.end()
+        guard status == 0 else {
+            let detail = (try? String(contentsOfFile: errorFile, encoding: .utf8))?
+                .trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
+            throw DockerImageError.saveFailed(
+                reference: reference, detail: detail.isEmpty ? "exit status \(status)" : detail)
+        }
+        if let failure { throw failure }
+        switch inspection {
+        case .success(let summary): return (source.finalize(), source.size, summary)
+        case .failure(let problem): throw DockerImageError.badArchive(path: "from docker save \(reference)", problem: problem.description)
+        }
+    }
+}

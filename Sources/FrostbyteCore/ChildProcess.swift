@@ -1,0 +1,173 @@
+import Foundation
+
+/// A child process started with `posix_spawn`: the one way this tool starts a
+/// program. Its stdin is /dev/null or a file, its stdout a pipe this object reads or
+/// a file, its stderr a file. It stays in our process group, so Ctrl-C on a terminal
+/// stops it too, and it starts with SIGPIPE, SIGINT, SIGTERM and SIGHUP at their
+/// default actions and no signal blocked. Owns the pipe's read end and the child:
+/// `wait()` reaps it; if the object goes away unreaped, the child is killed and
+/// reaped, so nothing this tool started outlives a failure. Not thread-safe.
+public final class ChildProcess {
+    /// Where the child's stdout goes.
+    public enum Output {
+        /// A pipe whose read end is `stdout` of this object.
+        case pipe
+        /// An open file descriptor (dup'ed into the child; the caller keeps it).
+        case descriptor(Int32)
+    }
+
+    public let pid: pid_t
+    /// Read end of the child's stdout when it goes to a pipe; -1 otherwise.
+    public let stdout: Int32
+    private var reaped = false
+    private var exitStatus: Int32 = 0
+
+    /// Starts `arguments[0]` (found on PATH unless it holds a slash) with the rest as
+    /// arguments, never through a shell.
+    /// - Parameters:
+    ///   - environment: added to this process's environment.
+    ///   - stdinPath: file the child reads as stdin (else /dev/null).
+    ///   - stdout: a pipe (read through `read(into:)`) or a descriptor.
+    ///   - stderrPath: file (created or truncated, 0600) that receives the child's stderr.
+    /// - Throws: `CommandError.notFound`, `CommandError.startFailed` with the system's reason.
+    public init(_ arguments: [String], environment: [String: String] = [:], stdinPath: String? = nil,
+                stdout: Output = .pipe, stderrPath: String) throws {
+        let command = arguments.joined(separator: " ")
+        guard let first = arguments.first, let executable = CommandRunner.locate(first) else {
+            throw CommandError.notFound(command: arguments.first ?? "")
+        }
+        func failure(_ what: String, _ code: Int32 = errno) -> CommandError {
+            .startFailed(command: command, reason: "\(what): \(String(cString: strerror(code)))")
+        }
+        var fds: [Int32] = [-1, -1]
+        if case .pipe = stdout {
+            guard pipe(&fds) == 0 else { throw failure("pipe") }
+            // Not inherited by other children; the spawned one gets its end through dup2.
+            _ = fcntl(fds[0], F_SETFD, FD_CLOEXEC)
+            _ = fcntl(fds[1], F_SETFD, FD_CLOEXEC)
+        }
+        defer { if fds[1] >= 0 { close(fds[1]) } }
+        let errFD = open(stderrPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        guard errFD >= 0 else {
+            let error = failure(stderrPath)
+            if fds[0] >= 0 { close(fds[0]) }
+            throw error
+        }
+        defer { close(errFD) }
+
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, stdinPath ?? "/dev/null", O_RDONLY, 0)
+        switch stdout {
+        case .pipe: posix_spawn_file_actions_adddup2(&actions, fds[1], 1)
+        case .descriptor(let descriptor): posix_spawn_file_actions_adddup2(&actions, descriptor, 1)
+        }
+        posix_spawn_file_actions_adddup2(&actions, errFD, 2)
+
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        // Clean signal state: SIGPIPE back to its default so a child whose reader
+        // went away ends instead of spinning on EPIPE.
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+        var emptyMask = sigset_t()
+        sigemptyset(&emptyMask)
+        posix_spawnattr_setsigmask(&attributes, &emptyMask)
+        var defaults = sigset_t()
+        sigemptyset(&defaults)
+        for signal in [SIGPIPE, SIGINT, SIGTERM, SIGHUP] { sigaddset(&defaults, signal) }
+        posix_spawnattr_setsigdefault(&attributes, &defaults)
+
+        let merged = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        let argv = ([executable] + arguments.dropFirst()).map { strdup($0) } + [nil]
+        let envp = merged.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer {
+            for pointer in argv { free(pointer) }
+            for pointer in envp { free(pointer) }
+        }
+        var child: pid_t = 0
+        let status = posix_spawn(&child, executable, &actions, &attributes, argv, envp)
+        guard status == 0 else {
+            if fds[0] >= 0 { close(fds[0]) }
+            throw failure(executable, status)
+        }
+        self.pid = child
+        self.stdout = fds[0]
+    }
+
+    deinit {
+        if stdout >= 0 { close(stdout) }
+        if !reaped {
+            kill(pid, SIGKILL)
+            var status: Int32 = 0
+            while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        }
+    }
+
+    /// Sends `signal` to the child unless it was reaped already.
+    public func signal(_ signal: Int32) {
+        if !reaped { kill(pid, signal) }
+    }
+
+    /// Waits for the child and returns its exit status (128 + signal number when a
+    /// signal ended it, as a shell reports it).
+    public func wait() -> Int32 {
+        if reaped { return exitStatus }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 {
+            if errno != EINTR { return record(255) }
+        }
+        return record(Self.decode(status))
+    }
+
+    /// Waits at most `seconds` (nil: without bound). Past the deadline the child gets
+    /// SIGTERM, then SIGKILL 2 s later, and is reaped.
+    /// - Returns: the exit status, or nil when the deadline was hit.
+    public func wait(seconds: Double?) -> Int32? {
+        guard let seconds else { return wait() }
+        let deadline = Date().addingTimeInterval(seconds)
+        while !reaped {
+            if poll() != nil { return exitStatus }
+            if Date() >= deadline {
+                signal(SIGTERM)
+                let killDeadline = Date().addingTimeInterval(2)
+                while poll() == nil && Date() < killDeadline { usleep(20_000) }
+                signal(SIGKILL)
+                _ = wait()
+                return nil
+            }
+            usleep(5_000)
+        }
+        return exitStatus
+    }
+
+    /// Reaps the child if it has ended; nil while it runs.
+    private func poll() -> Int32? {
+        if reaped { return exitStatus }
+        var status: Int32 = 0
+        let result = waitpid(pid, &status, WNOHANG)
+        if result == pid { return record(Self.decode(status)) }
+        if result < 0 && errno != EINTR { return record(255) }
+        return nil
+    }
+
+    private func record(_ status: Int32) -> Int32 {
+        reaped = true
+        exitStatus = status
+        return status
+    }
+
+    private static func decode(_ status: Int32) -> Int32 {
+        let signal = status & 0x7F
+        return signal == 0 ? (status >> 8) & 0xFF : 128 + signal
+    }
+
+    /// Reads up to `buffer.count` bytes of the child's stdout pipe; 0 at end of file.
+    public func read(into buffer: UnsafeMutableRawBufferPointer) -> Int {
+        while true {
+            let count = Foundation.read(stdout, buffer.baseAddress, buffer.count)
+            if count >= 0 || errno != EINTR { return count }
+        }
+    }
+}

@@ -1,0 +1,146 @@
+import FrostbyteCore
+import BundleFormat
+import Engine
+import InstallationState
+import Foundation
+
+/// Loads a release's image archives into the engine: `docker load` only for images
+/// not already present under their name as the same image, then checks that the
+/// name now resolves to that image.
+///
+/// "The same image" is decided by what the engine's store reports
+/// (docs/FORMAT.md, image identity): on graphdriver engines the image ID is the
+/// config digest the manifest records; on the containerd image store it is a
+/// manifest (or index) digest: the one the bundle records when its archive came
+/// with an index.json, or the one this installation saw the engine assign when it
+/// loaded that very archive (state/image-identities.json); and the layers' diff IDs
+/// must equal the manifest's. A different image under the same name never passes.
+public struct ImageLoader: Sendable {
+    public var engine: DockerEngine
+    public var store: ImageStore
+    public var layout: InstallationLayout
+    public var releaseFolder: String
+
+    public init(engine: DockerEngine, store: ImageStore, layout: InstallationLayout, releaseFolder: String) {
+        self.engine = engine; self.store = store; self.layout = layout; self.releaseFolder = releaseFolder
+    }
+
+    /// True when the engine holds `image` under its name, as the same image.
+    public func isPresent(_ image: Manifest.Image) -> Bool {
+        guard let found = try? engine.image(image.name) else { return false }
+        return matches(found, image)
+    }
+
+    /// Whether the engine's record `found` is the manifest's `image` on this store.
+    func matches(_ found: EngineImage, _ image: Manifest.Image) -> Bool {
+        switch store {
+        case .graphdriver:
+            return found.id == image.digest
+        case .containerd:
+            if let diffIDs = image.diffIDs, diffIDs != found.diffIDs { return false }
+            var known: Set<String> = [image.digest]
+            if let manifestDigest = image.manifestDigest { known.insert(manifestDigest) }
+            if let seen = ImageIdentityRecord.read(layout)[image.sha256.hex] { known.insert(seen) }
+            return known.contains(found.id)
+        }
+    }
+
+    /// Loads what is missing; returns name → engine image ID for every image of the
+    /// manifest and the names that had to be loaded now. Each load is recorded
+    /// (`LoadedImagesRecord`) right after `docker load`, before the identity check, so
+    /// uninstall knows what this installation brought even when it is killed a moment later.
+    /// - Throws: `DockerEngineError.failed` when `docker load` fails,
+    ///   `InstallError.imageIDMismatch` when the name does not resolve to the image loaded.
+    public func load(_ images: [Manifest.Image], timeout: Double, progress: (String) -> Void = { _ in })
+        throws -> (ids: [String: String], loadedNow: [String]) {
+        var loaded: [String: String] = [:]
+        var loadedNow: [String] = []
+        for image in images {
+            if let found = try engine.image(image.name), matches(found, image) {
+                progress("image \(image.name) already present (\(found.id.prefix(19)))")
+                loaded[image.name] = found.id
+                continue
+            }
+            progress("loading image \(image.name)")
+            try engine.load(archive: "\(releaseFolder)/\(image.file)", timeout: timeout)
+            guard let found = try engine.image(image.name) else {
+                throw InstallError.imageIDMismatch(image: image.name, expected: image.digest,
+                                                   found: "(no image under that name after loading)")
+            }
+            try LoadedImagesRecord.add([image.name: found.id], in: layout)
+            try checkLoaded(found, image)
+            loaded[image.name] = found.id
+            loadedNow.append(image.name)
+        }
+        return (loaded, loadedNow)
+    }
+
+    /// After loading the verified archive of `image`: the name must resolve to it.
+    /// On the containerd store an ID the bundle could not predict (an archive without
+    /// index.json) is accepted when the layers match, and remembered for this archive.
+    private func checkLoaded(_ found: EngineImage, _ image: Manifest.Image) throws {
+        switch store {
+        case .graphdriver:
+            guard found.id == image.digest else {
+                throw InstallError.imageIDMismatch(image: image.name, expected: image.digest, found: found.id)
+            }
+        case .containerd:
+            if let diffIDs = image.diffIDs, diffIDs != found.diffIDs {
+                throw InstallError.imageIDMismatch(
+                    image: image.name, expected: "layers \(diffIDs.map { $0.prefix(19) }.joined(separator: ","))",
+                    found: "layers \(found.diffIDs.map { $0.prefix(19) }.joined(separator: ","))")
+            }
+            if let manifestDigest = image.manifestDigest, found.id != manifestDigest, found.id != image.digest {
+                throw InstallError.imageIDMismatch(image: image.name, expected: manifestDigest, found: found.id)
+            }
+            try ImageIdentityRecord.add([image.sha256.hex: found.id], in: layout)
+        }
+    }
+}
+
+/// The images this installation itself loaded (`state/images-loaded.json`, name → ID),
+/// accumulated over its releases. Uninstall removes only these: an image that was
+/// already on the host before the install is not the installation's to remove.
+public enum LoadedImagesRecord {
+    static func path(_ layout: InstallationLayout) -> String { "\(layout.state)/images-loaded.json" }
+
+    /// The recorded images (empty when none).
+    public static func read(_ layout: InstallationLayout) -> [String: String] {
+        JSONRecord.read(path(layout))
+    }
+
+    /// Adds `images` (name → ID) to the record, atomically.
+    public static func add(_ images: [String: String], in layout: InstallationLayout) throws {
+        try JSONRecord.merge(images, into: path(layout))
+    }
+}
+
+/// The engine image ID the containerd store gave each archive this installation
+/// loaded (`state/image-identities.json`, archive SHA-256 → image ID), for archives
+/// whose manifest digest the bundle cannot know (no index.json in the save).
+public enum ImageIdentityRecord {
+    static func path(_ layout: InstallationLayout) -> String { "\(layout.state)/image-identities.json" }
+
+    public static func read(_ layout: InstallationLayout) -> [String: String] {
+        JSONRecord.read(path(layout))
+    }
+
+    public static func add(_ identities: [String: String], in layout: InstallationLayout) throws {
+        try JSONRecord.merge(identities, into: path(layout))
+    }
+}
+
+/// A small string map kept as a JSON file under `state/`, replaced atomically.
+enum JSONRecord {
+    static func read(_ path: String) -> [String: String] {
+        guard let data = FileManager.default.contents(atPath: path),
+              let record = try? JSONDecoder().decode([String: String].self, from: data) else { return [:] }
+        return record
+    }
+
+    static func merge(_ entries: [String: String], into path: String) throws {
+        guard !entries.isEmpty else { return }
+        let merged = read(path).merging(entries) { $1 }
+        try AtomicFile.write(try ManifestCoding.encode(merged), to: path, mode: 0o600)
+    }
+}

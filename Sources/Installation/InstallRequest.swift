@@ -1,0 +1,78 @@
+import FrostbyteCore
+import BundleFormat
+import Stack
+import Engine
+import InstallationState
+import Isolation
+import Foundation
+
+/// What the operator asked `install` to do.
+public struct InstallRequest: Sendable {
+    /// The bundle: a `.tar.zst`/`.tar` file or an extracted bundle folder.
+    public var bundlePath: String
+    /// Paths of trusted public keys (`--trust`).
+    public var trustKeyPaths: [String]
+    public var allowUnsigned: Bool
+    public var layout: InstallationLayout
+    /// `--project`; nil keeps the installed one or the bundle's default.
+    public var project: String?
+    /// `--subnet`; nil keeps the installed one or the bundle's default.
+    public var subnet: String?
+    /// Seconds allowed for compose up and for every service to become healthy.
+    public var timeout: Double
+
+    public init(bundlePath: String, trustKeyPaths: [String] = [], allowUnsigned: Bool = false,
+                layout: InstallationLayout = InstallationLayout(), project: String? = nil,
+                subnet: String? = nil, timeout: Double = 300) {
+        self.bundlePath = bundlePath; self.trustKeyPaths = trustKeyPaths; self.allowUnsigned = allowUnsigned
+        self.layout = layout; self.project = project; self.subnet = subnet; self.timeout = timeout
+    }
+
+    /// Checks the request itself, before anything on the host is looked at.
+    /// - Throws: `InstallError` (bad input) or `SigningError` for an unreadable key.
+    func validate() throws -> [TrustedKey] {
+        if !trustKeyPaths.isEmpty && allowUnsigned { throw InstallError.trustAndUnsigned }
+        if trustKeyPaths.isEmpty && !allowUnsigned { throw InstallError.trustRequired }
+        guard timeout > 0, timeout.isFinite else { throw InstallError.invalidTimeout(seconds: timeout) }
+        if let project, !NetworkPlan.isValidProject(project) { throw InstallError.invalidProject(name: project) }
+        if let subnet { _ = try NetworkPlan.parseSubnet(subnet) }
+        // A .tar.zst/.tar file, or an extracted bundle folder.
+        guard FileManager.default.fileExists(atPath: bundlePath),
+              FileManager.default.isReadableFile(atPath: bundlePath) else {
+            throw InstallError.bundleNotFound(path: bundlePath)
+        }
+        return try trustKeyPaths.map { try TrustedKey(contentsOf: $0) }
+    }
+}
+
+/// What an install did, printed by `install --json`.
+public struct InstallResult: Codable, Sendable {
+    /// installed (first install), upgraded, rolled-back (an earlier release, by hand), unchanged.
+    public var action: String
+    public var bundleId: String
+    public var project: String
+    public var subnet: String
+    public var gatewayIP: String?
+    public var previousBundleId: String?
+    public var resumed: Bool
+    public var imagesLoaded: [String]
+    public var images: [String: String]
+    public var migrationsApplied: [String]
+    public var services: [ServiceState]
+    public var evidencePath: String?
+    public var evidenceSHA256: String?
+    public var preflight: Preflight.Report
+    /// Seconds spent per step (verify_extract, load, compose_up, health, migrations, isolation, total).
+    public var timings: [String: Double]
+
+    enum CodingKeys: String, CodingKey {
+        case action, project, subnet, resumed, images, services, preflight, timings
+        case bundleId = "bundle_id"
+        case gatewayIP = "gateway_ip"
+        case previousBundleId = "previous_bundle_id"
+        case imagesLoaded = "images_loaded"
+        case migrationsApplied = "migrations_applied"
+        case evidencePath = "evidence_path"
+        case evidenceSHA256 = "evidence_sha256"
+    }
+}

@@ -1,0 +1,111 @@
+import FrostbyteCore
+import BundleFormat
+import Stack
+import Engine
+import InstallationState
+import Isolation
+import Foundation
+
+extension Installer {
+    /// Verifies the bundle while extracting it into `releases/.staging-<random>`, applies
+    /// the signature policy, then renames the extracted root to `releases/<bundle_id>`.
+    /// A bundle that fails leaves no staging folder behind. Skipped when this install's
+    /// journal already recorded the extraction of the very same manifest.
+    func extract(trust: [TrustedKey], expectedManifest: Data, journal: inout InstallJournal) throws {
+        let folder = layout.release(journal.bundleId)
+        let installed = FileManager.default.contents(atPath: "\(folder)/MANIFEST.json")
+        if installed == expectedManifest,
+           journal.isDone(.extracted) || ReleaseSwitcher.currentBundleId(layout) == journal.bundleId {
+            // Nothing is extracted again, but this run's signature policy still applies.
+            try verifyWithoutExtracting(trust: trust, expectedManifest: expectedManifest)
+            note("release \(journal.bundleId) already verified and extracted")
+            if !journal.isDone(.extracted) { try journal.complete(.extracted, in: layout) }
+            return
+        }
+        let staging = "\(layout.releases)/.staging-\(Self.randomSuffix())"
+        note("verifying and extracting \(request.bundlePath)")
+        do {
+            let report = try unpacker.unpack(bundlePath: request.bundlePath, trust: trust, stagingPath: staging,
+                                             progress: progress)
+            try SignaturePolicy.accept(report, trustGiven: !trust.isEmpty, allowUnsigned: request.allowUnsigned)
+            guard report.manifestData == expectedManifest, report.bundleId == journal.bundleId else {
+                throw InstallError.verificationFailed(detail: "the bundle file changed while it was being installed")
+            }
+            guard let root = StagingLayout.releaseRoot(in: staging) else {
+                throw InstallError.verificationFailed(detail: "the extracted bundle has no MANIFEST.json at its root")
+            }
+            if FileManager.default.fileExists(atPath: folder) {
+                // A stale copy of this release that was never (or no longer) verified by this install.
+                let trash = "\(layout.releases)/.trash-\(Self.randomSuffix())"
+                guard rename(folder, trash) == 0 else { throw FileSystemError.current("move aside", folder) }
+                try? FileManager.default.removeItem(atPath: trash)
+            }
+            guard rename(root, folder) == 0 else { throw FileSystemError.current("move the verified release to", folder) }
+            if root != staging { try? FileManager.default.removeItem(atPath: staging) }
+            AtomicFile.syncFolder(layout.releases)
+        } catch {
+            try? FileManager.default.removeItem(atPath: staging)
+            throw error
+        }
+        try journal.complete(.extracted, in: layout)
+    }
+
+    /// Verifies the bundle file in one pass without writing anything, under this run's
+    /// signature policy (`--trust` / `--allow-unsigned`), and checks that it carries
+    /// exactly `expectedManifest`. Used where a release is already on disk, so that a
+    /// re-run never accepts a bundle the same command would refuse on a fresh host.
+    /// - Throws: `InstallError.verificationFailed` (exit 1), `InstallError.trustRequired`.
+    func verifyWithoutExtracting(trust: [TrustedKey], expectedManifest: Data) throws {
+        note("verifying \(request.bundlePath)")
+        let report = try BundleVerifier.verify(path: request.bundlePath, trust: trust, progress: progress)
+        try SignaturePolicy.accept(report, trustGiven: !trust.isEmpty, allowUnsigned: request.allowUnsigned)
+        guard report.manifestData == expectedManifest else {
+            throw InstallError.verificationFailed(detail: "the bundle file changed while it was being installed")
+        }
+    }
+
+    /// Removes staging folders, trash and temporary symlinks a killed install left
+    /// behind. Only called with the lock held, so none of them is in use.
+    func removeLeftovers() {
+        let fileManager = FileManager.default
+        for name in (try? fileManager.contentsOfDirectory(atPath: layout.releases)) ?? []
+        where name.hasPrefix(".staging-") || name.hasPrefix(".trash-") {
+            note("removing \(layout.releases)/\(name), left by an interrupted install")
+            try? fileManager.removeItem(atPath: "\(layout.releases)/\(name)")
+        }
+        for name in (try? fileManager.contentsOfDirectory(atPath: layout.prefix)) ?? [] where name.hasPrefix(".current-") {
+            unlink("\(layout.prefix)/\(name)")
+        }
+    }
+
+    /// The quick path for installing the release that is already current with the same
+    /// project and subnet: the bundle is verified again under this run's signature
+    /// policy, but nothing is extracted or loaded; the stack is brought up (a
+    /// no-op when it runs) and its health re-checked. Nil when the quick path does not apply.
+    func unchangedReinstall(receipt: InstallationReceipt, manifestBytes: Data, plan: NetworkPlan,
+                            trust: [TrustedKey], report: Preflight.Report, loader: ImageLoader) throws -> InstallResult? {
+        let manifest = try ManifestCoding.decodeManifest(manifestBytes)
+        guard receipt.bundleId == manifest.bundleId, receipt.project == plan.project, receipt.subnet == plan.subnet,
+              ReleaseSwitcher.currentBundleId(layout) == receipt.bundleId,
+              FileManager.default.contents(atPath: "\(layout.release(receipt.bundleId))/MANIFEST.json") == manifestBytes,
+              manifest.images.allSatisfy(loader.isPresent) else { return nil }
+        if let journal = InstallJournal.load(layout), journal.status == .inProgress { return nil }
+        try verifyWithoutExtracting(trust: trust, expectedManifest: manifestBytes)
+        note("\(receipt.bundleId) is already installed; re-checking its health")
+        let start = Date()
+        let compose = InstalledStack.compose(for: receipt, layout: layout)
+        try compose.up(timeout: request.timeout)
+        let services = try HealthWaiter(compose: compose, timeout: request.timeout).wait(progress: note)
+        return InstallResult(
+            action: "unchanged", bundleId: receipt.bundleId, project: receipt.project, subnet: receipt.subnet,
+            gatewayIP: receipt.gatewayIP, previousBundleId: receipt.previousBundleId, resumed: false,
+            imagesLoaded: [], images: receipt.images, migrationsApplied: [], services: services,
+            evidencePath: receipt.evidencePath, evidenceSHA256: receipt.evidenceSHA256, preflight: report,
+            timings: ["total": Date().timeIntervalSince(start)])
+    }
+
+    /// 16 random hex digits for temporary names.
+    static func randomSuffix() -> String {
+        String(format: "%016llx", UInt64.random(in: 0...UInt64.max))
+    }
+}

@@ -1,0 +1,209 @@
+import FrostbyteCore
+import BundleFormat
+import Stack
+import Engine
+import InstallationState
+import Isolation
+import Foundation
+
+/// Installs a bundle under a prefix, step by step, journaled so that a re-run after a
+/// crash (even SIGKILL) resumes: preflight (changes nothing) → verify while extracting
+/// into a staging folder → load images → secrets → compose up → health → migrations →
+/// isolation → switch `current` and write the receipt. `current` only ever points at a
+/// release that passed every step; an upgrade that fails health, migrations or
+/// isolation brings the previous release back up and reports why.
+public final class Installer {
+    let request: InstallRequest
+    let unpacker: BundleUnpacker
+    let isolation: IsolationGate
+    let progress: ProgressReporter
+    let note: (String) -> Void
+    var layout: InstallationLayout { request.layout }
+    var timings: [String: Double] = [:]
+
+    /// - Parameters:
+    ///   - unpacker: verifies and extracts (the verifier of `verify-bundle`).
+    ///   - isolation: the isolation step (the checker of `check-isolation`, or the minimal network check).
+    ///   - note: receives one human-readable line per step (never a secret).
+    public init(request: InstallRequest, unpacker: BundleUnpacker, isolation: IsolationGate,
+                progress: ProgressReporter = SilentProgress(), note: @escaping (String) -> Void = { _ in }) {
+        self.request = request; self.unpacker = unpacker; self.isolation = isolation
+        self.progress = progress; self.note = note
+    }
+
+    /// Runs the install.
+    /// - Throws: `InstallError` and the verifier's or runner's errors, each with the
+    ///   contract's exit status; preflight failures leave the host unchanged.
+    public func run() throws -> InstallResult {
+        let started = Date()
+        let trust = try request.validate()
+
+        // Preflight: reads only.
+        try Preflight.checkRoot()
+        let docker = DockerEngine()
+        let engine = try Preflight.checkEngine(docker)
+        let composeVersion = try Preflight.checkCompose(docker)
+        let peeked = try BundlePeek.manifest(ofBundleAt: request.bundlePath)
+        let manifest = peeked.manifest
+        guard manifest.kind == .stack else { throw InstallError.notAStackBundle(kind: manifest.kind.rawValue) }
+        guard manifest.compose != nil else { throw InstallError.bundleLacks(field: "compose") }
+        let receipt = try loadReceipt()
+        let plan = try NetworkPlan.make(manifest: manifest, project: request.project, subnet: request.subnet,
+                                        receipt: receipt, layout: layout)
+        try Preflight.checkOwnership(plan: plan, manifest: manifest, layout: layout, engine: docker)
+        try Preflight.checkOverlap(plan: plan, engine: docker)
+        let releaseFolder = layout.release(manifest.bundleId)
+        let loader = ImageLoader(engine: docker, store: engine.imageStore, layout: layout, releaseFolder: releaseFolder)
+        let space = try Preflight.checkSpace(
+            manifest: manifest, layout: layout, dockerRootDir: engine.dockerRootDir,
+            releaseExists: FileManager.default.fileExists(atPath: "\(releaseFolder)/MANIFEST.json"),
+            isPresent: loader.isPresent)
+        let report = Preflight.Report(
+            engineVersion: engine.serverVersion, composeVersion: composeVersion, prefixFreeBytes: space.prefixFree,
+            prefixNeededBytes: space.prefixNeeded, dockerFreeBytes: space.dockerFree, dockerNeededBytes: space.dockerNeeded)
+        note("preflight ok: engine \(engine.serverVersion) (\(engine.imageStore.description)), compose \(composeVersion), project \(plan.project), subnet \(plan.subnet)")
+
+        // From here on the host changes; everything below is journaled.
+        try AtomicFile.makeFolder(layout.prefix, mode: 0o755)
+        try AtomicFile.makeFolder(layout.releases, mode: 0o755)
+        let lock = try InstallLock(layout: layout)
+        defer { lock.release() }
+
+        if let receipt, let result = try unchangedReinstall(receipt: receipt, manifestBytes: peeked.bytes,
+                                                            plan: plan, trust: trust, report: report, loader: loader) {
+            return result
+        }
+
+        var journal: InstallJournal
+        var resumed = false
+        if let existing = InstallJournal.load(layout),
+           existing.canResume(bundleId: manifest.bundleId, project: plan.project, subnet: plan.subnet) {
+            journal = existing
+            journal.status = .inProgress
+            resumed = true
+            note("resuming the interrupted install of \(manifest.bundleId)")
+        } else {
+            let previous = receipt.flatMap { $0.bundleId == manifest.bundleId ? $0.previousBundleId : $0.bundleId }
+            journal = InstallJournal(bundleId: manifest.bundleId, project: plan.project, subnet: plan.subnet,
+                                     gatewayIP: plan.gatewayIP, previousBundleId: previous)
+        }
+        try journal.save(layout)
+        removeLeftovers()
+
+        // Verify while extracting (nothing reaches docker before this passes).
+        try timed("verify_extract") {
+            try extract(trust: trust, expectedManifest: peeked.bytes, journal: &journal)
+        }
+
+        let images = try timed("load") {
+            try loader.load(manifest.images, timeout: request.timeout) { note($0) }
+        }
+        try journal.complete(.imagesLoaded, in: layout)
+
+        let secrets = try Secrets.ensure(layout: layout, examplePath: "\(releaseFolder)/.env.example")
+        if secrets.created { note("generated \(layout.secretsEnv) (0600)") }
+        if !secrets.addedKeys.isEmpty { note("added new keys to \(layout.secretsEnv): \(secrets.addedKeys.joined(separator: ", "))") }
+        try journal.complete(.secrets, in: layout)
+
+        let compose = InstalledStack.compose(releaseFolder: releaseFolder, project: plan.project, subnet: plan.subnet,
+                                             gatewayIP: plan.gatewayIP, layout: layout, engine: docker)
+        var services: [ServiceState] = []
+        var migrations: [String] = []
+        var isolationOutcome: IsolationOutcome?
+        do {
+            note("starting the stack (project \(plan.project))")
+            try timed("compose_up") { try compose.up(timeout: request.timeout) }
+            try journal.complete(.composeUp, in: layout)
+            services = try timed("health") {
+                try HealthWaiter(compose: compose, timeout: request.timeout).wait(progress: note)
+            }
+            try journal.complete(.healthy, in: layout)
+            if let spec = manifest.migrations, !spec.files.isEmpty {
+                migrations = try timed("migrations") {
+                    try MigrationRunner(compose: compose, spec: spec, releaseFolder: releaseFolder).apply(progress: note)
+                }
+            }
+            try journal.complete(.migrated, in: layout)
+            let outcome = try timed("isolation") {
+                try isolation.check(plan: plan, manifest: manifest, images: images.ids, layout: layout)
+            }
+            isolationOutcome = outcome
+            guard outcome.passed else {
+                throw InstallError.isolationFailed(detail: outcome.failures.joined(separator: "; "), evidence: outcome.evidencePath)
+            }
+            try journal.complete(.isolated, in: layout)
+        } catch {
+            throw try handleFailure(error, receipt: receipt, journal: &journal, newBundleId: manifest.bundleId)
+        }
+
+        try ReleaseSwitcher.activate(manifest.bundleId, in: layout)
+        try journal.complete(.switched, in: layout)
+        let newReceipt = InstallationReceipt(
+            bundleId: manifest.bundleId, name: manifest.name, version: manifest.version, project: plan.project,
+            subnet: plan.subnet, gatewayIP: plan.gatewayIP, installedAt: Timestamp.now(), images: images.ids,
+            evidenceSHA256: isolationOutcome?.evidenceSHA256, evidencePath: isolationOutcome?.evidencePath,
+            previousBundleId: journal.previousBundleId)
+        try AtomicFile.write(try ManifestCoding.encode(newReceipt), to: layout.receipt, mode: 0o644)
+        try journal.finish(.complete, in: layout)
+        timings["total"] = Date().timeIntervalSince(started)
+        note("\(manifest.bundleId) is current")
+
+        return InstallResult(
+            action: action(previous: receipt, manifest: manifest), bundleId: manifest.bundleId,
+            project: plan.project, subnet: plan.subnet, gatewayIP: plan.gatewayIP,
+            previousBundleId: journal.previousBundleId, resumed: resumed, imagesLoaded: images.loadedNow,
+            images: images.ids, migrationsApplied: migrations, services: services,
+            evidencePath: isolationOutcome?.evidencePath, evidenceSHA256: isolationOutcome?.evidenceSHA256,
+            preflight: report, timings: timings)
+    }
+
+    /// The receipt under the prefix, if any.
+    func loadReceipt() throws -> InstallationReceipt? {
+        do {
+            return try InstallationReceipt.load(layout)
+        } catch {
+            throw InstallError.filesystem(operation: "read the receipt", path: layout.receipt,
+                                          reason: "\(error); move it away to start over")
+        }
+    }
+
+    /// Runs `body` and records its duration under `name`.
+    func timed<T>(_ name: String, _ body: () throws -> T) rethrows -> T {
+        let start = Date()
+        defer { timings[name, default: 0] += Date().timeIntervalSince(start) }
+        return try body()
+    }
+
+    /// installed, upgraded, rolled-back or reinstalled, from the receipt before and the release now.
+    func action(previous: InstallationReceipt?, manifest: Manifest) -> String {
+        guard let previous else { return "installed" }
+        if previous.bundleId == manifest.bundleId { return "reinstalled" }
+        if previous.name == manifest.name,
+           previous.version.compare(manifest.version, options: .numeric) == .orderedDescending {
+            return "rolled-back"
+        }
+        return "upgraded"
+    }
+
+    /// After a failure in compose up, health, migrations or isolation: restore the
+    /// previous release when there is one, record the outcome, return the error to throw.
+    func handleFailure(_ error: Error, receipt: InstallationReceipt?, journal: inout InstallJournal,
+                       newBundleId: String) throws -> Error {
+        let reason = (error as? UserFacingError)?.message ?? "\(error)"
+        guard let receipt, receipt.bundleId != newBundleId,
+              FileManager.default.fileExists(atPath: layout.release(receipt.bundleId)) else {
+            try? journal.finish(.failed, failure: reason, in: layout)
+            return error
+        }
+        note("\(newBundleId) failed: \(reason.split(separator: "\n").first ?? "")")
+        do {
+            try Rollback.restore(receipt, layout: layout, timeout: request.timeout, note: note)
+        } catch {
+            let rollbackReason = (error as? UserFacingError)?.message ?? "\(error)"
+            try? journal.finish(.failed, failure: reason, in: layout)
+            return InstallError.rollbackFailed(reason: reason, rollbackError: rollbackReason)
+        }
+        try? journal.finish(.rolledBack, failure: reason, in: layout)
+        return InstallError.rolledBack(reason: "\(newBundleId) failed: \(reason)", restored: receipt.bundleId)
+    }
+}

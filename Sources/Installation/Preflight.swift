@@ -1,0 +1,181 @@
+import FrostbyteCore
+import BundleFormat
+import Stack
+import Engine
+import InstallationState
+import Isolation
+import Foundation
+
+/// The checks `install` runs before it changes anything on the host: root, a
+/// reachable engine, Compose v2 >= 2.29, the project name free (or ours), the subnet
+/// free of overlap with docker networks and host routes, and enough free space. Every
+/// check only reads; a failure leaves the host exactly as it was.
+public enum Preflight {
+    /// The oldest Compose v2 the hardened compose files are tested with.
+    public static let minimumCompose = "2.29.0"
+
+    /// What the preflight found, reported by `install --json`.
+    public struct Report: Codable, Sendable, Equatable {
+        public var engineVersion: String
+        public var composeVersion: String
+        public var prefixFreeBytes: Int64?
+        public var prefixNeededBytes: Int64
+        public var dockerFreeBytes: Int64?
+        public var dockerNeededBytes: Int64
+
+        enum CodingKeys: String, CodingKey {
+            case engineVersion = "engine_version"
+            case composeVersion = "compose_version"
+            case prefixFreeBytes = "prefix_free_bytes"
+            case prefixNeededBytes = "prefix_needed_bytes"
+            case dockerFreeBytes = "docker_free_bytes"
+            case dockerNeededBytes = "docker_needed_bytes"
+        }
+    }
+
+    /// Refuses to run without root.
+    public static func checkRoot() throws {
+        guard geteuid() == 0 else { throw InstallError.notRoot }
+    }
+
+    /// The engine's version and data root.
+    /// - Throws: `InstallError.dockerUnreachable`.
+    public static func checkEngine(_ engine: DockerEngine) throws -> DockerEngineInfo {
+        do {
+            return try engine.capabilities()
+        } catch let error as CommandError {
+            throw InstallError.dockerUnreachable(detail: error.message)
+        } catch let error as DockerEngineError {
+            if case .engineUnreachable(let detail) = error { throw InstallError.dockerUnreachable(detail: detail) }
+            throw InstallError.dockerUnreachable(detail: error.message)
+        }
+    }
+
+    /// The Compose v2 plugin's version, which must be >= `minimumCompose`.
+    /// - Throws: `.composeV1Only`, `.composeMissing`, `.composeTooOld`.
+    public static func checkCompose(_ engine: DockerEngine) throws -> String {
+        guard let version = engine.composeVersion() else {
+            if let legacy = engine.legacyComposeVersion(), legacy.hasPrefix("1.") {
+                throw InstallError.composeV1Only(version: legacy)
+            }
+            throw InstallError.composeMissing(detail: "'docker compose version' failed")
+        }
+        if version.hasPrefix("1.") { throw InstallError.composeV1Only(version: version) }
+        guard isVersion(version, atLeast: minimumCompose) else {
+            throw InstallError.composeTooOld(version: version, minimum: minimumCompose)
+        }
+        return version
+    }
+
+    /// Numeric comparison of dotted versions (`2.40.3` >= `2.29.0`); suffixes after `-`/`+` are ignored.
+    public static func isVersion(_ version: String, atLeast minimum: String) -> Bool {
+        func numbers(_ text: String) -> [Int] {
+            let core = text.split(whereSeparator: { $0 == "-" || $0 == "+" }).first.map(String.init) ?? text
+            return core.split(separator: ".").map { Int($0) ?? 0 }
+        }
+        let a = numbers(version), b = numbers(minimum)
+        for index in 0..<max(a.count, b.count) {
+            let x = index < a.count ? a[index] : 0, y = index < b.count ? b[index] : 0
+            if x != y { return x > y }
+        }
+        return true
+    }
+
+    /// Refuses a project that exists on this host but is not this bundle's under this
+    /// prefix: its containers, networks or volumes carry other ownership labels, or its
+    /// containers were created from another prefix's compose file.
+    public static func checkOwnership(plan: NetworkPlan, manifest: Manifest, layout: InstallationLayout,
+                                      engine: DockerEngine) throws {
+        let project = plan.project
+        let bundlePrefix = "\(manifest.name)-"
+        func ownedByUs(_ labels: [String: String]) -> Bool {
+            guard labels[OwnershipLabels.project] == project else { return false }
+            if let name = labels[OwnershipLabels.name] { return name == manifest.name }
+            return labels[OwnershipLabels.bundle]?.hasPrefix(bundlePrefix) ?? false
+        }
+        func describe(_ labels: [String: String]) -> String {
+            if let bundle = labels[OwnershipLabels.bundle] ?? labels[OwnershipLabels.name] { return "bundle '\(bundle)'" }
+            return "a compose stack that is not a frostbyte bundle"
+        }
+        let prefixes = Set([layout.prefix, (layout.prefix as NSString).resolvingSymlinksInPath].map { $0 + "/" })
+        let ids = try engine.objectIDs(.container, label: OwnershipLabels.composeProject, value: project)
+        for labels in try engine.containers(ids).map(\.config.labels) {
+            guard ownedByUs(labels) else { throw InstallError.projectOwned(project: project, owner: describe(labels)) }
+            if let files = labels["com.docker.compose.project.config_files"], !files.isEmpty,
+               !prefixes.contains(where: { files.hasPrefix($0) }) {
+                throw InstallError.projectOwned(project: project, owner: "the installation whose compose file is \(files)")
+            }
+        }
+        for network in try engine.allNetworks() where network.labels[OwnershipLabels.composeProject] == project {
+            guard ownedByUs(network.labels) else {
+                throw InstallError.projectOwned(project: project, owner: "\(describe(network.labels)) (network \(network.name))")
+            }
+        }
+        for (name, labels) in try engine.volumeLabels(label: OwnershipLabels.composeProject, value: project) {
+            guard ownedByUs(labels) else {
+                throw InstallError.projectOwned(project: project, owner: "\(describe(labels)) (volume \(name))")
+            }
+        }
+    }
+
+    /// Refuses subnets that overlap a docker network of another project or a host route
+    /// (routes through this project's own bridges are ignored: they are ours).
+    public static func checkOverlap(plan: NetworkPlan, engine: DockerEngine) throws {
+        let networks = try engine.allNetworks()
+        let own = networks.filter { $0.labels[OwnershipLabels.composeProject] == plan.project }
+        let ownBridges = Set(own.filter { $0.driver == "bridge" }.map(\.bridgeInterface))
+        let routes = try HostProbe.routes()
+        for planned in plan.networks {
+            guard let subnet = IPv4Network(planned.subnet) else { continue }
+            for network in networks where network.labels[OwnershipLabels.composeProject] != plan.project {
+                for other in network.ipv4Subnets {
+                    if let otherNet = IPv4Network(other), otherNet.overlaps(subnet) {
+                        throw InstallError.subnetOverlaps(subnet: subnet.description, other: other, owner: "docker network '\(network.name)'")
+                    }
+                }
+            }
+            for route in routes where !ownBridges.contains(route.device) {
+                guard let destination = IPv4Network(route.destination) ?? normalised(route.destination) else { continue }
+                if destination.overlaps(subnet) {
+                    throw InstallError.subnetOverlaps(subnet: subnet.description, other: route.destination, owner: "a host route via \(route.device)")
+                }
+            }
+        }
+    }
+
+    /// A route destination with host bits set, masked to its network.
+    private static func normalised(_ text: String) -> IPv4Network? {
+        let parts = text.split(separator: "/")
+        guard parts.count == 2, let address = IPv4Address(String(parts[0])), let length = Int(parts[1]),
+              (0...32).contains(length) else { return nil }
+        return IPv4Network(address: address, prefixLength: length)
+    }
+
+    /// Refuses when the prefix's filesystem cannot hold the extracted release, or the
+    /// engine's data root cannot hold the images not yet loaded (both summed when they
+    /// share a filesystem). Sizes come from the manifest.
+    public static func checkSpace(
+        manifest: Manifest, layout: InstallationLayout, dockerRootDir: String, releaseExists: Bool,
+        isPresent: (Manifest.Image) -> Bool
+    ) throws -> (prefixFree: Int64?, prefixNeeded: Int64, dockerFree: Int64?, dockerNeeded: Int64) {
+        let margin: Int64 = 1 << 20
+        let prefixNeeded = releaseExists ? 0 : manifest.files.reduce(Int64(0)) { $0 + $1.size } + margin
+        let dockerNeeded = manifest.images.filter { !isPresent($0) }.reduce(Int64(0)) { $0 + $1.size }
+        let prefixSpace = HostProbe.freeSpace(at: layout.prefix)
+        let dockerSpace = HostProbe.freeSpace(at: dockerRootDir)
+        if let prefixSpace, let dockerSpace, prefixSpace.device == dockerSpace.device {
+            let needed = prefixNeeded + dockerNeeded
+            if needed > prefixSpace.bytes {
+                throw InstallError.notEnoughSpace(path: layout.prefix, needed: needed, available: prefixSpace.bytes)
+            }
+        } else {
+            if let prefixSpace, prefixNeeded > prefixSpace.bytes {
+                throw InstallError.notEnoughSpace(path: layout.prefix, needed: prefixNeeded, available: prefixSpace.bytes)
+            }
+            if let dockerSpace, dockerNeeded > dockerSpace.bytes {
+                throw InstallError.notEnoughSpace(path: dockerRootDir, needed: dockerNeeded, available: dockerSpace.bytes)
+            }
+        }
+        return (prefixSpace?.bytes, prefixNeeded, dockerSpace?.bytes, dockerNeeded)
+    }
+}

@@ -1,0 +1,87 @@
+import FrostbyteCore
+import BundleFormat
+import Stack
+import Engine
+import InstallationState
+import Isolation
+import Foundation
+
+/// What `status` reports about one installation.
+public struct InstallationStatus: Codable, Sendable {
+    /// The last isolation result recorded for the active release.
+    public struct Isolation: Codable, Sendable {
+        public var evidencePath: String
+        /// SHA-256 recorded in the receipt.
+        public var recordedSHA256: String?
+        /// True when the evidence file still has the recorded SHA-256.
+        public var intact: Bool
+        /// pass, fail, or unknown when the document cannot be read.
+        public var result: String
+        public var timestamp: String?
+        enum CodingKeys: String, CodingKey {
+            case intact, result, timestamp
+            case evidencePath = "evidence_path"
+            case recordedSHA256 = "recorded_sha256"
+        }
+    }
+
+    public var prefix: String
+    public var receipt: InstallationReceipt
+    /// The release `current` points at (should equal the receipt's).
+    public var current: String?
+    public var services: [ServiceState]
+    /// Every service running and healthy (or without a healthcheck).
+    public var healthy: Bool
+    public var isolation: Isolation?
+    /// The last install's journal status when it did not complete (failed, rolled_back, in_progress).
+    public var lastInstall: String?
+    public var lastInstallFailure: String?
+
+    enum CodingKeys: String, CodingKey {
+        case prefix, receipt, current, services, healthy, isolation
+        case lastInstall = "last_install"
+        case lastInstallFailure = "last_install_failure"
+    }
+}
+
+/// Reads an installation's state: receipt, `current`, the live containers
+/// (`docker compose ps`), the evidence recorded by the last install.
+public enum StatusReader {
+    /// - Throws: `InstallError.notInstalled` when the prefix has no receipt.
+    public static func read(layout: InstallationLayout) throws -> InstallationStatus {
+        guard let receipt = try? InstallationReceipt.load(layout) else {
+            throw InstallError.notInstalled(prefix: layout.prefix)
+        }
+        let compose = InstalledStack.compose(for: receipt, layout: layout)
+        let services = try compose.ps()
+        let expected = (try? compose.services()) ?? services.map(\.service)
+        let healthy = !expected.isEmpty && HealthWaiter.judge(expected: expected, states: services) == (nil, [])
+        var status = InstallationStatus(
+            prefix: layout.prefix, receipt: receipt, current: ReleaseSwitcher.currentBundleId(layout),
+            services: services, healthy: healthy, isolation: isolation(receipt))
+        if let journal = InstallJournal.load(layout), journal.status != .complete {
+            status.lastInstall = "\(journal.status.rawValue) (\(journal.bundleId))"
+            status.lastInstallFailure = journal.failure
+        }
+        return status
+    }
+
+    /// The isolation result recorded for `receipt`: the evidence document, whether it
+    /// still has the recorded hash, and its pass/fail verdict.
+    static func isolation(_ receipt: InstallationReceipt) -> InstallationStatus.Isolation? {
+        guard let path = receipt.evidencePath else { return nil }
+        guard let data = FileManager.default.contents(atPath: path) else {
+            return .init(evidencePath: path, recordedSHA256: receipt.evidenceSHA256, intact: false, result: "unknown", timestamp: nil)
+        }
+        let intact = receipt.evidenceSHA256 == SHA256Hasher.hash(data).hex
+        let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] ?? [:]
+        var result = "unknown"
+        if let passed = object["passed"] as? Bool {
+            result = passed ? "pass" : "fail"
+        } else if let verdict = (object["result"] ?? object["verdict"] ?? object["status"]) as? String {
+            result = verdict
+        }
+        let timestamp = (object["timestamp"] ?? object["finished_at"] ?? object["started_at"]) as? String
+        return .init(evidencePath: path, recordedSHA256: receipt.evidenceSHA256, intact: intact, result: result, timestamp: timestamp)
+    }
+}

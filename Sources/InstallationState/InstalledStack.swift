@@ -1,0 +1,43 @@
+import FrostbyteCore
+import BundleFormat
+import Engine
+import Foundation
+
+/// How an installed release's compose project is driven on this host: one place
+/// that turns a release folder, the project, subnet and gateway address into a
+/// `ComposeDriver` with the FROSTBYTE_* variables the hardened compose file
+/// interpolates. Install, rollback, status, uninstall and export all use it, so they
+/// drive the stack the same way.
+public enum InstalledStack {
+    /// The compose driver for the release in `folder` (its MANIFEST.json names the
+    /// compose file; `docker-compose.yml` when it cannot be read).
+    public static func compose(
+        releaseFolder folder: String, project: String, subnet: String, gatewayIP: String?,
+        layout: InstallationLayout, engine: DockerEngine = DockerEngine()
+    ) -> ComposeDriver {
+        let manifest = FileManager.default.contents(atPath: "\(folder)/MANIFEST.json")
+            .flatMap { try? ManifestCoding.decodeManifest($0) }
+        let file = manifest?.compose?.file ?? "docker-compose.yml"
+        return ComposeDriver(engine: engine, project: project, composeFile: "\(folder)/\(file)",
+                             envFile: layout.secretsEnv,
+                             environment: environment(project: project, subnet: subnet, gatewayIP: gatewayIP))
+    }
+
+    /// The compose driver of the installed release a receipt describes.
+    public static func compose(for receipt: InstallationReceipt, layout: InstallationLayout,
+                               engine: DockerEngine = DockerEngine()) -> ComposeDriver {
+        compose(releaseFolder: layout.release(receipt.bundleId), project: receipt.project, subnet: receipt.subnet,
+                gatewayIP: receipt.gatewayIP, layout: layout, engine: engine)
+    }
+
+    /// The FROSTBYTE_* variables of the hardened compose file. The bridge keeps its
+    /// host address on every engine (gateway mode `nat`): on Engine >= 28 `isolated`
+    /// would remove it, and with it the host's only way to reach the gateway; the
+    /// installer's scoped firewall rule keeps containers off host services instead
+    /// (docs/TENANT_ISOLATION.md).
+    public static func environment(project: String, subnet: String, gatewayIP: String?) -> [String: String] {
+        var environment = ["FROSTBYTE_PROJECT": project, "FROSTBYTE_SUBNET": subnet]
+        if let gatewayIP { environment["FROSTBYTE_GATEWAY_IP"] = gatewayIP }
+        return environment
+    }
+}

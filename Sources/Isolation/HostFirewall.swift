@@ -1,0 +1,157 @@
+import FrostbyteCore
+import BundleFormat
+import Stack
+import Engine
+import InstallationState
+import Foundation
+
+/// One host firewall rule the checker added, as recorded under
+/// `<prefix>/state/firewall-rules.json` (`{"rules": [...]}`) so `uninstall` can
+/// remove exactly it: `iptables|ip6tables -w -t <table> -D <chain> <args...>`.
+public struct FirewallRule: Codable, Sendable, Equatable {
+    /// `ipv4` (iptables) or `ipv6` (ip6tables).
+    public var family: String
+    public var table: String
+    public var chain: String
+    /// The rule specification after the chain (`-i br-x ... -j REJECT ...`).
+    public var args: [String]
+    /// The compose network and bridge the rule guards.
+    public var network: String
+    public var bridge: String
+    public var addedAt: String
+
+    enum CodingKeys: String, CodingKey {
+        case family, table, chain, args, network, bridge
+        case addedAt = "added_at"
+    }
+
+    /// The firewall command of the family.
+    public var command: String { family == "ipv6" ? "ip6tables" : "iptables" }
+}
+
+/// The record file's shape.
+struct FirewallRecord: Codable {
+    var rules: [FirewallRule]
+}
+
+/// The host-exposure remedy: a rule in the host's INPUT chain that rejects new
+/// connections from one project bridge to any host address. INPUT, not
+/// DOCKER-USER: DOCKER-USER is called from FORWARD only, and traffic from a
+/// container to the host's own addresses is never forwarded. Replies to
+/// connections the host opens (e.g. to the gateway) are not NEW and pass.
+/// `icmp-admin-prohibited` makes a blocked connect fail at once (EHOSTUNREACH),
+/// distinct from "nothing listens" (a reset).
+public enum HostFirewall {
+    /// The file under the prefix that lists the rules the checker added.
+    public static func recordPath(prefix: String) -> String {
+        "\(InstallationLayout(prefix: prefix).state)/firewall-rules.json"
+    }
+
+    /// The rule for `bridge` of `project`.
+    public static func rejectRule(project: String, network: String, bridge: String) -> FirewallRule {
+        FirewallRule(
+            family: "ipv4", table: "filter", chain: "INPUT",
+            args: ["-i", bridge, "-m", "conntrack", "--ctstate", "NEW", "-m", "comment",
+                   "--comment", "frostbyte-bundle project=\(project) network=\(network)",
+                   "-j", "REJECT", "--reject-with", "icmp-admin-prohibited"],
+            network: network, bridge: bridge, addedAt: IsolationClock.now())
+    }
+
+    /// True when `rule` is in the live firewall (`iptables -C`).
+    public static func isPresent(_ rule: FirewallRule, timeout: Double = 20) -> Bool {
+        let result = try? CommandRunner.run(
+            [rule.command, "-w", "-t", rule.table, "-C", rule.chain] + rule.args, timeout: timeout)
+        return result?.status == 0
+    }
+
+    /// Inserts `rule` at the top of its chain unless it is there already, and
+    /// records it under `prefix`.
+    /// - Throws: `IsolationError.firewall` when iptables or the record fails.
+    public static func apply(_ rule: FirewallRule, prefix: String, timeout: Double = 20) throws {
+        if !isPresent(rule, timeout: timeout) {
+            let result = try CommandRunner.run(
+                [rule.command, "-w", "-t", rule.table, "-I", rule.chain, "1"] + rule.args, timeout: timeout)
+            guard result.status == 0 else {
+                throw IsolationError.firewall(detail: "\(rule.command) -I \(rule.chain) failed: \(result.errorOutput)")
+            }
+        }
+        var rules = (try? recordedRules(prefix: prefix)) ?? []
+        if !rules.contains(where: { $0.family == rule.family && $0.chain == rule.chain && $0.args == rule.args }) {
+            rules.append(rule)
+        }
+        do {
+            try IsolationFiles.writeAtomically(ManifestCoding.encode(FirewallRecord(rules: rules)), to: recordPath(prefix: prefix))
+        } catch {
+            throw IsolationError.firewall(detail: "recording the rule in \(recordPath(prefix: prefix)): \(error)")
+        }
+    }
+
+    /// The rules recorded under `prefix` (empty when none).
+    public static func recordedRules(prefix: String) throws -> [FirewallRule] {
+        let path = recordPath(prefix: prefix)
+        guard FileManager.default.fileExists(atPath: path) else { return [] }
+        return try JSONDecoder().decode(FirewallRecord.self, from: Data(contentsOf: URL(fileURLWithPath: path))).rules
+    }
+
+    /// Deletes every recorded rule from the live firewall (those already gone are
+    /// skipped) and then the record. For `uninstall`.
+    /// - Returns: how many rules were deleted.
+    @discardableResult
+    public static func removeRecordedRules(prefix: String, timeout: Double = 20) throws -> Int {
+        var removed = 0
+        for rule in try recordedRules(prefix: prefix) {
+            while isPresent(rule, timeout: timeout) {
+                let result = try CommandRunner.run(
+                    [rule.command, "-w", "-t", rule.table, "-D", rule.chain] + rule.args, timeout: timeout)
+                guard result.status == 0 else {
+                    throw IsolationError.firewall(detail: "\(rule.command) -D \(rule.chain) failed: \(result.errorOutput)")
+                }
+                removed += 1
+            }
+        }
+        try? FileManager.default.removeItem(atPath: recordPath(prefix: prefix))
+        return removed
+    }
+}
+
+/// What the host firewall looks like, read once per run.
+struct FirewallFacts: Sendable {
+    /// Docker's IPv4 filter chains exist (dockerd runs with iptables on).
+    var dockerIPv4Chains: Bool
+    /// Docker's IPv6 filter chains exist.
+    var dockerIPv6Chains: Bool
+    /// `nf_tables` or `legacy`, from `iptables --version`.
+    var iptablesBackend: String
+    /// Bridges with an INPUT rule that rejects new connections from them.
+    var guardedBridges: Set<String>
+
+    static func gather(timeout: Double) -> FirewallFacts {
+        let v4 = (try? CommandRunner.run(["iptables", "-w", "-S"], timeout: timeout))?.output ?? ""
+        let v6 = (try? CommandRunner.run(["ip6tables", "-w", "-S"], timeout: timeout))?.output ?? ""
+        let version = (try? CommandRunner.run(["iptables", "--version"], timeout: timeout))?.output ?? ""
+        let backend = version.contains("nf_tables") ? "nf_tables" : version.contains("legacy") ? "legacy" : "unknown"
+        return FirewallFacts(
+            dockerIPv4Chains: hasDockerChains(v4), dockerIPv6Chains: hasDockerChains(v6),
+            iptablesBackend: backend, guardedBridges: guardedBridges(v4))
+    }
+
+    static func hasDockerChains(_ rules: String) -> Bool {
+        rules.contains("-N DOCKER-ISOLATION-STAGE-1") || rules.contains("-N DOCKER-FORWARD")
+            || rules.contains("-N DOCKER-INTERNAL")
+    }
+
+    /// Bridges `X` with a rule `-A INPUT -i X ... -j REJECT|DROP` that does not
+    /// restrict the destination port (so it guards every host service).
+    static func guardedBridges(_ rules: String) -> Set<String> {
+        var bridges = Set<String>()
+        for line in rules.split(separator: "\n") where line.hasPrefix("-A INPUT ") {
+            let fields = line.split(separator: " ").map(String.init)
+            guard let index = fields.firstIndex(of: "-i"), index + 1 < fields.count,
+                  fields.contains("-j"), fields.contains("REJECT") || fields.contains("DROP"),
+                  !fields.contains("--dport"), !fields.contains("--dports"), !fields.contains("-d"),
+                  !fields.contains("-p") else { continue }
+            bridges.insert(fields[index + 1])
+        }
+        return bridges
+    }
+}

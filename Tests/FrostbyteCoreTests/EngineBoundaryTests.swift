@@ -1,0 +1,47 @@
+import Foundation
+import Testing
+
+/// "Every docker call goes through the engine client": no source file outside
+/// Sources/Engine names the docker CLI as a program to run, and nothing but the core's
+/// `ChildProcess` starts a process. A negative control proves the scan finds a call.
+@Suite("Engine boundary")
+struct EngineBoundaryTests {
+    static let sources = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("Sources")
+
+    /// Lines that start a docker program or a process outside the allowed module.
+    static func violations(in text: String) -> [String] {
+        let patterns = [#"\[\s*"docker(-compose)?"\s*,"#, #"\bProcess\(\)"#, #"\bposix_spawn\("#]
+        return text.split(separator: "\n").map(String.init).filter { line in
+            let code = line.trimmingCharacters(in: .whitespaces)
+            guard !code.hasPrefix("//") else { return false }
+            return patterns.contains { code.range(of: $0, options: .regularExpression) != nil }
+        }
+    }
+
+    @Test("no module but Engine runs docker; only ChildProcess spawns")
+    func boundary() throws {
+        let files = FileManager.default.enumerator(atPath: Self.sources.path)?.compactMap { $0 as? String }
+            .filter { $0.hasSuffix(".swift") } ?? []
+        #expect(files.count > 50, "the scan must see the sources")
+        var found: [String] = []
+        for file in files {
+            let text = try String(contentsOf: Self.sources.appendingPathComponent(file), encoding: .utf8)
+            for line in Self.violations(in: text) {
+                if file.hasPrefix("Engine/") && !line.contains("Process()") && !line.contains("posix_spawn(") { continue }
+                if file == "FrostbyteCore/ChildProcess.swift" && line.contains("posix_spawn(") { continue }
+                // The engine client's own legacy Compose v1 probe is in Engine too.
+                found.append("\(file): \(line.trimmingCharacters(in: .whitespaces))")
+            }
+        }
+        #expect(found.isEmpty, "docker or a process started outside the engine client / core: \(found)")
+    }
+
+    @Test("the scan finds a docker call and a Process (negative control)")
+    func negativeControl() {
+        #expect(Self.violations(in: #"let r = try CommandRunner.run(["docker", "ps"], timeout: 1)"#).count == 1)
+        #expect(Self.violations(in: "let p = Process()").count == 1)
+        #expect(Self.violations(in: #"// try CommandRunner.run(["docker", "ps"])"#).isEmpty)
+    }
+}
