@@ -16,6 +16,9 @@ public enum BuildInputError: UserFacingError, Equatable {
     case badEpoch(String)
     /// A template or migrations folder that cannot be listed.
     case unreadableFolder(path: String, reason: String)
+    /// The installer binary to embed (`--installer`, else the running executable)
+    /// cannot be read or is not a regular executable file.
+    case unreadableInstaller(path: String, reason: String)
 
     public var message: String {
         switch self {
@@ -29,6 +32,8 @@ public enum BuildInputError: UserFacingError, Equatable {
             return "SOURCE_DATE_EPOCH '\(value)' is not a whole number of seconds >= 0"
         case .unreadableFolder(let path, let reason):
             return "cannot list \(path): \(reason)"
+        case .unreadableInstaller(let path, let reason):
+            return "cannot read the installer binary to embed as bin/frostbyte-bundle, \(path): \(reason); give a readable one with --installer PATH"
         }
     }
 
@@ -113,12 +118,31 @@ enum BuildInputs {
         }
     }
 
-    /// The running executable (the installer the bundle carries as `bin/frostbyte-bundle`).
-    static func runningExecutable() -> String {
-        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
-        let count = readlink("/proc/self/exe", &buffer, buffer.count - 1)
-        guard count > 0 else { return CommandLine.arguments[0] }
-        return String(decoding: buffer[0..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    /// The running executable: `/proc/self/exe`, which the kernel opens for this
+    /// process whatever the permissions of the folders on the binary's path (a
+    /// checkout under a 0700 `/root` is still readable by a build run as another user).
+    static let runningExecutable = "/proc/self/exe"
+
+    /// The `bin/frostbyte-bundle` entry: `installer` (`--installer`), else the running
+    /// executable; opened now so that an unreadable binary fails before anything is staged.
+    /// - Throws: `BuildInputError.unreadableInstaller`.
+    static func installerEntry(_ installer: String?) throws -> BundleEntry {
+        let path = installer ?? runningExecutable
+        let shown = installer ?? (CommandLine.arguments.first ?? path)
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else {
+            throw BuildInputError.unreadableInstaller(path: shown, reason: String(cString: strerror(errno)))
+        }
+        defer { close(descriptor) }
+        var info = stat()
+        guard fstat(descriptor, &info) == 0, info.st_mode & S_IFMT == S_IFREG else {
+            throw BuildInputError.unreadableInstaller(path: shown, reason: "not a regular file")
+        }
+        var magic = [UInt8](repeating: 0, count: 4)
+        guard read(descriptor, &magic, 4) == 4, magic == [0x7F, 0x45, 0x4C, 0x46] else {
+            throw BuildInputError.unreadableInstaller(path: shown, reason: "not an ELF executable")
+        }
+        return BundleEntry(path: "bin/frostbyte-bundle", source: .file(path), mode: .executable)
     }
 
     /// `images/<name>.tar`: the reference with every character outside [a-z0-9._-]

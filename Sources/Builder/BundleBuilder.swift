@@ -102,9 +102,7 @@ public struct BundleBuilder: Sendable {
         entries += migrationEntries
         let models = try BuildInputs.modelEntries(spec.models)
         entries += models.map(\.entry)
-        entries.append(BundleEntry(path: "bin/frostbyte-bundle",
-                                   source: .file(request.installerPath ?? BuildInputs.runningExecutable()),
-                                   mode: .executable))
+        entries.append(try BuildInputs.installerEntry(request.installerPath))
 
         var staging: StagingFolder?
         defer { staging?.remove() }

@@ -101,6 +101,8 @@ extension VerificationSession {
     }
 
     private func checkListed(_ file: Manifest.File) {
+        // Refused at its header (already reported), or never reached after a refusal.
+        if refusedPaths.contains(file.path) || (refusedAtHeader && observed[file.path] == nil) { return }
         guard let entry = observed[file.path] else {
             problem(VerificationProblem(.missingFile, path: file.path, expected: "present", actual: "absent",
                                         "a file listed in MANIFEST.json is missing"))
@@ -202,6 +204,16 @@ extension VerificationSession {
                     problem(VerificationProblem(.imageDigest, path: image.file, expected: image.digest,
                                                 actual: summary.configDigest,
                                                 "image config inside the archive does not hash to images[].digest"))
+                }
+                if let manifestDigest = image.manifestDigest, !summary.manifestDigests.contains(manifestDigest) {
+                    problem(VerificationProblem(.imageDigest, path: image.file, expected: manifestDigest,
+                                                actual: summary.manifestDigests.first ?? "no index.json",
+                                                "the archive's index.json does not name images[].manifest_digest"))
+                }
+                if let diffIDs = image.diffIDs, diffIDs != summary.diffIDs {
+                    problem(VerificationProblem(.imageDigest, path: image.file, expected: diffIDs.joined(separator: ","),
+                                                actual: summary.diffIDs.joined(separator: ","),
+                                                "the image config's rootfs.diff_ids differ from images[].diff_ids"))
                 }
             }
         }

@@ -33,6 +33,13 @@ final class VerificationSession {
     var lowercased: [String: String] = [:]
     var imageResults: [String: Result<ImageArchiveSummary, ImageArchiveProblem>] = [:]
     private var imagesByFile: [String: Manifest.Image] = [:]
+    private var listedFiles: [String: Manifest.File] = [:]
+    /// Entries refused at their header (never read, hashed or written).
+    private(set) var refusedPaths: Set<String> = []
+    /// Set when an archive entry was refused at its header: the pass stops there, so a
+    /// small hostile bundle cannot make the verifier (or the installer) read, hash
+    /// or write gigabytes before it says no.
+    private(set) var refusedAtHeader = false
     private var otherEntrySeen = false
     private var entriesSeen = 0
     private var rootEntrySeen = false
@@ -91,8 +98,37 @@ final class VerificationSession {
             recordable = false
         }
         checkOrder(path)
+        if header.kind == .regular && !Self.metaFiles.contains(path) {
+            // Nothing to check it against yet (MANIFEST.json must come first, which is
+            // reported when it arrives), or already a problem: passed over unread.
+            if manifest == nil || !recordable {
+                try drain(data)
+                return
+            }
+            if let refusal = refusal(header, path: path) {
+                problem(refusal)
+                refusedPaths.insert(path)
+                if isArchive { refusedAtHeader = true } else { try drain(data) }
+                return
+            }
+        }
         try stream(header, path: path, acceptable: acceptable, recordable: recordable, data: data,
                    isComplete: isComplete)
+    }
+
+    /// A regular file the signed manifest does not allow, judged from its header
+    /// alone: one the manifest does not list, or one larger than the manifest's size for it.
+    private func refusal(_ header: ArchiveEntryHeader, path: String) -> VerificationProblem? {
+        guard let listed = listedFiles[path] else {
+            return VerificationProblem(.unlistedFile, path: path, expected: "listed in MANIFEST.json",
+                                       actual: "\(header.size) bytes",
+                                       "refused at its header: the manifest does not list this file, so it is not read")
+        }
+        guard header.size <= listed.size else {
+            return VerificationProblem(.size, path: path, expected: "\(listed.size) bytes", actual: "\(header.size) bytes",
+                                       "refused at its header: larger than MANIFEST.json says, so it is not read")
+        }
+        return nil
     }
 
     private func checkOrder(_ path: String) {
@@ -161,6 +197,7 @@ final class VerificationSession {
             report.version = decoded.version
             report.bundleId = decoded.bundleId
             for image in decoded.images { imagesByFile[image.file] = image }
+            for file in decoded.files { listedFiles[file.path] = file }
         } catch let error as ManifestError {
             switch error {
             case .unknownFormat(let format):

@@ -123,6 +123,7 @@ public enum BundleVerifier {
                 sawEntry = true
                 let chunks = PipeEntryChunks(pipe: pipe)
                 try session.process(header, data: chunks, isComplete: { chunks.terminal == nil })
+                if session.refusedAtHeader { return nil }
                 switch chunks.terminal {
                 case .failed(let error)?:
                     try archiveFailed(error, sawEntry: true, session: session)

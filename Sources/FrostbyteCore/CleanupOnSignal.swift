@@ -64,7 +64,9 @@ public enum CleanupOnSignal {
         source.setEventHandler {
             runAll()
             signal(number, SIG_DFL)
-            raise(number)
+            // To the process, not this thread: dispatch's worker threads block
+            // signals, so raise(3) here would leave it pending.
+            kill(getpid(), number)
         }
         source.resume()
         return source

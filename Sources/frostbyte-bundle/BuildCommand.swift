@@ -47,6 +47,10 @@ extension FrostbyteBundle {
         @Option(help: "zstd level, 1-19.")
         var level: Int = 3
 
+        @Option(help: "The installer binary to carry as bin/frostbyte-bundle (default: this executable; release bundles carry scripts/release-binary's output).",
+                completion: .file())
+        var installer: String?
+
         @Flag(help: "Print one JSON summary on stdout.")
         var json = false
 
@@ -63,7 +67,7 @@ extension FrostbyteBundle {
             try await runReportingErrors {
                 let request = BuildRequest(
                     specPath: spec, outputPath: output, signingKeyPath: signKey, sourceDateEpoch: sourceDateEpoch,
-                    compression: compression == .none ? .none : .zstd(level: level),
+                    compression: compression == .none ? .none : .zstd(level: level), installerPath: installer,
                     builder: Manifest.Builder(name: "frostbyte-bundle", version: FrostbyteBundle.version))
                 let builder = BundleBuilder(request: request, progress: TerminalProgress()) { warning in
                     Console.note("warning: \(warning)")

@@ -172,6 +172,30 @@ struct TamperContentTests {
         #expect(report.problems.first?.expected == "sha256:" + String(repeating: "a", count: 64))
     }
 
+    @Test("images[].diff_ids that differ from the config's rootfs.diff_ids; the matching list passes")
+    func imageWrongDiffIDs() throws {
+        let wrong = "sha256:" + String(repeating: "1", count: 64)
+        let report = try Tamper.verify(configure: { bundle, _ in
+            bundle.editManifest = { $0.images[0].diffIDs = [wrong] }
+        })
+        #expect(report.failedChecks == [.imageDigest])
+        #expect(report.problems.first?.expected == wrong)
+        // Control: the fixture config's own diff_ids verify.
+        let right = try Tamper.verify(configure: { bundle, _ in
+            bundle.editManifest = { $0.images[0].diffIDs = ["sha256:" + String(repeating: "0", count: 64)] }
+        })
+        #expect(right.problems == [])
+    }
+
+    @Test("images[].manifest_digest that the archive's index.json does not name")
+    func imageWrongManifestDigest() throws {
+        let report = try Tamper.verify(configure: { bundle, _ in
+            bundle.editManifest = { $0.images[0].manifestDigest = "sha256:" + String(repeating: "2", count: 64) }
+        })
+        #expect(report.failedChecks == [.imageDigest])
+        #expect(report.problems.first?.message.contains("manifest_digest") == true)
+    }
+
     @Test("image archive that is not a tar")
     func imageNotTar() throws {
         let report = try Tamper.verify(configure: { bundle, _ in

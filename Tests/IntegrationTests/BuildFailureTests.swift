@@ -9,7 +9,7 @@ struct BuildFailureTests {
     private func expectFailure(_ fixture: BuildFixture, _ arguments: [String], status: Int32, mentions: String,
                                environment: [String: String] = [:], asNobody: Bool = false,
                                sourceLocation: SourceLocation = #_sourceLocation) throws {
-        var command = [DockerTestSupport.binary, "build"] + arguments
+        var command = [asNobody ? DockerTestSupport.binaryForOtherUsers : DockerTestSupport.binary, "build"] + arguments
         if asNobody { command = ["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"] + command }
         let result = try DockerTestSupport.run(command, environment: environment)
         #expect(result.status == status, "stderr: \(result.stderr)", sourceLocation: sourceLocation)
@@ -72,7 +72,7 @@ struct BuildFailureTests {
         // Control: readable again, the same command builds.
         chmod(fixture.folder + "/models/embed.bin", 0o644)
         let control = try DockerTestSupport.run(
-            ["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", DockerTestSupport.binary, "build",
+            ["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", DockerTestSupport.binaryForOtherUsers, "build",
              fixture.spec, "-o", fixture.out], environment: ["PATH": "/nonexistent"])
         #expect(control.status == 0, "\(control.stderr)")
         #expect(fixture.outputListing() == ["fbtest-1.2.3.tar.zst", "fbtest-1.2.3.tar.zst.sha256"])
@@ -91,6 +91,28 @@ struct BuildFailureTests {
         try expectFailure(fixture, [fixture.spec, "-o", fixture.out], status: 2, mentions: "image.tar")
         try fixture.writeDockerArchive("image.tar", reference: "fbtest-other/app:1")
         try expectFailure(fixture, [fixture.spec, "-o", fixture.out], status: 2, mentions: "fbtest-other/app:1")
+    }
+
+    @Test("an installer binary that is missing, not a file or not an executable (--installer)")
+    func badInstaller() throws {
+        let fixture = try BuildFixture(image: "fbtest-none/app:1", archive: "image.tar")
+        defer { fixture.remove() }
+        try fixture.writeDockerArchive("image.tar", reference: "fbtest-none/app:1")
+        try expectFailure(fixture, [fixture.spec, "-o", fixture.out, "--installer", fixture.folder + "/no-such-bin"],
+                          status: 2, mentions: "no-such-bin")
+        try expectFailure(fixture, [fixture.spec, "-o", fixture.out, "--installer", fixture.folder + "/models"],
+                          status: 2, mentions: "not a regular file")
+        try expectFailure(fixture, [fixture.spec, "-o", fixture.out, "--installer", fixture.spec],
+                          status: 2, mentions: "not an ELF executable")
+        // Control: another executable is carried byte for byte as bin/frostbyte-bundle.
+        let result = try DockerTestSupport.run(
+            [DockerTestSupport.binary, "build", fixture.spec, "-o", fixture.out, "--installer", "/bin/true",
+             "--compression", "none"])
+        #expect(result.status == 0, "\(result.stderr)")
+        try DockerTestSupport.check(["tar", "-xf", fixture.out + "/fbtest-1.2.3.tar", "-C", fixture.folder,
+                                     "fbtest-1.2.3/bin/frostbyte-bundle"])
+        #expect(FileManager.default.contents(atPath: fixture.folder + "/fbtest-1.2.3/bin/frostbyte-bundle")
+            == FileManager.default.contents(atPath: "/bin/true"))
     }
 
     @Test("an output folder that does not exist or cannot be written")

@@ -125,7 +125,7 @@ struct InstallRefusalTests {
         try FileManager.default.copyItem(atPath: try InstallHarness.v1(), toPath: bundle)
         chmod(folder, 0o755); chmod(bundle, 0o644)
         let result = try InstallEnv.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
-                                         InstallEnv.binary, "install", bundle, "--allow-unsigned", "--prefix", prefix])
+                                         DockerTestSupport.binaryForOtherUsers, "install", bundle, "--allow-unsigned", "--prefix", prefix])
         #expect(result.status == 3, "\(result.stderr)")
         #expect(result.stderr.contains("root"))
         #expect(!FileManager.default.fileExists(atPath: prefix))

@@ -252,7 +252,7 @@ struct IsolationCheckTests {
         let unknown = try DockerTestSupport.tool(["check-isolation", "--project", "fbtest-no-such-project"])
         #expect(unknown.status == 2, "\(unknown.stderr)")
         let notRoot = try DockerTestSupport.run(
-            ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", DockerTestSupport.binary,
+            ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", DockerTestSupport.binaryForOtherUsers,
              "check-isolation", "--project", "fbtest-any"])
         #expect(notRoot.status == 3, "\(notRoot.stderr)")
         #expect(notRoot.stderr.contains("root"))

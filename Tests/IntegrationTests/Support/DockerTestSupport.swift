@@ -26,6 +26,20 @@ enum DockerTestSupport {
         return candidates.max { modified($0) < modified($1) } ?? "\(repoRoot)/.build/debug/frostbyte-bundle"
     }()
 
+    /// The binary under test as another user (`nobody`) can run it: a copy in a
+    /// world-readable folder, since the checkout may sit under a 0700 folder such as
+    /// `/root`, whose path another user cannot traverse to exec the original.
+    static let binaryForOtherUsers: String = {
+        let folder = "/tmp/fbtest-bin-\(runID)-\(getpid())"
+        let copy = "\(folder)/frostbyte-bundle"
+        try? FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        chmod(folder, 0o755)
+        try? FileManager.default.removeItem(atPath: copy)
+        try? FileManager.default.copyItem(atPath: binary, toPath: copy)
+        chmod(copy, 0o755)
+        return copy
+    }()
+
     /// The modification time of `path`; distant past when it cannot be read.
     static func modified(_ path: String) -> Date {
         ((try? FileManager.default.attributesOfItem(atPath: path))?[.modificationDate] as? Date) ?? .distantPast
