@@ -15,6 +15,13 @@ public struct BundleInspection: Codable, Sendable, Equatable {
         public var size: Int64
         public var digest: String
         public var sha256: SHA256Digest
+        public var manifestDigest: String?
+        public var diffIDs: [String]?
+        enum CodingKeys: String, CodingKey {
+            case name, file, size, digest, sha256
+            case manifestDigest = "manifest_digest"
+            case diffIDs = "diff_ids"
+        }
     }
 
     public struct ModelSummary: Codable, Sendable, Equatable {
@@ -105,7 +112,8 @@ extension BundleVerifier {
             builder: manifest.builder, signed: signature != nil, signature: status,
             project: manifest.compose?.project, networks: manifest.compose?.networks ?? [],
             images: manifest.images.map {
-                .init(name: $0.name, file: $0.file, size: $0.size, digest: $0.digest, sha256: $0.sha256)
+                .init(name: $0.name, file: $0.file, size: $0.size, digest: $0.digest, sha256: $0.sha256,
+                      manifestDigest: $0.manifestDigest, diffIDs: $0.diffIDs)
             },
             models: manifest.models.map { .init(name: $0.name, path: $0.path, size: $0.size, sha256: $0.sha256) },
             exportSource: manifest.source,
