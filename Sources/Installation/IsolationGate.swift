@@ -42,7 +42,7 @@ public struct CheckerIsolationGate: IsolationGate {
                       layout: InstallationLayout) throws -> IsolationOutcome {
         let target = IsolationTarget(
             manifest: manifest, project: plan.project, prefix: layout.prefix, networks: plan.networks,
-            gatewayIP: plan.gatewayIP, loadedImages: images, bundleId: manifest.bundleId)
+            gatewayIP: plan.gatewayIP, loadedImages: images, bundleId: manifest.bundleId, publish: plan.publish)
         let checker = IsolationChecker(target: target, options: options)
         checker.progress = progress
         let evidence = try checker.run()
