@@ -7,7 +7,8 @@ import Foundation
 
 extension IsolationChecker {
     /// Positive controls: peers resolve by service name and accept a connection,
-    /// and the gateway answers HTTP at its fixed address. Without them a probe
+    /// and the gateway answers HTTP where the host reaches it (`gateway_url`: its
+    /// published address, else its fixed one). Without them a probe
     /// that can reach nothing at all would pass as "isolated".
     func recordControls(_ plan: ProbePlan, _ outcomes: [String: ProbeOutcome], into checks: inout CheckList) {
         for peer in plan.peerNames {

@@ -3,10 +3,11 @@ import Foundation
 
 /// Turns a source compose stack into the hardened stack a bundle carries
 /// (DESIGN.md "Compose hardening", docs/SPEC.md "Hardened compose file"):
-/// one `internal: true` network, every service on it only, `pull_policy: never`,
-/// `cap_drop` with NET_RAW, ownership labels, no `ports:`, a fixed gateway
-/// address, and a refusal (with service and line) for anything that would break
-/// isolation or offline operation. Output is deterministic.
+/// one `internal: true` network, every service on it, `pull_policy: never`,
+/// `cap_drop` with NET_RAW, ownership labels, no `ports:` but the gateway's one
+/// (`${FROSTBYTE_PUBLISH}`, through the non-internal `ingress` network it alone
+/// joins), a fixed gateway address, and a refusal (with service and line) for
+/// anything that would break isolation or offline operation. Output is deterministic.
 public struct ComposeHardener: Sendable {
     /// The validated spec whose compose file is hardened.
     public let spec: BundleSpec
