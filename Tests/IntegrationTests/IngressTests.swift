@@ -125,6 +125,63 @@ struct IngressTests {
         #expect(!(try InstallEnv.check(["iptables", "-w", "-S"])).contains("project=\(project) "))
     }
 
+    /// `check-isolation --project` recognises an ingress network by its label alone:
+    /// one that masquerades, holds a second container and has no DOCKER-USER rule
+    /// fails on each count, and so do the egress probes through it.
+    @Test func misconfiguredIngressNetworkFails() throws {
+        try DockerTestSupport.prepare()
+        let project = "fbing-\(InstallEnv.runID)-bad"
+        let folder = try InstallEnv.temporaryFolder("ingress-bad")
+        let file = "\(folder)/docker-compose.yml"
+        let compose = ["docker", "compose", "-p", project, "-f", file]
+        defer {
+            _ = try? InstallEnv.run(compose + ["down", "-v", "-t", "1"])
+            try? FileManager.default.removeItem(atPath: folder)
+        }
+        let internalSubnet = try DockerTestSupport.freeSubnet(in: "10.231")
+        var ingressSubnet = try DockerTestSupport.freeSubnet(in: "10.231")
+        while ingressSubnet == internalSubnet { ingressSubnet = try DockerTestSupport.freeSubnet(in: "10.231") }
+        func service(_ name: String, _ networks: String) -> String {
+            """
+              \(name):
+                image: \(DockerTestSupport.image)
+                pull_policy: never
+                command: ["httpd", "-f", "-p", "8080", "-h", "/www"]
+                cap_drop: [NET_RAW]
+                labels: {io.frostbyte.project: \(project), \(DockerTestSupport.testLabel): \(DockerTestSupport.runID)}
+                networks: \(networks)
+
+            """
+        }
+        try """
+            services:
+            \(service("gateway", "{internal: {}, ingress: {}}"))\(service("api", "{internal: {}, ingress: {}}"))\
+            networks:
+              internal:
+                internal: true
+                labels: {io.frostbyte.project: \(project), \(DockerTestSupport.testLabel): \(DockerTestSupport.runID)}
+                ipam: {config: [{subnet: \(internalSubnet)}]}
+              ingress:
+                labels: {io.frostbyte.project: \(project), io.frostbyte.network-role: ingress, \(DockerTestSupport.testLabel): \(DockerTestSupport.runID)}
+                ipam: {config: [{subnet: \(ingressSubnet)}]}
+
+            """.write(toFile: file, atomically: true, encoding: .utf8)
+        let up = try InstallEnv.run(compose + ["up", "-d"])
+        #expect(up.status == 0, "\(up.stderr)")
+
+        let run = IsolationRun(output: try InstallEnv.tool(["check-isolation", "--project", project, "--cross-project", "none", "--json"]))
+        #expect(run.status == 1, "\(run.problems)")
+        #expect(run.status("configuration.network-internal/ingress") == "pass", "a labelled ingress network is expected not internal")
+        #expect(run.status("configuration.ingress-masquerade/ingress") == "fail")
+        #expect(run.status("configuration.ingress-members/ingress") == "fail")
+        #expect(run.status("configuration.ingress-forward-rule/ingress") == "fail")
+        for container in ["\(project)-gateway-1", "\(project)-api-1"] {
+            #expect(run.status("egress.tcp/\(container)") == "fail" || run.status("egress.udp/\(container)") == "fail",
+                    "\(container): \(run.observed("egress.tcp/\(container)")); \(run.observed("egress.udp/\(container)"))")
+        }
+        #expect(run.status("egress.canary-received") == "fail")
+    }
+
     // MARK: - Helpers
 
     /// The bridge names install gives the project's networks (`fb` + 10 hex digits of
