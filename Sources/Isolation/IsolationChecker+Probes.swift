@@ -198,7 +198,7 @@ extension IsolationChecker {
             }
         }
 
-        if let gateway = target.gateway, let (host, port) = Self.hostAndPort(of: target.gatewayURL) {
+        if let gateway = target.gateway, let (host, port) = IsolationTarget.hostAndPort(of: target.gatewayURL) {
             plan.gatewayKey = "control.gateway-http"
             let timeout = options.httpTimeout
             plan.tasks.append(ProbeTask(key: "control.gateway-http", namespace: .host) {
@@ -206,14 +206,6 @@ extension IsolationChecker {
             })
         }
         return plan
-    }
-
-    /// `http://HOST:PORT` → (HOST, PORT).
-    static func hostAndPort(of url: String?) -> (String, UInt16)? {
-        guard let url, url.hasPrefix("http://") else { return nil }
-        let rest = url.dropFirst("http://".count)
-        guard let colon = rest.lastIndex(of: ":"), let port = UInt16(rest[rest.index(after: colon)...]) else { return nil }
-        return (String(rest[..<colon]), port)
     }
 
     func hostReachTasks(_ reach: ProbePlan.HostReach, namespace: ProbeNamespace, canary: HostCanary) -> [ProbeTask] {

@@ -47,6 +47,14 @@ public struct IsolationTarget: Sendable, Equatable {
         return gateway.map { "http://\($0.ipv4Address):\($0.port)" }
     }
 
+    /// `http://HOST:PORT` → (HOST, PORT); nil for anything else.
+    static func hostAndPort(of url: String?) -> (String, UInt16)? {
+        guard let url, url.hasPrefix("http://") else { return nil }
+        let rest = url.dropFirst("http://".count)
+        guard let colon = rest.lastIndex(of: ":"), let port = UInt16(rest[rest.index(after: colon)...]) else { return nil }
+        return (String(rest[..<colon]), port)
+    }
+
     /// A network as the installation requires it on the host.
     public struct ExpectedNetwork: Sendable, Equatable {
         /// The compose key (`com.docker.compose.network`), e.g. `etl-internal`.

@@ -75,7 +75,7 @@ struct IngressUnitTests {
         let legacy = InstallationReceipt(bundleId: "b", name: "demo", version: "1", project: "p", subnet: "10.0.0.0/24",
                                          gatewayIP: "10.0.0.10", installedAt: "", images: [:])
         #expect(GatewayIngress.url(receipt: legacy, gateway: Self.manifest().gateway) == "http://10.0.0.10:8080")
-        #expect(IsolationChecker.hostAndPort(of: "http://127.0.0.1:8443")! == ("127.0.0.1", 8443))
+        #expect(IsolationTarget.hostAndPort(of: "http://127.0.0.1:8443")! == ("127.0.0.1", 8443))
     }
 
     @Test func bridgeNamesAndRules() {
