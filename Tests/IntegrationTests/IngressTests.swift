@@ -23,15 +23,16 @@ struct IngressTests {
         let project = "fbing-\(InstallEnv.runID)-ingress"
         let prefix = InstallHarness.prefix("ingress")
         let repository = "fbing-\(InstallEnv.runID)-demo"
+        // The bundle in a folder of its own: other suites sweep fbinst-bundles-* of other runs.
+        let bundleFolder = try InstallEnv.temporaryFolder("fbing")
         defer {
             InstallHarness.cleanup(project: project, prefix: prefix)
             for image in ["gateway", "postgres", "redis", "worker"] { _ = try? InstallEnv.run(["docker", "rmi", "\(repository)/\(image):1.0"]) }
+            try? FileManager.default.removeItem(atPath: bundleFolder)
         }
-        let bundle = try InstallHarness.bundle("v1-fbing") {
-            var spec = DemoBundle()
-            spec.repository = repository
-            return spec
-        }
+        var spec = DemoBundle()
+        spec.repository = repository
+        let bundle = try spec.write(in: bundleFolder)
         let subnet = try DockerTestSupport.freeSubnet(in: "10.231")
         var ingressBlock = try DockerTestSupport.freeSubnet(in: "10.231")
         while ingressBlock == subnet { ingressBlock = try DockerTestSupport.freeSubnet(in: "10.231") }
