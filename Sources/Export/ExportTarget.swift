@@ -57,7 +57,8 @@ public struct ExportTarget: Sendable {
     /// receipt's FROSTBYTE_* values.
     public var compose: ComposeDriver {
         InstalledStack.compose(releaseFolder: layout.current, project: receipt.project, subnet: receipt.subnet,
-                               gatewayIP: receipt.gatewayIP, layout: layout)
+                               gatewayIP: receipt.gatewayIP, publish: receipt.publish,
+                               ingressSubnet: receipt.ingressSubnet, layout: layout)
     }
 
     /// One path component that is safe as `data/<name>` in a bundle.

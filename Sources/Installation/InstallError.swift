@@ -35,6 +35,12 @@ public enum InstallError: UserFacingError, Equatable {
     case subnetNotPrivate(subnet: String)
     case subnetOverlaps(subnet: String, other: String, owner: String)
     case gatewayDoesNotFit(gateway: String, subnet: String)
+    /// `--publish` is not `PORT` or `IPV4:PORT`.
+    case invalidPublish(text: String, reason: String)
+    /// `--ingress-subnet` is not a private IPv4 CIDR of /29 or larger.
+    case invalidIngressSubnet(text: String, reason: String)
+    /// No /29 of the automatic block is free for the ingress network.
+    case noFreeIngressSubnet(block: String)
     case invalidTimeout(seconds: Double)
     case notInstalled(prefix: String)
     case secretsUnreadable(path: String, line: Int)
@@ -95,7 +101,13 @@ public enum InstallError: UserFacingError, Equatable {
         case .subnetNotPrivate(let subnet):
             return "subnet \(subnet) is not inside an RFC 1918 private block (10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16); choose a private subnet with --subnet"
         case .subnetOverlaps(let subnet, let other, let owner):
-            return "subnet \(subnet) overlaps \(other) used by \(owner); choose a free subnet with --subnet"
+            return "subnet \(subnet) overlaps \(other) used by \(owner); choose a free subnet with --subnet (internal network) or --ingress-subnet (ingress network)"
+        case .invalidPublish(let text, let reason):
+            return "--publish '\(text)' \(reason); give PORT (loopback) or IPV4-ADDRESS:PORT, e.g. 127.0.0.1:8080 or 0.0.0.0:8443"
+        case .invalidIngressSubnet(let text, let reason):
+            return "--ingress-subnet '\(text)' \(reason)"
+        case .noFreeIngressSubnet(let block):
+            return "no /29 of \(block) is free for the ingress network; choose one with --ingress-subnet"
         case .gatewayDoesNotFit(let gateway, let subnet):
             return "the gateway's fixed address (offset of \(gateway) in the bundle's subnet) does not fit in \(subnet); choose a larger --subnet"
         case .invalidTimeout(let seconds):
@@ -136,6 +148,7 @@ public enum InstallError: UserFacingError, Equatable {
         case .bundleNotFound, .notABundle, .trustRequired, .trustAndUnsigned, .notAStackBundle, .bundleLacks,
              .invalidProject, .projectOwned, .prefixHoldsOtherProject, .invalidSubnet,
              .subnetNotPrivate, .subnetOverlaps, .gatewayDoesNotFit, .invalidTimeout,
+             .invalidPublish, .invalidIngressSubnet, .noFreeIngressSubnet,
              .notInstalled, .secretsUnreadable, .migrationName:
             return .badInput
         case .verificationFailed, .imageIDMismatch, .unhealthy, .healthTimeout, .migrationFailed,

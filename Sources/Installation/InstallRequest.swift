@@ -20,12 +20,17 @@ public struct InstallRequest: Sendable {
     public var subnet: String?
     /// Seconds allowed for compose up and for every service to become healthy.
     public var timeout: Double
+    /// `--publish [ADDRESS:]PORT`; nil keeps the installed one, else 127.0.0.1 and the gateway's port.
+    public var publish: String?
+    /// `--ingress-subnet`; nil keeps the installed one, else a free /29 is chosen.
+    public var ingressSubnet: String?
 
     public init(bundlePath: String, trustKeyPaths: [String] = [], allowUnsigned: Bool = false,
                 layout: InstallationLayout = InstallationLayout(), project: String? = nil,
-                subnet: String? = nil, timeout: Double = 300) {
+                subnet: String? = nil, timeout: Double = 300, publish: String? = nil, ingressSubnet: String? = nil) {
         self.bundlePath = bundlePath; self.trustKeyPaths = trustKeyPaths; self.allowUnsigned = allowUnsigned
         self.layout = layout; self.project = project; self.subnet = subnet; self.timeout = timeout
+        self.publish = publish; self.ingressSubnet = ingressSubnet
     }
 
     /// Checks the request itself, before anything on the host is looked at.
@@ -36,6 +41,8 @@ public struct InstallRequest: Sendable {
         guard timeout > 0, timeout.isFinite else { throw InstallError.invalidTimeout(seconds: timeout) }
         if let project, !NetworkPlan.isValidProject(project) { throw InstallError.invalidProject(name: project) }
         if let subnet { _ = try NetworkPlan.parseSubnet(subnet) }
+        if let publish { _ = try IngressPlan.parsePublish(publish) }
+        if let ingressSubnet { _ = try IngressPlan.parseSubnet(ingressSubnet) }
         // A .tar.zst/.tar file, or an extracted bundle folder.
         guard FileManager.default.fileExists(atPath: bundlePath),
               FileManager.default.isReadableFile(atPath: bundlePath) else {
@@ -53,6 +60,10 @@ public struct InstallResult: Codable, Sendable {
     public var project: String
     public var subnet: String
     public var gatewayIP: String?
+    /// Where the host reaches the gateway (`http://127.0.0.1:8080`).
+    public var gatewayURL: String?
+    /// The gateway's host binding (`ADDRESS:PORT`), when the release publishes it.
+    public var publish: String?
     public var previousBundleId: String?
     public var resumed: Bool
     public var imagesLoaded: [String]
@@ -69,6 +80,8 @@ public struct InstallResult: Codable, Sendable {
         case action, project, subnet, resumed, images, services, preflight, timings
         case bundleId = "bundle_id"
         case gatewayIP = "gateway_ip"
+        case gatewayURL = "gateway_url"
+        case publish
         case previousBundleId = "previous_bundle_id"
         case imagesLoaded = "images_loaded"
         case migrationsApplied = "migrations_applied"

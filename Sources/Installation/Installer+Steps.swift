@@ -86,6 +86,7 @@ extension Installer {
                             trust: [TrustedKey], report: Preflight.Report, loader: ImageLoader) throws -> InstallResult? {
         let manifest = try ManifestCoding.decodeManifest(manifestBytes)
         guard receipt.bundleId == manifest.bundleId, receipt.project == plan.project, receipt.subnet == plan.subnet,
+              receipt.publish == plan.publish, receipt.ingressSubnet == plan.ingressSubnet,
               ReleaseSwitcher.currentBundleId(layout) == receipt.bundleId,
               FileManager.default.contents(atPath: "\(layout.release(receipt.bundleId))/MANIFEST.json") == manifestBytes,
               manifest.images.allSatisfy(loader.isPresent) else { return nil }
@@ -94,11 +95,13 @@ extension Installer {
         note("\(receipt.bundleId) is already installed; re-checking its health")
         let start = Date()
         let compose = InstalledStack.compose(for: receipt, layout: layout)
+        try IngressPlan.applyFirewall(plan, layout: layout)  // gone after a host reboot
         try compose.up(timeout: request.timeout)
         let services = try HealthWaiter(compose: compose, timeout: request.timeout).wait(progress: note)
         return InstallResult(
             action: "unchanged", bundleId: receipt.bundleId, project: receipt.project, subnet: receipt.subnet,
-            gatewayIP: receipt.gatewayIP, previousBundleId: receipt.previousBundleId, resumed: false,
+            gatewayIP: receipt.gatewayIP, gatewayURL: GatewayIngress.url(receipt: receipt, gateway: manifest.gateway),
+            publish: receipt.publish, previousBundleId: receipt.previousBundleId, resumed: false,
             imagesLoaded: [], images: receipt.images, migrationsApplied: [], services: services,
             evidencePath: receipt.evidencePath, evidenceSHA256: receipt.evidenceSHA256, preflight: report,
             timings: ["total": Date().timeIntervalSince(start)])

@@ -48,8 +48,11 @@ public final class Installer {
         guard manifest.kind == .stack else { throw InstallError.notAStackBundle(kind: manifest.kind.rawValue) }
         guard manifest.compose != nil else { throw InstallError.bundleLacks(field: "compose") }
         let receipt = try loadReceipt()
-        let plan = try NetworkPlan.make(manifest: manifest, project: request.project, subnet: request.subnet,
+        var plan = try NetworkPlan.make(manifest: manifest, project: request.project, subnet: request.subnet,
+                                        publish: try request.publish.map(IngressPlan.parsePublish),
+                                        ingressSubnet: try request.ingressSubnet.map(IngressPlan.parseSubnet),
                                         receipt: receipt, layout: layout)
+        try IngressPlan.chooseSubnet(&plan, engine: docker)
         try Preflight.checkOwnership(plan: plan, manifest: manifest, layout: layout, engine: docker)
         try Preflight.checkOverlap(plan: plan, engine: docker)
         let releaseFolder = layout.release(manifest.bundleId)
@@ -106,7 +109,9 @@ public final class Installer {
         try journal.complete(.secrets, in: layout)
 
         let compose = InstalledStack.compose(releaseFolder: releaseFolder, project: plan.project, subnet: plan.subnet,
-                                             gatewayIP: plan.gatewayIP, layout: layout, engine: docker)
+                                             gatewayIP: plan.gatewayIP, publish: plan.publish,
+                                             ingressSubnet: plan.ingressSubnet, layout: layout, engine: docker)
+        try IngressPlan.applyFirewall(plan, layout: layout)
         var services: [ServiceState] = []
         var migrations: [String] = []
         var isolationOutcome: IsolationOutcome?
@@ -142,7 +147,7 @@ public final class Installer {
             bundleId: manifest.bundleId, name: manifest.name, version: manifest.version, project: plan.project,
             subnet: plan.subnet, gatewayIP: plan.gatewayIP, installedAt: Timestamp.now(), images: images.ids,
             evidenceSHA256: isolationOutcome?.evidenceSHA256, evidencePath: isolationOutcome?.evidencePath,
-            previousBundleId: journal.previousBundleId)
+            previousBundleId: journal.previousBundleId, publish: plan.publish, ingressSubnet: plan.ingressSubnet)
         try AtomicFile.write(try ManifestCoding.encode(newReceipt), to: layout.receipt, mode: 0o644)
         try journal.finish(.complete, in: layout)
         timings["total"] = Date().timeIntervalSince(started)
@@ -151,6 +156,7 @@ public final class Installer {
         return InstallResult(
             action: action(previous: receipt, manifest: manifest), bundleId: manifest.bundleId,
             project: plan.project, subnet: plan.subnet, gatewayIP: plan.gatewayIP,
+            gatewayURL: GatewayIngress.url(receipt: newReceipt, gateway: manifest.gateway), publish: plan.publish,
             previousBundleId: journal.previousBundleId, resumed: resumed, imagesLoaded: images.loadedNow,
             images: images.ids, migrationsApplied: migrations, services: services,
             evidencePath: isolationOutcome?.evidencePath, evidenceSHA256: isolationOutcome?.evidenceSHA256,

@@ -28,8 +28,8 @@ public protocol IsolationGate: Sendable {
 /// The full isolation checker of `check-isolation` (network and container
 /// configuration, egress canary, cross-project and DNS probes from inside each
 /// container's namespace, positive controls), run on the release before it becomes
-/// current. Warnings (e.g. host services reachable from the bridge on engines
-/// without `gateway_mode_ipv4=isolated`) are in the evidence and do not fail.
+/// current. Warnings (e.g. host services reachable from the bridge of a release
+/// without an ingress network) are in the evidence and do not fail.
 public struct CheckerIsolationGate: IsolationGate {
     public var options: IsolationOptions
     public var progress: (@Sendable (String) -> Void)?
@@ -42,7 +42,7 @@ public struct CheckerIsolationGate: IsolationGate {
                       layout: InstallationLayout) throws -> IsolationOutcome {
         let target = IsolationTarget(
             manifest: manifest, project: plan.project, prefix: layout.prefix, networks: plan.networks,
-            gatewayIP: plan.gatewayIP, loadedImages: images, bundleId: manifest.bundleId)
+            gatewayIP: plan.gatewayIP, loadedImages: images, bundleId: manifest.bundleId, publish: plan.publish)
         let checker = IsolationChecker(target: target, options: options)
         checker.progress = progress
         let evidence = try checker.run()

@@ -17,6 +17,12 @@ public struct NetworkPlan: Sendable, Equatable {
     public var gatewayIP: String?
     /// Every network of the bundle with the subnet it gets on this host.
     public var networks: [Manifest.Network]
+    /// Where the gateway is published on the host (`ADDRESS:PORT`); nil for a
+    /// release without an ingress network.
+    public var publish: String?
+    /// The ingress network's subnet on this host; nil until `IngressPlan.chooseSubnet`
+    /// picks one, and for a release without an ingress network.
+    public var ingressSubnet: String?
 
     /// Compose v2 accepts only these project names.
     public static func isValidProject(_ name: String) -> Bool {
@@ -46,6 +52,7 @@ public struct NetworkPlan: Sendable, Equatable {
     ///   that holds another project, or a gateway offset that does not fit.
     public static func make(
         manifest: Manifest, project requestedProject: String?, subnet requestedSubnet: String?,
+        publish requestedPublish: String? = nil, ingressSubnet requestedIngressSubnet: String? = nil,
         receipt: InstallationReceipt?, layout: InstallationLayout
     ) throws -> NetworkPlan {
         guard let compose = manifest.compose else { throw InstallError.bundleLacks(field: "compose") }
@@ -78,6 +85,17 @@ public struct NetworkPlan: Sendable, Equatable {
         }
         var networks = compose.networks
         networks[primaryIndex].subnet = subnet.description
-        return NetworkPlan(project: project, subnet: subnet.description, gatewayIP: gatewayIP, networks: networks)
+        var plan = NetworkPlan(project: project, subnet: subnet.description, gatewayIP: gatewayIP, networks: networks)
+        if let gateway = manifest.gateway, plan.ingressIndex != nil {
+            plan.publish = requestedPublish ?? receipt?.publish ?? "127.0.0.1:\(gateway.port)"
+            plan.ingressSubnet = requestedIngressSubnet ?? receipt?.ingressSubnet
+            if let chosen = plan.ingressSubnet { plan.networks[plan.ingressIndex!].subnet = chosen }
+        }
+        return plan
+    }
+
+    /// The index in `networks` of the gateway's ingress network (not internal).
+    public var ingressIndex: Int? {
+        networks.firstIndex { !$0.internal && $0.name == IngressNetwork.name }
     }
 }

@@ -27,6 +27,9 @@ public struct InstallationStatus: Codable, Sendable {
 
     public var prefix: String
     public var receipt: InstallationReceipt
+    /// Where the host reaches the gateway (`http://127.0.0.1:8080`): its published
+    /// address, or its fixed address for a release without an ingress network.
+    public var gatewayURL: String?
     /// The release `current` points at (should equal the receipt's).
     public var current: String?
     public var services: [ServiceState]
@@ -39,6 +42,7 @@ public struct InstallationStatus: Codable, Sendable {
 
     enum CodingKeys: String, CodingKey {
         case prefix, receipt, current, services, healthy, isolation
+        case gatewayURL = "gateway_url"
         case lastInstall = "last_install"
         case lastInstallFailure = "last_install_failure"
     }
@@ -56,8 +60,11 @@ public enum StatusReader {
         let services = try compose.ps()
         let expected = (try? compose.services()) ?? services.map(\.service)
         let healthy = !expected.isEmpty && HealthWaiter.judge(expected: expected, states: services) == (nil, [])
+        let manifest = FileManager.default.contents(atPath: "\(layout.release(receipt.bundleId))/MANIFEST.json")
+            .flatMap { try? ManifestCoding.decodeManifest($0) }
         var status = InstallationStatus(
-            prefix: layout.prefix, receipt: receipt, current: ReleaseSwitcher.currentBundleId(layout),
+            prefix: layout.prefix, receipt: receipt, gatewayURL: GatewayIngress.url(receipt: receipt, gateway: manifest?.gateway),
+            current: ReleaseSwitcher.currentBundleId(layout),
             services: services, healthy: healthy, isolation: isolation(receipt))
         if let journal = InstallJournal.load(layout), journal.status != .complete {
             status.lastInstall = "\(journal.status.rawValue) (\(journal.bundleId))"

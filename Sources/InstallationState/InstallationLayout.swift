@@ -53,21 +53,28 @@ public struct InstallationReceipt: Codable, Sendable, Equatable {
     public var evidencePath: String?
     /// The release that was current before this one (for rollback), if any.
     public var previousBundleId: String?
+    /// Where the gateway is published on the host, `ADDRESS:PORT` (`install
+    /// --publish`); nil for releases without an ingress network.
+    public var publish: String?
+    /// The ingress network's subnet on this host; nil as for `publish`.
+    public var ingressSubnet: String?
 
     public init(
         bundleId: String, name: String, version: String, project: String, subnet: String,
         gatewayIP: String?, installedAt: String, images: [String: String],
-        evidenceSHA256: String? = nil, evidencePath: String? = nil, previousBundleId: String? = nil
+        evidenceSHA256: String? = nil, evidencePath: String? = nil, previousBundleId: String? = nil,
+        publish: String? = nil, ingressSubnet: String? = nil
     ) {
         self.bundleId = bundleId; self.name = name; self.version = version; self.project = project
         self.subnet = subnet; self.gatewayIP = gatewayIP; self.installedAt = installedAt
         self.images = images; self.evidenceSHA256 = evidenceSHA256; self.evidencePath = evidencePath
-        self.previousBundleId = previousBundleId
+        self.previousBundleId = previousBundleId; self.publish = publish; self.ingressSubnet = ingressSubnet
     }
 
     enum CodingKeys: String, CodingKey {
-        case name, version, project, subnet, images
+        case name, version, project, subnet, images, publish
         case bundleId = "bundle_id"
+        case ingressSubnet = "ingress_subnet"
         case gatewayIP = "gateway_ip"
         case installedAt = "installed_at"
         case evidenceSHA256 = "evidence_sha256"

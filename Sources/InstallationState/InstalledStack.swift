@@ -13,6 +13,7 @@ public enum InstalledStack {
     /// compose file; `docker-compose.yml` when it cannot be read).
     public static func compose(
         releaseFolder folder: String, project: String, subnet: String, gatewayIP: String?,
+        publish: String? = nil, ingressSubnet: String? = nil,
         layout: InstallationLayout, engine: DockerEngine = DockerEngine()
     ) -> ComposeDriver {
         let manifest = FileManager.default.contents(atPath: "\(folder)/MANIFEST.json")
@@ -20,24 +21,33 @@ public enum InstalledStack {
         let file = manifest?.compose?.file ?? "docker-compose.yml"
         return ComposeDriver(engine: engine, project: project, composeFile: "\(folder)/\(file)",
                              envFile: layout.secretsEnv,
-                             environment: environment(project: project, subnet: subnet, gatewayIP: gatewayIP))
+                             environment: environment(project: project, subnet: subnet, gatewayIP: gatewayIP,
+                                                      publish: publish, ingressSubnet: ingressSubnet))
     }
 
     /// The compose driver of the installed release a receipt describes.
     public static func compose(for receipt: InstallationReceipt, layout: InstallationLayout,
                                engine: DockerEngine = DockerEngine()) -> ComposeDriver {
         compose(releaseFolder: layout.release(receipt.bundleId), project: receipt.project, subnet: receipt.subnet,
-                gatewayIP: receipt.gatewayIP, layout: layout, engine: engine)
+                gatewayIP: receipt.gatewayIP, publish: receipt.publish, ingressSubnet: receipt.ingressSubnet,
+                layout: layout, engine: engine)
     }
 
-    /// The FROSTBYTE_* variables of the hardened compose file. The bridge keeps its
-    /// host address on every engine (gateway mode `nat`): on Engine >= 28 `isolated`
-    /// would remove it, and with it the host's only way to reach the gateway; the
-    /// installer's scoped firewall rule keeps containers off host services instead
-    /// (docs/TENANT_ISOLATION.md).
-    public static func environment(project: String, subnet: String, gatewayIP: String?) -> [String: String] {
-        var environment = ["FROSTBYTE_PROJECT": project, "FROSTBYTE_SUBNET": subnet]
+    /// The FROSTBYTE_* variables of the hardened compose file. The internal bridge
+    /// keeps its host address on every engine (gateway mode `nat`); the bridges get
+    /// the names of `GatewayIngress.bridgeNames`, so the installer's firewall rules
+    /// (INPUT for both bridges, DOCKER-USER for the ingress bridge) are in place
+    /// before they exist; the gateway is published on `publish` through the ingress
+    /// network (docs/TENANT_ISOLATION.md). Compose ignores variables a release's
+    /// file does not use.
+    public static func environment(project: String, subnet: String, gatewayIP: String?,
+                                   publish: String? = nil, ingressSubnet: String? = nil) -> [String: String] {
+        let bridges = GatewayIngress.bridgeNames(project: project)
+        var environment = ["FROSTBYTE_PROJECT": project, "FROSTBYTE_SUBNET": subnet,
+                           "FROSTBYTE_BRIDGE": bridges.internal, "FROSTBYTE_INGRESS_BRIDGE": bridges.ingress]
         if let gatewayIP { environment["FROSTBYTE_GATEWAY_IP"] = gatewayIP }
+        if let publish { environment["FROSTBYTE_PUBLISH"] = publish }
+        if let ingressSubnet { environment["FROSTBYTE_INGRESS_SUBNET"] = ingressSubnet }
         return environment
     }
 }

@@ -57,6 +57,34 @@ public enum HostFirewall {
             network: network, bridge: bridge, addedAt: IsolationClock.now())
     }
 
+    /// The rule in DOCKER-USER (called first from FORWARD, on Engine 20.10 as on 28)
+    /// that rejects every new connection coming in from `bridge`: a container on the
+    /// ingress network (not internal) could otherwise open connections through the
+    /// host to anything it routes to. Connections into the bridge (published-port
+    /// traffic, the host's requests) and their replies are not affected.
+    public static func forwardRejectRule(project: String, network: String, bridge: String) -> FirewallRule {
+        var rule = rejectRule(project: project, network: network, bridge: bridge)
+        rule.chain = "DOCKER-USER"
+        return rule
+    }
+
+    /// The rules `install` applies for a release with an ingress network (before
+    /// `compose up`, on the bridge names of `GatewayIngress.bridgeNames`): INPUT
+    /// rejects new connections from the internal and from the ingress bridge to
+    /// any host address; DOCKER-USER rejects new connections forwarded from the
+    /// ingress bridge. Together with Docker's own isolation of the internal network,
+    /// no container of the project opens a connection to anything outside it.
+    public static func projectRules(project: String, internalNetwork: String) -> [FirewallRule] {
+        let bridges = GatewayIngress.bridgeNames(project: project)
+        let internalName = "\(project)_\(internalNetwork)"
+        let ingressName = "\(project)_\(IngressNetwork.name)"
+        return [
+            rejectRule(project: project, network: internalName, bridge: bridges.internal),
+            rejectRule(project: project, network: ingressName, bridge: bridges.ingress),
+            forwardRejectRule(project: project, network: ingressName, bridge: bridges.ingress),
+        ]
+    }
+
     /// True when `rule` is in the live firewall (`iptables -C`).
     public static func isPresent(_ rule: FirewallRule, timeout: Double = 20) -> Bool {
         let result = try? CommandRunner.run(
@@ -124,6 +152,8 @@ struct FirewallFacts: Sendable {
     var iptablesBackend: String
     /// Bridges with an INPUT rule that rejects new connections from them.
     var guardedBridges: Set<String>
+    /// Bridges with a DOCKER-USER rule that rejects new connections from them.
+    var forwardGuardedBridges: Set<String> = []
 
     static func gather(timeout: Double) -> FirewallFacts {
         let v4 = (try? CommandRunner.run(["iptables", "-w", "-S"], timeout: timeout))?.output ?? ""
@@ -132,7 +162,8 @@ struct FirewallFacts: Sendable {
         let backend = version.contains("nf_tables") ? "nf_tables" : version.contains("legacy") ? "legacy" : "unknown"
         return FirewallFacts(
             dockerIPv4Chains: hasDockerChains(v4), dockerIPv6Chains: hasDockerChains(v6),
-            iptablesBackend: backend, guardedBridges: guardedBridges(v4))
+            iptablesBackend: backend, guardedBridges: guardedBridges(v4),
+            forwardGuardedBridges: guardedBridges(v4, chain: "DOCKER-USER"))
     }
 
     static func hasDockerChains(_ rules: String) -> Bool {
@@ -140,16 +171,16 @@ struct FirewallFacts: Sendable {
             || rules.contains("-N DOCKER-INTERNAL")
     }
 
-    /// Bridges `X` with a rule `-A INPUT -i X ... -j REJECT|DROP` that does not
-    /// restrict the destination port (so it guards every host service).
-    static func guardedBridges(_ rules: String) -> Set<String> {
+    /// Bridges `X` with a rule `-A <chain> -i X ... -j REJECT|DROP` that restricts
+    /// neither protocol, destination nor port (so it guards every destination).
+    static func guardedBridges(_ rules: String, chain: String = "INPUT") -> Set<String> {
         var bridges = Set<String>()
-        for line in rules.split(separator: "\n") where line.hasPrefix("-A INPUT ") {
+        for line in rules.split(separator: "\n") where line.hasPrefix("-A \(chain) ") {
             let fields = line.split(separator: " ").map(String.init)
             guard let index = fields.firstIndex(of: "-i"), index + 1 < fields.count,
                   fields.contains("-j"), fields.contains("REJECT") || fields.contains("DROP"),
                   !fields.contains("--dport"), !fields.contains("--dports"), !fields.contains("-d"),
-                  !fields.contains("-p") else { continue }
+                  !fields.contains("-p"), !fields.contains("-o") else { continue }
             bridges.insert(fields[index + 1])
         }
         return bridges

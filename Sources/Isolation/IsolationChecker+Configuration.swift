@@ -21,12 +21,12 @@ extension IsolationChecker {
         if !target.hasManifest {
             // No manifest: every live project network must be internal; subnets unknown.
             expected = snapshot.networks.map {
-                .init(name: $0.label(IsolationLabels.composeNetwork) ?? $0.name, subnet: nil, internal: true)
+                .init(name: $0.label(IsolationLabels.composeNetwork) ?? $0.name, subnet: nil, internal: !isIngress($0))
             }
             checks.add(
                 "configuration.manifest", "configuration", "Manifest comparison",
                 probe: "--project \(target.project) without --prefix", expected: "MANIFEST.json of the installation",
-                observed: "no manifest: subnets and image IDs are not compared, every project network must be internal",
+                observed: "no manifest: subnets and image IDs are not compared, every project network but the ingress network must be internal",
                 status: .info)
         }
         if expected.isEmpty {
@@ -122,6 +122,8 @@ extension IsolationChecker {
             let network = snapshot.networksByID[endpoint.networkID]
             let own = snapshot.isProjectNetwork(id: endpoint.networkID)
             let isInternal = network?.internal ?? false
+            // The gateway alone may also sit on the project's ingress network.
+            if own && !isInternal, let network, isIngress(network), isGateway(container) { continue }
             if !own || !isInternal {
                 offenders.append("\(networkName) (\([own ? nil : "not the project's", isInternal ? nil : "not internal"].compactMap { $0 }.joined(separator: ", ")))")
             }
@@ -154,22 +156,35 @@ extension IsolationChecker {
             remedy: "recreate the container without --network/--pid/--ipc host")
 
         var published: [String] = []
-        var exposedOutside: [String] = []
+        var unwanted: [String] = []
+        var asked = false
+        // The gateway of an installation with an ingress network is published exactly
+        // where the operator asked (`install --publish`), and nowhere else.
+        let publish = isGateway(container) ? target.publish : nil
         for (port, bindings) in container.networkSettings.ports.sorted(by: { $0.key < $1.key }) {
             for binding in bindings where !binding.hostPort.isEmpty {
                 let host = binding.hostIP.isEmpty ? "0.0.0.0" : binding.hostIP
                 let text = "\(host):\(binding.hostPort)->\(port)"
                 published.append(text)
-                if !Self.isLoopback(host) { exposedOutside.append(text) }
+                if let publish {
+                    if "\(host):\(binding.hostPort)" == publish && port == "\(target.gateway?.port ?? 0)/tcp" { asked = true } else { unwanted.append(text) }
+                } else if !Self.isLoopback(host) {
+                    unwanted.append(text)
+                }
             }
         }
         checks.add(
-            "configuration.published-ports/\(name)", "configuration", "\(name) publishes no port outside loopback",
+            "configuration.published-ports/\(name)", "configuration",
+            publish.map { "\(name) is published on \($0) only" } ?? "\(name) publishes no port outside loopback",
             probe: "\(inspect) --format {{json .NetworkSettings.Ports}}",
-            expected: "no port bound to a non-loopback host address",
-            observed: published.isEmpty ? "no published port" : published.joined(separator: ", "),
-            status: exposedOutside.isEmpty ? .pass : .fail,
-            remedy: "remove the port mapping; the host reaches the gateway at its fixed address instead")
+            expected: publish.map { "\($0)->\(target.gateway?.port ?? 0)/tcp (install --publish) and nothing else" }
+                ?? "no port bound to a non-loopback host address",
+            observed: (published.isEmpty ? "no published port" : published.joined(separator: ", "))
+                + (unwanted.isEmpty ? "" : "; not asked for: \(unwanted.joined(separator: ", "))"),
+            status: unwanted.isEmpty && (publish == nil || asked) ? .pass : .fail,
+            remedy: publish == nil
+                ? "remove the port mapping; only the gateway is published, by install --publish"
+                : "re-run install (with --publish ADDRESS:PORT to choose another address): only the installer publishes the gateway")
 
         let reference = container.config.image
         if let want = target.expectedImages[reference] {
@@ -199,6 +214,22 @@ extension IsolationChecker {
             observed: addresses.isEmpty ? "no container of service \(gateway.service)" : addresses.joined(separator: ", "),
             status: addresses.contains(gateway.ipv4Address) ? .pass : .fail,
             remedy: "re-run install; the hardened compose file pins the gateway's ipv4_address")
+    }
+
+    /// True for the project's ingress network: labelled so by the hardened compose
+    /// file, or declared non-internal under that name in the manifest.
+    func isIngress(_ network: DockerNetwork) -> Bool {
+        if network.label(IngressNetwork.roleLabel) == IngressNetwork.roleValue { return true }
+        let key = network.label(IsolationLabels.composeNetwork)
+        return target.networks.contains { !$0.internal && $0.name == IngressNetwork.name && $0.name == key }
+    }
+
+    /// True for a container of the gateway service (without a manifest the gateway is
+    /// unknown: every container counts, and `configuration.ingress-members` allows
+    /// one container on the ingress network).
+    func isGateway(_ container: DockerContainer) -> Bool {
+        guard let gateway = target.gateway else { return true }
+        return IsolationSnapshot.service(of: container) == gateway.service
     }
 
     static func isLoopback(_ address: String) -> Bool {

@@ -59,10 +59,10 @@ extension IsolationChecker {
             checks.add(
                 "engine.gateway-mode/\(network.name)", "engine", "Host address isolated from \(network.name)",
                 probe: "docker network inspect \(network.name) --format {{json .Options}}; iptables -S INPUT",
-                expected: modern ? "gateway_mode_ipv4=isolated (Engine >= 28) or a host INPUT rule" : "a host INPUT rule for the bridge (Engine < 28)",
+                expected: modern ? "a host INPUT rule for the bridge (or gateway_mode_ipv4=isolated, which also cuts the host off the containers)" : "a host INPUT rule for the bridge (Engine < 28)",
                 observed: observed, status: status,
                 remedy: modern
-                    ? "reinstall so the network is created with com.docker.network.bridge.gateway_mode_ipv4=isolated, or run check-isolation --fix-host-exposure"
+                    ? "re-run install (it inserts the INPUT rule for releases with an ingress network), or run check-isolation --fix-host-exposure"
                     : "containers can reach host services through \(network.bridgeInterface): run check-isolation --fix-host-exposure or add an equivalent host firewall rule")
         }
         if !engine.isAtLeast(26) {

@@ -77,12 +77,15 @@ extension IsolationChecker {
                 firewall = FirewallFacts.gather(timeout: options.commandTimeout)
             }
 
-            let remedy = "run 'frostbyte-bundle check-isolation --prefix <prefix> --fix-host-exposure' (adds 'iptables -I INPUT -i \(network.bridgeInterface) -m conntrack --ctstate NEW -j REJECT' and records it for uninstall), or bind host services to 127.0.0.1 or a specific address; on Engine >= 28 install uses gateway_mode_ipv4=isolated"
+            let remedy = "run 'frostbyte-bundle check-isolation --prefix <prefix> --fix-host-exposure' (adds 'iptables -I INPUT -i \(network.bridgeInterface) -m conntrack --ctstate NEW -j REJECT' and records it for uninstall), or re-run install (it inserts that rule for releases with an ingress network), or bind host services to 127.0.0.1 or a specific address"
+            // An installation that publishes its gateway promises this rule: its
+            // absence is a failure there, a warning for older releases.
+            let missing: CheckStatus = target.publish != nil ? .fail : .warn
             checks.add(
                 "host-exposure.bridge/\(networkKey)", "host-exposure", "Containers on \(network.name) cannot open connections to the host",
                 probe: probe, expected: "blocked or timed out, nothing received",
                 observed: result.detail,
-                status: result.reached == false ? .pass : .warn, remedy: remedy)
+                status: result.reached == false ? .pass : missing, remedy: remedy)
             for listener in wildcard {
                 let reachable = result.reached != false
                 checks.add(

@@ -198,11 +198,11 @@ extension IsolationChecker {
             }
         }
 
-        if let gateway = target.gateway {
+        if let gateway = target.gateway, let (host, port) = IsolationTarget.hostAndPort(of: target.gatewayURL) {
             plan.gatewayKey = "control.gateway-http"
             let timeout = options.httpTimeout
             plan.tasks.append(ProbeTask(key: "control.gateway-http", namespace: .host) {
-                SocketProbe.httpGet(gateway.ipv4Address, port: UInt16(clamping: gateway.port), path: gateway.healthPath, timeout: timeout)
+                SocketProbe.httpGet(host, port: port, path: gateway.healthPath, timeout: timeout)
             })
         }
         return plan

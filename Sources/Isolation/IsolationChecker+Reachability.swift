@@ -7,7 +7,8 @@ import Foundation
 
 extension IsolationChecker {
     /// Positive controls: peers resolve by service name and accept a connection,
-    /// and the gateway answers HTTP at its fixed address. Without them a probe
+    /// and the gateway answers HTTP where the host reaches it (`gateway_url`: its
+    /// published address, else its fixed one). Without them a probe
     /// that can reach nothing at all would pass as "isolated".
     func recordControls(_ plan: ProbePlan, _ outcomes: [String: ProbeOutcome], into checks: inout CheckList) {
         for peer in plan.peerNames {
@@ -36,15 +37,18 @@ extension IsolationChecker {
                 expected: "connected", observed: outcome.description, status: outcome == .connected ? .pass : .fail,
                 remedy: "containers of the project cannot reach each other, so the isolation probes cannot be trusted")
         }
-        if let key = plan.gatewayKey, let gateway = target.gateway {
+        if let key = plan.gatewayKey, let gateway = target.gateway, let url = target.gatewayURL {
             let outcome = outcomes[key] ?? .hung(seconds: options.watchdogSeconds)
             var ok = false
             if case .http(let status) = outcome { ok = (200..<400).contains(status) }
+            let published = target.publish != nil
             checks.add(
-                key, "control", "Gateway answers at its fixed address",
-                probe: "from the host: HTTP GET http://\(gateway.ipv4Address):\(gateway.port)\(gateway.healthPath)",
+                key, "control", published ? "Gateway answers at its published address" : "Gateway answers at its fixed address",
+                probe: "from the host: HTTP GET \(url)\(gateway.healthPath)",
                 expected: "HTTP 2xx or 3xx", observed: outcome.description, status: ok ? .pass : .fail,
-                remedy: "the host cannot reach the gateway: check that \(gateway.service) is healthy and has ipv4_address \(gateway.ipv4Address)")
+                remedy: published
+                    ? "the host cannot reach the gateway where install published it (\(target.publish ?? "")): check that \(gateway.service) is running and healthy and that its port is published there (docker compose port)"
+                    : "the host cannot reach the gateway: check that \(gateway.service) is healthy and has ipv4_address \(gateway.ipv4Address)")
         } else if target.gateway == nil {
             checks.add(
                 "control.gateway-http", "control", "Gateway answers at its fixed address",

@@ -58,6 +58,7 @@ public final class IsolationChecker {
 
         var checks = CheckList()
         checkConfiguration(snapshot, into: &checks)
+        checkIngress(snapshot, firewall: firewall, into: &checks)
         progress?("probing from \(snapshot.runningContainers.count) container(s)")
         let vanishedDuringProbes = try runProbes(
             snapshot, runID: runID, inspector: inspector, firewall: &firewall, into: &checks)

@@ -52,10 +52,14 @@ extension IsolationTarget {
            let index = networks.firstIndex(where: \.internal) ?? networks.indices.first {
             networks[index].subnet = subnet
         }
+        if let subnet = receipt?.ingressSubnet,
+           let index = networks.firstIndex(where: { !$0.internal && $0.name == IngressNetwork.name }) {
+            networks[index].subnet = subnet
+        }
         self.init(
             manifest: manifest, project: project, prefix: prefix, networks: networks,
             gatewayIP: receipt?.gatewayIP, loadedImages: receipt?.images ?? [:],
-            bundleId: receipt?.bundleId)
+            bundleId: receipt?.bundleId, publish: receipt?.publish)
     }
 
     /// The target for a release that is up but not yet `current` (the installer's
@@ -65,9 +69,11 @@ extension IsolationTarget {
     ///   - networks: the networks as planned on this host; nil keeps the manifest's.
     ///   - gatewayIP: the gateway's address on this host; nil keeps the manifest's.
     ///   - loadedImages: image reference → ID from `docker load`; wins over the manifest.
+    ///   - publish: where the installation publishes the gateway (`ADDRESS:PORT`).
     public init(
         manifest: Manifest, project: String, prefix: String?, networks: [Manifest.Network]? = nil,
-        gatewayIP: String? = nil, loadedImages: [String: String] = [:], bundleId: String? = nil
+        gatewayIP: String? = nil, loadedImages: [String: String] = [:], bundleId: String? = nil,
+        publish: String? = nil
     ) {
         let expected = (networks ?? manifest.compose?.networks ?? []).map {
             ExpectedNetwork(name: $0.name, subnet: $0.subnet, internal: $0.internal)
@@ -79,7 +85,7 @@ extension IsolationTarget {
         for (name, id) in loadedImages { images[name] = id }
         self.init(
             project: project, bundleId: bundleId ?? manifest.bundleId, prefix: prefix,
-            networks: expected, gateway: gateway, expectedImages: images, hasManifest: true)
+            networks: expected, gateway: gateway, expectedImages: images, hasManifest: true, publish: publish)
     }
 
     /// A project known only by name: networks, containers and images are taken from

@@ -25,15 +25,34 @@ public struct IsolationTarget: Sendable, Equatable {
     public var expectedImages: [String: String]
     /// False when built from `--project` alone: no manifest to compare against.
     public var hasManifest: Bool
+    /// Where the installation publishes the gateway (`ADDRESS:PORT`): the gateway
+    /// must be published there and nowhere else, the positive control connects there,
+    /// and the project's bridges must not reach the host (the installer guards them).
+    /// Nil for releases without an ingress network and for `--project`.
+    public var publish: String?
 
     public init(
         project: String, bundleId: String? = nil, prefix: String? = nil,
         networks: [ExpectedNetwork] = [], gateway: Gateway? = nil,
-        expectedImages: [String: String] = [:], hasManifest: Bool = false
+        expectedImages: [String: String] = [:], hasManifest: Bool = false, publish: String? = nil
     ) {
         self.project = project; self.bundleId = bundleId; self.prefix = prefix
         self.networks = networks; self.gateway = gateway; self.expectedImages = expectedImages
-        self.hasManifest = hasManifest
+        self.hasManifest = hasManifest; self.publish = publish
+    }
+
+    /// Where the host reaches the gateway: its published address, else its fixed one.
+    public var gatewayURL: String? {
+        if let publish { return GatewayIngress.url(publish: publish) }
+        return gateway.map { "http://\($0.ipv4Address):\($0.port)" }
+    }
+
+    /// `http://HOST:PORT` → (HOST, PORT); nil for anything else.
+    static func hostAndPort(of url: String?) -> (String, UInt16)? {
+        guard let url, url.hasPrefix("http://") else { return nil }
+        let rest = url.dropFirst("http://".count)
+        guard let colon = rest.lastIndex(of: ":"), let port = UInt16(rest[rest.index(after: colon)...]) else { return nil }
+        return (String(rest[..<colon]), port)
     }
 
     /// A network as the installation requires it on the host.

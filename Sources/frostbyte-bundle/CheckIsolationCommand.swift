@@ -22,8 +22,9 @@ extension FrostbyteBundle {
                 container's network namespace (entered from the host; the images need no \
                 tools): egress to a canary namespace the check sets up itself, name \
                 resolution and connections between services (positive controls), the \
-                gateway's health at its fixed address, reachability of host services \
-                through the bridge, other projects' containers, and outside names over \
+                gateway's health at its published address (gateway_url), reachability \
+                of host services through the bridges, the ingress network and its \
+                firewall rules, other projects' containers, and outside names over \
                 DNS. Evidence goes to PREFIX/evidence/ and to --evidence FILE. \
                 Exit status: 0 every check passed (warnings allowed), 1 a check failed, \
                 2 bad usage, 3 not root or no Docker.

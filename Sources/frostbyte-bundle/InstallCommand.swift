@@ -79,6 +79,14 @@ extension FrostbyteBundle {
         @Option(name: .long, help: "Subnet of the internal network, RFC 1918 CIDR (default: the installed one, else the bundle's).")
         var subnet: String?
 
+        @Option(name: .long, help: ArgumentHelp(
+            "Host address and port where the gateway is published: PORT (on 127.0.0.1) or IPV4:PORT, e.g. 0.0.0.0:8443 for every address (default: the installed one, else 127.0.0.1 and the gateway's port).",
+            valueName: "[ADDRESS:]PORT"))
+        var publish: String?
+
+        @Option(name: .long, help: "Subnet of the gateway's ingress network, RFC 1918 CIDR, /29 or larger (default: the installed one, else a free /29 of 172.31.255.0/24).")
+        var ingressSubnet: String?
+
         @Option(name: .long, help: "Seconds allowed for the stack to start and become healthy.")
         var timeout: Double = 300
 
@@ -89,7 +97,8 @@ extension FrostbyteBundle {
             try await runReportingErrors {
                 let request = InstallRequest(
                     bundlePath: bundle, trustKeyPaths: trust, allowUnsigned: allowUnsigned,
-                    layout: location.layout, project: project, subnet: subnet, timeout: timeout)
+                    layout: location.layout, project: project, subnet: subnet, timeout: timeout,
+                    publish: publish, ingressSubnet: ingressSubnet)
                 var options = IsolationOptions()
                 options.toolVersion = FrostbyteBundle.version
                 let isolation = CheckerIsolationGate(options: options, progress: { Console.note($0) })
@@ -108,7 +117,7 @@ extension FrostbyteBundle {
             Console.out("\(result.action): \(result.bundleId)")
             Console.out("project: \(result.project)  subnet: \(result.subnet)")
             if let previous = result.previousBundleId { Console.out("previous release: \(previous)") }
-            if let gateway = result.gatewayIP { Console.out("gateway: \(gateway)") }
+            if let url = result.gatewayURL { Console.out("gateway: \(url)") }
             for service in result.services {
                 Console.out("  \(service.service): \(service.state)\(service.health.isEmpty ? "" : " (\(service.health))")")
             }

@@ -43,7 +43,7 @@ extension FrostbyteBundle {
             if status.current != receipt.bundleId {
                 Console.out("warning: current points at \(status.current ?? "nothing"), the receipt at \(receipt.bundleId)")
             }
-            Console.out("project: \(receipt.project)  subnet: \(receipt.subnet)  gateway: \(receipt.gatewayIP ?? "-")")
+            Console.out("project: \(receipt.project)  subnet: \(receipt.subnet)  gateway: \(status.gatewayURL ?? "-")")
             Console.out("installed at: \(receipt.installedAt)")
             if let previous = receipt.previousBundleId { Console.out("previous release: \(previous)") }
             Console.out("services:")

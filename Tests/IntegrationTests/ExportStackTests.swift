@@ -52,7 +52,8 @@ final class ExportStack {
         let bundles = try FileManager.default.contentsOfDirectory(atPath: folder).filter { $0.hasSuffix(".tar.zst") }
         guard let bundle = bundles.first else { throw TestFailure("build wrote no .tar.zst into \(folder)") }
         let installed = try Self.tool(["install", "\(folder)/\(bundle)", "--allow-unsigned", "--prefix", prefix,
-                                       "--project", project, "--subnet", subnet, "--timeout", "240", "--json"],
+                                       "--project", project, "--subnet", subnet, "--publish", "\(Int.random(in: 19_000...19_999))",
+                                       "--timeout", "240", "--json"],
                                       timeout: 600)
         guard installed.status == 0 else { throw TestFailure("install failed (\(installed.status)): \(installed.stderr)") }
         let receipt = try JSONSerialization.jsonObject(

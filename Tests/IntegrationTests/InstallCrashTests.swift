@@ -65,7 +65,7 @@ struct InstallCrashTests {
             }
             : try InstallHarness.v1(suite: "crash")
         let arguments = ["install", bundle, "--allow-unsigned", "--prefix", prefix, "--project", project,
-                         "--subnet", subnet, "--timeout", "180"]
+                         "--subnet", subnet, "--publish", "\(Int.random(in: 19_000...19_999))", "--timeout", "180"]
         let killed = try Self.killDuring(arguments, trigger: trigger, delay: delay)
         #expect(killed.triggered, "never reached '\(trigger)': \(killed.stderr)")
         #expect(!FileManager.default.fileExists(atPath: "\(prefix)/current"), "current set by a killed install")
@@ -87,7 +87,7 @@ struct InstallCrashTests {
         defer { InstallHarness.cleanup(project: project, prefix: prefix) }
         let bundle = try InstallHarness.v1(suite: "crash")
         let arguments = ["install", bundle, "--allow-unsigned", "--prefix", prefix, "--project", project,
-                         "--subnet", "10.214.34.0/24", "--timeout", "180"]
+                         "--subnet", "10.214.34.0/24", "--publish", "\(Int.random(in: 19_000...19_999))", "--timeout", "180"]
         let (first, pipe, _, _) = try Self.start(arguments, until: "verifying and extracting")
         let second = try InstallEnv.tool(arguments)
         #expect(second.status == 3, "\(second.stderr)")

@@ -21,7 +21,8 @@ struct InstallLifecycleTests {
 
         // First install: healthy, migrations applied, gateway answers at its fixed IP.
         let first = try InstallEnv.tool(["install", v1, "--allow-unsigned", "--prefix", prefix, "--project", project,
-                                         "--subnet", "10.214.11.0/24", "--timeout", "180", "--json"])
+                                         "--subnet", "10.214.11.0/24", "--publish", "\(Int.random(in: 18_000...18_999))",
+                                         "--timeout", "180", "--json"])
         #expect(first.status == 0, "\(first.stderr)")
         let firstJSON = InstallHarness.json(first)
         #expect(firstJSON["action"] as? String == "installed")
@@ -129,11 +130,13 @@ struct InstallLifecycleTests {
             InstallHarness.cleanup(project: projectB, prefix: prefixB)
         }
         let v1 = try InstallHarness.v1()
+        // Each tenant publishes its gateway on its own loopback port.
+        let portA = Int.random(in: 18_000...18_499), portB = Int.random(in: 18_500...18_999)
         let a = try InstallEnv.tool(["install", v1, "--allow-unsigned", "--prefix", prefixA, "--project", projectA,
-                                     "--subnet", "10.214.12.0/24", "--timeout", "180"])
+                                     "--subnet", "10.214.12.0/24", "--publish", "\(portA)", "--timeout", "180"])
         #expect(a.status == 0, "\(a.stderr)")
         let b = try InstallEnv.tool(["install", v1, "--allow-unsigned", "--prefix", prefixB, "--project", projectB,
-                                     "--subnet", "10.214.13.0/24", "--timeout", "180"])
+                                     "--subnet", "10.214.13.0/24", "--publish", "\(portB)", "--timeout", "180"])
         #expect(b.status == 0, "\(b.stderr)")
         for (prefix, ip) in [(prefixA, "10.214.12.10"), (prefixB, "10.214.13.10")] {
             #expect(try InstallEnv.tool(["status", "--prefix", prefix]).status == 0)

@@ -29,7 +29,7 @@ struct ComposeHardenerTests {
         #expect(out.mappingPairs?.map { $0.key.scalarValue } == ["name", "x-common", "services", "networks", "volumes"])
         #expect(out["name"]?.scalarValue == "${FROSTBYTE_PROJECT:-frostbyte-demo}")
         let networks = try #require(out["networks"]?.mappingPairs)
-        #expect(networks.map { $0.key.scalarValue } == ["demo-internal"])
+        #expect(networks.map { $0.key.scalarValue } == ["demo-internal", "ingress"])
         let network = try #require(out["networks"]?["demo-internal"])
         #expect(network["internal"]?.scalar == YAMLScalar(value: "true", style: .plain))
         #expect(network["enable_ipv6"]?.scalarValue == "false")
@@ -37,13 +37,24 @@ struct ComposeHardenerTests {
         #expect(network["ipam"]?["config"]?.sequenceItems?.first?["subnet"]?.scalarValue == "${FROSTBYTE_SUBNET:-172.29.0.0/16}")
         #expect(network["labels"]?["io.frostbyte.project"]?.scalarValue == "${FROSTBYTE_PROJECT:-frostbyte-demo}")
         #expect(network["labels"]?["io.frostbyte.bundle"] == nil)
+        #expect(network["driver_opts"]?["com.docker.network.bridge.name"]?.scalarValue == "${FROSTBYTE_BRIDGE:-}")
+        // The gateway's ingress network: not internal, no masquerading, its own subnet and bridge name.
+        let ingress = try #require(out["networks"]?["ingress"])
+        #expect(ingress["internal"]?.scalarValue == "false")
+        #expect(ingress["enable_ipv6"]?.scalarValue == "false")
+        #expect(ingress["driver_opts"]?["com.docker.network.bridge.enable_ip_masquerade"]?.scalarValue == "false")
+        #expect(ingress["driver_opts"]?["com.docker.network.bridge.name"]?.scalarValue == "${FROSTBYTE_INGRESS_BRIDGE:-}")
+        #expect(ingress["ipam"]?["config"]?.sequenceItems?.first?["subnet"]?.scalarValue == "${FROSTBYTE_INGRESS_SUBNET:-172.31.255.0/29}")
+        #expect(ingress["labels"]?["io.frostbyte.network-role"]?.scalarValue == "ingress")
 
         let services = try #require(out["services"]?.mappingPairs)
         #expect(services.map { $0.key.scalarValue } == ["postgres", "gateway"])
         for pair in services {
             let service = pair.value
-            #expect(service["networks"]?.mappingPairs?.map { $0.key.scalarValue } == ["demo-internal"])
-            #expect(service["ports"] == nil)
+            // Only the gateway joins the ingress network and is published (loopback by default).
+            let gateway = pair.key.scalarValue == "gateway"
+            #expect(service["networks"]?.mappingPairs?.map { $0.key.scalarValue } == (gateway ? ["demo-internal", "ingress"] : ["demo-internal"]))
+            #expect(service["ports"]?.sequenceItems?.map(\.scalarValue) == (gateway ? ["${FROSTBYTE_PUBLISH:-127.0.0.1:8080}:8080"] : nil))
             #expect(service["pull_policy"]?.scalarValue == "never")
             #expect(service["cap_drop"]?.sequenceItems?.map(\.scalarValue) == ["NET_RAW"])
             #expect(service["labels"]?["io.frostbyte.bundle"]?.scalarValue == "demo-1.0.0")
@@ -62,7 +73,8 @@ struct ComposeHardenerTests {
         let warnings = rendered.warnings.map(\.description)
         #expect(warnings.contains { $0.hasPrefix("\(fixture.composePath):\(portsLine):5: service 'gateway': ports [8080:8080] removed") }, "\(warnings)")
         #expect(warnings.contains { $0.contains("network 'backend' dropped") })
-        #expect(rendered.networks == [.init(name: "demo-internal", subnet: "172.29.0.0/16", internal: true)])
+        #expect(rendered.networks == [.init(name: "demo-internal", subnet: "172.29.0.0/16", internal: true),
+                                      .init(name: "ingress", subnet: "172.31.255.0/29", internal: false)])
         #expect(rendered.project == "frostbyte-demo")
         #expect(rendered.services == ["postgres", "gateway"])
     }

@@ -127,6 +127,20 @@ struct InteropTests {
         #expect(facts(try resolved(["FROSTBYTE_PROJECT": "tenant-b", "FROSTBYTE_SUBNET": "10.44.0.0/24", "FROSTBYTE_GATEWAY_IP": "10.44.0.10"])) == [
             "tenant-b", "tenant-b_demo-internal", "10.44.0.0/24", "10.44.0.10", "tenant-b", "true",
         ])
+        // The ingress side: publish address, ingress subnet and bridge names resolve too.
+        func ingress(_ config: [String: Any]) -> [String?] {
+            let network = (config["networks"] as? [String: Any])?["ingress"] as? [String: Any]
+            let subnet = (((network?["ipam"] as? [String: Any])?["config"] as? [[String: Any]])?.first?["subnet"]) as? String
+            let options = network?["driver_opts"] as? [String: Any]
+            let port = (((config["services"] as? [String: Any])?["gateway"] as? [String: Any])?["ports"] as? [[String: Any]])?.first
+            return [subnet, options?["com.docker.network.bridge.name"] as? String,
+                    options?["com.docker.network.bridge.enable_ip_masquerade"] as? String,
+                    port?["host_ip"] as? String, port?["published"] as? String, (network?["internal"] as? Bool).map { "\($0)" }]
+        }
+        #expect(ingress(try resolved([:])) == ["172.31.255.0/29", "", "false", "127.0.0.1", "8080", "false"])
+        #expect(ingress(try resolved(["FROSTBYTE_PUBLISH": "0.0.0.0:8443", "FROSTBYTE_INGRESS_SUBNET": "10.45.0.0/29",
+                                      "FROSTBYTE_INGRESS_BRIDGE": "fbabcdef0123i"]))
+            == ["10.45.0.0/29", "fbabcdef0123i", "false", "0.0.0.0", "8443", "false"])
     }
 
     /// The demo stack: manifests/demo.yaml when it exists, else a spec of our own
@@ -167,8 +181,11 @@ struct InteropTests {
         }
         let tree = try YAMLNode.parse(rendered.composeYAML, file: "out.yaml")
         for service in tree["services"]?.mappingPairs ?? [] {
-            #expect(service.value["ports"] == nil)
-            #expect(service.value["networks"]?.mappingPairs?.map { $0.key.scalarValue } == [spec.network.name])
+            // Only the gateway is published (FROSTBYTE_PUBLISH) and joins the ingress network.
+            let gateway = service.key.scalarValue == spec.gateway.service
+            #expect((service.value["ports"] != nil) == gateway)
+            #expect(service.value["networks"]?.mappingPairs?.map { $0.key.scalarValue }
+                == (gateway ? [spec.network.name, "ingress"] : [spec.network.name]))
             #expect(service.value["pull_policy"]?.scalarValue == "never")
         }
         #expect(tree["networks"]?[spec.network.name]?["internal"]?.scalarValue == "true")

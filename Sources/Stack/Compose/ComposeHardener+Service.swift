@@ -21,11 +21,14 @@ extension ComposeHardener {
         if let ports = service.remove("ports") {
             let list = (ports.value.sequenceItems ?? []).map { $0.scalarValue ?? "{...}" }.joined(separator: ", ")
             let reach = name == spec.gateway.service
-                ? "the host reaches this service at \(spec.gateway.ipv4Address):\(spec.gateway.port)"
+                ? "the installer publishes port \(spec.gateway.port) on the host address it is given (\(gatewayPublishReference))"
                 : "reach it through the gateway"
             warnings.append(HardeningWarning(service: name, message: "ports [\(list)] removed: published ports do nothing on an internal network; \(reach)", at: ports.key.mark))
         }
         service.set("networks", try networkAttachment(service: name, node, warnings: &warnings))
+        if name == spec.gateway.service {
+            service.set("ports", .sequence([.string("\(gatewayPublishReference):\(spec.gateway.port)")]))
+        }
         if let policy = node.pair("pull_policy"), policy.value.scalarValue != "never" {
             warnings.append(HardeningWarning(service: name, message: "pull_policy '\(policy.value.scalarValue ?? "")' replaced by 'never': an offline host must never contact a registry", at: policy.key.mark))
         }
@@ -102,7 +105,14 @@ extension ComposeHardener {
         if service == spec.gateway.service {
             attachment.append(("ipv4_address", .string(ComposeVariables.reference(ComposeVariables.gatewayIP, default: spec.gateway.ipv4Address.description))))
         }
-        return .mapping([(spec.network.name, .mapping(attachment))])
+        guard service == spec.gateway.service else { return .mapping([(spec.network.name, .mapping(attachment))]) }
+        return .mapping([(spec.network.name, .mapping(attachment)), (IngressNetwork.name, .mapping([]))])
+    }
+
+    /// `${FROSTBYTE_PUBLISH:-127.0.0.1:<port>}`: the gateway's host binding, loopback
+    /// unless the installer is told otherwise.
+    var gatewayPublishReference: String {
+        ComposeVariables.reference(ComposeVariables.publish, default: "127.0.0.1:\(spec.gateway.port)")
     }
 
     // MARK: - Capabilities and labels

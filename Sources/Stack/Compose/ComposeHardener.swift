@@ -3,10 +3,11 @@ import Foundation
 
 /// Turns a source compose stack into the hardened stack a bundle carries
 /// (DESIGN.md "Compose hardening", docs/SPEC.md "Hardened compose file"):
-/// one `internal: true` network, every service on it only, `pull_policy: never`,
-/// `cap_drop` with NET_RAW, ownership labels, no `ports:`, a fixed gateway
-/// address, and a refusal (with service and line) for anything that would break
-/// isolation or offline operation. Output is deterministic.
+/// one `internal: true` network, every service on it, `pull_policy: never`,
+/// `cap_drop` with NET_RAW, ownership labels, no `ports:` but the gateway's one
+/// (`${FROSTBYTE_PUBLISH}`, through the non-internal `ingress` network it alone
+/// joins), a fixed gateway address, and a refusal (with service and line) for
+/// anything that would break isolation or offline operation. Output is deterministic.
 public struct ComposeHardener: Sendable {
     /// The validated spec whose compose file is hardened.
     public let spec: BundleSpec
@@ -34,7 +35,8 @@ public struct ComposeHardener: Sendable {
         let result = try harden(source)
         return RenderedStack(
             composeYAML: try result.document.emitted(), warnings: result.warnings, project: spec.project,
-            networks: [.init(name: spec.network.name, subnet: spec.network.subnet.description, internal: true)],
+            networks: [.init(name: spec.network.name, subnet: spec.network.subnet.description, internal: true),
+                       .init(name: IngressNetwork.name, subnet: IngressNetwork.defaultSubnet, internal: false)],
             services: result.services)
     }
 
@@ -172,8 +174,16 @@ public struct ComposeHardener: Sendable {
         ComposeVariables.reference(ComposeVariables.project, default: spec.project)
     }
 
-    /// The one network of the hardened file, keyed by the spec's network name.
+    /// The networks of the hardened file: the internal one, keyed by the spec's
+    /// network name, that every service joins, and the gateway's ingress network
+    /// (not internal, no IP masquerading; see `IngressNetwork`).
     func networksNode() -> YAMLNode {
+        func ipam(_ variable: String, _ subnet: String) -> YAMLNode {
+            .mapping([("config", .sequence([.mapping([("subnet", .string(ComposeVariables.reference(variable, default: subnet)))])]))])
+        }
+        let bridgeName = { (variable: String) in
+            (IngressNetwork.bridgeNameOption, YAMLNode.string(ComposeVariables.reference(variable, default: "")))
+        }
         let network = YAMLNode.mapping([
             ("driver", .string("bridge")),
             ("internal", .bool(true)),
@@ -181,15 +191,23 @@ public struct ComposeHardener: Sendable {
             ("driver_opts", .mapping([
                 ("com.docker.network.bridge.gateway_mode_ipv4",
                  .string(ComposeVariables.reference(ComposeVariables.gatewayMode, default: "nat"))),
+                bridgeName(ComposeVariables.bridge),
             ])),
-            ("ipam", .mapping([
-                ("config", .sequence([
-                    .mapping([("subnet", .string(ComposeVariables.reference(ComposeVariables.subnet, default: spec.network.subnet.description)))]),
-                ])),
-            ])),
+            ("ipam", ipam(ComposeVariables.subnet, spec.network.subnet.description)),
             ("labels", .mapping(sharedLabels)),
         ])
-        return .mapping([(spec.network.name, network)])
+        let ingress = YAMLNode.mapping([
+            ("driver", .string("bridge")),
+            ("internal", .bool(false)),
+            ("enable_ipv6", .bool(false)),
+            ("driver_opts", .mapping([
+                (IngressNetwork.masqueradeOption, .string("false")),
+                bridgeName(ComposeVariables.ingressBridge),
+            ])),
+            ("ipam", ipam(ComposeVariables.ingressSubnet, IngressNetwork.defaultSubnet)),
+            ("labels", .mapping(sharedLabels + [(IngressNetwork.roleLabel, .string(IngressNetwork.roleValue))])),
+        ])
+        return .mapping([(spec.network.name, network), (IngressNetwork.name, ingress)])
     }
 
     /// Labels on networks and volumes: no version, so upgrades keep Compose's

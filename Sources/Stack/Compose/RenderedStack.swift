@@ -40,14 +40,48 @@ public enum ComposeVariables {
     /// The gateway service's fixed address.
     public static let gatewayIP = "FROSTBYTE_GATEWAY_IP"
     /// `com.docker.network.bridge.gateway_mode_ipv4` of the internal network:
-    /// default `nat` (ignored by engines before 27); set `isolated` on Engine >= 28
-    /// so the bridge has no host address.
+    /// default `nat` on every engine (the bridge keeps its host address; engines
+    /// before 27 ignore the option). `isolated` is not used: on Engine >= 28 it
+    /// removes the bridge's host address (docs/TENANT_ISOLATION.md).
     public static let gatewayMode = "FROSTBYTE_GATEWAY_MODE_IPV4"
+    /// Where the gateway's port is published on the host, `ADDRESS:PORT`
+    /// (default `127.0.0.1:<gateway.port>`): Docker's own published-port machinery
+    /// exposes the gateway there through the ingress network.
+    public static let publish = "FROSTBYTE_PUBLISH"
+    /// The ingress network's subnet (IPv4 CIDR, default `IngressNetwork.defaultSubnet`).
+    public static let ingressSubnet = "FROSTBYTE_INGRESS_SUBNET"
+    /// Host interface name of the internal network's bridge (empty: Docker's `br-<id>`).
+    /// The installer names it so its firewall rules exist before the bridge does.
+    public static let bridge = "FROSTBYTE_BRIDGE"
+    /// Host interface name of the ingress network's bridge (empty: Docker's `br-<id>`).
+    public static let ingressBridge = "FROSTBYTE_INGRESS_BRIDGE"
 
     /// `${NAME:-default}`, the interpolation form used in the hardened file.
     public static func reference(_ name: String, default value: String) -> String {
         "${\(name):-\(value)}"
     }
+}
+
+/// The gateway's second network: a non-internal bridge without IP masquerading that
+/// only the gateway joins, so that Docker publishes the gateway's port on a host
+/// address. It gives the gateway no egress only together with the installer's
+/// firewall rules (`HostFirewall.ingressRules`): DOCKER-USER rejects new
+/// connections from its bridge, INPUT rejects new connections from both bridges.
+public enum IngressNetwork {
+    /// The compose key of the ingress network (Docker names it `<project>_ingress`).
+    public static let name = "ingress"
+    /// Default subnet of the ingress network in the hardened file; the installer
+    /// always passes its own (`--ingress-subnet`, else a free /29 of `autoBlock`).
+    public static let defaultSubnet = "172.31.255.0/29"
+    /// The block the installer picks a free /29 from when none is given.
+    public static let autoBlock = "172.31.255.0/24"
+    /// Labels the ingress network with its role (also readable without a manifest).
+    public static let roleLabel = "io.frostbyte.network-role"
+    public static let roleValue = "ingress"
+    /// Bridge option that turns IP masquerading off; must be `"false"`.
+    public static let masqueradeOption = "com.docker.network.bridge.enable_ip_masquerade"
+    /// Bridge option that names the host interface.
+    public static let bridgeNameOption = "com.docker.network.bridge.name"
 }
 
 /// Label keys the hardened file sets.
