@@ -135,7 +135,8 @@ struct InteropTests {
             let port = (((config["services"] as? [String: Any])?["gateway"] as? [String: Any])?["ports"] as? [[String: Any]])?.first
             return [subnet, options?["com.docker.network.bridge.name"] as? String,
                     options?["com.docker.network.bridge.enable_ip_masquerade"] as? String,
-                    port?["host_ip"] as? String, port?["published"] as? String, (network?["internal"] as? Bool).map { "\($0)" }]
+                    // Compose leaves `internal: false` out of its output.
+                    port?["host_ip"] as? String, port?["published"] as? String, "\((network?["internal"] as? Bool) ?? false)"]
         }
         #expect(ingress(try resolved([:])) == ["172.31.255.0/29", "", "false", "127.0.0.1", "8080", "false"])
         #expect(ingress(try resolved(["FROSTBYTE_PUBLISH": "0.0.0.0:8443", "FROSTBYTE_INGRESS_SUBNET": "10.45.0.0/29",
