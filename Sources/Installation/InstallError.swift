@@ -25,6 +25,8 @@ public enum InstallError: UserFacingError, Equatable {
     case bundleNotFound(path: String)
     case notABundle(path: String, detail: String)
     case trustRequired
+    /// The bundle is an older version of the installed bundle (rollback attack guard).
+    case downgrade(name: String, installed: String, offered: String)
     case trustAndUnsigned
     case notAStackBundle(kind: String)
     case bundleLacks(field: String)
@@ -82,6 +84,8 @@ public enum InstallError: UserFacingError, Equatable {
             return "bundle \(path) does not exist or is not a readable file"
         case .notABundle(let path, let detail):
             return "\(path) is not a frostbyte bundle (\(detail)); pass the .tar.zst that 'frostbyte-bundle build' wrote"
+        case .downgrade(let name, let installed, let offered):
+            return "\(name) \(offered) is older than the installed \(name) \(installed); refused so that an old, signed release cannot be replayed onto this host. To roll back on purpose, add --allow-downgrade"
         case .trustRequired:
             return "no --trust key given: pass the release engineer's public key with --trust PUB.pem, or --allow-unsigned to install a bundle whose origin you checked otherwise"
         case .trustAndUnsigned:
@@ -145,7 +149,7 @@ public enum InstallError: UserFacingError, Equatable {
         case .notRoot, .dockerUnreachable, .composeMissing, .composeV1Only, .composeTooOld,
              .notEnoughSpace, .locked, .filesystem, .docker:
             return .environment
-        case .bundleNotFound, .notABundle, .trustRequired, .trustAndUnsigned, .notAStackBundle, .bundleLacks,
+        case .bundleNotFound, .notABundle, .trustRequired, .downgrade, .trustAndUnsigned, .notAStackBundle, .bundleLacks,
              .invalidProject, .projectOwned, .prefixHoldsOtherProject, .invalidSubnet,
              .subnetNotPrivate, .subnetOverlaps, .gatewayDoesNotFit, .invalidTimeout,
              .invalidPublish, .invalidIngressSubnet, .noFreeIngressSubnet,

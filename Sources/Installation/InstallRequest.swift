@@ -24,13 +24,16 @@ public struct InstallRequest: Sendable {
     public var publish: String?
     /// `--ingress-subnet`; nil keeps the installed one, else a free /29 is chosen.
     public var ingressSubnet: String?
+    /// `--allow-downgrade`: install a release of the installed bundle with a lower version.
+    public var allowDowngrade: Bool
 
     public init(bundlePath: String, trustKeyPaths: [String] = [], allowUnsigned: Bool = false,
                 layout: InstallationLayout = InstallationLayout(), project: String? = nil,
-                subnet: String? = nil, timeout: Double = 300, publish: String? = nil, ingressSubnet: String? = nil) {
+                subnet: String? = nil, timeout: Double = 300, publish: String? = nil, ingressSubnet: String? = nil,
+                allowDowngrade: Bool = false) {
         self.bundlePath = bundlePath; self.trustKeyPaths = trustKeyPaths; self.allowUnsigned = allowUnsigned
         self.layout = layout; self.project = project; self.subnet = subnet; self.timeout = timeout
-        self.publish = publish; self.ingressSubnet = ingressSubnet
+        self.publish = publish; self.ingressSubnet = ingressSubnet; self.allowDowngrade = allowDowngrade
     }
 
     /// Checks the request itself, before anything on the host is looked at.

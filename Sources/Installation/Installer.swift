@@ -48,6 +48,7 @@ public final class Installer {
         guard manifest.kind == .stack else { throw InstallError.notAStackBundle(kind: manifest.kind.rawValue) }
         guard manifest.compose != nil else { throw InstallError.bundleLacks(field: "compose") }
         let receipt = try loadReceipt()
+        try Preflight.checkDowngrade(receipt: receipt, manifest: manifest, allowed: request.allowDowngrade)
         var plan = try NetworkPlan.make(manifest: manifest, project: request.project, subnet: request.subnet,
                                         publish: try request.publish.map(IngressPlan.parsePublish),
                                         ingressSubnet: try request.ingressSubnet.map(IngressPlan.parseSubnet),
@@ -184,10 +185,7 @@ public final class Installer {
     func action(previous: InstallationReceipt?, manifest: Manifest) -> String {
         guard let previous else { return "installed" }
         if previous.bundleId == manifest.bundleId { return "reinstalled" }
-        if previous.name == manifest.name,
-           previous.version.compare(manifest.version, options: .numeric) == .orderedDescending {
-            return "rolled-back"
-        }
+        if Preflight.isDowngrade(from: previous, to: manifest) { return "rolled-back" }
         return "upgraded"
     }
 

@@ -33,6 +33,21 @@ public enum Preflight {
         }
     }
 
+    /// True when `manifest` is the installed bundle (same name) at a lower version
+    /// (numeric comparison of the dotted parts: 1.10.0 is newer than 1.9.0).
+    public static func isDowngrade(from receipt: InstallationReceipt?, to manifest: Manifest) -> Bool {
+        guard let receipt, receipt.name == manifest.name else { return false }
+        return receipt.version.compare(manifest.version, options: .numeric) == .orderedDescending
+    }
+
+    /// Refuses an older version of the installed bundle unless the operator asked for
+    /// it (TUF's rollback attack: a validly signed but old release replayed).
+    /// - Throws: `InstallError.downgrade` (exit 2).
+    public static func checkDowngrade(receipt: InstallationReceipt?, manifest: Manifest, allowed: Bool) throws {
+        guard !allowed, isDowngrade(from: receipt, to: manifest), let receipt else { return }
+        throw InstallError.downgrade(name: manifest.name, installed: receipt.version, offered: manifest.version)
+    }
+
     /// Refuses to run without root.
     public static func checkRoot() throws {
         guard geteuid() == 0 else { throw InstallError.notRoot }

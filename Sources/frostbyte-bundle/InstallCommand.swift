@@ -87,6 +87,9 @@ extension FrostbyteBundle {
         @Option(name: .long, help: "Subnet of the gateway's ingress network, RFC 1918 CIDR, /29 or larger (default: the installed one, else a free /29 of 172.31.255.0/24).")
         var ingressSubnet: String?
 
+        @Flag(name: .long, help: "Install an older version of the installed bundle (a rollback); refused without it.")
+        var allowDowngrade = false
+
         @Option(name: .long, help: "Seconds allowed for the stack to start and become healthy.")
         var timeout: Double = 300
 
@@ -98,7 +101,7 @@ extension FrostbyteBundle {
                 let request = InstallRequest(
                     bundlePath: bundle, trustKeyPaths: trust, allowUnsigned: allowUnsigned,
                     layout: location.layout, project: project, subnet: subnet, timeout: timeout,
-                    publish: publish, ingressSubnet: ingressSubnet)
+                    publish: publish, ingressSubnet: ingressSubnet, allowDowngrade: allowDowngrade)
                 var options = IsolationOptions()
                 options.toolVersion = FrostbyteBundle.version
                 let isolation = CheckerIsolationGate(options: options, progress: { Console.note($0) })

@@ -92,8 +92,16 @@ struct InstallLifecycleTests {
         #expect((statusJSON["receipt"] as? [String: Any])?["bundle_id"] as? String == bundleV2)
         #expect(try InstallHarness.psql(project, "SELECT name FROM items WHERE sku = 'v1-row'") == "written under v1")
 
-        // Manual rollback: installing v1 again over v2.
-        let back = try InstallEnv.tool(["install", v1, "--allow-unsigned", "--prefix", prefix, "--timeout", "180", "--json"])
+        // An older version is refused without --allow-downgrade (a replayed old release), changing nothing.
+        let refused = try InstallEnv.tool(["install", v1, "--allow-unsigned", "--prefix", prefix, "--timeout", "180"])
+        #expect(refused.status == 2, "\(refused.stderr)")
+        #expect(refused.stderr.contains("--allow-downgrade") && refused.stderr.contains("older than the installed"),
+                "\(refused.stderr)")
+        #expect(try FileManager.default.destinationOfSymbolicLink(atPath: "\(prefix)/current") == "releases/\(bundleV2)")
+
+        // Manual rollback: installing v1 again over v2, asked for.
+        let back = try InstallEnv.tool(["install", v1, "--allow-unsigned", "--allow-downgrade", "--prefix", prefix,
+                                        "--timeout", "180", "--json"])
         #expect(back.status == 0, "\(back.stderr)")
         #expect(InstallHarness.json(back)["action"] as? String == "rolled-back")
         #expect(try FileManager.default.destinationOfSymbolicLink(atPath: "\(prefix)/current") == "releases/\(bundleV1)")
