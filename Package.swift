@@ -25,8 +25,12 @@ let package = Package(
             name: "CZstd", pkgConfig: "libzstd",
             providers: [.apt(["libzstd-dev"])]),
 
+        // hypot/hypotf bound to GLIBC_2.2.5 so the executable loads on glibc 2.34
+        // (release-binary; see Sources/CGlibcCompat/include/CGlibcCompat.h).
+        .target(name: "CGlibcCompat"),
+
         // The on-disk contract: hashing, signing, manifest, archive read/write, verification.
-        .target(name: "BundleFormat", dependencies: ["CArchive", "CLibCrypto", "CZstd"]),
+        .target(name: "BundleFormat", dependencies: ["CArchive", "CLibCrypto", "CZstd", "CGlibcCompat"]),
         // Bundle specs and compose hardening (YAML in, hardened compose YAML out).
         .target(name: "Stack", dependencies: ["BundleFormat", "CYAML"]),
         // Everything that touches the host: docker, compose, install, isolation, export.
