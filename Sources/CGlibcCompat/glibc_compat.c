@@ -17,7 +17,11 @@
  *   layout (the 3.4.30 one differs only in how thread cancellation unwinds). */
 #include "CGlibcCompat.h"
 
-#if defined(__x86_64__) && defined(__linux__)
+/* Compiled in only where scripts/release-binary asks for it (-Xcc
+ * -DFB_GLIBC_COMPAT): the condition_variable entry point needs libstdc++ on
+ * the link line, which only a --static-swift-stdlib link has, and debug
+ * builds have no reason to differ from the system's own functions. */
+#if defined(FB_GLIBC_COMPAT) && defined(__x86_64__) && defined(__linux__)
 #include <errno.h>
 #include <stdlib.h>
 #include <sys/random.h>
@@ -51,11 +55,7 @@ void fb_condvar_wait(void *condition, void *lock)
     __asm__("_ZNSt18condition_variable4waitERSt11unique_lockISt5mutexE");
 void fb_condvar_wait(void *condition, void *lock) { fb_condvar_wait_3_4_11(condition, lock); }
 
-double fb_glibc_compat_hypot(double x, double y) { return hypot(x, y); }
-void fb_glibc_compat_random(void *buffer, size_t count) { arc4random_buf(buffer, count); }
+int fb_glibc_compat_enabled(void) { return 1; }
 #else
-#include <math.h>
-#include <stdlib.h>
-double fb_glibc_compat_hypot(double x, double y) { return hypot(x, y); }
-void fb_glibc_compat_random(void *buffer, size_t count) { arc4random_buf(buffer, count); }
+int fb_glibc_compat_enabled(void) { return 0; }
 #endif

@@ -16,10 +16,10 @@
  *   std::condition_variable::wait(unique_lock<mutex>&)    -> GLIBCXX_3.4.11
  *                     GLIBCXX_3.4.30 (static _FoundationICU)
  *
- * Nothing needs to include this header; SwiftPM wants a public header folder
- * for a C target. The functions below let a test call through the shim. */
-#include <stddef.h>
+ * Only scripts/release-binary compiles them in (-Xcc -DFB_GLIBC_COMPAT);
+ * `swift build` and the tests get an empty target. Nothing needs to include
+ * this header; SwiftPM wants a public header folder for a C target. */
 
-double fb_glibc_compat_hypot(double x, double y);
-void fb_glibc_compat_random(void *buffer, size_t count);
+/* 1 when the definitions are compiled into this build, else 0. */
+int fb_glibc_compat_enabled(void);
 #endif
