@@ -16,7 +16,8 @@ import Testing
 struct BareHostTests {
     /// The bundle is bind-mounted on /mnt inside the root.
     static let inside = "/mnt"
-    static var bin: String { inside + "/extracted/bin/frostbyte-bundle" }
+    static let extracted = inside + "/" + DemoReleaseBundle.topFolder
+    static var bin: String { extracted + "/bin/frostbyte-bundle" }
 
     static func demo() throws -> DemoReleaseBundle { try DemoReleaseBundle.shared.get() }
 
@@ -51,7 +52,7 @@ struct BareHostTests {
     func verifyFiles(suite: String) throws {
         let root = try ReleaseBinarySupport.requireRoot(suite)
         #expect(!FileManager.default.fileExists(atPath: root + "/usr/bin/docker"), "\(suite) root has docker")
-        let result = try Self.run(suite, ["/bin/sh", Self.inside + "/extracted/scripts/verify.sh", "--files",
+        let result = try Self.run(suite, ["/bin/sh", Self.extracted + "/scripts/verify.sh", "--files",
                                           "--trust", Self.inside + "/release.pub"])
         #expect(result.status == 0, "\(suite): verify.sh --files exited \(result.status): \(result.stderr)")
     }
@@ -60,7 +61,7 @@ struct BareHostTests {
           arguments: ReleaseBinarySupport.suites)
     func installWithoutDocker(suite: String) throws {
         let bundle = Self.inside + "/" + DemoReleaseBundle.fileName
-        let wrapper = try Self.run(suite, ["/bin/sh", Self.inside + "/extracted/scripts/install.sh", bundle,
+        let wrapper = try Self.run(suite, ["/bin/sh", Self.extracted + "/scripts/install.sh", bundle,
                                            "--trust", Self.inside + "/release.pub"])
         #expect(wrapper.status == 3, "\(suite): install.sh exited \(wrapper.status): \(wrapper.stderr)")
         #expect(Self.oneSentence(wrapper.stderr), "\(suite): install.sh said: \(wrapper.stderr)")

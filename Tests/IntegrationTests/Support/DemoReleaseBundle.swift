@@ -5,7 +5,7 @@ import Foundation
 /// executable that runs it), signed with a key the release binary made, plus
 /// the bundle extracted, and a tampered copy of the bundle file. Made once per
 /// test process in a scratch folder (`folder`, under the temporary folder),
-/// which a chroot test bind-mounts on /mnt.
+/// which a chroot test bind-mounts on /mnt, and removed when the process exits.
 ///
 /// Inputs: the demo images as docker-archives in FB_OUT/images/<name>.tar and
 /// the model FB_OUT/models/demo-embed.bin (FB_OUT default: <repo>/out), both
@@ -13,15 +13,21 @@ import Foundation
 struct DemoReleaseBundle: Sendable {
     static let images = ["postgres", "redis", "worker", "gateway"]
     static let fileName = "demo-1.0.0.tar.zst"
+    /// The one top-level folder of the bundle's tar.
+    static let topFolder = "demo-1.0.0"
 
     let folder: String
     var bundle: String { folder + "/" + Self.fileName }
     var tampered: String { folder + "/tampered-" + Self.fileName }
-    var extracted: String { folder + "/extracted" }
+    var extracted: String { folder + "/" + Self.topFolder }
     var publicKey: String { folder + "/release.pub" }
+
+    /// The scratch folder of this test process.
+    static let scratch = NSTemporaryDirectory() + "fbport-\(DockerTestSupport.runID)-\(UUID().uuidString.prefix(8))"
 
     /// The one bundle of this test process (built on first use).
     static let shared: Result<DemoReleaseBundle, TestFailure> = {
+        atexit { try? FileManager.default.removeItem(atPath: DemoReleaseBundle.scratch) }
         do { return .success(try DemoReleaseBundle(binary: try ReleaseBinarySupport.requireBinary())) }
         catch let failure as TestFailure { return .failure(failure) }
         catch { return .failure(TestFailure("\(error)")) }
@@ -34,8 +40,8 @@ struct DemoReleaseBundle: Sendable {
         where !FileManager.default.fileExists(atPath: input) {
             throw TestFailure("\(input) is missing; run scripts/make-demo-images")
         }
-        folder = NSTemporaryDirectory() + "fbport-\(DockerTestSupport.runID)-\(UUID().uuidString.prefix(8))"
-        try FileManager.default.createDirectory(atPath: folder + "/extracted", withIntermediateDirectories: true)
+        folder = Self.scratch
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
 
         // The demo spec, its relative paths made absolute, each image from its archive.
         var spec = try String(contentsOfFile: root + "/manifests/demo.yaml", encoding: .utf8)
@@ -53,7 +59,7 @@ struct DemoReleaseBundle: Sendable {
         try DockerTestSupport.check([binary, "keygen", "--out", folder + "/release"])
         try DockerTestSupport.check([binary, "build", folder + "/demo.yaml", "-o", folder + "/",
                                      "--sign-key", folder + "/release.key"], timeout: 600)
-        try DockerTestSupport.check(["tar", "--zstd", "-xf", bundle, "-C", extracted])
+        try DockerTestSupport.check(["tar", "--zstd", "-xf", bundle, "-C", folder])
 
         // The tampered copy: the same tar with one byte of the signed tenant
         // config changed ("example-tenant" -> "fxample-tenant"), compressed again.
