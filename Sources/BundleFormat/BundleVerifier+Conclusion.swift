@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 extension VerificationSession {
     /// After the last entry: compares everything seen with the manifest,

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// Hands out the data of one entry a chunk at a time; a chunk stays valid until
 /// the next call; nil at the end of the entry.

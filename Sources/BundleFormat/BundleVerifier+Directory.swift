@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// An entry without data (directories, links, devices).
 final class NoChunks: ChunkSupplier {

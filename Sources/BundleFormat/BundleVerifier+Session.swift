@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// What the verifier saw of one entry.
 struct ObservedEntry {

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// Paths that must not survive the process: partial output files and staging
 /// folders. On SIGINT, SIGTERM or SIGHUP the handler removes every registered path
@@ -14,7 +15,7 @@ public enum CleanupOnSignal {
         slots.initialize(repeating: nil, count: capacity)
         return slots
     }()
-    private static let lock = NSLock()
+    private static let lock = ConditionLock()
     nonisolated(unsafe) private static var installed = false
 
     /// A registration; pass it to `unregister` once the path is committed or removed.

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// What `BundleWriter.write` produced.
 public struct BundleWriteResult: Sendable, Equatable {

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// Errors reading files from disk.
 public enum FileReadError: UserFacingError, Equatable {

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// What is wrong with a nested `docker save` archive.
 public enum ImageArchiveProblem: Error, Sendable, Equatable, CustomStringConvertible {

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// Errors writing extracted entries. Paths are relative to the staging folder.
 public enum ExtractionError: UserFacingError, Equatable {

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// Turns a source compose stack into the hardened stack a bundle carries
 /// (DESIGN.md "Compose hardening", docs/SPEC.md "Hardened compose file"):
