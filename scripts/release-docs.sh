@@ -14,10 +14,11 @@
 #   DIST/share/fish/vendor_completions.d/frostbyte-bundle.fish
 #       from BIN --generate-completion-script bash|zsh|fish.
 # Everything is rewritten only when BIN is newer than the stamp file
-# DIST/share/.frostbyte-docs, so a second run does nothing.
+# DIST/.frostbyte-docs (outside share/, so share/ can be copied whole), so
+# a second run does nothing.
 fb_release_docs() {
     local bin=$1 dist=$2 scratch=$3
-    local share=$dist/share stamp=$dist/share/.frostbyte-docs
+    local share=$dist/share stamp=$dist/.frostbyte-docs
     [ -f "$stamp" ] && [ ! "$bin" -nt "$stamp" ] && return 0
 
     local tmp=$share.tmp
@@ -41,7 +42,8 @@ fb_release_docs() {
     # shellcheck disable=SC2086 # one path per line, no spaces in them
     cp $pages "$tmp/man/man1/"
 
-    touch "$tmp/.frostbyte-docs"
+    touch "$stamp.tmp"
     rm -rf "$share"
     mv "$tmp" "$share"
+    mv "$stamp.tmp" "$stamp"
 }
