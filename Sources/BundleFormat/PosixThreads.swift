@@ -1,8 +1,9 @@
 import Glibc
 
 /// A pthread mutex with its condition variable: what NSLock and NSCondition gave
-/// this module before it moved to FoundationEssentials (public: Host can use it too) (which has neither; the
-/// full Foundation drags ICU's 33 MB of data into a static binary).
+/// this module before it moved to FoundationEssentials (which has neither; the
+/// full Foundation drags ICU's 33 MB of data into a static binary). Public so
+/// that Host can replace its NSLock/NSCondition uses the same way.
 ///
 /// Guarantees: the one owner of both pthread objects, allocated on the heap (never
 /// moved) in `init` and destroyed in `deinit`; `wait()` must be called with the lock
