@@ -25,11 +25,16 @@ let package = Package(
             name: "CZstd", pkgConfig: "libzstd",
             providers: [.apt(["libzstd-dev"])]),
 
+        // hypot/hypotf and two more symbols bound to versions glibc 2.34 / GCC 11 have, so
+        // the release binary loads there (scripts/release-binary compiles them in; see
+        // Sources/CGlibcCompat/include/CGlibcCompat.h).
+        .target(name: "CGlibcCompat"),
+
         // The leaf core: exit classes, user-facing errors, atomic files, signal cleanup,
-        // progress, the one process spawner. Foundation only.
-        .target(name: "FrostbyteCore"),
+        // progress, the one process spawner. FoundationEssentials only.
+        .target(name: "FrostbyteCore", dependencies: ["CGlibcCompat"]),
         // The on-disk contract: hashing, signing, manifest, archive read/write, verification.
-        .target(name: "BundleFormat", dependencies: ["FrostbyteCore", "CArchive", "CLibCrypto", "CZstd"]),
+        .target(name: "BundleFormat", dependencies: ["FrostbyteCore", "CArchive", "CLibCrypto", "CZstd", "CGlibcCompat"]),
         // Bundle specs and compose hardening (YAML in, hardened compose YAML out).
         .target(name: "Stack", dependencies: ["FrostbyteCore", "CYAML"]),
         // The engine client: every docker and docker compose call, typed results,

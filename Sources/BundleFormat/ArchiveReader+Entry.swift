@@ -1,6 +1,7 @@
 import FrostbyteCore
 import CArchive
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// What an archive entry claims to be, copied out of libarchive's `archive_entry`
 /// so it outlives the next header and can cross threads.

@@ -1,5 +1,7 @@
 import FrostbyteCore
-import Foundation
+import Dispatch
+import FoundationEssentials
+import Glibc
 
 /// What the reader thread tells the verifying thread, in archive order.
 enum ArchiveEvent: Sendable {
@@ -24,7 +26,7 @@ final class ChunkPipe: @unchecked Sendable {
     static let eventCapacity = 512
 
     let buffers: [UnsafeMutableRawBufferPointer]
-    private let condition = NSCondition()
+    private let condition = ConditionLock()
     private var freeSlots: [Int]
     private var events: [ArchiveEvent] = []
     private var head = 0
@@ -102,13 +104,10 @@ enum ArchivePump {
     /// signalled when it has released every resource.
     static func start(path: String, hashRawBytes: Bool, pipe: ChunkPipe,
                       progress: ProgressReporter, done: DispatchSemaphore) {
-        let thread = Thread {
+        DetachedThread.start(name: "frostbyte-archive-reader", stackSize: 1 << 20) {
             defer { done.signal() }
             run(path: path, hashRawBytes: hashRawBytes, pipe: pipe, progress: progress)
         }
-        thread.name = "frostbyte-archive-reader"
-        thread.stackSize = 1 << 20
-        thread.start()
     }
 
     private static func run(path: String, hashRawBytes: Bool, pipe: ChunkPipe, progress: ProgressReporter) {

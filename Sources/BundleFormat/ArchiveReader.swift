@@ -1,6 +1,7 @@
 import FrostbyteCore
 import CArchive
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// Supplies the raw (possibly compressed) bytes an `ArchiveReader` decodes.
 /// `nextBlock()` returns an empty buffer at the end; the returned memory stays

@@ -1,5 +1,6 @@
 import FrostbyteCore
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// How a bundle's tar stream is compressed. Every parameter that changes the output
 /// bytes is fixed here, so the same entries always give the same file.

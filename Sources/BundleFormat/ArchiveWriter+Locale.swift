@@ -1,5 +1,5 @@
 import FrostbyteCore
-import Foundation
+import FoundationEssentials
 
 #if canImport(Glibc)
 import Glibc

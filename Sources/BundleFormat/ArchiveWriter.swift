@@ -1,6 +1,7 @@
 import FrostbyteCore
 import CArchive
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// Receives the archive's output bytes (compressed, if compression is on).
 /// `write` must consume all of `bytes` or throw.

@@ -1,5 +1,6 @@
 import FrostbyteCore
-import Foundation
+import FoundationEssentials
+import Glibc
 
 extension VerificationSession {
     /// After the last entry: compares everything seen with the manifest,

@@ -1,5 +1,6 @@
 import FrostbyteCore
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// Hands out the data of one entry a chunk at a time; a chunk stays valid until
 /// the next call; nil at the end of the entry.

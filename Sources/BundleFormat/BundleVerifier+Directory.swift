@@ -1,5 +1,6 @@
 import FrostbyteCore
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// An entry without data (directories, links, devices).
 final class NoChunks: ChunkSupplier {

@@ -1,5 +1,6 @@
 import FrostbyteCore
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// What `inspect` shows: the manifest's facts, read from the first entries only
 /// (no hashing of the rest, so this is not a verification).
@@ -148,7 +149,7 @@ extension BundleVerifier {
     private static func readFolderMeta(_ path: String) throws -> [String: Data] {
         var meta: [String: Data] = [:]
         for name in VerificationSession.metaFiles {
-            let file = (path as NSString).appendingPathComponent(name)
+            let file = PathText.join(path, name)
             var info = stat()
             guard lstat(file, &info) == 0, info.st_mode & S_IFMT == S_IFREG,
                   info.st_size <= VerificationSession.metaLimit else { continue }

@@ -1,5 +1,6 @@
 import FrostbyteCore
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// What the verifier saw of one entry.
 struct ObservedEntry {

@@ -1,5 +1,7 @@
 import FrostbyteCore
-import Foundation
+import Dispatch
+import FoundationEssentials
+import Glibc
 
 /// Input that is not a bundle at all (exit status 2), as opposed to a bundle that
 /// fails verification (a report with problems, exit status 1).
@@ -181,8 +183,8 @@ public enum BundleVerifier {
                                                 actual: String(line.prefix(80)), "sidecar is not in sha256sum format"))
             return
         }
-        let named = fields[1].trimmingCharacters(in: CharacterSet(charactersIn: " *"))
-        let base = (archive as NSString).lastPathComponent
+        let named = String(fields[1].drop { $0 == " " || $0 == "*" }.reversed().drop { $0 == " " || $0 == "*" }.reversed())
+        let base = PathText.lastComponent(archive)
         if named != base {
             session.report.warnings.append("\(sidecar) names '\(named)', not '\(base)'; 'sha256sum -c' will not find the bundle")
         }

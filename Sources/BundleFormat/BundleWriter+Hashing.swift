@@ -1,6 +1,7 @@
 import FrostbyteCore
 import Dispatch
-import Foundation
+import FoundationEssentials
+import Glibc
 
 extension BundleWriter {
     /// Threads of the hashing pre-pass. Two, because the manifest (which lists every
@@ -64,7 +65,7 @@ extension BundleWriter {
 
 /// Work queue and results of the hashing pre-pass, shared by its threads under a lock.
 private final class HashingState: @unchecked Sendable {
-    private let lock = NSLock()
+    private let lock = ConditionLock()
     private var nextIndex = 0
     private let count: Int
     private(set) var results: [(SHA256Digest, Int64)?]

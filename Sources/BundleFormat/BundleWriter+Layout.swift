@@ -1,5 +1,6 @@
 import FrostbyteCore
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// One input of a bundle: a file, in-memory bytes or an (empty) folder, stored at
 /// `path` relative to the bundle's root folder.

@@ -1,5 +1,6 @@
 import FrostbyteCore
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// Errors creating or committing the bundle file and its sidecar.
 public enum BundleWriteError: UserFacingError, Equatable {
@@ -58,8 +59,8 @@ public final class AtomicOutputFile: ArchiveOutput {
         let url = URL(fileURLWithPath: finalPath)
         let folder = url.deletingLastPathComponent().path
         let temporary = folder + "/." + url.lastPathComponent + ".partial-\(getpid())"
-        var isFolder: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: folder, isDirectory: &isFolder), isFolder.boolValue else {
+        var info = stat()
+        guard stat(folder, &info) == 0, info.st_mode & S_IFMT == S_IFDIR else {
             throw BundleWriteError.cannotCreate(path: finalPath, reason: "the folder \(folder) does not exist")
         }
         let descriptor = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0o644)
@@ -94,7 +95,7 @@ public final class AtomicOutputFile: ArchiveOutput {
     /// before `commit()`.
     /// - Throws: `BundleWriteError.writeFailed` when close reports a delayed write error.
     public func close() throws -> SHA256Digest {
-        let status = Foundation.close(descriptor)
+        let status = Glibc.close(descriptor)
         descriptor = -1
         guard status == 0 else {
             throw BundleWriteError.writeFailed(path: finalPath, reason: String(cString: strerror(errno)))
@@ -117,7 +118,7 @@ public final class AtomicOutputFile: ArchiveOutput {
     /// Removes the temporary file unless committed; safe to call more than once.
     public func discard() {
         if descriptor >= 0 {
-            Foundation.close(descriptor)
+            Glibc.close(descriptor)
             descriptor = -1
         }
         if !committed && token != nil {

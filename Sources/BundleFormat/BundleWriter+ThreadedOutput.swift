@@ -1,5 +1,6 @@
 import FrostbyteCore
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// Passes bytes to `downstream` on a thread of its own, through a few fixed 1 MiB
 /// buffers, so the thread feeding the compressor never stops to hash or write the
@@ -18,9 +19,7 @@ final class ThreadedOutput: ArchiveOutput {
     init(downstream: ArchiveOutput, slots: Int = 4, slotSize: Int = 1 << 20) {
         let shared = Shared(downstream: downstream, slots: max(2, slots), slotSize: slotSize)
         self.shared = shared
-        let thread = Thread { shared.drain() }
-        thread.name = "frostbyte-output"
-        thread.start()
+        DetachedThread.start(name: "frostbyte-output") { shared.drain() }
     }
 
     deinit {
@@ -57,7 +56,7 @@ final class ThreadedOutput: ArchiveOutput {
     /// State shared with the output thread, under one condition variable. Owns the buffers.
     private final class Shared: @unchecked Sendable {
         let downstream: ArchiveOutput
-        let condition = NSCondition()
+        let condition = ConditionLock()
         var free: [UnsafeMutableRawBufferPointer]
         let all: [UnsafeMutableRawBufferPointer]
         var filled: [(buffer: UnsafeMutableRawBufferPointer, count: Int)] = []

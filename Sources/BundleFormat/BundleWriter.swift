@@ -1,5 +1,6 @@
 import FrostbyteCore
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// What `BundleWriter.write` produced.
 public struct BundleWriteResult: Sendable, Equatable {

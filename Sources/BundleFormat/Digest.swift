@@ -1,6 +1,7 @@
 import FrostbyteCore
 import CLibCrypto
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// A SHA-256 digest: exactly 32 bytes, printed as 64 lowercase hex digits.
 public struct SHA256Digest: Hashable, Sendable, CustomStringConvertible, Codable {

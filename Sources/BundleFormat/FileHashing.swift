@@ -1,5 +1,6 @@
 import FrostbyteCore
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// Errors reading files from disk.
 public enum FileReadError: UserFacingError, Equatable {

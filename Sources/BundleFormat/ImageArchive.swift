@@ -1,5 +1,6 @@
 import FrostbyteCore
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// What is wrong with a nested `docker save` archive.
 public enum ImageArchiveProblem: Error, Sendable, Equatable, CustomStringConvertible {

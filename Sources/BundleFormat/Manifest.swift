@@ -1,5 +1,6 @@
 import FrostbyteCore
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// MANIFEST.json of bundle format v1 (docs/FORMAT.md). Encoded with sorted keys and
 /// 2-space indentation by `ManifestCoding`, so the same manifest gives the same bytes.
@@ -252,10 +253,11 @@ public enum ManifestCoding {
 
     /// Decodes MANIFEST.json, naming a missing field or an unknown format precisely.
     public static func decodeManifest(_ data: Data) throws -> Manifest {
-        if let probe = try? JSONSerialization.jsonObject(with: data) as? [String: Any] {
-            if let format = probe["format"] as? String, format != Manifest.formatV1 {
-                throw ManifestError.unknownFormat(format)
-            }
+        /// Only the "format" field, when it is a string; anything else decodes to nil.
+        struct FormatProbe: Decodable { let format: String? }
+        if let format = (try? JSONDecoder().decode(FormatProbe.self, from: data))?.format,
+           format != Manifest.formatV1 {
+            throw ManifestError.unknownFormat(format)
         }
         do {
             return try JSONDecoder().decode(Manifest.self, from: data)

@@ -1,5 +1,6 @@
 import FrostbyteCore
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// Errors writing extracted entries. Paths are relative to the staging folder.
 public enum ExtractionError: UserFacingError, Equatable {

@@ -1,6 +1,7 @@
 import FrostbyteCore
 import CLibCrypto
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// Errors loading, creating or using Ed25519 keys.
 public enum SigningError: UserFacingError, Equatable {
@@ -78,12 +79,24 @@ private func collectBIO(_ operation: String, _ write: (OpaquePointer) -> Int32) 
     return Data(bytes: pointer, count: length)
 }
 
+/// The whole file at `path` (a key: small); the system's reason when it cannot be read.
 private func readFile(_ path: String) throws -> Data {
-    do {
-        return try Data(contentsOf: URL(fileURLWithPath: path))
-    } catch {
-        let reason = (error as NSError).localizedFailureReason ?? "\(error.localizedDescription)"
-        throw SigningError.unreadableKey(path: path, reason: reason)
+    let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+    guard descriptor >= 0 else {
+        throw SigningError.unreadableKey(path: path, reason: String(cString: strerror(errno)))
+    }
+    defer { close(descriptor) }
+    var data = Data()
+    var chunk = [UInt8](repeating: 0, count: 64 << 10)
+    while true {
+        let count = try chunk.withUnsafeMutableBytes {
+            try FileDescriptorIO.read(descriptor, into: $0) { SigningError.unreadableKey(path: path, reason: $0) }
+        }
+        if count == 0 { return data }
+        data.append(contentsOf: chunk[..<count])
+        guard data.count <= 1 << 20 else {
+            throw SigningError.unreadableKey(path: path, reason: "larger than 1 MiB; not a key file")
+        }
     }
 }
 

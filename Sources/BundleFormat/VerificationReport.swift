@@ -1,5 +1,6 @@
 import FrostbyteCore
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// One thing wrong with a bundle: which check, which path, what was expected,
 /// what was found. Each problem is reported on its own.

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// Plain `read(2)`/`write(2)` on an open file descriptor, retried on EINTR.
 public enum FileDescriptorIO {
@@ -8,7 +9,7 @@ public enum FileDescriptorIO {
     public static func read(_ descriptor: Int32, into buffer: UnsafeMutableRawBufferPointer,
                             failure: (String) -> any Error) throws -> Int {
         while true {
-            let count = Foundation.read(descriptor, buffer.baseAddress, buffer.count)
+            let count = Glibc.read(descriptor, buffer.baseAddress, buffer.count)
             if count >= 0 { return count }
             if errno == EINTR { continue }
             throw failure(String(cString: strerror(errno)))

@@ -93,10 +93,10 @@ struct InstallLifecycleTests {
         #expect(try InstallHarness.psql(project, "SELECT name FROM items WHERE sku = 'v1-row'") == "written under v1")
 
         // An older version is refused without --allow-downgrade (a replayed old release), changing nothing.
-        let refused = try InstallEnv.tool(["install", v1, "--allow-unsigned", "--prefix", prefix, "--timeout", "180"])
-        #expect(refused.status == 2, "\(refused.stderr)")
-        #expect(refused.stderr.contains("--allow-downgrade") && refused.stderr.contains("older than the installed"),
-                "\(refused.stderr)")
+        let downgrade = try InstallEnv.tool(["install", v1, "--allow-unsigned", "--prefix", prefix, "--timeout", "180"])
+        #expect(downgrade.status == 2, "\(downgrade.stderr)")
+        #expect(downgrade.stderr.contains("--allow-downgrade") && downgrade.stderr.contains("older than the installed"),
+                "\(downgrade.stderr)")
         #expect(try FileManager.default.destinationOfSymbolicLink(atPath: "\(prefix)/current") == "releases/\(bundleV2)")
 
         // Manual rollback: installing v1 again over v2, asked for.

@@ -9,12 +9,12 @@
 #   scripts/install.sh --trust /media/keys/release.pub
 #   scripts/install.sh ../demo-1.0.0.tar.zst --allow-unsigned --prefix /opt/frostbyte
 # Exit status: that of frostbyte-bundle (0 ok, 1 check failed, 2 bad input,
-# 3 environment: not root, no docker, missing library).
+# 3 environment: not root, no docker or Compose v2, unsupported host).
 set -eu
 SCRIPT=install.sh
 . "$(dirname -- "$0")/common.sh"
 
-check_libraries
+check_host docker
 if [ $# -gt 0 ] && [ -e "$1" ]; then
     bundle=$1; shift
 else

@@ -8,12 +8,14 @@
 #       every file of this extracted bundle against MANIFEST.json, SHA256SUMS
 #       and the signature (frostbyte-bundle verify-bundle); no Docker needed.
 #
-# Exit status: 0 all checks passed, 1 a check failed, 2 bad input, 3 environment.
+# Exit status: 0 all checks passed, 1 a check failed, 2 bad input, 3 environment
+# (also before anything runs: not x86_64, kernel or glibc too old; see
+# common.sh). --files needs no Docker.
 set -eu
 SCRIPT=verify.sh
 . "$(dirname -- "$0")/common.sh"
 
-check_libraries
+check_host
 if [ "${1:-}" = "--files" ]; then
     shift
     exec "$BIN" verify-bundle "$ROOT" "$@"

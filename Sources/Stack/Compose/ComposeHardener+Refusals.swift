@@ -51,7 +51,7 @@ extension ComposeHardener {
             case "security_opt":
                 for item in value.sequenceItems ?? [value] {
                     guard let text = item.scalarValue else { continue }
-                    let compact = text.lowercased().replacingOccurrences(of: " ", with: "").replacingOccurrences(of: "=", with: ":")
+                    let compact = text.lowercased().replacing(" ", with: "").replacing("=", with: ":")
                     if ["apparmor:unconfined", "seccomp:unconfined", "label:disable", "systempaths:unconfined"].contains(compact) {
                         throw refuse("'security_opt: \(text)'", "it disables a kernel confinement layer", "Remove it.", at: item.mark)
                     }

@@ -10,8 +10,8 @@ extension ComposeHardener {
 
     static func isDockerSocketPath(_ path: String) -> Bool {
         var normalized = path
-        while normalized.contains("//") { normalized = normalized.replacingOccurrences(of: "//", with: "/") }
-        normalized = normalized.replacingOccurrences(of: "/./", with: "/")
+        while normalized.contains("//") { normalized = normalized.replacing("//", with: "/") }
+        normalized = normalized.replacing("/./", with: "/")
         while normalized.count > 1 && normalized.hasSuffix("/") { normalized.removeLast() }
         if dangerousHostPaths.contains(normalized) { return true }
         let last = normalized.split(separator: "/").last.map(String.init) ?? normalized

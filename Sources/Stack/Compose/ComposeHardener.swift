@@ -1,5 +1,6 @@
 import FrostbyteCore
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// Turns a source compose stack into the hardened stack a bundle carries
 /// (DESIGN.md "Compose hardening", docs/SPEC.md "Hardened compose file"):

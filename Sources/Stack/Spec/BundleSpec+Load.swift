@@ -1,5 +1,6 @@
 import FrostbyteCore
-import Foundation
+import FoundationEssentials
+import Glibc
 
 extension BundleSpec {
     static let topLevelKeys = [
@@ -12,8 +13,8 @@ extension BundleSpec {
     /// - Throws: `SpecError` or `YAMLError`, each naming file:line:column.
     public static func load(path: String) throws -> BundleSpec {
         let absolute = absolutePath(path, relativeTo: FileManager.default.currentDirectoryPath)
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: absolute, isDirectory: &isDirectory), !isDirectory.boolValue else {
+        var isDirectory = false
+        guard FileManager.default.fileExists(atPath: absolute, isDirectory: &isDirectory), !isDirectory else {
             throw SpecError.unreadable(path: path, reason: "no such file")
         }
         guard let data = FileManager.default.contents(atPath: absolute) else {
@@ -32,7 +33,7 @@ extension BundleSpec {
 
     init(root: YAMLNode, specPath: String) throws {
         let top = try MappingReader(root, path: "", keys: Self.topLevelKeys)
-        let folder = (specPath as NSString).deletingLastPathComponent
+        let folder = PathText.deletingLastComponent(specPath)
         func resolve(_ relative: String) -> String { Self.absolutePath(relative, relativeTo: folder) }
 
         self.specPath = specPath
@@ -86,12 +87,15 @@ extension BundleSpec {
 
     private static func parseDate(_ top: MappingReader) throws -> Date? {
         guard let (text, mark) = try top.optionalString("created_at") else { return nil }
-        let full = ISO8601DateFormatter()
-        full.formatOptions = [.withInternetDateTime]
-        if let date = full.date(from: text) { return date }
-        let day = ISO8601DateFormatter()
-        day.formatOptions = [.withFullDate]
-        if text.count == 10, let date = day.date(from: text) { return date }
+        // RFC 3339 without fractional seconds: "Z" or a "+hh:mm" offset; or a bare
+        // date, taken as 00:00 UTC (what ISO8601DateFormatter's withInternetDateTime
+        // and withFullDate accepted).
+        if !text.contains("."), let date = try? Date.ISO8601FormatStyle(timeZoneSeparator: .colon).parse(text) {
+            return date
+        }
+        if text.count == 10, let date = try? Date.ISO8601FormatStyle().year().month().day().parse(text) {
+            return date
+        }
         throw SpecError.invalidValue(path: "created_at", value: text,
                                      reason: "is not an RFC 3339 time; write it like 2026-01-01T00:00:00Z", at: mark)
     }
@@ -200,7 +204,7 @@ extension BundleSpec {
             names[name] = nameMark
             let (file, fileMark) = try reader.string("path")
             let absolute = resolve(file)
-            let base = (absolute as NSString).lastPathComponent
+            let base = PathText.lastComponent(absolute)
             if let first = basenames[base] {
                 throw SpecError.duplicate(path: "models[].path file name", value: base, at: fileMark, first: first)
             }
@@ -236,7 +240,7 @@ extension BundleSpec {
 
     /// `path` made absolute against `folder` and normalised (`.` and `..` removed).
     static func absolutePath(_ path: String, relativeTo folder: String) -> String {
-        let joined = path.hasPrefix("/") ? path : (folder as NSString).appendingPathComponent(path)
+        let joined = path.hasPrefix("/") ? path : PathText.join(folder, path)
         return URL(fileURLWithPath: joined).standardized.path
     }
 }

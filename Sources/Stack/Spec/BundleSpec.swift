@@ -1,5 +1,6 @@
 import FrostbyteCore
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// A validated bundle spec (docs/SPEC.md): every name matches its pattern, the
 /// subnet is private and the gateway address usable, images are pinned, and
@@ -146,9 +147,9 @@ public struct BundleSpec: Sendable, Equatable {
     }
 
     static func requireFile(_ file: String, directory: Bool, path: String, at mark: YAMLMark) throws {
-        var isDirectory: ObjCBool = false
+        var isDirectory = false
         let exists = FileManager.default.fileExists(atPath: file, isDirectory: &isDirectory)
-        guard exists, isDirectory.boolValue == directory else {
+        guard exists, isDirectory == directory else {
             throw SpecError.missingFile(path: path, file: file, expected: directory ? "a folder" : "a regular file", at: mark)
         }
     }
