@@ -2,7 +2,8 @@ import FrostbyteCore
 import BundleFormat
 import Stack
 import Engine
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// A folder beside the output for `docker save` archives, removed when the build
 /// ends (success, error, or SIGINT/SIGTERM through `CleanupOnSignal`).

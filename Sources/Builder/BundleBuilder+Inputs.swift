@@ -2,7 +2,8 @@ import FrostbyteCore
 import BundleFormat
 import Stack
 import Engine
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// Errors in the build's inputs besides the spec itself.
 public enum BuildInputError: UserFacingError, Equatable {
@@ -55,9 +56,9 @@ enum BuildInputs {
     private static func walk(_ folder: String, relative: String, into entries: inout [BundleEntry]) throws {
         let names: [String]
         do {
-            names = try FileManager.default.contentsOfDirectory(atPath: folder).sorted()
-        } catch {
-            throw BuildInputError.unreadableFolder(path: folder, reason: (error as NSError).localizedDescription)
+            names = try FolderListing.names(in: folder).sorted()
+        } catch let error as FileSystemError {
+            throw BuildInputError.unreadableFolder(path: folder, reason: error.reason)
         }
         for name in names {
             let path = folder + "/" + name
@@ -89,9 +90,9 @@ enum BuildInputs {
     static func migrationEntries(_ folder: String) throws -> [BundleEntry] {
         let names: [String]
         do {
-            names = try FileManager.default.contentsOfDirectory(atPath: folder)
-        } catch {
-            throw BuildInputError.unreadableFolder(path: folder, reason: (error as NSError).localizedDescription)
+            names = try FolderListing.names(in: folder)
+        } catch let error as FileSystemError {
+            throw BuildInputError.unreadableFolder(path: folder, reason: error.reason)
         }
         return names.filter { $0.hasSuffix(".sql") }
             .sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }

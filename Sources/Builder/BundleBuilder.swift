@@ -2,7 +2,8 @@ import FrostbyteCore
 import BundleFormat
 import Stack
 import Engine
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// What `build` is asked to do.
 public struct BuildRequest: Sendable {
@@ -163,9 +164,9 @@ public struct BundleBuilder: Sendable {
 
     /// OUT itself, or `OUT/<name>-<version>.tar[.zst]` when OUT is a folder or ends in `/`.
     func resolveOutputPath(_ spec: BundleSpec) -> String {
-        var isFolder: ObjCBool = false
+        var isFolder = false
         let exists = FileManager.default.fileExists(atPath: request.outputPath, isDirectory: &isFolder)
-        guard request.outputPath.hasSuffix("/") || (exists && isFolder.boolValue) else { return request.outputPath }
+        guard request.outputPath.hasSuffix("/") || (exists && isFolder) else { return request.outputPath }
         var folder = request.outputPath
         while folder.count > 1 && folder.hasSuffix("/") { folder.removeLast() }
         return folder + "/" + spec.bundleStem + request.compression.fileExtension

@@ -1,6 +1,7 @@
 import FrostbyteCore
 import BundleFormat
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// The state of one compose container, from `docker compose ps --format json`.
 public struct ServiceState: Codable, Sendable, Equatable {
@@ -81,24 +82,28 @@ public struct ComposeDriver: Sendable {
     /// Parses `compose ps --format json`: one object per line (Compose >= 2.21) or
     /// one array (older v2).
     static func parsePS(_ data: Data) -> [ServiceState] {
-        var objects: [[String: Any]] = []
-        if let array = try? JSONSerialization.jsonObject(with: data) as? [[String: Any]] {
-            objects = array
+        /// One row as Compose prints it; every field optional across Compose versions.
+        struct Row: Decodable {
+            var Service: String?
+            var Name: String?
+            var State: String?
+            var Health: String?
+            var ExitCode: Int?
+            var Status: String?
+        }
+        let decoder = JSONDecoder()
+        var rows: [Row] = []
+        if let array = try? decoder.decode([Row].self, from: data) {
+            rows = array
         } else {
             for line in data.split(separator: UInt8(ascii: "\n")) where !line.isEmpty {
-                if let object = try? JSONSerialization.jsonObject(with: Data(line)) as? [String: Any] {
-                    objects.append(object)
-                }
+                if let row = try? decoder.decode(Row.self, from: Data(line)) { rows.append(row) }
             }
         }
-        return objects.map { object in
+        return rows.map { row in
             ServiceState(
-                service: object["Service"] as? String ?? "",
-                container: object["Name"] as? String ?? "",
-                state: (object["State"] as? String ?? "").lowercased(),
-                health: (object["Health"] as? String ?? "").lowercased(),
-                exitCode: object["ExitCode"] as? Int ?? 0,
-                status: object["Status"] as? String ?? "")
+                service: row.Service ?? "", container: row.Name ?? "", state: (row.State ?? "").lowercased(),
+                health: (row.Health ?? "").lowercased(), exitCode: row.ExitCode ?? 0, status: row.Status ?? "")
         }.sorted { $0.service < $1.service }
     }
 

@@ -1,5 +1,6 @@
 import FrostbyteCore
-import Foundation
+import FoundationEssentials
+import Glibc
 import Synchronization
 
 extension DockerEngine {

@@ -1,6 +1,7 @@
 import FrostbyteCore
 import BundleFormat
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// Errors finding, saving or reading images for a bundle.
 public enum DockerImageError: UserFacingError, Equatable {
@@ -115,7 +116,7 @@ extension DockerEngine {
         progress.end()
         guard status == 0 else {
             let detail = (try? String(contentsOfFile: errorFile, encoding: .utf8))?
-                .trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
+                .trimmed() ?? ""
             throw DockerImageError.saveFailed(
                 reference: reference, detail: detail.isEmpty ? "exit status \(status)" : detail)
         }

@@ -1,6 +1,7 @@
 import FrostbyteCore
 import BundleFormat
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// Containers and networks, listed by label and inspected in batches that
 /// tolerate objects vanishing meanwhile.

@@ -1,5 +1,6 @@
 import FrostbyteCore
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// The kinds of objects a project owns, for listing and removal by label.
 public enum DockerObjectKind: String, Sendable, CaseIterable {

@@ -1,5 +1,6 @@
 import FrostbyteCore
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// Errors talking to the Docker engine.
 public enum DockerEngineError: UserFacingError, Equatable {

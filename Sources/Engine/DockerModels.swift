@@ -1,6 +1,7 @@
 import FrostbyteCore
 import BundleFormat
-import Foundation
+import FoundationEssentials
+import Glibc
 
 // Codable views of what `docker container inspect`, `docker network inspect`,
 // `docker info` and `docker version` print as JSON. Only the fields the isolation

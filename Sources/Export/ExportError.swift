@@ -2,7 +2,8 @@ import FrostbyteCore
 import BundleFormat
 import Engine
 import InstallationState
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// Everything `export` refuses or fails with. Each case says what went wrong, where,
 /// and what to do; the exit status follows the command contract (1 a step failed,

@@ -2,7 +2,8 @@ import FrostbyteCore
 import BundleFormat
 import Engine
 import InstallationState
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// The installation an export reads from: the receipt (`state/receipt.json`), the
 /// active release's MANIFEST.json (its `exports` steps) and the compose invocation

@@ -2,7 +2,8 @@ import FrostbyteCore
 import BundleFormat
 import Engine
 import InstallationState
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// The spool folder of one export: `.<OUT name>.spool-XXXXXX` (mode 0700) beside the
 /// output, so spooled dumps live on the same filesystem as OUT and never in memory.

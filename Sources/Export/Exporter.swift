@@ -2,7 +2,8 @@ import FrostbyteCore
 import BundleFormat
 import Engine
 import InstallationState
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// What `export` is asked to do.
 public struct ExportRequest: Sendable {
@@ -120,20 +121,12 @@ public struct Exporter: Sendable {
     /// The export's version: its UTC time, `20260101T120000Z` (sorts by time, valid
     /// in bundle names).
     public static func version(of date: Date) -> String {
-        format(date, "yyyyMMdd'T'HHmmss'Z'")
+        UTCTime.format(date, .compact)
     }
 
     /// ISO 8601 UTC with seconds, as MANIFEST.json's created_at.
     public static func timestamp(_ date: Date) -> String {
-        format(date, "yyyy-MM-dd'T'HH:mm:ss'Z'")
-    }
-
-    private static func format(_ date: Date, _ pattern: String) -> String {
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = TimeZone(identifier: "UTC")
-        formatter.dateFormat = pattern
-        return formatter.string(from: date)
+        UTCTime.format(date, .seconds)
     }
 
     /// OUT as given, or `<OUT>/<bundle>.tar.zst` when OUT is an existing folder.
@@ -141,10 +134,10 @@ public struct Exporter: Sendable {
     ///   `.outputFolderMissing`.
     static func resolveOutput(_ output: String, bundleName: String) throws -> String {
         let absolute = output.hasPrefix("/") ? output : FileManager.default.currentDirectoryPath + "/" + output
-        var path = (absolute as NSString).standardizingPath
-        var isFolder: ObjCBool = false
+        var path = URL(fileURLWithPath: absolute).standardized.path
+        var isFolder = false
         if FileManager.default.fileExists(atPath: path, isDirectory: &isFolder) {
-            guard isFolder.boolValue else { throw ExportError.outputExists(path: path) }
+            guard isFolder else { throw ExportError.outputExists(path: path) }
             path += "/\(bundleName).tar.zst"
             if FileManager.default.fileExists(atPath: path) { throw ExportError.outputExists(path: path) }
         } else if output.hasSuffix("/") {
@@ -153,8 +146,8 @@ public struct Exporter: Sendable {
         if FileManager.default.fileExists(atPath: path + ".sha256") {
             throw ExportError.outputExists(path: path + ".sha256")
         }
-        let folder = (path as NSString).deletingLastPathComponent
-        guard FileManager.default.fileExists(atPath: folder, isDirectory: &isFolder), isFolder.boolValue else {
+        let folder = PathText.deletingLastComponent(path)
+        guard FileManager.default.fileExists(atPath: folder, isDirectory: &isFolder), isFolder else {
             throw ExportError.outputFolderMissing(path: folder)
         }
         return path

@@ -2,7 +2,9 @@ import FrostbyteCore
 import BundleFormat
 import Engine
 import InstallationState
-import Foundation
+import Dispatch
+import FoundationEssentials
+import Glibc
 import Synchronization
 
 /// What one export step left on disk: a spool file, its SHA-256 and size.
@@ -117,16 +119,18 @@ public struct StepSpooler: Sendable {
 
     /// The last lines (at most ~1 KB) of a step's stderr, on one line.
     static func tail(ofFile path: String) -> String {
-        guard let handle = FileHandle(forReadingAtPath: path) else { return "" }
-        defer { try? handle.close() }
-        let end = (try? handle.seekToEnd()) ?? 0
-        try? handle.seek(toOffset: end > 4096 ? end - 4096 : 0)
-        let data = (try? handle.readToEnd()) ?? Data()
-        return tail(String(decoding: data, as: UTF8.self))
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { return "" }
+        defer { close(descriptor) }
+        let end = lseek(descriptor, 0, SEEK_END)
+        lseek(descriptor, end > 4096 ? end - 4096 : 0, SEEK_SET)
+        var bytes = [UInt8](repeating: 0, count: 4096)
+        let count = bytes.withUnsafeMutableBytes { (try? FileDescriptorIO.read(descriptor, into: $0) { _ in FileSystemError(operation: "read", path: path, reason: "") }) ?? 0 }
+        return tail(String(decoding: bytes[0..<count], as: UTF8.self))
     }
 
     static func tail(_ text: String) -> String {
-        let lines = text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }
+        let lines = text.split(whereSeparator: \.isNewline).map { $0.trimmed(.whitespaces) }
             .filter { !$0.isEmpty }
         let joined = lines.suffix(5).joined(separator: " | ")
         return joined.count > 1000 ? "..." + String(joined.suffix(1000)) : joined

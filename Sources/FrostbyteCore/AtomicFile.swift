@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// A file-system call that failed: what was attempted, on which path, and the
 /// system's reason. Exit status 3 (an environment problem: permissions, space).
@@ -30,7 +31,7 @@ public enum AtomicFile {
     /// - Throws: `FileSystemError` naming the path and the system's reason.
     public static func write(_ data: Data, to path: String, mode: mode_t = 0o644, sync: Bool = true) throws {
         let folder = parentFolder(of: path)
-        let temporary = "\(folder)/.\((path as NSString).lastPathComponent).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        let temporary = "\(folder)/.\(PathText.lastComponent(path)).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         let descriptor = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode)
         guard descriptor >= 0 else { throw FileSystemError.current("create", temporary) }
         let writeFailure = data.withUnsafeBytes { FileDescriptorIO.writeAll(descriptor, $0) }
@@ -68,13 +69,13 @@ public enum AtomicFile {
     /// existing folder gets `mode` applied too when `enforceMode` is set.
     /// - Throws: `FileSystemError`.
     public static func makeFolder(_ path: String, mode: mode_t = 0o755, enforceMode: Bool = false) throws {
-        var isFolder: ObjCBool = false
+        var isFolder = false
         if FileManager.default.fileExists(atPath: path, isDirectory: &isFolder) {
-            guard isFolder.boolValue else {
+            guard isFolder else {
                 throw FileSystemError(operation: "create folder", path: path, reason: "a file is in the way")
             }
         } else {
-            let parent = (path as NSString).deletingLastPathComponent
+            let parent = PathText.deletingLastComponent(path)
             if !parent.isEmpty && parent != path { try makeFolder(parent) }
             if mkdir(path, mode) != 0 && errno != EEXIST { throw FileSystemError.current("create folder", path) }
         }
@@ -82,7 +83,25 @@ public enum AtomicFile {
     }
 
     private static func parentFolder(of path: String) -> String {
-        let folder = (path as NSString).deletingLastPathComponent
+        let folder = PathText.deletingLastComponent(path)
         return folder.isEmpty ? "." : folder
+    }
+}
+
+/// Lists folders with `opendir(3)`, so a failure carries the system's own reason.
+public enum FolderListing {
+    /// The names in `folder` (without "." and ".."), in no particular order.
+    /// - Throws: `FileSystemError` with `strerror` of the failing call.
+    public static func names(in folder: String) throws -> [String] {
+        guard let directory = opendir(folder) else { throw FileSystemError.current("list", folder) }
+        defer { closedir(directory) }
+        var names: [String] = []
+        while let entry = readdir(directory) {
+            let name = withUnsafePointer(to: entry.pointee.d_name) {
+                $0.withMemoryRebound(to: CChar.self, capacity: Int(NAME_MAX) + 1) { String(cString: $0) }
+            }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names
     }
 }

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// A child process started with `posix_spawn`: the one way this tool starts a
 /// program. Its stdin is /dev/null or a file, its stdout a pipe this object reads or
@@ -166,7 +167,7 @@ public final class ChildProcess {
     /// Reads up to `buffer.count` bytes of the child's stdout pipe; 0 at end of file.
     public func read(into buffer: UnsafeMutableRawBufferPointer) -> Int {
         while true {
-            let count = Foundation.read(stdout, buffer.baseAddress, buffer.count)
+            let count = Glibc.read(stdout, buffer.baseAddress, buffer.count)
             if count >= 0 || errno != EINTR { return count }
         }
     }

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// Errors running external commands (docker, docker compose, nsenter, ip, ...).
 public enum CommandError: UserFacingError, Equatable {
@@ -14,7 +15,7 @@ public enum CommandError: UserFacingError, Equatable {
         case .startFailed(let command, let reason):
             return "'\(command)' could not be started (\(reason))"
         case .failed(let command, let status, let stderr):
-            let detail = stderr.trimmingCharacters(in: .whitespacesAndNewlines)
+            let detail = stderr.trimmed()
             return "'\(command)' exited with status \(status)" + (detail.isEmpty ? "" : ": \(detail)")
         case .timedOut(let command, let seconds):
             return "'\(command)' did not finish within \(Int(seconds)) s and was stopped"
@@ -36,11 +37,11 @@ public struct CommandResult: Sendable {
 
     /// stdout as UTF-8 text without the trailing newline.
     public var output: String {
-        String(decoding: stdout, as: UTF8.self).trimmingCharacters(in: .newlines)
+        String(decoding: stdout, as: UTF8.self).trimmed(.newlines)
     }
     /// stderr as UTF-8 text, trimmed.
     public var errorOutput: String {
-        String(decoding: stderr, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        String(decoding: stderr, as: UTF8.self).trimmed()
     }
 }
 

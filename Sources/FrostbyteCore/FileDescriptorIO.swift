@@ -39,3 +39,15 @@ public enum FileDescriptorIO {
         data.withUnsafeBytes { writeAll(descriptor, $0) }
     }
 }
+
+extension FileDescriptorIO {
+    /// Writes `data` to stdout (best effort: a closed stdout is not an error here).
+    public static func writeStandardOutput(_ data: Data) {
+        _ = data.withUnsafeBytes { writeAll(STDOUT_FILENO, $0) }
+    }
+
+    /// Writes `data` to stderr (best effort).
+    public static func writeStandardError(_ data: Data) {
+        _ = data.withUnsafeBytes { writeAll(STDERR_FILENO, $0) }
+    }
+}

@@ -166,7 +166,7 @@ public enum InstallError: UserFacingError, Equatable {
     }
 
     private static func logTail(_ logs: String) -> String {
-        let trimmed = logs.trimmingCharacters(in: .whitespacesAndNewlines)
+        let trimmed = logs.trimmed()
         return trimmed.isEmpty ? "" : "; its last log lines:\n\(trimmed)"
     }
 }

@@ -122,7 +122,7 @@ public final class InstallLock {
         guard descriptor >= 0 else { throw FileSystemError.current("open", layout.lock) }
         guard flock(descriptor, LOCK_EX | LOCK_NB) == 0 else {
             let holder = (try? String(contentsOfFile: layout.lock, encoding: .utf8))?
-                .trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
+                .trimmed() ?? ""
             close(descriptor)
             throw InstallError.locked(path: layout.lock, holder: holder.isEmpty ? "" : "pid \(holder)")
         }

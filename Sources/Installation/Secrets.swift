@@ -72,7 +72,7 @@ public enum Secrets {
 
     /// Replaces every placeholder in one `KEY=VALUE` line with a fresh random value.
     static func fill(_ line: String) -> String {
-        guard line.contains(placeholder), !line.trimmingCharacters(in: .whitespaces).hasPrefix("#") else { return line }
+        guard line.contains(placeholder), !line.trimmed(.whitespaces).hasPrefix("#") else { return line }
         var result = line
         while let range = result.range(of: placeholder) {
             result.replaceSubrange(range, with: randomValue())
@@ -85,13 +85,13 @@ public enum Secrets {
     static func parse(_ text: String, origin: String) throws -> [(key: String, value: String)] {
         var entries: [(key: String, value: String)] = []
         for (index, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            var line = raw.trimmingCharacters(in: .whitespaces)
+            var line = raw.trimmed(.whitespaces)
             if line.isEmpty || line.hasPrefix("#") { continue }
-            if line.hasPrefix("export ") { line = String(line.dropFirst(7)).trimmingCharacters(in: .whitespaces) }
+            if line.hasPrefix("export ") { line = String(line.dropFirst(7)).trimmed(.whitespaces) }
             guard let equals = line.firstIndex(of: "=") else {
                 throw InstallError.secretsUnreadable(path: origin, line: index + 1)
             }
-            let key = String(line[..<equals]).trimmingCharacters(in: .whitespaces)
+            let key = String(line[..<equals]).trimmed(.whitespaces)
             guard let first = key.unicodeScalars.first, first == "_" || CharacterSet.letters.contains(first),
                   key.unicodeScalars.allSatisfy({ $0 == "_" || ($0.isASCII && CharacterSet.alphanumerics.contains($0)) })
             else { throw InstallError.secretsUnreadable(path: origin, line: index + 1) }

@@ -1,6 +1,7 @@
 import FrostbyteCore
 import BundleFormat
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// How the host reaches one installation's gateway, and the names its firewall rules
 /// use. Releases with an ingress network publish the gateway's port on

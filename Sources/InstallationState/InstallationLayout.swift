@@ -1,7 +1,8 @@
 import FrostbyteCore
 import BundleFormat
 import Engine
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// The folders and files of one installation under `--prefix` (one prefix holds one
 /// compose project). Paths only; creating and switching them is the installer's job.

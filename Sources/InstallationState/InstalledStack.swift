@@ -1,7 +1,8 @@
 import FrostbyteCore
 import BundleFormat
 import Engine
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// How an installed release's compose project is driven on this host: one place
 /// that turns a release folder, the project, subnet and gateway address into a

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// The label keys that mark what a bundle owns (DESIGN: compose hardening).
 public enum OwnershipLabels {

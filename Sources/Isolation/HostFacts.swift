@@ -145,7 +145,7 @@ enum HostFacts {
         var os = "\(text(name.sysname))"
         if let release = try? String(contentsOfFile: "/etc/os-release", encoding: .utf8),
            let line = release.split(separator: "\n").first(where: { $0.hasPrefix("PRETTY_NAME=") }) {
-            os = line.dropFirst("PRETTY_NAME=".count).trimmingCharacters(in: CharacterSet(charactersIn: "\""))
+            os = line.dropFirst("PRETTY_NAME=".count).trimmed(.characters("\""))
         }
         return IsolationEvidence.Host(hostname: text(name.nodename), kernel: text(name.release), os: os)
     }

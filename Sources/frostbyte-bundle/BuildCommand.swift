@@ -8,7 +8,8 @@ import Isolation
 import Installation
 import Export
 import ArgumentParser
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// `--compression zstd|none`.
 enum CompressionChoice: String, ExpressibleByArgument, CaseIterable {

@@ -8,7 +8,8 @@ import Isolation
 import Installation
 import Export
 import ArgumentParser
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// Runs a command body and turns every failure into the contract's exit status:
 /// `UserFacingError` prints its one-sentence message on stderr and exits with its
@@ -37,17 +38,17 @@ enum Console {
 
     /// Prints one diagnostic line on stderr, prefixed with the tool's name.
     static func error(_ text: String) {
-        FileHandle.standardError.write(Data("frostbyte-bundle: \(text)\n".utf8))
+        FileDescriptorIO.writeStandardError(Data("frostbyte-bundle: \(text)\n".utf8))
     }
 
     /// Prints one progress or note line on stderr.
     static func note(_ text: String) {
-        FileHandle.standardError.write(Data("\(text)\n".utf8))
+        FileDescriptorIO.writeStandardError(Data("\(text)\n".utf8))
     }
 
     /// Prints a result line on stdout.
     static func out(_ text: String) {
-        FileHandle.standardOutput.write(Data("\(text)\n".utf8))
+        FileDescriptorIO.writeStandardOutput(Data("\(text)\n".utf8))
     }
 
     /// Prints one JSON document (sorted keys, 2-space indent) on stdout.
@@ -56,6 +57,6 @@ enum Console {
         encoder.dateEncodingStrategy = .iso8601
         var data = try encoder.encode(value)
         data.append(0x0A)
-        FileHandle.standardOutput.write(data)
+        FileDescriptorIO.writeStandardOutput(data)
     }
 }

@@ -8,7 +8,8 @@ import Isolation
 import Installation
 import Export
 import ArgumentParser
-import Foundation
+import FoundationEssentials
+import Glibc
 
 extension FrostbyteBundle {
     /// `check-isolation`: prove that an installed project cannot talk to anything
@@ -88,7 +89,7 @@ extension FrostbyteBundle {
                     written.append((path, try result.write(to: path)))
                 }
                 if json {
-                    FileHandle.standardOutput.write(try result.encoded())
+                    FileDescriptorIO.writeStandardOutput(try result.encoded())
                 } else {
                     Self.printSummary(result, written: written)
                 }
@@ -110,7 +111,7 @@ extension FrostbyteBundle {
 
         static func absolute(_ path: String) -> String {
             let full = path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
-            return (full as NSString).standardizingPath
+            return URL(fileURLWithPath: full).standardized.path
         }
     }
 }

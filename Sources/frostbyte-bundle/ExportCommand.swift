@@ -8,7 +8,8 @@ import Isolation
 import Installation
 import Export
 import ArgumentParser
-import Foundation
+import FoundationEssentials
+import Glibc
 
 extension FrostbyteBundle {
     /// `export -o OUT`: the installed project's data as a signed, verifiable bundle.

@@ -8,7 +8,8 @@ import Isolation
 import Installation
 import Export
 import ArgumentParser
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// The `frostbyte-bundle` command: carries a compose stack across an air gap.
 @main
@@ -40,9 +41,9 @@ struct FrostbyteBundle: AsyncParsableCommand {
             guard code == .validationFailure else { exit(withError: error) }
             let message = fullMessage(for: error)
             if !message.isEmpty {
-                FileHandle.standardError.write(Data((message + "\n").utf8))
+                FileDescriptorIO.writeStandardError(Data((message + "\n").utf8))
             }
-            Foundation.exit(ExitStatus.badInput.rawValue)
+            Glibc.exit(ExitStatus.badInput.rawValue)
         }
     }
 }

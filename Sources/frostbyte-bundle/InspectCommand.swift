@@ -8,7 +8,8 @@ import Isolation
 import Installation
 import Export
 import ArgumentParser
-import Foundation
+import FoundationEssentials
+import Glibc
 
 extension FrostbyteBundle {
     /// `inspect`: what a bundle says about itself, read from its manifest only.

@@ -8,7 +8,8 @@ import Isolation
 import Installation
 import Export
 import ArgumentParser
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// `--prefix DIR`, shared by install, status and uninstall; made absolute so compose
 /// labels and symlinks never depend on the working folder.
@@ -18,7 +19,7 @@ struct InstallationPrefixOptions: ParsableArguments {
 
     var layout: InstallationLayout {
         let absolute = prefix.hasPrefix("/") ? prefix : FileManager.default.currentDirectoryPath + "/" + prefix
-        return InstallationLayout(prefix: (absolute as NSString).standardizingPath)
+        return InstallationLayout(prefix: URL(fileURLWithPath: absolute).standardized.path)
     }
 
     func validate() throws {

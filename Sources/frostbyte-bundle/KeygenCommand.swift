@@ -8,7 +8,8 @@ import Isolation
 import Installation
 import Export
 import ArgumentParser
-import Foundation
+import FoundationEssentials
+import Glibc
 
 extension FrostbyteBundle {
     /// `keygen --out PREFIX`: an Ed25519 key pair, PREFIX.key (0600, PKCS#8 PEM) and

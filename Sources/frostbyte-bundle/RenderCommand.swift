@@ -8,7 +8,8 @@ import Isolation
 import Installation
 import Export
 import ArgumentParser
-import Foundation
+import FoundationEssentials
+import Glibc
 
 extension FrostbyteBundle {
     /// `render SPEC [-o FILE] [--json]`: prints the hardened compose file a bundle
@@ -50,7 +51,7 @@ extension FrostbyteBundle {
                     Console.note("warning: \(warning)")
                 }
                 if output == nil {
-                    FileHandle.standardOutput.write(Data(rendered.composeYAML))
+                    FileDescriptorIO.writeStandardOutput(Data(rendered.composeYAML))
                 }
             }
         }
@@ -66,8 +67,7 @@ private struct RenderReport: Encodable {
     var services: [String]
 }
 
-/// Writing `-o FILE` without ever leaving a partial file: a temporary file in
-/// the same folder, flushed, then renamed over the target.
+/// Writing `-o FILE` without ever leaving a partial file (`AtomicFile`).
 enum RenderOutput {
     /// Failure to write the output file (environment problem, exit 3).
     struct WriteError: UserFacingError {
@@ -78,17 +78,10 @@ enum RenderOutput {
     }
 
     static func writeAtomically(_ bytes: [UInt8], to path: String) throws {
-        let folder = (path as NSString).deletingLastPathComponent
-        let temporary = (folder.isEmpty ? "." : folder) + "/.\((path as NSString).lastPathComponent).tmp-\(getpid())"
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw WriteError(path: path, reason: String(cString: strerror(errno))) }
-        var failure = FileDescriptorIO.writeAll(fd, bytes)
-        if failure == nil, fsync(fd) != 0 { failure = String(cString: strerror(errno)) }
-        if close(fd) != 0, failure == nil { failure = String(cString: strerror(errno)) }
-        if failure == nil, rename(temporary, path) != 0 { failure = String(cString: strerror(errno)) }
-        if let failure {
-            unlink(temporary)
-            throw WriteError(path: path, reason: failure)
+        do {
+            try AtomicFile.write(Data(bytes), to: path, mode: 0o644)
+        } catch let error as FileSystemError {
+            throw WriteError(path: path, reason: error.reason)
         }
     }
 }

@@ -8,7 +8,8 @@ import Isolation
 import Installation
 import Export
 import ArgumentParser
-import Foundation
+import FoundationEssentials
+import Glibc
 
 extension FrostbyteBundle {
     /// `status`: the active release and the live state of its services.

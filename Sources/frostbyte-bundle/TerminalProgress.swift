@@ -7,13 +7,14 @@ import Builder
 import Isolation
 import Installation
 import Export
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// Shows progress on stderr: a redrawn bar (at most 10 times a second) when stderr
 /// is a terminal, otherwise one line when a phase starts and one when it ends, so
 /// logs stay short. Thread-safe: the hashing pre-pass reports from two threads.
 final class TerminalProgress: ProgressReporter, @unchecked Sendable {
-    private let lock = NSLock()
+    private let lock = ConditionLock()
     private let isTTY: Bool
     private var phase = ""
     private var total: Int64?
@@ -76,6 +77,6 @@ final class TerminalProgress: ProgressReporter, @unchecked Sendable {
     }
 
     private func emit(_ text: String) {
-        FileHandle.standardError.write(Data(text.utf8))
+        FileDescriptorIO.writeStandardError(Data(text.utf8))
     }
 }

@@ -8,7 +8,8 @@ import Isolation
 import Installation
 import Export
 import ArgumentParser
-import Foundation
+import FoundationEssentials
+import Glibc
 
 extension FrostbyteBundle {
     /// `uninstall`: remove an installation and only what it owns.
