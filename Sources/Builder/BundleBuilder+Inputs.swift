@@ -175,10 +175,6 @@ enum BuildInputs {
 
     /// `YYYY-MM-DDTHH:MM:SSZ` for `epoch`.
     static func iso8601(_ epoch: Int64) -> String {
-        var time = time_t(epoch)
-        var parts = tm()
-        gmtime_r(&time, &parts)
-        return String(format: "%04d-%02d-%02dT%02d:%02d:%02dZ", Int(parts.tm_year) + 1900, Int(parts.tm_mon) + 1,
-                      Int(parts.tm_mday), Int(parts.tm_hour), Int(parts.tm_min), Int(parts.tm_sec))
+        UTCTime.format(Date(timeIntervalSince1970: Double(epoch)), .seconds)
     }
 }

@@ -1,5 +1,6 @@
 import FrostbyteCore
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// An `ArchiveByteSource` that reads 1 MiB blocks from `input`, hashes them (unless
 /// `hashing` is false), copies

@@ -38,7 +38,7 @@ public struct ExportTarget: Sendable {
         } catch let error as UserFacingError {
             throw ExportError.unreadable(path: manifestPath, reason: error.message)
         } catch {
-            throw ExportError.unreadable(path: manifestPath, reason: error.localizedDescription)
+            throw ExportError.unreadable(path: manifestPath, reason: "\(error)")
         }
         guard manifest.bundleId == receipt.bundleId else {
             throw ExportError.inconsistentInstallation(receipt: receipt.bundleId, current: manifest.bundleId)

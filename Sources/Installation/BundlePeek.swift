@@ -4,7 +4,8 @@ import Stack
 import Engine
 import InstallationState
 import Isolation
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// Reads MANIFEST.json from the head of a bundle without extracting anything, for the
 /// preflight (sizes, project, subnet, bundle_id). The manifest is *not* trusted here:
@@ -16,8 +17,8 @@ public enum BundlePeek {
     /// The manifest and its exact bytes, from the first entries of `path`.
     /// - Throws: `InstallError.notABundle` when the file is not a bundle.
     public static func manifest(ofBundleAt path: String) throws -> (manifest: Manifest, bytes: Data) {
-        var isFolder: ObjCBool = false
-        if FileManager.default.fileExists(atPath: path, isDirectory: &isFolder), isFolder.boolValue {
+        var isFolder = false
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isFolder), isFolder {
             guard let data = FileManager.default.contents(atPath: "\(path)/MANIFEST.json") else {
                 throw InstallError.notABundle(path: path, detail: "the folder has no readable MANIFEST.json")
             }

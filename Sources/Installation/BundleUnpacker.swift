@@ -4,7 +4,8 @@ import Stack
 import Engine
 import InstallationState
 import Isolation
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// Verifies a bundle in one streaming pass while extracting it into a staging folder
 /// that does not exist yet. A seam over `BundleVerifier` (the verifier of
@@ -67,8 +68,8 @@ public struct VerifierUnpacker: BundleUnpacker {
 
     public func unpack(bundlePath: String, trust: [TrustedKey], stagingPath: String,
                        progress: ProgressReporter) throws -> VerificationReport {
-        var isFolder: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: bundlePath, isDirectory: &isFolder), isFolder.boolValue else {
+        var isFolder = false
+        guard FileManager.default.fileExists(atPath: bundlePath, isDirectory: &isFolder), isFolder else {
             return try BundleVerifier.verify(archiveAt: bundlePath, trust: trust, extractTo: stagingPath, progress: progress)
         }
         do {
@@ -76,7 +77,7 @@ public struct VerifierUnpacker: BundleUnpacker {
         } catch {
             try? FileManager.default.removeItem(atPath: stagingPath)
             throw InstallError.filesystem(operation: "copy the bundle folder to", path: stagingPath,
-                                          reason: "\(error.localizedDescription); check free space")
+                                          reason: "\(error); check free space")
         }
         let report = try BundleVerifier.verify(directoryAt: stagingPath, trust: trust, progress: progress)
         if !report.verified { try? FileManager.default.removeItem(atPath: stagingPath) }

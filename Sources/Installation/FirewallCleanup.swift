@@ -4,7 +4,8 @@ import Stack
 import Engine
 import InstallationState
 import Isolation
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// Removes the host firewall rules the isolation checker added for an installation
 /// (recorded under `<prefix>/state/`), so uninstall leaves the host firewall as it was.

@@ -4,7 +4,8 @@ import Stack
 import Engine
 import InstallationState
 import Isolation
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// Waits until every service of a compose project is up: running and healthy (or
 /// running without a healthcheck, or a one-shot that exited 0). Fails fast on a

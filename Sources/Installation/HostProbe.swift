@@ -4,7 +4,8 @@ import Stack
 import Engine
 import InstallationState
 import Isolation
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// Read-only questions to the host outside Docker: routes and free space. Nothing
 /// here changes the host.
@@ -18,11 +19,12 @@ public enum HostProbe {
     /// The host's IPv4 routes (`ip -j route show`), the default route left out.
     public static func routes() throws -> [Route] {
         let json = try CommandRunner.check(["ip", "-j", "-4", "route", "show"], timeout: 30)
-        let array = (try? JSONSerialization.jsonObject(with: Data(json.utf8)) as? [[String: Any]]) ?? []
-        return array.compactMap { object in
-            guard let destination = object["dst"] as? String, destination != "default" else { return nil }
+        struct Entry: Decodable { var dst: String?; var dev: String? }
+        let entries = (try? JSONDecoder().decode([Entry].self, from: Data(json.utf8))) ?? []
+        return entries.compactMap { entry in
+            guard let destination = entry.dst, destination != "default" else { return nil }
             return Route(destination: destination.contains("/") ? destination : "\(destination)/32",
-                         device: object["dev"] as? String ?? "")
+                         device: entry.dev ?? "")
         }
     }
 
@@ -31,7 +33,7 @@ public enum HostProbe {
     public static func freeSpace(at path: String) -> (bytes: Int64, device: UInt64)? {
         var candidate = path
         while !FileManager.default.fileExists(atPath: candidate) {
-            let parent = (candidate as NSString).deletingLastPathComponent
+            let parent = PathText.deletingLastComponent(candidate)
             if parent == candidate || parent.isEmpty { return nil }
             candidate = parent
         }

@@ -2,7 +2,8 @@ import FrostbyteCore
 import BundleFormat
 import Engine
 import InstallationState
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// Loads a release's image archives into the engine: `docker load` only for images
 /// not already present under their name as the same image, then checks that the

@@ -4,7 +4,8 @@ import Stack
 import Engine
 import InstallationState
 import Isolation
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// The ingress side of an install: the operator's `--publish` and `--ingress-subnet`,
 /// the ingress subnet chosen when none is given, and the firewall rules that keep

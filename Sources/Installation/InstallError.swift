@@ -4,7 +4,8 @@ import Stack
 import Engine
 import InstallationState
 import Isolation
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// Everything `install`, `status` and `uninstall` refuse or fail with. Each case names
 /// what went wrong, where, and what the operator can do; the exit status follows the
@@ -162,7 +163,7 @@ public enum InstallError: UserFacingError, Equatable {
     }
 
     private static func megabytes(_ bytes: Int64) -> String {
-        String(format: "%.1f MB", Double(bytes) / 1_000_000)
+        TextFormat.fixed(Double(bytes) / 1_000_000, digits: 1) + " MB"
     }
 
     private static func logTail(_ logs: String) -> String {

@@ -4,7 +4,8 @@ import Stack
 import Engine
 import InstallationState
 import Isolation
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// The record of one install in progress, `<prefix>/state/journal.json`, rewritten
 /// atomically after every step. A re-run of the same bundle with the same project and
@@ -101,11 +102,7 @@ extension InstallationLayout {
 
 /// ISO 8601 UTC timestamps with second precision, as in receipts and evidence.
 enum Timestamp {
-    static func now() -> String {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime]
-        return formatter.string(from: Date())
-    }
+    static func now() -> String { UTCTime.now(.seconds) }
 }
 
 /// An exclusive, non-blocking flock(2) on `state/lock`, held for the life of the object.
@@ -128,7 +125,7 @@ public final class InstallLock {
         }
         ftruncate(descriptor, 0)
         let pid = "\(getpid())\n"
-        _ = pid.withCString { Foundation.write(descriptor, $0, strlen($0)) }
+        _ = pid.withCString { Glibc.write(descriptor, $0, strlen($0)) }
         self.descriptor = descriptor
     }
 

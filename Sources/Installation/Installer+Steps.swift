@@ -4,7 +4,8 @@ import Stack
 import Engine
 import InstallationState
 import Isolation
-import Foundation
+import FoundationEssentials
+import Glibc
 
 extension Installer {
     /// Verifies the bundle while extracting it into `releases/.staging-<random>`, applies
@@ -109,6 +110,6 @@ extension Installer {
 
     /// 16 random hex digits for temporary names.
     static func randomSuffix() -> String {
-        String(format: "%016llx", UInt64.random(in: 0...UInt64.max))
+        TextFormat.hex(UInt64.random(in: 0...UInt64.max), width: 16)
     }
 }

@@ -4,7 +4,8 @@ import Stack
 import Engine
 import InstallationState
 import Isolation
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// Installs a bundle under a prefix, step by step, journaled so that a re-run after a
 /// crash (even SIGKILL) resumes: preflight (changes nothing) → verify while extracting

@@ -4,7 +4,8 @@ import Stack
 import Engine
 import InstallationState
 import Isolation
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// The result of the isolation step of an install.
 public struct IsolationOutcome: Sendable, Equatable {
@@ -108,7 +109,7 @@ public struct NetworkIsolationGate: IsolationGate {
         let evidence = Evidence(project: plan.project, bundleId: bundleId, timestamp: Timestamp.now(), passed: passed, checks: checks)
         let data = try ManifestCoding.encode(evidence)
         try AtomicFile.makeFolder(layout.evidence, mode: 0o755)
-        let stamp = Timestamp.now().replacingOccurrences(of: ":", with: "")
+        let stamp = Timestamp.now().replacing(":", with: "")
         let path = "\(layout.evidence)/install-\(bundleId)-\(stamp).json"
         try AtomicFile.write(data, to: path, mode: 0o644)
         return IsolationOutcome(

@@ -4,7 +4,8 @@ import Stack
 import Engine
 import InstallationState
 import Isolation
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// Applies a release's `migrations/*.sql` with `psql` inside the migrations service
 /// (`docker compose exec -T`): each file once, in manifest order, in one transaction
@@ -38,9 +39,9 @@ public struct MigrationRunner: Sendable {
             """, file: "(bookkeeping table)")
         let applied = try recorded()
         var appliedNow: [String] = []
-        let bundleId = (releaseFolder as NSString).lastPathComponent
+        let bundleId = PathText.lastComponent(releaseFolder)
         for path in spec.files {
-            let name = (path as NSString).lastPathComponent
+            let name = PathText.lastComponent(path)
             guard Self.isSafeName(name) else { throw InstallError.migrationName(path: path) }
             let fullPath = "\(releaseFolder)/\(path)"
             guard let sql = FileManager.default.contents(atPath: fullPath) else {
@@ -95,9 +96,9 @@ public struct MigrationRunner: Sendable {
     /// Migration names are used inside SQL literals; keep them to a plain alphabet.
     static func isSafeName(_ name: String) -> Bool {
         !name.isEmpty && name.unicodeScalars.allSatisfy {
-            $0.isASCII && (CharacterSet.alphanumerics.contains($0) || "._-".unicodeScalars.contains($0))
+            $0.isASCII && ($0.properties.isAlphabetic || $0.properties.numericType != nil || "._-".unicodeScalars.contains($0))
         }
     }
 
-    static func quoteLiteral(_ text: String) -> String { text.replacingOccurrences(of: "'", with: "''") }
+    static func quoteLiteral(_ text: String) -> String { text.replacing("'", with: "''") }
 }

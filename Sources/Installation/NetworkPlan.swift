@@ -4,7 +4,8 @@ import Stack
 import Engine
 import InstallationState
 import Isolation
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// The project name, subnet and gateway address one installation uses on this host:
 /// the bundle's defaults, overridden by `--project` / `--subnet`, and on an upgrade the

@@ -4,7 +4,8 @@ import Stack
 import Engine
 import InstallationState
 import Isolation
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// The checks `install` runs before it changes anything on the host: root, a
 /// reachable engine, Compose v2 >= 2.29, the project name free (or ours), the subnet
@@ -37,7 +38,18 @@ public enum Preflight {
     /// (numeric comparison of the dotted parts: 1.10.0 is newer than 1.9.0).
     public static func isDowngrade(from receipt: InstallationReceipt?, to manifest: Manifest) -> Bool {
         guard let receipt, receipt.name == manifest.name else { return false }
-        return receipt.version.compare(manifest.version, options: .numeric) == .orderedDescending
+        return isVersion(receipt.version, newerThan: manifest.version)
+    }
+
+    /// Dotted versions compared part by part, digits as numbers (1.10.0 > 1.9.0), other
+    /// text as text; a version with more parts is newer when the common parts are equal.
+    static func isVersion(_ a: String, newerThan b: String) -> Bool {
+        let left = a.split(separator: "."), right = b.split(separator: ".")
+        for (x, y) in zip(left, right) where x != y {
+            if let m = Int(x), let n = Int(y) { return m > n }
+            return x > y
+        }
+        return left.count > right.count
     }
 
     /// Refuses an older version of the installed bundle unless the operator asked for
@@ -112,7 +124,7 @@ public enum Preflight {
             if let bundle = labels[OwnershipLabels.bundle] ?? labels[OwnershipLabels.name] { return "bundle '\(bundle)'" }
             return "a compose stack that is not a frostbyte bundle"
         }
-        let prefixes = Set([layout.prefix, (layout.prefix as NSString).resolvingSymlinksInPath].map { $0 + "/" })
+        let prefixes = Set([layout.prefix, URL(fileURLWithPath: layout.prefix).resolvingSymlinksInPath().path].map { $0 + "/" })
         let ids = try engine.objectIDs(.container, label: OwnershipLabels.composeProject, value: project)
         for labels in try engine.containers(ids).map(\.config.labels) {
             guard ownedByUs(labels) else { throw InstallError.projectOwned(project: project, owner: describe(labels)) }

@@ -4,7 +4,8 @@ import Stack
 import Engine
 import InstallationState
 import Isolation
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// Moves `<prefix>/current` between releases atomically: a new symlink is made under
 /// a temporary name and renamed over `current` (rename(2) replaces it in one step), so
@@ -13,14 +14,14 @@ public enum ReleaseSwitcher {
     /// The bundle_id `current` points at, or nil when there is no `current`.
     public static func currentBundleId(_ layout: InstallationLayout) -> String? {
         guard let target = try? FileManager.default.destinationOfSymbolicLink(atPath: layout.current) else { return nil }
-        return (target as NSString).lastPathComponent
+        return PathText.lastComponent(target)
     }
 
     /// Points `current` at `releases/<bundleId>` (a relative link, so the prefix can move).
     /// - Throws: `InstallError.filesystem` when the release is missing or a call fails.
     public static func activate(_ bundleId: String, in layout: InstallationLayout) throws {
-        var isFolder: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: layout.release(bundleId), isDirectory: &isFolder), isFolder.boolValue else {
+        var isFolder = false
+        guard FileManager.default.fileExists(atPath: layout.release(bundleId), isDirectory: &isFolder), isFolder else {
             throw InstallError.filesystem(operation: "activate release", path: layout.release(bundleId), reason: "no such release folder")
         }
         let temporary = "\(layout.prefix)/.current-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"

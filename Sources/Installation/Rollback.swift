@@ -4,7 +4,8 @@ import Stack
 import Engine
 import InstallationState
 import Isolation
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// Brings a previously installed release back up after a failed upgrade: the same
 /// project, its own compose file from `releases/<bundle_id>/`, the same secrets and

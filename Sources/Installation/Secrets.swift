@@ -4,7 +4,8 @@ import Stack
 import Engine
 import InstallationState
 import Isolation
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// The installation's secrets file, `<prefix>/secrets/.env` (0600 in a 0700 folder),
 /// made from the bundle's `.env.example`: every `__GENERATE__` value becomes a fresh
@@ -67,14 +68,14 @@ public enum Secrets {
     public static func randomValue() -> String {
         var generator = SystemRandomNumberGenerator()
         let bytes = (0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) }
-        return bytes.map { String(format: "%02x", $0) }.joined()
+        return bytes.map { TextFormat.hex($0, width: 2) }.joined()
     }
 
     /// Replaces every placeholder in one `KEY=VALUE` line with a fresh random value.
     static func fill(_ line: String) -> String {
         guard line.contains(placeholder), !line.trimmed(.whitespaces).hasPrefix("#") else { return line }
         var result = line
-        while let range = result.range(of: placeholder) {
+        while let range = result.firstRange(of: placeholder) {
             result.replaceSubrange(range, with: randomValue())
         }
         return result
@@ -92,8 +93,10 @@ public enum Secrets {
                 throw InstallError.secretsUnreadable(path: origin, line: index + 1)
             }
             let key = String(line[..<equals]).trimmed(.whitespaces)
-            guard let first = key.unicodeScalars.first, first == "_" || CharacterSet.letters.contains(first),
-                  key.unicodeScalars.allSatisfy({ $0 == "_" || ($0.isASCII && CharacterSet.alphanumerics.contains($0)) })
+            guard let first = key.unicodeScalars.first, first == "_" || first.properties.isAlphabetic,
+                  key.unicodeScalars.allSatisfy({
+                      $0 == "_" || ($0.isASCII && ($0.properties.isAlphabetic || $0.properties.numericType != nil))
+                  })
             else { throw InstallError.secretsUnreadable(path: origin, line: index + 1) }
             entries.append((key, String(line[line.index(after: equals)...])))
         }

@@ -4,7 +4,8 @@ import Stack
 import Engine
 import InstallationState
 import Isolation
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// What `status` reports about one installation.
 public struct InstallationStatus: Codable, Sendable {
@@ -81,14 +82,25 @@ public enum StatusReader {
             return .init(evidencePath: path, recordedSHA256: receipt.evidenceSHA256, intact: false, result: "unknown", timestamp: nil)
         }
         let intact = receipt.evidenceSHA256 == SHA256Hasher.hash(data).hex
-        let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] ?? [:]
+        /// The fields of the evidence documents (install's and check-isolation's) that status shows.
+        struct Evidence: Decodable {
+            var passed: Bool?
+            var result: String?, verdict: String?, status: String?
+            var timestamp: String?
+            var finishedAt: String?, startedAt: String?
+            enum CodingKeys: String, CodingKey {
+                case passed, result, verdict, status, timestamp
+                case finishedAt = "finished_at", startedAt = "started_at"
+            }
+        }
+        let evidence = try? JSONDecoder().decode(Evidence.self, from: data)
         var result = "unknown"
-        if let passed = object["passed"] as? Bool {
+        if let passed = evidence?.passed {
             result = passed ? "pass" : "fail"
-        } else if let verdict = (object["result"] ?? object["verdict"] ?? object["status"]) as? String {
+        } else if let verdict = evidence?.result ?? evidence?.verdict ?? evidence?.status {
             result = verdict
         }
-        let timestamp = (object["timestamp"] ?? object["finished_at"] ?? object["started_at"]) as? String
+        let timestamp = evidence?.timestamp ?? evidence?.finishedAt ?? evidence?.startedAt
         return .init(evidencePath: path, recordedSHA256: receipt.evidenceSHA256, intact: intact, result: result, timestamp: timestamp)
     }
 }

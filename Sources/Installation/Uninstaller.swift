@@ -4,7 +4,8 @@ import Stack
 import Engine
 import InstallationState
 import Isolation
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// What `uninstall` removed and kept.
 public struct UninstallResult: Codable, Sendable {

@@ -3,7 +3,9 @@ import BundleFormat
 import Stack
 import Engine
 import InstallationState
-import Foundation
+import Dispatch
+import FoundationEssentials
+import Glibc
 
 /// A leak detector the checker builds for one run and tears down afterwards: a
 /// network namespace `fbcanary-<run>` joined to the host by a veth pair, host side
@@ -24,7 +26,7 @@ final class EgressCanary: @unchecked Sendable {
     private var baseline = 0
     private let timeout: Double
     private var torn = false
-    private let tornLock = NSLock()
+    private let tornLock = ConditionLock()
 
     /// What reached the canary since the baseline.
     struct Observation: Sendable, Equatable {

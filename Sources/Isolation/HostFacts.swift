@@ -3,7 +3,8 @@ import BundleFormat
 import Stack
 import Engine
 import InstallationState
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// A socket listening on the host, as `ss -ltnup` reports it.
 public struct HostListener: Sendable, Equatable {
@@ -45,13 +46,13 @@ enum HostFacts {
         var names: [String] = []
         var pids: [String: [String]] = [:]
         var rest = Substring(field)
-        while let open = rest.range(of: "(\"") {
+        while let open = rest.firstRange(of: "(\"") {
             rest = rest[open.upperBound...]
             guard let close = rest.firstIndex(of: "\"") else { break }
             let name = String(rest[..<close])
             rest = rest[close...]
             var pid = ""
-            if let pidRange = rest.range(of: "pid=") {
+            if let pidRange = rest.firstRange(of: "pid=") {
                 pid = String(rest[pidRange.upperBound...].prefix { $0.isNumber })
             }
             if !names.contains(name) { names.append(name) }

@@ -3,7 +3,8 @@ import BundleFormat
 import Stack
 import Engine
 import InstallationState
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// One host firewall rule the checker added, as recorded under
 /// `<prefix>/state/firewall-rules.json` (`{"rules": [...]}`) so `uninstall` can

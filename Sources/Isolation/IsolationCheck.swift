@@ -3,7 +3,8 @@ import BundleFormat
 import Stack
 import Engine
 import InstallationState
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// The verdict of one check. `warn` and `info` never fail a run; `fail` always does.
 public enum CheckStatus: String, Codable, Sendable, CaseIterable {
@@ -46,10 +47,5 @@ public enum IsolationClock {
     public static func now() -> String { format(Date()) }
 
     /// `date` in the evidence's format.
-    public static func format(_ date: Date) -> String {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        formatter.timeZone = TimeZone(identifier: "UTC")
-        return formatter.string(from: date)
-    }
+    public static func format(_ date: Date) -> String { UTCTime.format(date, .milliseconds) }
 }

@@ -3,7 +3,8 @@ import BundleFormat
 import Stack
 import Engine
 import InstallationState
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// The checker's own listener on a project bridge's host address: if a container
 /// can reach it, it can reach every host service listening on all addresses, and

@@ -3,7 +3,8 @@ import BundleFormat
 import Stack
 import Engine
 import InstallationState
-import Foundation
+import FoundationEssentials
+import Glibc
 
 extension IsolationChecker {
     /// The ingress network's configuration and the host firewall rules the design

@@ -3,7 +3,8 @@ import BundleFormat
 import Stack
 import Engine
 import InstallationState
-import Foundation
+import FoundationEssentials
+import Glibc
 
 extension IsolationChecker {
     /// Positive controls: peers resolve by service name and accept a connection,

@@ -3,7 +3,8 @@ import BundleFormat
 import Stack
 import Engine
 import InstallationState
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// Proves, or disproves, that one installed compose project is isolated: reads the
 /// live Docker state (never the compose file), probes from inside every
@@ -40,7 +41,7 @@ public final class IsolationChecker {
         guard geteuid() == 0 else { throw IsolationError.notRoot }
         if options.fixHostExposure && target.prefix == nil { throw IsolationError.fixNeedsPrefix }
         let started = Date()
-        let runID = options.runID ?? String(format: "%06x", UInt32.random(in: 0...0xFF_FFFF))
+        let runID = options.runID ?? TextFormat.hex(UInt32.random(in: 0...0xFF_FFFF), width: 6)
         let inspector = DockerEngine(docker: options.docker, timeout: options.commandTimeout)
 
         IsolationCleanup.sweepStale(timeout: options.commandTimeout)

@@ -3,7 +3,8 @@ import BundleFormat
 import Stack
 import Engine
 import InstallationState
-import Foundation
+import FoundationEssentials
+import Glibc
 import Synchronization
 
 /// Tears down what a run built on the host (canary namespaces and veth pairs) when

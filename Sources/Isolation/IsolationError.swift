@@ -3,7 +3,8 @@ import BundleFormat
 import Stack
 import Engine
 import InstallationState
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// Errors that stop an isolation run before it can produce evidence.
 public enum IsolationError: UserFacingError, Equatable {
@@ -55,7 +56,7 @@ enum IsolationFiles {
     /// failure is an `IsolationError.evidenceWrite` naming the path.
     static func writeAtomically(_ data: Data, to path: String, mode: mode_t = 0o644) throws {
         do {
-            let folder = (path as NSString).deletingLastPathComponent
+            let folder = PathText.deletingLastComponent(path)
             if !folder.isEmpty { try AtomicFile.makeFolder(folder) }
             try AtomicFile.write(data, to: path, mode: mode)
         } catch let error as FileSystemError {

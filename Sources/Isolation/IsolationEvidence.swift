@@ -3,7 +3,8 @@ import BundleFormat
 import Stack
 import Engine
 import InstallationState
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// The evidence document of one isolation run (schema in docs/TENANT_ISOLATION.md):
 /// who checked what, on which host and engine, every check, a summary and the

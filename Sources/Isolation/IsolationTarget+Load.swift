@@ -3,7 +3,8 @@ import BundleFormat
 import Stack
 import Engine
 import InstallationState
-import Foundation
+import FoundationEssentials
+import Glibc
 
 extension IsolationTarget {
     /// Compose v2 accepts project names matching this pattern only.

@@ -3,7 +3,8 @@ import BundleFormat
 import Stack
 import Engine
 import InstallationState
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// What one isolation run checks: one installed compose project and what its
 /// bundle says it should look like. Built from an installation prefix

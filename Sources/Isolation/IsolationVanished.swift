@@ -3,7 +3,8 @@ import BundleFormat
 import Stack
 import Engine
 import InstallationState
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// Points of a run at which `IsolationChecker.phaseHook` is called. Other projects'
 /// containers and networks may come and go at any of them; tests use the hook to

@@ -105,7 +105,7 @@ extension FrostbyteBundle {
                 if let remedy = check.remedy { Console.out("     remedy:   \(remedy)") }
             }
             let s = evidence.summary
-            Console.out("isolation of project \(evidence.project): \(evidence.result.uppercased()) — \(s.pass) pass, \(s.fail) fail, \(s.warn) warn, \(s.info) info in \(String(format: "%.1f", evidence.durationSeconds)) s")
+            Console.out("isolation of project \(evidence.project): \(evidence.result.uppercased()) — \(s.pass) pass, \(s.fail) fail, \(s.warn) warn, \(s.info) info in \(TextFormat.fixed(evidence.durationSeconds, digits: 1)) s")
             for (path, digest) in written { Console.out("evidence: \(path) sha256:\(digest.hex)") }
         }
 

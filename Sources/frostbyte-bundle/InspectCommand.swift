@@ -50,7 +50,7 @@ extension FrostbyteBundle {
 
         private func printHuman(_ facts: BundleInspection) {
             func row(_ label: String, _ value: String) {
-                Console.out(label.padding(toLength: 12, withPad: " ", startingAt: 0) + value)
+                Console.out(TextFormat.column(label, width: 12) + value)
             }
             row("name:", facts.name)
             row("version:", facts.version)
@@ -81,7 +81,7 @@ extension FrostbyteBundle {
         /// file, the step that produced it (the command shell-quoted, as one line).
         private func printSource(_ source: Manifest.ExportSource) {
             func row(_ label: String, _ value: String) {
-                Console.out("  " + label.padding(toLength: 12, withPad: " ", startingAt: 0) + value)
+                Console.out("  " + TextFormat.column(label, width: 12) + value)
             }
             Console.out("source:")
             row("bundle_id:", source.bundleId)
@@ -101,5 +101,5 @@ extension FrostbyteBundle {
 private func shellQuoted(_ word: String) -> String {
     let plain = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-./=:,+@%")
     if !word.isEmpty, word.allSatisfy({ plain.contains($0) }) { return word }
-    return "'" + word.replacingOccurrences(of: "'", with: "'\\''") + "'"
+    return "'" + word.replacing("'", with: "'\\''") + "'"
 }

@@ -54,8 +54,8 @@ final class TerminalProgress: ProgressReporter, @unchecked Sendable {
         guard active else { return }
         active = false
         let seconds = Date().timeIntervalSince(started)
-        let rate = seconds > 0.05 ? String(format: ", %.0f MB/s", Double(done) / seconds / 1e6) : ""
-        let summary = "\(phase): \(formatBytes(done)) in \(String(format: "%.1f", seconds)) s\(rate)"
+        let rate = seconds > 0.05 ? ", " + TextFormat.fixed(Double(done) / seconds / 1e6, digits: 0) + " MB/s" : ""
+        let summary = "\(phase): \(formatBytes(done)) in \(TextFormat.fixed(seconds, digits: 1)) s\(rate)"
         emit(isTTY ? "\r\u{1B}[2K\(summary)\n" : "\(summary)\n")
     }
 
@@ -69,7 +69,7 @@ final class TerminalProgress: ProgressReporter, @unchecked Sendable {
             let fraction = min(1, Double(done) / Double(total))
             let filled = Int(fraction * Double(width))
             line += "[" + String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled) + "] "
-            line += String(format: "%3.0f%% ", fraction * 100) + "\(formatBytes(done))/\(formatBytes(total))"
+            line += TextFormat.padded(TextFormat.fixed(fraction * 100, digits: 0), width: 3) + "% " + "\(formatBytes(done))/\(formatBytes(total))"
         } else {
             line += formatBytes(done)
         }

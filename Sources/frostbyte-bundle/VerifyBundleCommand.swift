@@ -103,5 +103,5 @@ func formatBytes(_ bytes: Int64) -> String {
         value /= 1024
         unit += 1
     }
-    return unit == 0 ? "\(bytes) B" : String(format: "%.1f", value) + " " + units[unit]
+    return unit == 0 ? "\(bytes) B" : TextFormat.fixed(value, digits: 1) + " " + units[unit]
 }

@@ -3,7 +3,8 @@ import BundleFormat
 import Stack
 import Engine
 import InstallationState
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// Just enough of the DNS wire format (RFC 1035) to ask for one A record and read
 /// the reply: response code and IPv4 answers, following name compression.

@@ -3,7 +3,9 @@ import BundleFormat
 import Stack
 import Engine
 import InstallationState
-import Foundation
+import Dispatch
+import FoundationEssentials
+import Glibc
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -90,7 +92,7 @@ enum NetworkNamespace {
     ) -> Result<T, Error>? {
         let box = ResultBox<Result<T, Error>>()
         let done = DispatchSemaphore(value: 0)
-        let thread = Thread {
+        DetachedThread.start(name: "namespace probe", stackSize: 512 * 1024) {
             let result: Result<T, Error>
             do {
                 let previous = try enter(namespace)
@@ -102,8 +104,6 @@ enum NetworkNamespace {
             box.set(result)
             done.signal()
         }
-        thread.stackSize = 512 * 1024
-        thread.start()
         guard done.wait(timeout: .now() + timeout) == .success else { return nil }
         return box.get()
     }
@@ -113,7 +113,7 @@ enum NetworkNamespace {
 
 /// A value written by one thread and read by another, guarded by a lock.
 final class ResultBox<T>: @unchecked Sendable {
-    private let lock = NSLock()
+    private let lock = ConditionLock()
     private var value: T?
     func set(_ newValue: T) { lock.lock(); value = newValue; lock.unlock() }
     func get() -> T? { lock.lock(); defer { lock.unlock() }; return value }

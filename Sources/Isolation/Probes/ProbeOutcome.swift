@@ -3,7 +3,8 @@ import BundleFormat
 import Stack
 import Engine
 import InstallationState
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// Errors a probe cannot recover from (it could not even be attempted).
 public enum ProbeError: UserFacingError, Equatable {
@@ -82,6 +83,6 @@ public enum ProbeOutcome: Sendable, Equatable, CustomStringConvertible {
     }
 
     static func format(_ seconds: Double) -> String {
-        seconds == seconds.rounded() ? String(Int(seconds)) : String(format: "%.1f", seconds)
+        seconds == seconds.rounded() ? String(Int(seconds)) : TextFormat.fixed(seconds, digits: 1)
     }
 }

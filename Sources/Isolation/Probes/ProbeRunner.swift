@@ -3,7 +3,9 @@ import BundleFormat
 import Stack
 import Engine
 import InstallationState
-import Foundation
+import Dispatch
+import FoundationEssentials
+import Glibc
 
 /// One probe to run: a key to find its outcome by, the namespace to run it in, and
 /// the blocking work (a `SocketProbe` call, bounded by its own timeout).
@@ -25,7 +27,7 @@ enum ProbeRunner {
         let cancelled = Flag()
         for task in tasks {
             group.enter()
-            let thread = Thread {
+            DetachedThread.start(name: "probe", stackSize: 512 * 1024) {
                 defer { group.leave() }
                 gate.wait()
                 defer { gate.signal() }
@@ -40,8 +42,6 @@ enum ProbeRunner {
                 }
                 results.set(task.key, outcome)
             }
-            thread.stackSize = 512 * 1024
-            thread.start()
         }
         if group.wait(timeout: .now() + watchdog) == .timedOut { cancelled.set() }
         var outcomes = results.snapshot()
@@ -54,7 +54,7 @@ enum ProbeRunner {
 
 /// Probe outcomes by key, written from many threads.
 private final class ResultsBox: @unchecked Sendable {
-    private let lock = NSLock()
+    private let lock = ConditionLock()
     private var values: [String: ProbeOutcome] = [:]
     func set(_ key: String, _ value: ProbeOutcome) { lock.lock(); values[key] = value; lock.unlock() }
     func snapshot() -> [String: ProbeOutcome] { lock.lock(); defer { lock.unlock() }; return values }
@@ -62,7 +62,7 @@ private final class ResultsBox: @unchecked Sendable {
 
 /// A one-way boolean shared between threads.
 final class Flag: @unchecked Sendable {
-    private let lock = NSLock()
+    private let lock = ConditionLock()
     private var value = false
     var isSet: Bool { lock.lock(); defer { lock.unlock() }; return value }
     func set() { lock.lock(); value = true; lock.unlock() }

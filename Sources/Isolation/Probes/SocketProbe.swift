@@ -3,7 +3,9 @@ import BundleFormat
 import Stack
 import Engine
 import InstallationState
-import Foundation
+import Dispatch
+import FoundationEssentials
+import Glibc
 #if canImport(Glibc)
 import Glibc
 #endif
