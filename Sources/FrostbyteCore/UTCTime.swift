@@ -15,8 +15,10 @@ public enum UTCTime {
 
     /// `date` in `style`.
     public static func format(_ date: Date, _ style: Style = .seconds) -> String {
-        let seconds = date.timeIntervalSince1970
-        var time = time_t(seconds.rounded(.down))
+        // Whole milliseconds first, so 0.123 stays 123 whatever the binary fraction.
+        let milliseconds = Int64((date.timeIntervalSince1970 * 1000).rounded())
+        let wholeSeconds = milliseconds >= 0 ? milliseconds / 1000 : (milliseconds - 999) / 1000
+        var time = time_t(style == .milliseconds ? wholeSeconds : Int64(date.timeIntervalSince1970.rounded(.down)))
         var parts = tm()
         gmtime_r(&time, &parts)
         var buffer = [CChar](repeating: 0, count: 32)
@@ -27,8 +29,7 @@ public enum UTCTime {
         case .compact: return text
         case .seconds: return text + "Z"
         case .milliseconds:
-            let millis = min(999, Int(((seconds - seconds.rounded(.down)) * 1000).rounded(.down)))
-            let padded = String(millis)
+            let padded = String(milliseconds - wholeSeconds * 1000)
             return text + "." + String(repeating: "0", count: 3 - padded.count) + padded + "Z"
         }
     }
