@@ -146,6 +146,30 @@ enum BuildInputs {
         return BundleEntry(path: "bin/frostbyte-bundle", source: .file(path), mode: .executable)
     }
 
+    /// The man page and shell completions that `scripts/release-binary` writes beside
+    /// the binary (`../share/...`), as `share/...` entries of the bundle: exactly these
+    /// files, and only when every one of them is there and readable (a binary in
+    /// /usr/local/bin never drags /usr/local/share along).
+    static func shareEntries(besides installer: String?) -> [BundleEntry] {
+        var binary = installer ?? runningExecutable
+        if installer == nil {
+            var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+            let count = readlink(runningExecutable, &buffer, buffer.count - 1)
+            guard count > 0 else { return [] }
+            binary = String(decoding: buffer[0..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        }
+        let share = PathText.deletingLastComponent(PathText.deletingLastComponent(binary)) + "/share"
+        let files = ["man/man1/frostbyte-bundle.1", "bash-completion/completions/frostbyte-bundle",
+                     "zsh/site-functions/_frostbyte-bundle", "fish/vendor_completions.d/frostbyte-bundle.fish"]
+        let manPages = ((try? FolderListing.names(in: share + "/man/man1")) ?? [])
+            .filter { $0.hasPrefix("frostbyte-bundle") && $0.hasSuffix(".1") }.sorted()
+        let wanted = (files.dropFirst() + manPages.map { "man/man1/\($0)" }).sorted()
+        guard manPages.contains("frostbyte-bundle.1"),
+              wanted.allSatisfy({ access(share + "/" + $0, R_OK) == 0 }) else { return [] }
+        // Their folders get entries of their own from the writer.
+        return wanted.map { BundleEntry(path: "share/\($0)", source: .file(share + "/" + $0), mode: .file) }
+    }
+
     /// `images/<name>.tar`: the reference with every character outside [a-z0-9._-]
     /// replaced by `_` (`frostbyte-demo/postgres:1.0` → `frostbyte-demo_postgres_1.0.tar`).
     static func imageFileName(_ reference: String) -> String {

@@ -104,6 +104,7 @@ public struct BundleBuilder: Sendable {
         let models = try BuildInputs.modelEntries(spec.models)
         entries += models.map(\.entry)
         entries.append(try BuildInputs.installerEntry(request.installerPath))
+        entries += BuildInputs.shareEntries(besides: request.installerPath)
 
         var staging: StagingFolder?
         defer { staging?.remove() }

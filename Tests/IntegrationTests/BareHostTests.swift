@@ -32,6 +32,11 @@ struct BareHostTests {
         let shipped = try Data(contentsOf: URL(fileURLWithPath: demo.extracted + "/bin/frostbyte-bundle"))
         let release = try Data(contentsOf: URL(fileURLWithPath: try ReleaseBinarySupport.requireBinary()))
         #expect(shipped == release, "bin/frostbyte-bundle in the bundle is not FROSTBYTE_RELEASE_BIN")
+        // The man page and completions scripts/release-binary writes beside it travel too.
+        for file in ["share/man/man1/frostbyte-bundle.1", "share/bash-completion/completions/frostbyte-bundle",
+                     "share/zsh/site-functions/_frostbyte-bundle", "share/fish/vendor_completions.d/frostbyte-bundle.fish"] {
+            #expect(FileManager.default.fileExists(atPath: demo.extracted + "/" + file), "the bundle lacks \(file)")
+        }
         let result = try Self.run(suite, [Self.bin, "--version"])
         #expect(result.status == 0, "\(suite): --version exited \(result.status): \(result.stderr)")
         #expect(!result.stdout.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty)
