@@ -33,6 +33,15 @@ struct ReleaseBinaryELFTests {
         }
     }
 
+    @Test("the shipped binary is stripped and at most 30 MB, with no ICU data linked in")
+    func size() throws {
+        let path = try ReleaseBinarySupport.requireBinary()
+        let size = try #require((try FileManager.default.attributesOfItem(atPath: path))[.size] as? NSNumber).int64Value
+        #expect(size <= 30_000_000, "\(path) is \(size) bytes; the full Foundation (ICU) crept back in?")
+        let symbols = try DockerTestSupport.run(["nm", path])
+        #expect(symbols.stderr.contains("no symbols"), "the shipped binary is not stripped")
+    }
+
     @Test("the parsers read binutils' lines (and so can fail)")
     func parsers() throws {
         let dynamic = """
