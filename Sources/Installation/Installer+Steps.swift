@@ -104,6 +104,29 @@ extension Installer {
             timings: ["total": Date().timeIntervalSince(start)])
     }
 
+    /// What the migrations step did on its own thread: the names applied now (or
+    /// why it failed), its progress lines in order, and how long it took.
+    struct MigrationRun: Sendable {
+        var applied: Result<[String], any Error>
+        var notes: [String]
+        var seconds: Double
+    }
+
+    /// Starts applying `spec`'s pending migrations on a thread of its own (nil when
+    /// the release has none). Its progress lines are handed back with the result, so
+    /// `note` is only ever called on the installer's thread.
+    func startMigrations(_ spec: Manifest.Migrations?, compose: ComposeDriver,
+                         releaseFolder: String) -> BackgroundWork<MigrationRun>? {
+        guard let spec, !spec.files.isEmpty else { return nil }
+        let runner = MigrationRunner(compose: compose, spec: spec, releaseFolder: releaseFolder)
+        return BackgroundWork {
+            let start = Date()
+            var notes: [String] = []
+            let applied = Result { try runner.apply { notes.append($0) } }
+            return MigrationRun(applied: applied, notes: notes, seconds: Date().timeIntervalSince(start))
+        }
+    }
+
     /// 16 random hex digits for temporary names.
     static func randomSuffix() -> String {
         String(format: "%016llx", UInt64.random(in: 0...UInt64.max))

@@ -118,15 +118,24 @@ public final class Installer {
                 try HealthWaiter(compose: compose, timeout: request.timeout).wait(progress: note)
             }
             try journal.complete(.healthy, in: layout)
-            if let spec = manifest.migrations, !spec.files.isEmpty {
-                migrations = try timed("migrations") {
-                    try MigrationRunner(compose: compose, spec: spec, releaseFolder: releaseFolder).apply(progress: note)
+            // Migrations (SQL inside the database's container) and the isolation check
+            // (Docker's state and network probes) need nothing from each other: they
+            // run at once, and each is recorded in the journal in the old order once
+            // both are over. A failed migration is reported before the isolation verdict.
+            let migrationWork = startMigrations(manifest.migrations, compose: compose, releaseFolder: releaseFolder)
+            let checked = Result {
+                try timed("isolation") {
+                    try isolation.check(plan: plan, manifest: manifest, images: images.ids, layout: layout)
                 }
             }
-            try journal.complete(.migrated, in: layout)
-            let outcome = try timed("isolation") {
-                try isolation.check(plan: plan, manifest: manifest, images: images.ids, layout: layout)
+            if let migrationWork {
+                let run = try migrationWork.join()
+                run.notes.forEach(note)
+                timings["migrations"] = run.seconds
+                migrations = try run.applied.get()
             }
+            try journal.complete(.migrated, in: layout)
+            let outcome = try checked.get()
             isolationOutcome = outcome
             guard outcome.passed else {
                 throw InstallError.isolationFailed(detail: outcome.failures.joined(separator: "; "), evidence: outcome.evidencePath)
