@@ -9,28 +9,43 @@ import Foundation
 extension Installer {
     /// Verifies the bundle while extracting it into `releases/.staging-<random>`, applies
     /// the signature policy, then renames the extracted root to `releases/<bundle_id>`.
-    /// A bundle that fails leaves no staging folder behind. Skipped when this install's
-    /// journal already recorded the extraction of the very same manifest.
-    func extract(trust: [TrustedKey], expectedManifest: Data, journal: inout InstallJournal) throws {
+    /// Image archives the verifier announces as verified (`VerifiedImage`) are loaded
+    /// from the staging folder meanwhile when the policy already accepts them
+    /// (`EarlyImageLoader`); the rename waits for those loads. Returns the images so
+    /// made present. A bundle that fails leaves no staging folder behind and none of
+    /// those images. Skipped when this install's journal already recorded the
+    /// extraction of the very same manifest. Records `verify_extract` and the wait
+    /// for the early loads as `load`.
+    func extract(trust: [TrustedKey], expectedManifest: Data, loader: ImageLoader,
+                 journal: inout InstallJournal) throws -> [String: ImageLoader.LoadedImage] {
         let folder = layout.release(journal.bundleId)
         let installed = FileManager.default.contents(atPath: "\(folder)/MANIFEST.json")
         if installed == expectedManifest,
            journal.isDone(.extracted) || ReleaseSwitcher.currentBundleId(layout) == journal.bundleId {
             // Nothing is extracted again, but this run's signature policy still applies.
-            try verifyWithoutExtracting(trust: trust, expectedManifest: expectedManifest)
+            try timed("verify_extract") { try verifyWithoutExtracting(trust: trust, expectedManifest: expectedManifest) }
             note("release \(journal.bundleId) already verified and extracted")
             if !journal.isDone(.extracted) { try journal.complete(.extracted, in: layout) }
-            return
+            return [:]
         }
         let staging = "\(layout.releases)/.staging-\(Self.randomSuffix())"
         note("verifying and extracting \(request.bundlePath)")
+        let trustGiven = !trust.isEmpty, allowUnsigned = request.allowUnsigned
+        let early = EarlyImageLoader(loader: loader, timeout: request.timeout) { verified in
+            verified.manifestData == expectedManifest
+                && SignaturePolicy.wouldAccept(verified.signature, trustGiven: trustGiven, allowUnsigned: allowUnsigned)
+        }
+        let settled: [String: ImageLoader.LoadedImage]
         do {
-            let report = try unpacker.unpack(bundlePath: request.bundlePath, trust: trust, stagingPath: staging,
-                                             progress: progress)
+            let report = try timed("verify_extract") {
+                try unpacker.unpack(bundlePath: request.bundlePath, trust: trust, stagingPath: staging,
+                                    progress: progress, onVerifiedImage: early.offer)
+            }
             try SignaturePolicy.accept(report, trustGiven: !trust.isEmpty, allowUnsigned: request.allowUnsigned)
             guard report.manifestData == expectedManifest, report.bundleId == journal.bundleId else {
                 throw InstallError.verificationFailed(detail: "the bundle file changed while it was being installed")
             }
+            settled = try timed("load") { try early.finish() }
             guard let root = StagingLayout.releaseRoot(in: staging) else {
                 throw InstallError.verificationFailed(detail: "the extracted bundle has no MANIFEST.json at its root")
             }
@@ -44,10 +59,12 @@ extension Installer {
             if root != staging { try? FileManager.default.removeItem(atPath: staging) }
             AtomicFile.syncFolder(layout.releases)
         } catch {
+            early.undo()
             try? FileManager.default.removeItem(atPath: staging)
             throw error
         }
         try journal.complete(.extracted, in: layout)
+        return settled
     }
 
     /// Verifies the bundle file in one pass without writing anything, under this run's

@@ -90,13 +90,12 @@ public final class Installer {
         try journal.save(layout)
         removeLeftovers()
 
-        // Verify while extracting (nothing reaches docker before this passes).
-        try timed("verify_extract") {
-            try extract(trust: trust, expectedManifest: peeked.bytes, journal: &journal)
-        }
-
+        // Verify while extracting; an image reaches docker only once its archive is
+        // verified, and is removed again if the rest of the bundle fails.
+        let settled = try extract(trust: trust, expectedManifest: peeked.bytes, loader: loader, journal: &journal)
+        for name in settled.keys.sorted() { note("loaded image \(name) as soon as its archive was verified") }
         let images = try timed("load") {
-            try loader.load(manifest.images, timeout: request.timeout) { note($0) }
+            try loader.load(manifest.images, timeout: request.timeout, settled: settled) { note($0) }
         }
         try journal.complete(.imagesLoaded, in: layout)
 
