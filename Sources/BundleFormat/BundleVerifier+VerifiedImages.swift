@@ -9,7 +9,9 @@ import Foundation
 /// its every byte hashed to `image.sha256` of the manifest it comes with (the bytes
 /// in `manifestData`), its size is `image.size`, the manifest's `files[]` lists the
 /// same path with the same digest and size, the `docker save` archive inside was
-/// inspected and its config hashes to `image.digest`, no problem of any kind has
+/// inspected and its config hashes to `image.digest` (its index.json names
+/// `image.manifestDigest` and its diff IDs are `image.diffIDs`, when the manifest
+/// records them: the same image checks as the final report), no problem of any kind has
 /// been found in the bundle so far, and the extracted file at `path` is written,
 /// fsynced and closed. `signature` is the state of MANIFEST.json.sig as far as it
 /// has been seen (it directly follows MANIFEST.json, so it is known by then). The
@@ -34,7 +36,9 @@ extension VerificationSession {
               let image = manifest.images.first(where: { $0.file == path }),
               image.sha256 == digest, image.size == size,
               manifest.files.contains(where: { $0.path == path && !$0.isDirectory && $0.sha256 == digest && $0.size == size }),
-              case .success(let summary)? = inspection, summary.configDigest == image.digest
+              case .success(let summary)? = inspection, summary.configDigest == image.digest,
+              image.manifestDigest.map(summary.manifestDigests.contains) ?? true,
+              image.diffIDs.map({ $0 == summary.diffIDs }) ?? true
         else { return }
         onVerifiedImage(VerifiedImage(image: image, path: "\(extractor.stagingPath)/\(path)",
                                       manifestData: manifestData, signature: signatureStateSoFar(manifestData)))
