@@ -38,26 +38,35 @@ public final class Installer {
         let started = Date()
         let trust = try request.validate()
 
-        // Preflight: reads only.
+        // Preflight: reads only. The engine's answers are asked for at once (each
+        // docker CLI start costs tens of milliseconds) and judged in the same order
+        // as ever, so the first failing check is still the one reported.
         try Preflight.checkRoot()
         let docker = DockerEngine()
-        let engine = try Preflight.checkEngine(docker)
-        let composeVersion = try Preflight.checkCompose(docker)
+        let engineWork = BackgroundWork { try Preflight.checkEngine(docker) }
+        let composeWork = BackgroundWork { try Preflight.checkCompose(docker) }
+        let networksWork = BackgroundWork { try docker.allNetworks() }
+        let engine = try engineWork.join()
+        let composeVersion = try composeWork.join()
         let peeked = try BundlePeek.manifest(ofBundleAt: request.bundlePath)
         let manifest = peeked.manifest
         guard manifest.kind == .stack else { throw InstallError.notAStackBundle(kind: manifest.kind.rawValue) }
         guard manifest.compose != nil else { throw InstallError.bundleLacks(field: "compose") }
+        let releaseFolder = layout.release(manifest.bundleId)
+        let loader = ImageLoader(engine: docker, store: engine.imageStore, layout: layout, releaseFolder: releaseFolder)
+        let presenceWork = manifest.images.map { image in BackgroundWork { loader.isPresent(image) } }
         let receipt = try loadReceipt()
         let plan = try NetworkPlan.make(manifest: manifest, project: request.project, subnet: request.subnet,
                                         receipt: receipt, layout: layout)
-        try Preflight.checkOwnership(plan: plan, manifest: manifest, layout: layout, engine: docker)
-        try Preflight.checkOverlap(plan: plan, engine: docker)
-        let releaseFolder = layout.release(manifest.bundleId)
-        let loader = ImageLoader(engine: docker, store: engine.imageStore, layout: layout, releaseFolder: releaseFolder)
+        let networks = try networksWork.join()
+        try Preflight.checkOwnership(plan: plan, manifest: manifest, layout: layout, engine: docker, networks: networks)
+        try Preflight.checkOverlap(plan: plan, networks: networks)
+        var present: [String: Bool] = [:]
+        for (image, work) in zip(manifest.images, presenceWork) { present[image.name] = (try? work.join()) ?? false }
         let space = try Preflight.checkSpace(
             manifest: manifest, layout: layout, dockerRootDir: engine.dockerRootDir,
             releaseExists: FileManager.default.fileExists(atPath: "\(releaseFolder)/MANIFEST.json"),
-            isPresent: loader.isPresent)
+            isPresent: { present[$0.name] ?? false })
         let report = Preflight.Report(
             engineVersion: engine.serverVersion, composeVersion: composeVersion, prefixFreeBytes: space.prefixFree,
             prefixNeededBytes: space.prefixNeeded, dockerFreeBytes: space.dockerFree, dockerNeededBytes: space.dockerNeeded)
