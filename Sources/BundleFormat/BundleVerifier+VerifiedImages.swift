@@ -12,7 +12,8 @@ import Foundation
 /// inspected and its config hashes to `image.digest` (its index.json names
 /// `image.manifestDigest` and its diff IDs are `image.diffIDs`, when the manifest
 /// records them: the same image checks as the final report), no problem of any kind has
-/// been found in the bundle so far, and the extracted file at `path` is written,
+/// been found in the bundle so far, every file before it matched the manifest, and
+/// the extracted file at `path` is written,
 /// fsynced and closed. `signature` is the state of MANIFEST.json.sig as far as it
 /// has been seen (it directly follows MANIFEST.json, so it is known by then). The
 /// rest of the bundle may still fail: the caller applies its own signature policy
@@ -40,6 +41,12 @@ extension VerificationSession {
               image.manifestDigest.map(summary.manifestDigests.contains) ?? true,
               image.diffIDs.map({ $0 == summary.diffIDs }) ?? true
         else { return }
+        // Every file seen so far must already match the manifest: a bundle damaged
+        // earlier on will fail, so nothing of it is worth loading.
+        let listed = Dictionary(manifest.files.map { ($0.path, $0) }) { first, _ in first }
+        for (seenPath, entry) in observed where !entry.isDirectory && !Self.metaFiles.contains(seenPath) {
+            guard let file = listed[seenPath], file.sha256 == entry.digest, file.size == entry.size else { return }
+        }
         onVerifiedImage(VerifiedImage(image: image, path: "\(extractor.stagingPath)/\(path)",
                                       manifestData: manifestData, signature: signatureStateSoFar(manifestData)))
     }

@@ -23,25 +23,30 @@ public final class EarlyImageLoader: Sendable {
     private let loader: ImageLoader
     private let timeout: Double
     private let accept: @Sendable (VerifiedImage) -> Bool
+    private let progress: @Sendable (String) -> Void
     /// Loads in the order they were offered; each waits for the one before it.
     private let loads = Mutex<[(name: String, work: BackgroundWork<ImageLoader.LoadedImage?>)]>([])
 
-    /// - Parameter accept: whether an announced image may be loaded now (policy).
-    public init(loader: ImageLoader, timeout: Double, accept: @escaping @Sendable (VerifiedImage) -> Bool) {
-        self.loader = loader; self.timeout = timeout; self.accept = accept
+    /// - Parameters:
+    ///   - progress: hears `ensure`'s lines (`loading image NAME`) from the loading thread.
+    ///   - accept: whether an announced image may be loaded now (policy).
+    public init(loader: ImageLoader, timeout: Double, progress: @escaping @Sendable (String) -> Void,
+                accept: @escaping @Sendable (VerifiedImage) -> Bool) {
+        self.loader = loader; self.timeout = timeout; self.progress = progress; self.accept = accept
     }
 
     /// The verifier's callback: starts loading `verified` after the loads before it.
     public func offer(_ verified: VerifiedImage) {
         guard accept(verified) else { return }
-        let loader = self.loader, timeout = self.timeout
+        let loader = self.loader, timeout = self.timeout, progress = self.progress
         loads.withLock { loads in
             let previous = loads.last?.work
             let work = BackgroundWork { () throws -> ImageLoader.LoadedImage? in
                 _ = previous?.result()
                 guard try loader.engine.image(verified.image.name) == nil else { return nil }
                 do {
-                    return try loader.ensure(verified.image, archive: verified.path, timeout: timeout, knownAbsent: true)
+                    return try loader.ensure(verified.image, archive: verified.path, timeout: timeout,
+                                             knownAbsent: true, progress: progress)
                 } catch {
                     throw AttemptedLoadError(underlying: error)
                 }

@@ -31,7 +31,7 @@ extension Installer {
         let staging = "\(layout.releases)/.staging-\(Self.randomSuffix())"
         note("verifying and extracting \(request.bundlePath)")
         let trustGiven = !trust.isEmpty, allowUnsigned = request.allowUnsigned
-        let early = EarlyImageLoader(loader: loader, timeout: request.timeout) { verified in
+        let early = EarlyImageLoader(loader: loader, timeout: request.timeout, progress: note) { verified in
             verified.manifestData == expectedManifest
                 && SignaturePolicy.wouldAccept(verified.signature, trustGiven: trustGiven, allowUnsigned: allowUnsigned)
         }
@@ -122,25 +122,23 @@ extension Installer {
     }
 
     /// What the migrations step did on its own thread: the names applied now (or
-    /// why it failed), its progress lines in order, and how long it took.
+    /// why it failed) and how long it took.
     struct MigrationRun: Sendable {
         var applied: Result<[String], any Error>
-        var notes: [String]
         var seconds: Double
     }
 
     /// Starts applying `spec`'s pending migrations on a thread of its own (nil when
-    /// the release has none). Its progress lines are handed back with the result, so
-    /// `note` is only ever called on the installer's thread.
+    /// the release has none).
     func startMigrations(_ spec: Manifest.Migrations?, compose: ComposeDriver,
                          releaseFolder: String) -> BackgroundWork<MigrationRun>? {
         guard let spec, !spec.files.isEmpty else { return nil }
         let runner = MigrationRunner(compose: compose, spec: spec, releaseFolder: releaseFolder)
+        let note = self.note
         return BackgroundWork {
             let start = Date()
-            var notes: [String] = []
-            let applied = Result { try runner.apply { notes.append($0) } }
-            return MigrationRun(applied: applied, notes: notes, seconds: Date().timeIntervalSince(start))
+            let applied = Result { try runner.apply(progress: note) }
+            return MigrationRun(applied: applied, seconds: Date().timeIntervalSince(start))
         }
     }
 

@@ -17,16 +17,18 @@ public final class Installer {
     let unpacker: BundleUnpacker
     let isolation: IsolationGate
     let progress: ProgressReporter
-    let note: (String) -> Void
+    let note: @Sendable (String) -> Void
     var layout: InstallationLayout { request.layout }
     var timings: [String: Double] = [:]
 
     /// - Parameters:
     ///   - unpacker: verifies and extracts (the verifier of `verify-bundle`).
     ///   - isolation: the isolation step (the checker of `check-isolation`, or the minimal network check).
-    ///   - note: receives one human-readable line per step (never a secret).
+    ///   - note: receives one human-readable line per step (never a secret), from
+    ///     the installer's thread or from work it runs alongside (early image loads,
+    ///     migrations), one whole line per call.
     public init(request: InstallRequest, unpacker: BundleUnpacker, isolation: IsolationGate,
-                progress: ProgressReporter = SilentProgress(), note: @escaping (String) -> Void = { _ in }) {
+                progress: ProgressReporter = SilentProgress(), note: @escaping @Sendable (String) -> Void = { _ in }) {
         self.request = request; self.unpacker = unpacker; self.isolation = isolation
         self.progress = progress; self.note = note
     }
@@ -102,7 +104,6 @@ public final class Installer {
         // Verify while extracting; an image reaches docker only once its archive is
         // verified, and is removed again if the rest of the bundle fails.
         let settled = try extract(trust: trust, expectedManifest: peeked.bytes, loader: loader, journal: &journal)
-        for name in settled.keys.sorted() { note("loaded image \(name) as soon as its archive was verified") }
         let images = try timed("load") {
             try loader.load(manifest.images, timeout: request.timeout, settled: settled) { note($0) }
         }
@@ -138,7 +139,6 @@ public final class Installer {
             }
             if let migrationWork {
                 let run = try migrationWork.join()
-                run.notes.forEach(note)
                 timings["migrations"] = run.seconds
                 migrations = try run.applied.get()
             }
