@@ -22,6 +22,9 @@ final class VerificationSession {
     var report: VerificationReport
     let trust: [TrustedKey]
     let extractor: SafeExtractor?
+    /// Told about each image archive as soon as it is verified and extracted
+    /// (`VerifiedImage`), on the verifying thread; nil when nobody asks.
+    var onVerifiedImage: ((VerifiedImage) -> Void)?
     /// Archives carry a root folder and strict modes; extracted folders do not.
     let isArchive: Bool
 
@@ -174,6 +177,10 @@ final class VerificationSession {
             lowercased[path.lowercased()] = path
         }
         if let inspection { imageResults[path] = inspection }
+        if inspection != nil {
+            announceIfVerified(path: path, digest: digest, size: size, written: writer != nil && content.writeError == nil,
+                               inspection: inspection)
+        }
         guard isMeta, header.kind == .regular else { return }
         if content.overflowed {
             problem(VerificationProblem(.tooLarge, path: path, expected: "at most \(Self.metaLimit) bytes",

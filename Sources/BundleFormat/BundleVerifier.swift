@@ -82,10 +82,14 @@ public enum BundleVerifier {
     ///   - trust: keys one of which must have signed MANIFEST.json; empty means the
     ///     signature is reported as a warning only.
     ///   - extractTo: a path that must not exist yet (its parent must).
+    ///   - onVerifiedImage: with `extractTo`, called on this thread for each image
+    ///     archive as soon as it is verified and extracted (see `VerifiedImage` for
+    ///     what is promised then), while later entries are still to come.
     /// - Throws: `BundleInputError` / `ArchiveReadError.unrecognizedFormat` (not a
     ///   bundle), `ExtractionError` (staging folder unusable, disk full).
     public static func verify(archiveAt path: String, trust: [TrustedKey] = [], extractTo staging: String? = nil,
-                              progress: ProgressReporter = SilentProgress()) throws -> VerificationReport {
+                              progress: ProgressReporter = SilentProgress(),
+                              onVerifiedImage: ((VerifiedImage) -> Void)? = nil) throws -> VerificationReport {
         let size = try archiveSize(path)
         let sidecarPath = path + ".sha256"
         let sidecar = FileManager.default.fileExists(atPath: sidecarPath) ? sidecarPath : nil
@@ -95,6 +99,7 @@ public enum BundleVerifier {
 
         let session = VerificationSession(report: VerificationReport(source: path, sourceKind: .archive),
                                           trust: trust, extractor: extractor, isArchive: true)
+        session.onVerifiedImage = onVerifiedImage
         progress.begin("verify", totalBytes: size)
         let rawDigest = try pump(path: path, hashRawBytes: sidecar != nil, session: session, progress: progress)
         progress.end()

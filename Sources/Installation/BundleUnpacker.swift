@@ -15,8 +15,10 @@ public protocol BundleUnpacker: Sendable {
     /// Verifies `bundlePath` against `trust` and extracts it into `stagingPath`
     /// (created by the unpacker). Returns the verifier's report; the caller applies the
     /// signature policy and removes the staging folder when it is not accepted.
-    func unpack(bundlePath: String, trust: [TrustedKey], stagingPath: String,
-                progress: ProgressReporter) throws -> VerificationReport
+    /// `onVerifiedImage` hears of each image archive verified and extracted while the
+    /// rest still streams (`VerifiedImage`); an unpacker may never call it.
+    func unpack(bundlePath: String, trust: [TrustedKey], stagingPath: String, progress: ProgressReporter,
+                onVerifiedImage: @escaping (VerifiedImage) -> Void) throws -> VerificationReport
 }
 
 /// Accepting a verification report under the install's signature policy.
@@ -43,6 +45,12 @@ enum SignaturePolicy {
             throw InstallError.verificationFailed(detail: "the verifier returned no manifest")
         }
     }
+
+    /// Whether a signature in `state`, seen before the end of the bundle, would pass
+    /// `accept` (the same rule): trusted when keys were given, else `--allow-unsigned`.
+    static func wouldAccept(_ state: SignatureStatus.State, trustGiven: Bool, allowUnsigned: Bool) -> Bool {
+        trustGiven ? state == .trusted : allowUnsigned
+    }
 }
 
 /// Locating the extracted release inside a staging folder.
@@ -62,15 +70,16 @@ enum StagingLayout {
 /// bundle's root folder; the verifier removes the staging folder when the bundle
 /// fails). An extracted bundle folder (what `scripts/install.sh` passes by default)
 /// is copied into the staging folder first and the *copy* is verified, so what is
-/// installed is exactly what was checked.
+/// installed is exactly what was checked (no image is announced early then).
 public struct VerifierUnpacker: BundleUnpacker {
     public init() {}
 
-    public func unpack(bundlePath: String, trust: [TrustedKey], stagingPath: String,
-                       progress: ProgressReporter) throws -> VerificationReport {
+    public func unpack(bundlePath: String, trust: [TrustedKey], stagingPath: String, progress: ProgressReporter,
+                       onVerifiedImage: @escaping (VerifiedImage) -> Void) throws -> VerificationReport {
         var isFolder = false
         guard FileManager.default.fileExists(atPath: bundlePath, isDirectory: &isFolder), isFolder else {
-            return try BundleVerifier.verify(archiveAt: bundlePath, trust: trust, extractTo: stagingPath, progress: progress)
+            return try BundleVerifier.verify(archiveAt: bundlePath, trust: trust, extractTo: stagingPath,
+                                             progress: progress, onVerifiedImage: onVerifiedImage)
         }
         do {
             try FileManager.default.copyItem(atPath: bundlePath, toPath: stagingPath)

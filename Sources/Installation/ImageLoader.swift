@@ -47,33 +47,53 @@ public struct ImageLoader: Sendable {
     }
 
     /// Loads what is missing; returns name → engine image ID for every image of the
-    /// manifest and the names that had to be loaded now. Each load is recorded
+    /// manifest and the names that had to be loaded now. Images in `settled` (what an
+    /// `EarlyImageLoader` already made present from the same verified archives) are
+    /// taken as they are, without asking the engine again.
+    /// - Throws: `DockerEngineError.failed` when `docker load` fails,
+    ///   `InstallError.imageIDMismatch` when the name does not resolve to the image loaded.
+    public func load(_ images: [Manifest.Image], timeout: Double, settled: [String: LoadedImage] = [:],
+                     progress: (String) -> Void = { _ in }) throws -> (ids: [String: String], loadedNow: [String]) {
+        var loaded: [String: String] = [:]
+        var loadedNow: [String] = []
+        for image in images {
+            let result = try settled[image.name]
+                ?? ensure(image, archive: "\(releaseFolder)/\(image.file)", timeout: timeout, progress: progress)
+            loaded[image.name] = result.id
+            if result.loadedNow { loadedNow.append(image.name) }
+        }
+        return (loaded, loadedNow)
+    }
+
+    /// One image made present: its engine ID, and whether this call loaded it.
+    public struct LoadedImage: Sendable, Equatable {
+        public var id: String
+        public var loadedNow: Bool
+    }
+
+    /// Makes `image` present from the verified docker-archive at `archive`: nothing
+    /// when the engine already holds it under its name as the same image, else
+    /// `docker load`, then the identity check. Each load is recorded
     /// (`LoadedImagesRecord`) right after `docker load`, before the identity check, so
     /// uninstall knows what this installation brought even when it is killed a moment later.
     /// - Throws: `DockerEngineError.failed` when `docker load` fails,
     ///   `InstallError.imageIDMismatch` when the name does not resolve to the image loaded.
-    public func load(_ images: [Manifest.Image], timeout: Double, progress: (String) -> Void = { _ in })
-        throws -> (ids: [String: String], loadedNow: [String]) {
-        var loaded: [String: String] = [:]
-        var loadedNow: [String] = []
-        for image in images {
-            if let found = try engine.image(image.name), matches(found, image) {
-                progress("image \(image.name) already present (\(found.id.prefix(19)))")
-                loaded[image.name] = found.id
-                continue
-            }
-            progress("loading image \(image.name)")
-            try engine.load(archive: "\(releaseFolder)/\(image.file)", timeout: timeout)
-            guard let found = try engine.image(image.name) else {
-                throw InstallError.imageIDMismatch(image: image.name, expected: image.digest,
-                                                   found: "(no image under that name after loading)")
-            }
-            try LoadedImagesRecord.add([image.name: found.id], in: layout)
-            try checkLoaded(found, image)
-            loaded[image.name] = found.id
-            loadedNow.append(image.name)
+    /// - Parameter knownAbsent: the caller has just seen the engine without `image.name`.
+    public func ensure(_ image: Manifest.Image, archive: String, timeout: Double, knownAbsent: Bool = false,
+                       progress: (String) -> Void = { _ in }) throws -> LoadedImage {
+        if !knownAbsent, let found = try engine.image(image.name), matches(found, image) {
+            progress("image \(image.name) already present (\(found.id.prefix(19)))")
+            return LoadedImage(id: found.id, loadedNow: false)
         }
-        return (loaded, loadedNow)
+        progress("loading image \(image.name)")
+        try engine.load(archive: archive, timeout: timeout)
+        guard let found = try engine.image(image.name) else {
+            throw InstallError.imageIDMismatch(image: image.name, expected: image.digest,
+                                               found: "(no image under that name after loading)")
+        }
+        try LoadedImagesRecord.add([image.name: found.id], in: layout)
+        try checkLoaded(found, image)
+        return LoadedImage(id: found.id, loadedNow: true)
     }
 
     /// After loading the verified archive of `image`: the name must resolve to it.
@@ -114,6 +134,11 @@ public enum LoadedImagesRecord {
     public static func add(_ images: [String: String], in layout: InstallationLayout) throws {
         try JSONRecord.merge(images, into: path(layout))
     }
+
+    /// Drops `names` from the record, atomically (images removed again).
+    static func remove(_ names: [String], in layout: InstallationLayout) throws {
+        try JSONRecord.remove(names, from: path(layout))
+    }
 }
 
 /// The engine image ID the containerd store gave each archive this installation
@@ -143,5 +168,12 @@ enum JSONRecord {
         guard !entries.isEmpty else { return }
         let merged = read(path).merging(entries) { $1 }
         try AtomicFile.write(try ManifestCoding.encode(merged), to: path, mode: 0o600)
+    }
+
+    static func remove(_ keys: [String], from path: String) throws {
+        var record = read(path)
+        guard keys.contains(where: { record[$0] != nil }) else { return }
+        for key in keys { record[key] = nil }
+        try AtomicFile.write(try ManifestCoding.encode(record), to: path, mode: 0o600)
     }
 }

@@ -50,9 +50,8 @@ public enum IngressPlan {
     /// the same time rarely pick the same one). `Preflight.checkOverlap` checks the
     /// result like every other planned subnet.
     /// - Throws: `InstallError.noFreeIngressSubnet`.
-    public static func chooseSubnet(_ plan: inout NetworkPlan, engine: DockerEngine) throws {
+    public static func chooseSubnet(_ plan: inout NetworkPlan, networks: [DockerNetwork]) throws {
         guard let index = plan.ingressIndex, plan.ingressSubnet == nil else { return }
-        let networks = try engine.allNetworks()
         if let own = networks.first(where: {
             $0.labels[OwnershipLabels.composeProject] == plan.project && $0.labels[IngressNetwork.roleLabel] == IngressNetwork.roleValue
         }), let subnet = own.ipv4Subnets.first {

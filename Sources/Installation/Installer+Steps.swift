@@ -10,28 +10,43 @@ import Glibc
 extension Installer {
     /// Verifies the bundle while extracting it into `releases/.staging-<random>`, applies
     /// the signature policy, then renames the extracted root to `releases/<bundle_id>`.
-    /// A bundle that fails leaves no staging folder behind. Skipped when this install's
-    /// journal already recorded the extraction of the very same manifest.
-    func extract(trust: [TrustedKey], expectedManifest: Data, journal: inout InstallJournal) throws {
+    /// Image archives the verifier announces as verified (`VerifiedImage`) are loaded
+    /// from the staging folder meanwhile when the policy already accepts them
+    /// (`EarlyImageLoader`); the rename waits for those loads. Returns the images so
+    /// made present. A bundle that fails leaves no staging folder behind and none of
+    /// those images. Skipped when this install's journal already recorded the
+    /// extraction of the very same manifest. Records `verify_extract` and the wait
+    /// for the early loads as `load`.
+    func extract(trust: [TrustedKey], expectedManifest: Data, loader: ImageLoader,
+                 journal: inout InstallJournal) throws -> [String: ImageLoader.LoadedImage] {
         let folder = layout.release(journal.bundleId)
         let installed = FileManager.default.contents(atPath: "\(folder)/MANIFEST.json")
         if installed == expectedManifest,
            journal.isDone(.extracted) || ReleaseSwitcher.currentBundleId(layout) == journal.bundleId {
             // Nothing is extracted again, but this run's signature policy still applies.
-            try verifyWithoutExtracting(trust: trust, expectedManifest: expectedManifest)
+            try timed("verify_extract") { try verifyWithoutExtracting(trust: trust, expectedManifest: expectedManifest) }
             note("release \(journal.bundleId) already verified and extracted")
             if !journal.isDone(.extracted) { try journal.complete(.extracted, in: layout) }
-            return
+            return [:]
         }
         let staging = "\(layout.releases)/.staging-\(Self.randomSuffix())"
         note("verifying and extracting \(request.bundlePath)")
+        let trustGiven = !trust.isEmpty, allowUnsigned = request.allowUnsigned
+        let early = EarlyImageLoader(loader: loader, timeout: request.timeout, progress: note) { verified in
+            verified.manifestData == expectedManifest
+                && SignaturePolicy.wouldAccept(verified.signature, trustGiven: trustGiven, allowUnsigned: allowUnsigned)
+        }
+        let settled: [String: ImageLoader.LoadedImage]
         do {
-            let report = try unpacker.unpack(bundlePath: request.bundlePath, trust: trust, stagingPath: staging,
-                                             progress: progress)
+            let report = try timed("verify_extract") {
+                try unpacker.unpack(bundlePath: request.bundlePath, trust: trust, stagingPath: staging,
+                                    progress: progress, onVerifiedImage: early.offer)
+            }
             try SignaturePolicy.accept(report, trustGiven: !trust.isEmpty, allowUnsigned: request.allowUnsigned)
             guard report.manifestData == expectedManifest, report.bundleId == journal.bundleId else {
                 throw InstallError.verificationFailed(detail: "the bundle file changed while it was being installed")
             }
+            settled = try timed("load") { try early.finish() }
             guard let root = StagingLayout.releaseRoot(in: staging) else {
                 throw InstallError.verificationFailed(detail: "the extracted bundle has no MANIFEST.json at its root")
             }
@@ -45,10 +60,12 @@ extension Installer {
             if root != staging { try? FileManager.default.removeItem(atPath: staging) }
             AtomicFile.syncFolder(layout.releases)
         } catch {
+            early.undo()
             try? FileManager.default.removeItem(atPath: staging)
             throw error
         }
         try journal.complete(.extracted, in: layout)
+        return settled
     }
 
     /// Verifies the bundle file in one pass without writing anything, under this run's
@@ -106,6 +123,27 @@ extension Installer {
             imagesLoaded: [], images: receipt.images, migrationsApplied: [], services: services,
             evidencePath: receipt.evidencePath, evidenceSHA256: receipt.evidenceSHA256, preflight: report,
             timings: ["total": Date().timeIntervalSince(start)])
+    }
+
+    /// What the migrations step did on its own thread: the names applied now (or
+    /// why it failed) and how long it took.
+    struct MigrationRun: Sendable {
+        var applied: Result<[String], any Error>
+        var seconds: Double
+    }
+
+    /// Starts applying `spec`'s pending migrations on a thread of its own (nil when
+    /// the release has none).
+    func startMigrations(_ spec: Manifest.Migrations?, compose: ComposeDriver,
+                         releaseFolder: String) -> BackgroundWork<MigrationRun>? {
+        guard let spec, !spec.files.isEmpty else { return nil }
+        let runner = MigrationRunner(compose: compose, spec: spec, releaseFolder: releaseFolder)
+        let note = self.note
+        return BackgroundWork {
+            let start = Date()
+            let applied = Result { try runner.apply(progress: note) }
+            return MigrationRun(applied: applied, seconds: Date().timeIntervalSince(start))
+        }
     }
 
     /// 16 random hex digits for temporary names.

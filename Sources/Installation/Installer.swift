@@ -18,16 +18,18 @@ public final class Installer {
     let unpacker: BundleUnpacker
     let isolation: IsolationGate
     let progress: ProgressReporter
-    let note: (String) -> Void
+    let note: @Sendable (String) -> Void
     var layout: InstallationLayout { request.layout }
     var timings: [String: Double] = [:]
 
     /// - Parameters:
     ///   - unpacker: verifies and extracts (the verifier of `verify-bundle`).
     ///   - isolation: the isolation step (the checker of `check-isolation`, or the minimal network check).
-    ///   - note: receives one human-readable line per step (never a secret).
+    ///   - note: receives one human-readable line per step (never a secret), from
+    ///     the installer's thread or from work it runs alongside (early image loads,
+    ///     migrations), one whole line per call.
     public init(request: InstallRequest, unpacker: BundleUnpacker, isolation: IsolationGate,
-                progress: ProgressReporter = SilentProgress(), note: @escaping (String) -> Void = { _ in }) {
+                progress: ProgressReporter = SilentProgress(), note: @escaping @Sendable (String) -> Void = { _ in }) {
         self.request = request; self.unpacker = unpacker; self.isolation = isolation
         self.progress = progress; self.note = note
     }
@@ -39,30 +41,39 @@ public final class Installer {
         let started = Date()
         let trust = try request.validate()
 
-        // Preflight: reads only.
+        // Preflight: reads only. The engine's answers are asked for at once (each
+        // docker CLI start costs tens of milliseconds) and judged in the same order
+        // as ever, so the first failing check is still the one reported.
         try Preflight.checkRoot()
         let docker = DockerEngine()
-        let engine = try Preflight.checkEngine(docker)
-        let composeVersion = try Preflight.checkCompose(docker)
+        let engineWork = BackgroundWork { try Preflight.checkEngine(docker) }
+        let composeWork = BackgroundWork { try Preflight.checkCompose(docker) }
+        let networksWork = BackgroundWork { try docker.allNetworks() }
+        let engine = try engineWork.join()
+        let composeVersion = try composeWork.join()
         let peeked = try BundlePeek.manifest(ofBundleAt: request.bundlePath)
         let manifest = peeked.manifest
         guard manifest.kind == .stack else { throw InstallError.notAStackBundle(kind: manifest.kind.rawValue) }
         guard manifest.compose != nil else { throw InstallError.bundleLacks(field: "compose") }
+        let releaseFolder = layout.release(manifest.bundleId)
+        let loader = ImageLoader(engine: docker, store: engine.imageStore, layout: layout, releaseFolder: releaseFolder)
+        let presenceWork = manifest.images.map { image in BackgroundWork { loader.isPresent(image) } }
         let receipt = try loadReceipt()
         try Preflight.checkDowngrade(receipt: receipt, manifest: manifest, allowed: request.allowDowngrade)
         var plan = try NetworkPlan.make(manifest: manifest, project: request.project, subnet: request.subnet,
                                         publish: try request.publish.map(IngressPlan.parsePublish),
                                         ingressSubnet: try request.ingressSubnet.map(IngressPlan.parseSubnet),
                                         receipt: receipt, layout: layout)
-        try IngressPlan.chooseSubnet(&plan, engine: docker)
-        try Preflight.checkOwnership(plan: plan, manifest: manifest, layout: layout, engine: docker)
-        try Preflight.checkOverlap(plan: plan, engine: docker)
-        let releaseFolder = layout.release(manifest.bundleId)
-        let loader = ImageLoader(engine: docker, store: engine.imageStore, layout: layout, releaseFolder: releaseFolder)
+        let networks = try networksWork.join()
+        try IngressPlan.chooseSubnet(&plan, networks: networks)
+        try Preflight.checkOwnership(plan: plan, manifest: manifest, layout: layout, engine: docker, networks: networks)
+        try Preflight.checkOverlap(plan: plan, networks: networks)
+        var present: [String: Bool] = [:]
+        for (image, work) in zip(manifest.images, presenceWork) { present[image.name] = (try? work.join()) ?? false }
         let space = try Preflight.checkSpace(
             manifest: manifest, layout: layout, dockerRootDir: engine.dockerRootDir,
             releaseExists: FileManager.default.fileExists(atPath: "\(releaseFolder)/MANIFEST.json"),
-            isPresent: loader.isPresent)
+            isPresent: { present[$0.name] ?? false })
         let report = Preflight.Report(
             engineVersion: engine.serverVersion, composeVersion: composeVersion, prefixFreeBytes: space.prefixFree,
             prefixNeededBytes: space.prefixNeeded, dockerFreeBytes: space.dockerFree, dockerNeededBytes: space.dockerNeeded)
@@ -95,13 +106,11 @@ public final class Installer {
         try journal.save(layout)
         removeLeftovers()
 
-        // Verify while extracting (nothing reaches docker before this passes).
-        try timed("verify_extract") {
-            try extract(trust: trust, expectedManifest: peeked.bytes, journal: &journal)
-        }
-
+        // Verify while extracting; an image reaches docker only once its archive is
+        // verified, and is removed again if the rest of the bundle fails.
+        let settled = try extract(trust: trust, expectedManifest: peeked.bytes, loader: loader, journal: &journal)
         let images = try timed("load") {
-            try loader.load(manifest.images, timeout: request.timeout) { note($0) }
+            try loader.load(manifest.images, timeout: request.timeout, settled: settled) { note($0) }
         }
         try journal.complete(.imagesLoaded, in: layout)
 
@@ -125,15 +134,23 @@ public final class Installer {
                 try HealthWaiter(compose: compose, timeout: request.timeout).wait(progress: note)
             }
             try journal.complete(.healthy, in: layout)
-            if let spec = manifest.migrations, !spec.files.isEmpty {
-                migrations = try timed("migrations") {
-                    try MigrationRunner(compose: compose, spec: spec, releaseFolder: releaseFolder).apply(progress: note)
+            // Migrations (SQL inside the database's container) and the isolation check
+            // (Docker's state and network probes) need nothing from each other: they
+            // run at once, and each is recorded in the journal in the old order once
+            // both are over. A failed migration is reported before the isolation verdict.
+            let migrationWork = startMigrations(manifest.migrations, compose: compose, releaseFolder: releaseFolder)
+            let checked = Result {
+                try timed("isolation") {
+                    try isolation.check(plan: plan, manifest: manifest, images: images.ids, layout: layout)
                 }
             }
-            try journal.complete(.migrated, in: layout)
-            let outcome = try timed("isolation") {
-                try isolation.check(plan: plan, manifest: manifest, images: images.ids, layout: layout)
+            if let migrationWork {
+                let run = try migrationWork.join()
+                timings["migrations"] = run.seconds
+                migrations = try run.applied.get()
             }
+            try journal.complete(.migrated, in: layout)
+            let outcome = try checked.get()
             isolationOutcome = outcome
             guard outcome.passed else {
                 throw InstallError.isolationFailed(detail: outcome.failures.joined(separator: "; "), evidence: outcome.evidencePath)

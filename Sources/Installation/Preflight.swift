@@ -111,8 +111,10 @@ public enum Preflight {
     /// Refuses a project that exists on this host but is not this bundle's under this
     /// prefix: its containers, networks or volumes carry other ownership labels, or its
     /// containers were created from another prefix's compose file.
+    /// `networks`: every network of the engine (`DockerEngine.allNetworks()`), listed
+    /// once for this check and `checkOverlap`.
     public static func checkOwnership(plan: NetworkPlan, manifest: Manifest, layout: InstallationLayout,
-                                      engine: DockerEngine) throws {
+                                      engine: DockerEngine, networks: [DockerNetwork]) throws {
         let project = plan.project
         let bundlePrefix = "\(manifest.name)-"
         func ownedByUs(_ labels: [String: String]) -> Bool {
@@ -133,7 +135,7 @@ public enum Preflight {
                 throw InstallError.projectOwned(project: project, owner: "the installation whose compose file is \(files)")
             }
         }
-        for network in try engine.allNetworks() where network.labels[OwnershipLabels.composeProject] == project {
+        for network in networks where network.labels[OwnershipLabels.composeProject] == project {
             guard ownedByUs(network.labels) else {
                 throw InstallError.projectOwned(project: project, owner: "\(describe(network.labels)) (network \(network.name))")
             }
@@ -147,8 +149,8 @@ public enum Preflight {
 
     /// Refuses subnets that overlap a docker network of another project or a host route
     /// (routes through this project's own bridges are ignored: they are ours).
-    public static func checkOverlap(plan: NetworkPlan, engine: DockerEngine) throws {
-        let networks = try engine.allNetworks()
+    /// `networks`: every network of the engine, as for `checkOwnership`.
+    public static func checkOverlap(plan: NetworkPlan, networks: [DockerNetwork]) throws {
         let own = networks.filter { $0.labels[OwnershipLabels.composeProject] == plan.project }
         let ownBridges = Set(own.filter { $0.driver == "bridge" }.map(\.bridgeInterface))
         let routes = try HostProbe.routes()

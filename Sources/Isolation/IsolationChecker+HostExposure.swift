@@ -27,18 +27,20 @@ extension IsolationChecker {
         return canaries
     }
 
-    /// Host exposure per project bridge: can a container open a connection to (or
+    /// Host exposure per project bridge (`listeners`: the host's listening sockets,
+    /// read by the caller while the probes ran): can a container open a connection to (or
     /// deliver a datagram to) the host through the bridge? If so, every host socket
     /// listening on 0.0.0.0 or :: is a warning naming its port and process. With
     /// `fixHostExposure`, adds the INPUT reject rule for that bridge, records it
     /// under the prefix and probes again.
     func recordHostExposure(
         _ snapshot: IsolationSnapshot, plan: ProbePlan, outcomes: [String: ProbeOutcome],
-        canaries: [String: HostCanary], runID: String, firewall: inout FirewallFacts, into checks: inout CheckList
+        canaries: [String: HostCanary], listeners listed: Result<[HostListener], any Error>, runID: String,
+        firewall: inout FirewallFacts, into checks: inout CheckList
     ) throws {
         let listeners: [HostListener]
         do {
-            listeners = try HostFacts.listeners(timeout: options.commandTimeout)
+            listeners = try listed.get()
         } catch {
             listeners = []
             checks.add(

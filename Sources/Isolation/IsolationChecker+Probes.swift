@@ -32,15 +32,38 @@ struct ProbePlan {
     var gatewayKey: String?
 }
 
+/// The egress canary of one run, built and self-tested before the probes.
+struct PreparedCanary: Sendable {
+    let canary: EgressCanary
+    let selfTest: (tcp: ProbeOutcome, tcpArrived: Bool, udpArrived: Bool)
+}
+
 extension IsolationChecker {
-    /// Sets up the canaries, runs every probe in parallel, tears the canaries down
-    /// and records egress, positive-control, DNS, cross-project and host-exposure checks.
+    /// Builds the egress canary and runs its self-test on a thread of its own, so that
+    /// it overlaps reading Docker's state (neither depends on the other). The caller
+    /// joins it and tears the canary down.
+    func prepareCanary(runID: String) -> BackgroundWork<PreparedCanary> {
+        let options = self.options
+        return BackgroundWork {
+            let canary = try EgressCanary(
+                runID: runID, tcpPort: options.canaryTCPPort, udpPort: options.canaryUDPPort,
+                timeout: options.commandTimeout)
+            return PreparedCanary(canary: canary, selfTest: canary.selfTest(connectTimeout: options.connectTimeout))
+        }
+    }
+
+    /// Runs every probe in parallel against the prepared canary, tears the canaries
+    /// down and records egress, positive-control, DNS, cross-project and
+    /// host-exposure checks. Host facts the records need (`firewall`, and the host's
+    /// listening sockets) are read while the probes wait out their timeouts.
     /// Returns the containers that vanished while the probes ran (another project's
-    /// are not counted against this one; the caller records them all).
+    /// are not counted against this one; the caller records them all) and the
+    /// firewall facts as they stand after any fix.
     func runProbes(
         _ snapshot: IsolationSnapshot, runID: String, inspector: DockerEngine,
-        firewall: inout FirewallFacts, into checks: inout CheckList
-    ) throws -> [VanishedObject] {
+        canary canaryWork: BackgroundWork<PreparedCanary>, firewall firewallWork: BackgroundWork<FirewallFacts>,
+        into checks: inout CheckList
+    ) throws -> (vanished: [VanishedObject], firewall: FirewallFacts) {
         let running = snapshot.runningContainers
         guard !running.isEmpty else {
             checks.add(
@@ -48,13 +71,12 @@ extension IsolationChecker {
                 probe: "docker ps (project \(target.project))", expected: "at least one running container",
                 observed: "none running: no probe can run, isolation is not proven", status: .fail,
                 remedy: "start the stack and re-run the check")
-            return []
+            return ([], try firewallWork.join())
         }
-        let canary = try EgressCanary(
-            runID: runID, tcpPort: options.canaryTCPPort, udpPort: options.canaryUDPPort,
-            timeout: options.commandTimeout)
+        let prepared = try canaryWork.join()
+        let canary = prepared.canary
         defer { canary.tearDown() }
-        let selfTest = canary.selfTest(connectTimeout: options.connectTimeout)
+        let selfTest = prepared.selfTest
         let canaryWorks = selfTest.tcp == .connected && selfTest.tcpArrived && selfTest.udpArrived
         checks.add(
             "egress.canary-self-test", "control", "Egress canary sees traffic from the host",
@@ -67,20 +89,24 @@ extension IsolationChecker {
         let hostCanaries = makeHostCanaries(snapshot)
         let plan = makePlan(snapshot, running: running, runID: runID, canary: canary, hostCanaries: hostCanaries)
         phaseHook?(.probesPlanned)
+        let timeout = options.commandTimeout
+        let listenersWork = BackgroundWork { try HostFacts.listeners(timeout: timeout) }
         let outcomes = ProbeRunner.run(plan.tasks, watchdog: options.watchdogSeconds)
         usleep(150_000)  // let a late datagram or handshake land before counting
         let observation = canary.observe()
-        canary.tearDown()
+        let teardown = BackgroundWork { canary.tearDown() }
         let vanished = containersVanishedDuringProbes(snapshot, inspector: inspector)
+        try teardown.join()
+        var firewall = try firewallWork.join()
 
         recordEgress(plan, outcomes, observation, canary: canary, canaryWorks: canaryWorks, into: &checks)
         recordControls(plan, outcomes, into: &checks)
         recordExternalDNS(plan, outcomes, into: &checks)
         recordCrossProject(plan, outcomes, snapshot: snapshot, vanished: vanished, into: &checks)
         try recordHostExposure(
-            snapshot, plan: plan, outcomes: outcomes, canaries: hostCanaries, runID: runID,
-            firewall: &firewall, into: &checks)
-        return vanished
+            snapshot, plan: plan, outcomes: outcomes, canaries: hostCanaries, listeners: listenersWork.result(),
+            runID: runID, firewall: &firewall, into: &checks)
+        return (vanished, firewall)
     }
 
     /// The probe plan: every task keyed so its outcome can be found again.

@@ -46,8 +46,19 @@ public final class IsolationChecker {
 
         IsolationCleanup.sweepStale(timeout: options.commandTimeout)
         progress?("reading Docker state of project \(target.project)")
-        let engine = try inspector.capabilities()
-        var snapshot = try IsolationSnapshot.gather(project: target.project, inspector: inspector, hook: phaseHook)
+        // Host-side work that does not depend on the stack runs while Docker's state
+        // is read: the engine's capabilities, and the egress canary with its self-test.
+        let engineWork = BackgroundWork { try inspector.capabilities() }
+        let canaryWork = prepareCanary(runID: runID)
+        defer { (try? canaryWork.join())?.canary.tearDown() }
+        var snapshot: IsolationSnapshot
+        do {
+            snapshot = try IsolationSnapshot.gather(project: target.project, inspector: inspector, hook: phaseHook)
+        } catch {
+            _ = try engineWork.join()  // an engine that does not answer is reported as such
+            throw error
+        }
+        let engine = try engineWork.join()
         if let scope = options.crossProjects {
             snapshot.foreignContainers.removeAll { !scope.contains(IsolationSnapshot.projectName(of: $0)) }
             snapshot.vanished.removeAll { !$0.ownedByTarget && !scope.contains($0.project ?? "") }
@@ -55,15 +66,18 @@ public final class IsolationChecker {
         if !target.hasManifest && snapshot.containers.isEmpty && snapshot.networks.isEmpty {
             throw IsolationError.projectNotFound(project: target.project)
         }
-        var firewall = FirewallFacts.gather(timeout: options.commandTimeout)
+        let timeout = options.commandTimeout
+        let firewallWork = BackgroundWork { FirewallFacts.gather(timeout: timeout) }
 
         var checks = CheckList()
         checkConfiguration(snapshot, into: &checks)
-        checkIngress(snapshot, firewall: firewall, into: &checks)
         progress?("probing from \(snapshot.runningContainers.count) container(s)")
-        let vanishedDuringProbes = try runProbes(
-            snapshot, runID: runID, inspector: inspector, firewall: &firewall, into: &checks)
-        recordVanished(snapshot.vanished + vanishedDuringProbes, into: &checks)
+        let probed = try runProbes(snapshot, runID: runID, inspector: inspector, canary: canaryWork,
+                                   firewall: firewallWork, into: &checks)
+        let firewall = probed.firewall
+        // The ingress checks read the firewall rules, gathered while the probes ran.
+        checkIngress(snapshot, firewall: firewall, into: &checks)
+        recordVanished(snapshot.vanished + probed.vanished, into: &checks)
         checkEngine(engine, snapshot: snapshot, firewall: firewall, into: &checks)
         checkRoutes(snapshot, into: &checks)
 

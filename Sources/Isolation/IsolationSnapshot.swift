@@ -40,9 +40,11 @@ struct IsolationSnapshot: Sendable {
     static func gather(
         project: String, inspector: DockerEngine, hook: (@Sendable (IsolationPhase) -> Void)? = nil
     ) throws -> IsolationSnapshot {
-        let ownListed = try inspector.listedContainers(label: IsolationLabels.composeProject, value: project)
-            + inspector.listedContainers(label: IsolationLabels.frostbyteProject, value: project)
+        // The listings of one phase are asked for at once (one docker CLI start each).
+        let byCompose = BackgroundWork { try inspector.listedContainers(label: IsolationLabels.composeProject, value: project) }
+        let byFrostbyte = BackgroundWork { try inspector.listedContainers(label: IsolationLabels.frostbyteProject, value: project) }
         let frostbyteListed = try inspector.listedContainers(label: IsolationLabels.frostbyteProject)
+        let ownListed = try byCompose.join() + byFrostbyte.join()
         let ownIDs = Set(ownListed.map(\.id))
         hook?(.containersListed)
         let inspected = try inspector.inspectContainers((ownListed + frostbyteListed).map(\.id))
@@ -60,8 +62,9 @@ struct IsolationSnapshot: Sendable {
             .sorted { $0.name < $1.name }
         hook?(.containersInspected)
 
-        let networkIDs = try inspector.networkIDs(label: IsolationLabels.composeProject, value: project)
-            + inspector.networkIDs(label: IsolationLabels.frostbyteProject, value: project)
+        let networksByCompose = BackgroundWork { try inspector.networkIDs(label: IsolationLabels.composeProject, value: project) }
+        let networksByFrostbyte = try inspector.networkIDs(label: IsolationLabels.frostbyteProject, value: project)
+        let networkIDs = try networksByCompose.join() + networksByFrostbyte
         let attachedIDs = (containers + foreign).flatMap { $0.networkSettings.networks.values.map(\.networkID) }
             .filter { !$0.isEmpty }
         let networkInspection = try inspector.inspectNetworks(networkIDs + attachedIDs)

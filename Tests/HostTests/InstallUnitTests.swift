@@ -204,6 +204,19 @@ struct InstallHealthTests {
         #expect(!MigrationRunner.isSafeName("x';DROP TABLE y;--.sql"))
         #expect(!MigrationRunner.isSafeName(""))
     }
+
+    @Test func migrationErrorsNameLinesOfTheFailingFile() {
+        // The file's line 1 is line 7 of the batch psql read.
+        let message = "psql:<stdin>:8: ERROR:  function no_such_function() does not exist\npsql:<stdin>:3: NOTICE:  x"
+        #expect(MigrationRunner.fileLines(message, firstLine: 7)
+            == "psql:<stdin>:2: ERROR:  function no_such_function() does not exist\npsql:<stdin>:3: NOTICE:  x")
+        #expect(MigrationRunner.fileLines("no position here", firstLine: 7) == "no position here")
+    }
+
+    @Test func recordedMigrationsAreParsedFromTheBatchOutput() {
+        let parsed = MigrationRunner.parseRecorded("a row a migration printed\n001_a.sql abc\n002_b.sql def\n")
+        #expect(parsed == ["001_a.sql": "abc", "002_b.sql": "def"])
+    }
 }
 
 @Suite("Install: signature policy")
@@ -224,5 +237,15 @@ struct InstallPolicyTests {
         #expect(throws: InstallError.trustRequired) { try SignaturePolicy.accept(Self.report(.unsigned), trustGiven: false, allowUnsigned: false) }
         let bad = Self.report(.trusted, problems: [VerificationProblem(.sha256, path: "images/a.tar", "digest differs")])
         #expect(throws: InstallError.self) { try SignaturePolicy.accept(bad, trustGiven: true, allowUnsigned: false) }
+    }
+
+    /// An image announced before the end of the bundle is loaded early only under the
+    /// rule `accept` applies at the end.
+    @Test func earlyLoadingFollowsThePolicy() {
+        for state in [SignatureStatus.State.unsigned, .signedUnchecked, .trusted, .untrusted] {
+            #expect(SignaturePolicy.wouldAccept(state, trustGiven: true, allowUnsigned: false) == (state == .trusted))
+            #expect(SignaturePolicy.wouldAccept(state, trustGiven: false, allowUnsigned: true))
+            #expect(!SignaturePolicy.wouldAccept(state, trustGiven: false, allowUnsigned: false))
+        }
     }
 }

@@ -6,6 +6,7 @@ import InstallationState
 import Dispatch
 import FoundationEssentials
 import Glibc
+import Synchronization
 
 /// One probe to run: a key to find its outcome by, the namespace to run it in, and
 /// the blocking work (a `SocketProbe` call, bounded by its own timeout).
@@ -15,23 +16,36 @@ struct ProbeTask: Sendable {
     let body: @Sendable () -> ProbeOutcome
 }
 
-/// Runs probes in parallel, each on its own thread inside its namespace, and waits
-/// for all of them at most `watchdog` seconds. A probe still running then is
-/// reported as `.hung`; probes not yet started are cancelled, so nothing touches the
-/// network after `run` returns except a hung probe finishing its own bounded wait.
+/// Runs probes in parallel, each on its own fresh thread inside its namespace, and
+/// waits for all of them at most `watchdog` seconds.
+///
+/// Guarantees:
+/// - At most `concurrency` probes run at once (default 256, far above what a stack
+///   needs: every container × target of a run starts together, so a phase whose
+///   blocked probes each wait out their timeout (Engine 20.10 drops packets on
+///   internal networks) costs one timeout, not one per wave of probes).
+/// - Every task has exactly one outcome under its key: its own, `.failed` when its
+///   namespace could not be entered, or `.hung` when the watchdog passed first.
+///   Outcomes are looked up by key, so the order probes finish in never shows in
+///   the evidence.
+/// - Probes not yet started when the watchdog passes are cancelled, so nothing
+///   touches the network after `run` returns except a hung probe finishing its own
+///   bounded wait.
 enum ProbeRunner {
-    static func run(_ tasks: [ProbeTask], watchdog: Double, concurrency: Int = 24) -> [String: ProbeOutcome] {
-        let results = ResultsBox()
+    static let defaultConcurrency = 256
+
+    static func run(_ tasks: [ProbeTask], watchdog: Double, concurrency: Int = defaultConcurrency)
+        -> [String: ProbeOutcome] {
+        let state = Mutex(RunState())
         let gate = DispatchSemaphore(value: max(1, concurrency))
         let group = DispatchGroup()
-        let cancelled = Flag()
         for task in tasks {
             group.enter()
             DetachedThread.start(name: "probe", stackSize: 512 * 1024) {
                 defer { group.leave() }
                 gate.wait()
                 defer { gate.signal() }
-                guard !cancelled.isSet else { return }
+                guard !state.withLock({ $0.cancelled }) else { return }
                 let outcome: ProbeOutcome
                 do {
                     let previous = try NetworkNamespace.enter(task.namespace)
@@ -40,30 +54,23 @@ enum ProbeRunner {
                 } catch {
                     outcome = .failed(reason: "\(error)")
                 }
-                results.set(task.key, outcome)
+                state.withLock { $0.outcomes[task.key] = outcome }
             }
         }
-        if group.wait(timeout: .now() + watchdog) == .timedOut { cancelled.set() }
-        var outcomes = results.snapshot()
+        let finished = group.wait(timeout: .now() + watchdog) == .success
+        var outcomes = state.withLock { state in
+            if !finished { state.cancelled = true }
+            return state.outcomes
+        }
         for task in tasks where outcomes[task.key] == nil {
             outcomes[task.key] = .hung(seconds: watchdog)
         }
         return outcomes
     }
-}
 
-/// Probe outcomes by key, written from many threads.
-private final class ResultsBox: @unchecked Sendable {
-    private let lock = ConditionLock()
-    private var values: [String: ProbeOutcome] = [:]
-    func set(_ key: String, _ value: ProbeOutcome) { lock.lock(); values[key] = value; lock.unlock() }
-    func snapshot() -> [String: ProbeOutcome] { lock.lock(); defer { lock.unlock() }; return values }
-}
-
-/// A one-way boolean shared between threads.
-final class Flag: @unchecked Sendable {
-    private let lock = ConditionLock()
-    private var value = false
-    var isSet: Bool { lock.lock(); defer { lock.unlock() }; return value }
-    func set() { lock.lock(); value = true; lock.unlock() }
+    /// What the probe threads share: their outcomes and the watchdog's cancellation.
+    private struct RunState: Sendable {
+        var outcomes: [String: ProbeOutcome] = [:]
+        var cancelled = false
+    }
 }

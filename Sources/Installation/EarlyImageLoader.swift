@@ -1,0 +1,96 @@
+import FrostbyteCore
+import BundleFormat
+import Engine
+import InstallationState
+import FoundationEssentials
+import Glibc
+import Synchronization
+
+/// Overlaps `docker load` with verification: the verifier announces each image
+/// archive as soon as it is verified and extracted (`VerifiedImage`), and this
+/// loads it from the staging folder while later entries still stream.
+///
+/// Guarantees:
+/// - Nothing reaches `docker load` that the verifier has not announced, and only
+///   when `accept` (the install's signature policy and expected manifest) agrees.
+/// - Only images whose name the engine does not know at all are loaded here; any
+///   other is left to `ImageLoader.load` after verification, as before. So `undo()`,
+///   which removes what was loaded here, puts the engine back exactly as it was.
+/// - One `docker load` at a time, in bundle order, each through
+///   `ImageLoader.ensure` (the same recording and identity check as the load step).
+/// - `finish()` returns only when every load started here is over, so the caller
+///   may then move or remove the files they read.
+public final class EarlyImageLoader: Sendable {
+    private let loader: ImageLoader
+    private let timeout: Double
+    private let accept: @Sendable (VerifiedImage) -> Bool
+    private let progress: @Sendable (String) -> Void
+    /// Loads in the order they were offered; each waits for the one before it.
+    private let loads = Mutex<[(name: String, work: BackgroundWork<ImageLoader.LoadedImage?>)]>([])
+
+    /// - Parameters:
+    ///   - progress: hears `ensure`'s lines (`loading image NAME`) from the loading thread.
+    ///   - accept: whether an announced image may be loaded now (policy).
+    public init(loader: ImageLoader, timeout: Double, progress: @escaping @Sendable (String) -> Void,
+                accept: @escaping @Sendable (VerifiedImage) -> Bool) {
+        self.loader = loader; self.timeout = timeout; self.progress = progress; self.accept = accept
+    }
+
+    /// The verifier's callback: starts loading `verified` after the loads before it.
+    public func offer(_ verified: VerifiedImage) {
+        guard accept(verified) else { return }
+        let loader = self.loader, timeout = self.timeout, progress = self.progress
+        loads.withLock { loads in
+            let previous = loads.last?.work
+            let work = BackgroundWork { () throws -> ImageLoader.LoadedImage? in
+                _ = previous?.result()
+                guard try loader.engine.image(verified.image.name) == nil else { return nil }
+                do {
+                    return try loader.ensure(verified.image, archive: verified.path, timeout: timeout,
+                                             knownAbsent: true, progress: progress)
+                } catch {
+                    throw AttemptedLoadError(underlying: error)
+                }
+            }
+            loads.append((verified.image.name, work))
+        }
+    }
+
+    /// Waits for every load started here; returns the images they made present (name →
+    /// result). Images left to the load step are absent.
+    /// - Throws: the first load's error (`docker load` failed, identity mismatch).
+    public func finish() throws -> [String: ImageLoader.LoadedImage] {
+        var settled: [String: ImageLoader.LoadedImage] = [:]
+        var failure: (any Error)?
+        for (name, work) in loads.withLock({ $0 }) {
+            switch work.result() {
+            case .success(let loaded?): settled[name] = loaded
+            case .success(nil): continue
+            case .failure(let error): failure = failure ?? ((error as? AttemptedLoadError)?.underlying ?? error)
+            }
+        }
+        if let failure { throw failure }
+        return settled
+    }
+
+    /// After a bundle that failed: waits for the loads, then removes every image
+    /// loaded here (by name; no container can use it yet) and its record. Best effort.
+    public func undo() {
+        var names: [String] = []
+        for (name, work) in loads.withLock({ $0 }) {
+            switch work.result() {
+            case .success(let loaded?) where loaded.loadedNow: names.append(name)
+            case .failure(let error) where error is AttemptedLoadError: names.append(name)
+            default: continue
+            }
+        }
+        for name in names where (try? loader.engine.image(name)) != nil { _ = loader.engine.removeImage(name) }
+        try? LoadedImagesRecord.remove(names, in: loader.layout)
+    }
+}
+
+/// A failure after `docker load` was started for a name the engine did not know:
+/// whatever the load left under that name is this install's to remove.
+private struct AttemptedLoadError: Error {
+    let underlying: any Error
+}
