@@ -11,11 +11,10 @@ enum Interop {
         return url.path
     }()
 
-    /// The Compose JSON schema: `$COMPOSE_SPEC_SCHEMA`, else the shared reference copy
-    /// beside the repository (`../shared/reference/`, as laid out for CI).
+    /// The Compose JSON schema: `$COMPOSE_SPEC_SCHEMA`, else the official schema kept in
+    /// the repository (`reference/compose-spec.json`), so a clone in any folder has it.
     static let schemaPath: String = ProcessInfo.processInfo.environment["COMPOSE_SPEC_SCHEMA"]
-        ?? URL(fileURLWithPath: repositoryRoot).deletingLastPathComponent()
-            .appendingPathComponent("shared/reference/compose-spec.json").path
+        ?? URL(fileURLWithPath: repositoryRoot).appendingPathComponent("reference/compose-spec.json").path
 
     /// The `frostbyte-bundle` binary built next to the test bundle, if any.
     static let binary: String? = {
