@@ -47,7 +47,7 @@ public struct InstallJournal: Codable, Sendable, Equatable {
 
     /// A fresh journal for a new install.
     public init(bundleId: String, project: String, subnet: String, gatewayIP: String?, previousBundleId: String?) {
-        let now = Timestamp.now()
+        let now = UTCTime.now()
         self.bundleId = bundleId; self.project = project; self.subnet = subnet
         self.gatewayIP = gatewayIP; self.previousBundleId = previousBundleId
         self.startedAt = now; self.updatedAt = now
@@ -77,8 +77,8 @@ public struct InstallJournal: Codable, Sendable, Equatable {
 
     /// Marks `step` done and saves.
     public mutating func complete(_ step: Step, in layout: InstallationLayout) throws {
-        completed[step.rawValue] = Timestamp.now()
-        updatedAt = Timestamp.now()
+        completed[step.rawValue] = UTCTime.now()
+        updatedAt = UTCTime.now()
         try save(layout)
     }
 
@@ -86,7 +86,7 @@ public struct InstallJournal: Codable, Sendable, Equatable {
     public mutating func finish(_ status: Status, failure: String? = nil, in layout: InstallationLayout) throws {
         self.status = status
         self.failure = failure
-        updatedAt = Timestamp.now()
+        updatedAt = UTCTime.now()
         try save(layout)
     }
 }
@@ -98,11 +98,6 @@ extension InstallationLayout {
     public var lock: String { "\(state)/lock" }
     /// `secrets/`: the folder of the generated `.env` (0700).
     public var secrets: String { "\(prefix)/secrets" }
-}
-
-/// ISO 8601 UTC timestamps with second precision, as in receipts and evidence.
-enum Timestamp {
-    static func now() -> String { UTCTime.now(.seconds) }
 }
 
 /// An exclusive, non-blocking flock(2) on `state/lock`, held for the life of the object.

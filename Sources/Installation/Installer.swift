@@ -164,7 +164,7 @@ public final class Installer {
         try journal.complete(.switched, in: layout)
         let newReceipt = InstallationReceipt(
             bundleId: manifest.bundleId, name: manifest.name, version: manifest.version, project: plan.project,
-            subnet: plan.subnet, gatewayIP: plan.gatewayIP, installedAt: Timestamp.now(), images: images.ids,
+            subnet: plan.subnet, gatewayIP: plan.gatewayIP, installedAt: UTCTime.now(), images: images.ids,
             evidenceSHA256: isolationOutcome?.evidenceSHA256, evidencePath: isolationOutcome?.evidencePath,
             previousBundleId: journal.previousBundleId, publish: plan.publish, ingressSubnet: plan.ingressSubnet)
         try AtomicFile.write(try ManifestCoding.encode(newReceipt), to: layout.receipt, mode: 0o644)

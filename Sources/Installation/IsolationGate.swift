@@ -98,18 +98,18 @@ public struct NetworkIsolationGate: IsolationGate {
             let observed = match.map { "Internal=\($0.internal) Subnet=\($0.ipv4Subnets.joined(separator: ","))" } ?? "network missing"
             let passed = match.map { $0.internal == planned.internal && $0.ipv4Subnets.contains(planned.subnet) } ?? false
             checks.append(Check(name: "network \(planned.name) internal", command: command, expected: expected,
-                                observed: observed, result: passed ? "pass" : "fail", timestamp: Timestamp.now()))
+                                observed: observed, result: passed ? "pass" : "fail", timestamp: UTCTime.now()))
         }
         for network in live where !plan.networks.contains(where: { $0.name == network.labels["com.docker.compose.network"] }) {
             checks.append(Check(name: "network \(network.name) declared", command: "docker network inspect \(network.name)",
                                 expected: "only the bundle's networks", observed: "extra network \(network.name) Internal=\(network.internal)",
-                                result: network.internal ? "pass" : "fail", timestamp: Timestamp.now()))
+                                result: network.internal ? "pass" : "fail", timestamp: UTCTime.now()))
         }
         let passed = checks.allSatisfy { $0.result == "pass" }
-        let evidence = Evidence(project: plan.project, bundleId: bundleId, timestamp: Timestamp.now(), passed: passed, checks: checks)
+        let evidence = Evidence(project: plan.project, bundleId: bundleId, timestamp: UTCTime.now(), passed: passed, checks: checks)
         let data = try ManifestCoding.encode(evidence)
         try AtomicFile.makeFolder(layout.evidence, mode: 0o755)
-        let stamp = Timestamp.now().replacing(":", with: "")
+        let stamp = UTCTime.now().replacing(":", with: "")
         let path = "\(layout.evidence)/install-\(bundleId)-\(stamp).json"
         try AtomicFile.write(data, to: path, mode: 0o644)
         return IsolationOutcome(

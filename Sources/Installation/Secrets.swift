@@ -51,7 +51,7 @@ public enum Secrets {
         guard !missing.isEmpty else { return Outcome(created: false, addedKeys: []) }
         var text = existing
         if !text.isEmpty && !text.hasSuffix("\n") { text += "\n" }
-        text += "# added on upgrade \(Timestamp.now())\n"
+        text += "# added on upgrade \(UTCTime.now())\n"
         for entry in missing { text += fill("\(entry.key)=\(entry.value)") + "\n" }
         try AtomicFile.write(Data(text.utf8), to: layout.secretsEnv, mode: 0o600)
         return Outcome(created: false, addedKeys: missing.map(\.key))
