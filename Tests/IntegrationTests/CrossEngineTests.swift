@@ -44,8 +44,10 @@ struct CrossEngineTests {
                 "a containerd-store build records manifest digests and layers: \(images)")
         #expect(try InstallEnv.tool(["verify-bundle", bundle]).status == 0)
 
+        // Its own project, subnet and published port: another stack (a demo left running) may hold the defaults.
         let install = try InstallEnv.tool(["install", bundle, "--allow-unsigned", "--prefix", prefix, "--project", project,
-                                           "--subnet", try DockerTestSupport.freeSubnet(in: "10.217"), "--json"])
+                                           "--subnet", try DockerTestSupport.freeSubnet(in: "10.217"),
+                                           "--publish", "\(Int.random(in: 19_000...19_999))", "--json"])
         #expect(install.status == 0, "\(install.stderr)")
         #expect((InstallHarness.json(install)["images_loaded"] as? [String] ?? []).count == 4)
         #expect(InstallHarness.json(try InstallEnv.tool(["status", "--prefix", prefix, "--json"]))["healthy"] as? Bool == true)
@@ -70,7 +72,8 @@ struct CrossEngineTests {
         #expect(build.status == 0, "\(build.stderr)")
 
         let install = try CrossEngine.run(engine, [InstallEnv.binary, "install", bundle, "--allow-unsigned", "--prefix", prefix,
-                                                   "--project", project, "--subnet", "10.218.7.0/24", "--json"])
+                                                   "--project", project, "--subnet", "10.218.7.0/24",
+                                                   "--publish", "\(Int.random(in: 19_000...19_999))", "--json"])
         #expect(install.status == 0, "\(install.stderr)")
         #expect((InstallHarness.json(install)["images_loaded"] as? [String] ?? []).count == 4)
         let status = try CrossEngine.run(engine, [InstallEnv.binary, "status", "--prefix", prefix, "--json"])

@@ -55,8 +55,10 @@ struct ImageIdentityTests {
         try InstallEnv.check(["docker", "tag", "frostbyte-demo/redis:1.0", name])
         #expect(try engineImage(name).layers != diffIDs)
 
-        let install = try InstallEnv.tool(["install", bundle, "--allow-unsigned", "--prefix", prefix, "--project", project,
-                                           "--subnet", try DockerTestSupport.freeSubnet(in: "10.216"), "--json"])
+        // Its own project, subnet and published port: another stack (a demo left running) may hold the defaults.
+        let placement = ["--project", project, "--subnet", try DockerTestSupport.freeSubnet(in: "10.216"),
+                         "--publish", "\(Int.random(in: 19_000...19_999))"]
+        let install = try InstallEnv.tool(["install", bundle, "--allow-unsigned", "--prefix", prefix, "--json"] + placement)
         #expect(install.status == 0, "\(install.stderr)")
         let loaded = InstallHarness.json(install)["images_loaded"] as? [String] ?? []
         #expect(loaded.contains(name), "the impostor was not taken for the bundle's image: \(loaded)")
@@ -67,7 +69,7 @@ struct ImageIdentityTests {
         }
 
         // Control: the same bundle again finds every image present under its identity.
-        let again = try InstallEnv.tool(["install", bundle, "--allow-unsigned", "--prefix", prefix, "--json"])
+        let again = try InstallEnv.tool(["install", bundle, "--allow-unsigned", "--prefix", prefix, "--json"] + placement)
         #expect(again.status == 0, "\(again.stderr)")
         #expect((InstallHarness.json(again)["images_loaded"] as? [String] ?? []).isEmpty)
     }
