@@ -176,7 +176,10 @@ extension VerificationSession {
                                             actual: "\(file.size) bytes", "\(what) size differs from files[]"))
             }
         }
-        for image in manifest.images { require(image.file, sha256: image.sha256, size: image.size, what: "image \(image.name)") }
+        for image in manifest.images {
+            guard let file = image.file else { continue }
+            require(file, sha256: image.sha256, size: image.size, what: "image \(image.name)")
+        }
         for model in manifest.models { require(model.path, sha256: model.sha256, size: model.size, what: "model \(model.name)") }
         if let compose = manifest.compose { require(compose.file, sha256: compose.sha256, size: nil, what: "compose file") }
         for script in manifest.scripts { require(script, sha256: nil, size: nil, what: "script") }
@@ -185,34 +188,35 @@ extension VerificationSession {
 
     private func checkImages(_ manifest: Manifest) {
         for image in manifest.images {
-            var check = ImageCheck(file: image.file, name: image.name, expectedDigest: image.digest,
+            guard let file = image.file else { continue }
+            var check = ImageCheck(file: file, name: image.name, expectedDigest: image.digest,
                                    actualDigest: nil, layout: nil, layers: 0)
             defer { report.images.append(check) }
-            guard observed[image.file] != nil else { continue }
-            guard let result = imageResults[image.file] else {
-                problem(VerificationProblem(.imageArchive, path: image.file,
+            guard observed[file] != nil else { continue }
+            guard let result = imageResults[file] else {
+                problem(VerificationProblem(.imageArchive, path: file,
                                             "image archive was not inspected (it came before MANIFEST.json or was rejected)"))
                 continue
             }
             switch result {
             case .failure(let reason):
-                problem(VerificationProblem(.imageArchive, path: image.file, "image archive \(reason)"))
+                problem(VerificationProblem(.imageArchive, path: file, "image archive \(reason)"))
             case .success(let summary):
                 check.actualDigest = summary.configDigest
                 check.layout = summary.layout.rawValue
                 check.layers = summary.layerCount
                 if summary.configDigest != image.digest {
-                    problem(VerificationProblem(.imageDigest, path: image.file, expected: image.digest,
+                    problem(VerificationProblem(.imageDigest, path: file, expected: image.digest,
                                                 actual: summary.configDigest,
                                                 "image config inside the archive does not hash to images[].digest"))
                 }
                 if let manifestDigest = image.manifestDigest, !summary.manifestDigests.contains(manifestDigest) {
-                    problem(VerificationProblem(.imageDigest, path: image.file, expected: manifestDigest,
+                    problem(VerificationProblem(.imageDigest, path: file, expected: manifestDigest,
                                                 actual: summary.manifestDigests.first ?? "no index.json",
                                                 "the archive's index.json does not name images[].manifest_digest"))
                 }
                 if let diffIDs = image.diffIDs, diffIDs != summary.diffIDs {
-                    problem(VerificationProblem(.imageDigest, path: image.file, expected: diffIDs.joined(separator: ","),
+                    problem(VerificationProblem(.imageDigest, path: file, expected: diffIDs.joined(separator: ","),
                                                 actual: summary.diffIDs.joined(separator: ","),
                                                 "the image config's rootfs.diff_ids differ from images[].diff_ids"))
                 }

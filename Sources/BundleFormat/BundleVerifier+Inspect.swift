@@ -12,14 +12,17 @@ import Glibc
 public struct BundleInspection: Codable, Sendable, Equatable {
     public struct ImageSummary: Codable, Sendable, Equatable {
         public var name: String
-        public var file: String
-        public var size: Int64
+        /// v1 only: the archive file, its size and SHA-256.
+        public var file: String?
+        public var size: Int64?
         public var digest: String
-        public var sha256: SHA256Digest
+        public var sha256: SHA256Digest?
         public var manifestDigest: String?
         public var diffIDs: [String]?
+        /// v2 only: the layer blobs.
+        public var layers: [String]?
         enum CodingKeys: String, CodingKey {
-            case name, file, size, digest, sha256
+            case name, file, size, digest, sha256, layers
             case manifestDigest = "manifest_digest"
             case diffIDs = "diff_ids"
         }
@@ -114,7 +117,7 @@ extension BundleVerifier {
             project: manifest.compose?.project, networks: manifest.compose?.networks ?? [],
             images: manifest.images.map {
                 .init(name: $0.name, file: $0.file, size: $0.size, digest: $0.digest, sha256: $0.sha256,
-                      manifestDigest: $0.manifestDigest, diffIDs: $0.diffIDs)
+                      manifestDigest: $0.manifestDigest, diffIDs: $0.diffIDs, layers: $0.layers)
             },
             models: manifest.models.map { .init(name: $0.name, path: $0.path, size: $0.size, sha256: $0.sha256) },
             exportSource: manifest.source,

@@ -204,7 +204,7 @@ final class VerificationSession {
             report.name = decoded.name
             report.version = decoded.version
             report.bundleId = decoded.bundleId
-            for image in decoded.images { imagesByFile[image.file] = image }
+            for image in decoded.images { if let file = image.file { imagesByFile[file] = image } }
             for file in decoded.files { listedFiles[file.path] = file }
         } catch let error as ManifestError {
             switch error {

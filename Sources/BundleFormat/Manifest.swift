@@ -2,12 +2,19 @@ import FrostbyteCore
 import FoundationEssentials
 import Glibc
 
-/// MANIFEST.json of bundle format v1 (docs/FORMAT.md). Encoded with sorted keys and
+/// MANIFEST.json of bundle formats v1 and v2 (docs/FORMAT.md). Encoded with sorted keys and
 /// 2-space indentation by `ManifestCoding`, so the same manifest gives the same bytes.
 /// Paths are relative to the bundle's root folder (`<name>-<version>/`).
 public struct Manifest: Codable, Sendable, Equatable {
-    /// The only format this version reads and writes.
+    /// Format v1: one `docker save` archive per image under `images/`.
     public static let formatV1 = "frostbyte-bundle/1"
+    /// Format v2: `images/` is one OCI image layout; each blob is stored once.
+    public static let formatV2 = "frostbyte-bundle/2"
+    /// Every format this version reads.
+    public static let readableFormats = [formatV1, formatV2]
+
+    /// True for format v2 (OCI layout, blobs).
+    public var isV2: Bool { format == Manifest.formatV2 }
 
     /// What a bundle carries: a deployable stack, or data exported from one.
     public enum Kind: String, Codable, Sendable { case stack, export }
@@ -32,16 +39,26 @@ public struct Manifest: Codable, Sendable, Equatable {
     /// For `kind: export`: where the data came from and what produced each file.
     public var source: ExportSource?
     /// Every entry of the bundle except MANIFEST.json, MANIFEST.json.sig and SHA256SUMS.
+    /// In a delta bundle it lists the whole release; entries the base already has are
+    /// marked `in_base` and are not in the archive.
     public var files: [File]
+    /// Format v2: every blob the images use (layers, configs, image manifests), in
+    /// archive order, each once.
+    public var blobs: [Blob]?
+    /// Format v2 delta bundles: the release whose files and blobs this one leaves out.
+    public var base: Base?
 
     public init(
         kind: Kind = .stack, name: String, version: String, bundleId: String, createdAt: String,
         builder: Builder, compose: Compose? = nil, gateway: Gateway? = nil,
         images: [Image] = [], models: [Model] = [], scripts: [String] = [],
         migrations: Migrations? = nil, exports: [ExportStep]? = nil,
-        source: ExportSource? = nil, files: [File]
+        source: ExportSource? = nil, files: [File], format: String = Manifest.formatV1,
+        blobs: [Blob]? = nil, base: Base? = nil
     ) {
-        self.format = Manifest.formatV1
+        self.format = format
+        self.blobs = blobs
+        self.base = base
         self.kind = kind
         self.name = name
         self.version = version
@@ -61,7 +78,7 @@ public struct Manifest: Codable, Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case format, kind, name, version, builder, compose, gateway, images, models, scripts
-        case migrations, exports, source, files
+        case migrations, exports, source, files, blobs, base
         case bundleId = "bundle_id"
         case createdAt = "created_at"
     }
@@ -111,30 +128,76 @@ public struct Manifest: Codable, Sendable, Equatable {
         }
     }
 
-    /// One `docker save` archive. `digest` is the image ID (`sha256:` + hex of the
-    /// image config) that `docker load` reports.
+    /// One image. v1: a `docker save` archive (`file`, `sha256`, `size`). v2: an image
+    /// of the OCI layout under `images/` (`manifest_digest`, `layers`; no file).
+    /// `digest` is the config digest in both: the image ID graphdriver engines report.
     public struct Image: Codable, Sendable, Equatable {
         public var name: String
-        public var file: String
-        public var sha256: SHA256Digest
+        /// v1: `images/<safe-ref>.tar`, its SHA-256 and size. Absent in v2.
+        public var file: String?
+        public var sha256: SHA256Digest?
+        public var size: Int64?
         /// The config digest: the image ID graphdriver engines report.
         public var digest: String
-        public var size: Int64
-        /// The manifest (or index) digest the save's index.json names, when it has one:
-        /// the image ID the containerd image store reports. Absent in bundles built
-        /// from a legacy docker-archive (Engine < 25).
+        /// v1 (optional): the manifest (or index) digest the save's index.json names.
+        /// v2 (required): the digest of the image manifest blob in `images/`. The
+        /// containerd image store reports it as the image ID.
         public var manifestDigest: String?
-        /// The layers' diff IDs from the image config (the same on every image store).
+        /// v1 (optional): the layers' diff IDs from the image config.
         public var diffIDs: [String]?
+        /// v2: the layer blobs in order. Layers are stored uncompressed, so these are
+        /// also the config's diff IDs.
+        public var layers: [String]?
         public init(name: String, file: String, sha256: SHA256Digest, digest: String, size: Int64,
                     manifestDigest: String? = nil, diffIDs: [String]? = nil) {
             self.name = name; self.file = file; self.sha256 = sha256; self.digest = digest; self.size = size
             self.manifestDigest = manifestDigest; self.diffIDs = diffIDs
         }
+        /// A v2 image.
+        public init(name: String, digest: String, manifestDigest: String, layers: [String]) {
+            self.name = name; self.digest = digest; self.manifestDigest = manifestDigest; self.layers = layers
+        }
+        /// The layers' diff IDs, whichever format recorded them.
+        public var layerDiffIDs: [String]? { layers ?? diffIDs }
         enum CodingKeys: String, CodingKey {
-            case name, file, sha256, digest, size
+            case name, file, sha256, digest, size, layers
             case manifestDigest = "manifest_digest"
             case diffIDs = "diff_ids"
+        }
+    }
+
+    /// One blob of the v2 OCI layout, stored at `images/blobs/sha256/<hex>`.
+    public struct Blob: Codable, Sendable, Equatable {
+        /// `sha256:<hex>` of the blob's bytes.
+        public var digest: String
+        public var size: Int64
+        /// OCI media type: image manifest, image config or (uncompressed) layer.
+        public var mediaType: String
+        public init(digest: String, size: Int64, mediaType: String) {
+            self.digest = digest; self.size = size; self.mediaType = mediaType
+        }
+        /// The blob's path relative to the bundle's root folder.
+        public var path: String { OCILayout.blobPath(digest) }
+        enum CodingKeys: String, CodingKey {
+            case digest, size
+            case mediaType = "media_type"
+        }
+    }
+
+    /// The release a delta bundle builds on, under the signature.
+    public struct Base: Codable, Sendable, Equatable {
+        public var bundleId: String
+        public var name: String
+        public var version: String
+        /// SHA-256 of the base's exact MANIFEST.json bytes.
+        public var manifestSha256: SHA256Digest
+        public init(bundleId: String, name: String, version: String, manifestSha256: SHA256Digest) {
+            self.bundleId = bundleId; self.name = name; self.version = version; self.manifestSha256 = manifestSha256
+        }
+        enum CodingKeys: String, CodingKey {
+            case name, version
+            case bundleId = "bundle_id"
+            case manifestSha256 = "manifest_sha256"
         }
     }
 
@@ -208,11 +271,19 @@ public struct Manifest: Codable, Sendable, Equatable {
         public var size: Int64
         /// Octal permission bits, "0644" or "0755".
         public var mode: String
-        public init(path: String, sha256: SHA256Digest?, size: Int64, mode: String) {
-            self.path = path; self.sha256 = sha256; self.size = size; self.mode = mode
+        /// Delta bundles: true when the entry is left out because the base has it.
+        public var inBase: Bool?
+        public init(path: String, sha256: SHA256Digest?, size: Int64, mode: String, inBase: Bool? = nil) {
+            self.path = path; self.sha256 = sha256; self.size = size; self.mode = mode; self.inBase = inBase
         }
         /// True for a directory entry.
         public var isDirectory: Bool { sha256 == nil }
+        /// True when the archive carries the entry (always, except in delta bundles).
+        public var isCarried: Bool { inBase != true }
+        enum CodingKeys: String, CodingKey {
+            case path, sha256, size, mode
+            case inBase = "in_base"
+        }
     }
 }
 
@@ -227,7 +298,8 @@ public enum ManifestError: UserFacingError, Equatable {
         case .notJSON(let detail): return "MANIFEST.json is not a valid manifest: \(detail)"
         case .missingField(let field): return "MANIFEST.json lacks the required field '\(field)'"
         case .unknownFormat(let format):
-            return "MANIFEST.json has format '\(format)'; this tool reads '\(Manifest.formatV1)' only, use a newer frostbyte-bundle"
+            return "MANIFEST.json has format '\(format)'; this tool reads "
+                + Manifest.readableFormats.map { "'\($0)'" }.joined(separator: " and ") + " only, use a newer frostbyte-bundle"
         }
     }
 
@@ -256,7 +328,7 @@ public enum ManifestCoding {
         /// Only the "format" field, when it is a string; anything else decodes to nil.
         struct FormatProbe: Decodable { let format: String? }
         if let format = (try? JSONDecoder().decode(FormatProbe.self, from: data))?.format,
-           format != Manifest.formatV1 {
+           !Manifest.readableFormats.contains(format) {
             throw ManifestError.unknownFormat(format)
         }
         do {

@@ -38,10 +38,10 @@ public struct ImageLoader: Sendable {
         case .graphdriver:
             return found.id == image.digest
         case .containerd:
-            if let diffIDs = image.diffIDs, diffIDs != found.diffIDs { return false }
+            if let diffIDs = image.layerDiffIDs, diffIDs != found.diffIDs { return false }
             var known: Set<String> = [image.digest]
             if let manifestDigest = image.manifestDigest { known.insert(manifestDigest) }
-            if let seen = ImageIdentityRecord.read(layout)[image.sha256.hex] { known.insert(seen) }
+            if let sha256 = image.sha256, let seen = ImageIdentityRecord.read(layout)[sha256.hex] { known.insert(seen) }
             return known.contains(found.id)
         }
     }
@@ -58,7 +58,7 @@ public struct ImageLoader: Sendable {
         var loadedNow: [String] = []
         for image in images {
             let result = try settled[image.name]
-                ?? ensure(image, archive: "\(releaseFolder)/\(image.file)", timeout: timeout, progress: progress)
+                ?? ensure(image, archive: "\(releaseFolder)/\(image.file ?? "")", timeout: timeout, progress: progress)
             loaded[image.name] = result.id
             if result.loadedNow { loadedNow.append(image.name) }
         }
@@ -106,7 +106,7 @@ public struct ImageLoader: Sendable {
                 throw InstallError.imageIDMismatch(image: image.name, expected: image.digest, found: found.id)
             }
         case .containerd:
-            if let diffIDs = image.diffIDs, diffIDs != found.diffIDs {
+            if let diffIDs = image.layerDiffIDs, diffIDs != found.diffIDs {
                 throw InstallError.imageIDMismatch(
                     image: image.name, expected: "layers \(diffIDs.map { $0.prefix(19) }.joined(separator: ","))",
                     found: "layers \(found.diffIDs.map { $0.prefix(19) }.joined(separator: ","))")
@@ -114,7 +114,7 @@ public struct ImageLoader: Sendable {
             if let manifestDigest = image.manifestDigest, found.id != manifestDigest, found.id != image.digest {
                 throw InstallError.imageIDMismatch(image: image.name, expected: manifestDigest, found: found.id)
             }
-            try ImageIdentityRecord.add([image.sha256.hex: found.id], in: layout)
+            if let sha256 = image.sha256 { try ImageIdentityRecord.add([sha256.hex: found.id], in: layout) }
         }
     }
 }

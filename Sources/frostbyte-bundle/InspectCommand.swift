@@ -68,7 +68,7 @@ extension FrostbyteBundle {
             if let source = facts.exportSource { printSource(source) }
             Console.out(facts.images.isEmpty ? "images:     none" : "images:")
             for image in facts.images {
-                Console.out("  \(image.name)  \(image.file)  \(formatBytes(image.size))  \(image.digest)")
+                Console.out("  \(image.name)  \(image.file ?? "images/")  \(image.size.map(formatBytes) ?? "-")  \(image.digest)")
             }
             Console.out(facts.models.isEmpty ? "models:     none" : "models:")
             for model in facts.models {
