@@ -22,6 +22,9 @@ public struct BundleEntry: Sendable, Equatable {
     /// otherwise `BundleWriter.hash` computes them.
     public var digest: SHA256Digest?
     public var size: Int64?
+    /// Delta bundles: the base already has this file, so the manifest lists it
+    /// (`in_base`) and the archive leaves it out.
+    public var inBase: Bool = false
 
     public init(path: String, source: Source, mode: EntryMode = .file,
                 digest: SHA256Digest? = nil, size: Int64? = nil) {
@@ -39,24 +42,28 @@ public struct BundleEntry: Sendable, Equatable {
         if case .directory = source {
             return Manifest.File(path: path, sha256: nil, size: 0, mode: EntryMode.executable.octal)
         }
-        return Manifest.File(path: path, sha256: digest, size: size ?? 0, mode: mode.octal)
+        return Manifest.File(path: path, sha256: digest, size: size ?? 0, mode: mode.octal, inBase: inBase ? true : nil)
     }
 }
 
-/// The entry order of bundle format v1 (docs/FORMAT.md): after MANIFEST.json,
+/// The entry order of bundle formats v1 and v2 (docs/FORMAT.md): after MANIFEST.json,
 /// MANIFEST.json.sig and SHA256SUMS come all other entries sorted by path (bytewise
 /// UTF-8, so a folder precedes its contents), except that the `models/` and then the
-/// `images/` subtrees go last: big files at the end, small ones first.
+/// `images/` subtrees go last: big files at the end, small ones first. In v2 only
+/// `images/blobs/` goes last, its blobs in the order the manifest's `blobs[]` gives.
 public enum BundleLayout {
     /// Written by the builder, never taken from inputs.
     public static let metaFiles = ["MANIFEST.json", "MANIFEST.json.sig", "SHA256SUMS"]
-    /// Top-level folders written after everything else, in this order.
+    /// Folders written after everything else, in this order (v1).
     public static let trailingSections = ["models", "images"]
+    /// Folders written after everything else, in this order (v2).
+    public static let trailingSectionsV2 = ["models", "images/blobs"]
 
     /// Adds the folder entries every path implies, checks paths, and sorts.
+    /// - Parameter blobOrder: v2: the blob paths in `blobs[]` order; nil for v1.
     /// - Throws: `ArchiveWriteError.invalidPath`, `BundleWriteError.duplicatePath`,
     ///   `.reservedPath`, `.fileFolderClash`.
-    public static func plan(_ entries: [BundleEntry]) throws -> [BundleEntry] {
+    public static func plan(_ entries: [BundleEntry], blobOrder: [String]? = nil) throws -> [BundleEntry] {
         var byPath: [String: BundleEntry] = [:]
         for entry in entries {
             guard ArchiveWriter.isValidPath(entry.path) else { throw ArchiveWriteError.invalidPath(entry.path) }
@@ -80,21 +87,26 @@ public enum BundleLayout {
                 parts = parts.dropLast()
             }
         }
-        return byPath.values.sorted { orderKey($0.path) < orderKey($1.path) }
+        let sections = blobOrder == nil ? trailingSections : trailingSectionsV2
+        let rank = Dictionary((blobOrder ?? []).enumerated().map { ($1, $0) }, uniquingKeysWith: { first, _ in first })
+        return byPath.values.sorted { orderKey($0.path, sections, rank) < orderKey($1.path, sections, rank) }
     }
 
-    /// (section, path bytes): section 0 for ordinary entries, 1 + index for trailing sections.
-    private static func orderKey(_ path: String) -> OrderKey {
-        let top = path.split(separator: "/", maxSplits: 1).first.map(String.init) ?? path
-        let section = trailingSections.firstIndex(of: top).map { $0 + 1 } ?? 0
-        return OrderKey(section: section, path: Array(path.utf8))
+    /// (section, rank, path bytes): section 0 for ordinary entries, 1 + index for
+    /// trailing sections; rank orders v2 blobs (folders and unranked paths first).
+    private static func orderKey(_ path: String, _ sections: [String], _ rank: [String: Int]) -> OrderKey {
+        let section = sections.firstIndex { path == $0 || path.hasPrefix($0 + "/") }.map { $0 + 1 } ?? 0
+        return OrderKey(section: section, rank: rank[path] ?? -1, path: Array(path.utf8))
     }
 
     private struct OrderKey: Comparable {
         var section: Int
+        var rank: Int
         var path: [UInt8]
         static func < (lhs: OrderKey, rhs: OrderKey) -> Bool {
-            lhs.section != rhs.section ? lhs.section < rhs.section : lhs.path.lexicographicallyPrecedes(rhs.path)
+            if lhs.section != rhs.section { return lhs.section < rhs.section }
+            if lhs.rank != rhs.rank { return lhs.rank < rhs.rank }
+            return lhs.path.lexicographicallyPrecedes(rhs.path)
         }
     }
 }

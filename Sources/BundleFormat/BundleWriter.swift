@@ -22,7 +22,7 @@ public struct BundleWriteResult: Sendable, Equatable {
     public var signed: Bool
 }
 
-/// Writes a bundle (format v1, docs/FORMAT.md): one root folder `<name>-<version>/`
+/// Writes a bundle (format v1 or v2, as `manifest.format` says; docs/FORMAT.md): one root folder `<name>-<version>/`
 /// holding MANIFEST.json, MANIFEST.json.sig (when a key is given), SHA256SUMS, then
 /// the entries in `BundleLayout` order, as a deterministic pax tar (zstd-compressed
 /// unless `.none`), plus `<file>.sha256` beside it.
@@ -52,7 +52,7 @@ public struct BundleWriter: Sendable {
     public static func completeManifest(_ manifest: Manifest, entries: [BundleEntry]) throws
         -> (manifest: Manifest, data: Data, sums: Data, plan: [BundleEntry])
     {
-        let plan = try BundleLayout.plan(entries)
+        let plan = try BundleLayout.plan(entries, blobOrder: manifest.isV2 ? (manifest.blobs ?? []).map(\.path) : nil)
         precondition(plan.allSatisfy(\.isHashed), "BundleWriter: entries must be hashed before writing")
         var manifest = manifest
         manifest.files = plan.map(\.manifestFile)
@@ -92,8 +92,8 @@ public struct BundleWriter: Sendable {
         try archive.writeFile("\(root)/SHA256SUMS", mode: .file, contents: completed.sums)
 
         progress.begin("writing \(URL(fileURLWithPath: outputPath).lastPathComponent)",
-                       totalBytes: completed.plan.reduce(0) { $0 + ($1.size ?? 0) })
-        for entry in completed.plan {
+                       totalBytes: completed.plan.filter { !$0.inBase }.reduce(0) { $0 + ($1.size ?? 0) })
+        for entry in completed.plan where !entry.inBase {
             let path = "\(root)/\(entry.path)"
             switch entry.source {
             case .directory:

@@ -113,7 +113,7 @@ struct BuildCommandTests {
         // docker load of the bundled archive gives the image ID the manifest records.
         image.remove()
         #expect(try DockerTestSupport.run(["docker", "image", "inspect", image.reference]).status != 0)
-        let load = try DockerTestSupport.run(["docker", "load", "-i", root + "/" + entry.file])
+        let load = try DockerTestSupport.run(["docker", "load", "-i", root + "/" + (entry.file ?? "")])
         #expect(load.status == 0, "\(load.stderr)")
         #expect(image.id == entry.digest)
 

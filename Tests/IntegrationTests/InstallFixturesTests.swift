@@ -268,7 +268,10 @@ extension InstallFixturesTests {
 /// Projects are `fbtest-i<run>-<tag>`, images `fbtest-i<run>-demo/*`, subnets 10.214.x.0/24.
 enum InstallHarness {
     static let projectPrefix = "fbtest-i"
-    static func project(_ tag: String) -> String { "\(projectPrefix)\(InstallEnv.runID)-\(tag)" }
+    static func project(_ tag: String) -> String {
+        touchHeartbeat()
+        return "\(projectPrefix)\(InstallEnv.runID)-\(tag)"
+    }
     static var repository: String { "\(projectPrefix)\(InstallEnv.runID)-demo" }
 
     private static let cache = Mutex<[String: String]>([:])
@@ -333,30 +336,55 @@ enum InstallHarness {
     }
 
     private static let swept = Mutex(false)
+    /// `/tmp/fbinst-run-<run>`: touched whenever a run names a project or prefix, so
+    /// runs going on at the same time on one machine never sweep each other.
+    static func heartbeat(_ run: String) -> String { NSTemporaryDirectory() + "fbinst-run-\(run)" }
+
+    static func touchHeartbeat() {
+        let path = heartbeat(InstallEnv.runID)
+        if !FileManager.default.createFile(atPath: path, contents: nil) { utimes(path, nil) }
+    }
+
+    /// True when run `run` is not this one and has shown no sign of life for
+    /// `DockerTestSupport.staleAge` (its heartbeat is old or gone).
+    static func isStale(run: String) -> Bool {
+        guard run != InstallEnv.runID else { return false }
+        return DockerTestSupport.modified(heartbeat(run)) < Date().addingTimeInterval(-DockerTestSupport.staleAge)
+    }
+
+    /// The run id in `fbtest-i<run>-...`, `fbinst-bundles-<run>`, ...
+    static func run(in name: String, after prefix: String) -> String {
+        String(name.dropFirst(prefix.count).prefix { $0 != "-" && $0 != "/" && $0 != ":" })
+    }
+
     /// Once per run: removes what earlier runs of these tests left (projects, images,
-    /// bundle folders named fbtest-i*/fbinst-bundles-*), never this run's.
+    /// bundle folders named fbtest-i*/fbinst-bundles-*): never this run's, and never
+    /// those of a run that is still going on (its heartbeat is recent).
     static func sweepStale() {
         let first = swept.withLock { done -> Bool in
             defer { done = true }
             return !done
         }
         guard first else { return }
-        let current = "\(projectPrefix)\(InstallEnv.runID)-"
-        removeDockerObjects { $0.hasPrefix(projectPrefix) && !$0.hasPrefix(current) }
+        touchHeartbeat()
+        func stale(_ name: String) -> Bool {
+            name.hasPrefix(projectPrefix) && isStale(run: run(in: name, after: projectPrefix))
+        }
+        removeDockerObjects(where: stale)
         let images = ((try? InstallEnv.check(["docker", "images", "--format", "{{.Repository}}:{{.Tag}}"])) ?? "")
-            .split(separator: "\n").map(String.init)
-            .filter { $0.hasPrefix(projectPrefix) && !$0.hasPrefix(current) }
+            .split(separator: "\n").map(String.init).filter(stale)
         if !images.isEmpty { _ = try? InstallEnv.run(["docker", "rmi"] + images) }
         let temporary = NSTemporaryDirectory()
         for name in (try? FileManager.default.contentsOfDirectory(atPath: temporary)) ?? []
-        where name.hasPrefix("fbinst-bundles-") && name != "fbinst-bundles-\(InstallEnv.runID)" {
+        where name.hasPrefix("fbinst-bundles-") && isStale(run: run(in: name, after: "fbinst-bundles-")) {
             try? FileManager.default.removeItem(atPath: temporary + name)
         }
     }
 
     /// A fresh prefix path (not created).
     static func prefix(_ tag: String) -> String {
-        NSTemporaryDirectory() + "fbinst-prefix-\(InstallEnv.runID)-\(tag)-\(UInt16.random(in: 0...UInt16.max))"
+        touchHeartbeat()
+        return NSTemporaryDirectory() + "fbinst-prefix-\(InstallEnv.runID)-\(tag)-\(UInt16.random(in: 0...UInt16.max))"
     }
 
     /// The parsed `--json` document of a tool run.
