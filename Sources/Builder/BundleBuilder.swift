@@ -23,6 +23,8 @@ public struct BuildRequest: Sendable {
     public var builder: Manifest.Builder
     /// Environment consulted for SOURCE_DATE_EPOCH.
     public var environment: [String: String]
+    /// `--split`: write parts of this many bytes and `<out>.parts.json` instead of one file.
+    public var splitSize: Int64? = nil
 
     public init(specPath: String, outputPath: String, signingKeyPath: String? = nil, sourceDateEpoch: Int64? = nil,
                 compression: ArchiveCompression = .standard, installerPath: String? = nil,
@@ -91,10 +93,8 @@ public struct BundleBuilder: Sendable {
         let key = try request.signingKeyPath.map { try SigningKey(contentsOf: $0) }
 
         let outputPath = resolveOutputPath(spec)
-        let output = try AtomicOutputFile(finalPath: outputPath)
+        let output = try BundleWriter.destination(at: outputPath, splitSize: request.splitSize)
         defer { output.discard() }
-        let sidecar = try AtomicOutputFile(finalPath: outputPath + ".sha256")
-        defer { sidecar.discard() }
 
         let composeData = Data(rendered.composeYAML)
         var entries: [BundleEntry] = [BundleEntry(path: "docker-compose.yml", source: .data(composeData), mode: .file)]
@@ -156,7 +156,7 @@ public struct BundleBuilder: Sendable {
             files: [])
 
         let writer = BundleWriter(compression: request.compression, mtime: epoch, signingKey: key, progress: progress)
-        let result = try writer.write(manifest: manifest, entries: hashed, output: output, sidecar: sidecar)
+        let result = try writer.write(manifest: manifest, entries: hashed, to: output)
         return BuildSummary(
             path: result.path, sidecar: result.sidecarPath, bundleId: result.manifest.bundleId, sha256: result.sha256,
             size: result.size, uncompressedSize: result.uncompressedSize, files: result.manifest.files.count,

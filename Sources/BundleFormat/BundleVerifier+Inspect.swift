@@ -59,9 +59,12 @@ public struct BundleInspection: Codable, Sendable, Equatable {
     public var fileCount: Int
     /// Sum of the sizes of those files in bytes (uncompressed).
     public var totalSize: Int64
+    /// For a split bundle (the source is its `.parts.json`): what the index says and its
+    /// signature state; nil otherwise (and then absent from the JSON).
+    public var parts: SplitPartsSummary? = nil
 
     enum CodingKeys: String, CodingKey {
-        case source, format, kind, name, version, builder, signed, signature, project, networks, images, models
+        case source, format, kind, name, version, builder, signed, signature, project, networks, images, models, parts
         case bundleId = "bundle_id"
         case createdAt = "created_at"
         case exportSource = "export_source"
@@ -72,7 +75,8 @@ public struct BundleInspection: Codable, Sendable, Equatable {
 
 extension BundleVerifier {
     /// Reads MANIFEST.json (and its signature and SHA256SUMS, when they follow it) from
-    /// the start of the bundle at `path` (archive or folder), without a full pass.
+    /// the start of the bundle at `path` (archive, folder, or a split bundle's
+    /// `.parts.json`, whose parts must all be present with their sizes), without a full pass.
     /// - Throws: `BundleInputError`, `ArchiveReadError`, `ManifestError` (exit 2
     ///   or 1 as their classes say).
     public static func inspect(path: String, trust: [TrustedKey] = []) throws -> BundleInspection {
@@ -110,7 +114,7 @@ extension BundleVerifier {
         }
         let regular = manifest.files.filter { !$0.isDirectory }
         let metaSize = meta.values.reduce(Int64(0)) { $0 + Int64($1.count) }
-        return BundleInspection(
+        var inspection = BundleInspection(
             source: path, format: manifest.format, kind: manifest.kind, name: manifest.name,
             version: manifest.version, bundleId: manifest.bundleId, createdAt: manifest.createdAt,
             builder: manifest.builder, signed: signature != nil, signature: status,
@@ -123,6 +127,10 @@ extension BundleVerifier {
             exportSource: manifest.source,
             fileCount: regular.count + meta.count,
             totalSize: regular.reduce(metaSize) { $0 + $1.size })
+        if SplitPartsIndex.isIndexPath(path) {
+            inspection.parts = try SplitPartsSet(indexPath: path).preflight(trust: trust).summary
+        }
+        return inspection
     }
 
     private static func readArchiveMeta(_ path: String) throws -> [String: Data] {

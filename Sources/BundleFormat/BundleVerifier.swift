@@ -76,7 +76,8 @@ public enum BundleVerifier {
 
     /// Verifies the archive at `path` in one pass and, with `extractTo`, writes its
     /// entries (relative to the root folder) into that new staging folder as they
-    /// stream. The installer's entry point: when the returned report is not
+    /// stream. A path ending in `.parts.json` is a split bundle, verified across its
+    /// parts (`verify(partsAt:)`). The installer's entry point: when the returned report is not
     /// `verified`, or when this throws, the staging folder no longer exists.
     /// - Parameters:
     ///   - trust: keys one of which must have signed MANIFEST.json; empty means the
@@ -90,6 +91,10 @@ public enum BundleVerifier {
     public static func verify(archiveAt path: String, trust: [TrustedKey] = [], extractTo staging: String? = nil,
                               progress: ProgressReporter = SilentProgress(),
                               onVerifiedImage: ((VerifiedImage) -> Void)? = nil) throws -> VerificationReport {
+        if SplitPartsIndex.isIndexPath(path) {
+            return try verify(partsAt: path, trust: trust, extractTo: staging, progress: progress,
+                              onVerifiedImage: onVerifiedImage)
+        }
         let size = try archiveSize(path)
         let sidecarPath = path + ".sha256"
         let sidecar = FileManager.default.fileExists(atPath: sidecarPath) ? sidecarPath : nil
@@ -101,7 +106,9 @@ public enum BundleVerifier {
                                           trust: trust, extractor: extractor, isArchive: true)
         session.onVerifiedImage = onVerifiedImage
         progress.begin("verify", totalBytes: size)
-        let rawDigest = try pump(path: path, hashRawBytes: sidecar != nil, session: session, progress: progress)
+        let rawDigest = try pump(session: session) { pipe, done in
+            ArchivePump.start(path: path, hashRawBytes: sidecar != nil, pipe: pipe, progress: progress, done: done)
+        }
         progress.end()
         if let sidecar { checkSidecar(sidecar, archive: path, digest: rawDigest, session: session) }
         else { session.report.sidecar = "absent" }
@@ -113,12 +120,11 @@ public enum BundleVerifier {
         return report
     }
 
-    /// Runs the reader thread and feeds its events through the session.
-    private static func pump(path: String, hashRawBytes: Bool, session: VerificationSession,
-                             progress: ProgressReporter) throws -> SHA256Digest? {
+    /// Runs the reader thread `start` starts and feeds its events through the session.
+    static func pump(session: VerificationSession, start: (ChunkPipe, DispatchSemaphore) -> Void) throws -> SHA256Digest? {
         let pipe = ChunkPipe()
         let done = DispatchSemaphore(value: 0)
-        ArchivePump.start(path: path, hashRawBytes: hashRawBytes, pipe: pipe, progress: progress, done: done)
+        start(pipe, done)
         defer {
             pipe.cancel()
             done.wait()
@@ -154,6 +160,9 @@ public enum BundleVerifier {
 
     private static func archiveFailed(_ error: ArchiveReadError, sawEntry: Bool, session: VerificationSession) throws {
         switch error {
+        case .part(let problem):
+            session.problem(problem)
+            return
         case .unrecognizedFormat, .unsupportedFormat:
             if !sawEntry { throw BundleInputError.notABundle(path: session.report.source, reason: error.message) }
         case .readFailed:

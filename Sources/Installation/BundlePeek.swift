@@ -14,9 +14,10 @@ public enum BundlePeek {
     /// The largest manifest this reads (a manifest lists files, it is never huge).
     static let manifestLimit = 16 << 20
 
-    /// The manifest and its exact bytes, from the first entries of `path`.
+    /// The manifest and its exact bytes, from the first entries of `path`. For a split
+    /// bundle (`.parts.json`) the parts are checked first (`manifest(ofPartsAt:trust:)`).
     /// - Throws: `InstallError.notABundle` when the file is not a bundle.
-    public static func manifest(ofBundleAt path: String) throws -> (manifest: Manifest, bytes: Data) {
+    public static func manifest(ofBundleAt path: String, trust: [TrustedKey] = []) throws -> (manifest: Manifest, bytes: Data) {
         var isFolder = false
         if FileManager.default.fileExists(atPath: path, isDirectory: &isFolder), isFolder {
             guard let data = FileManager.default.contents(atPath: "\(path)/MANIFEST.json") else {
@@ -26,6 +27,12 @@ public enum BundlePeek {
                 throw InstallError.notABundle(path: path, detail: "\(error)")
             }
         }
+        if SplitPartsIndex.isIndexPath(path) { return try manifest(ofPartsAt: path, trust: trust) }
+        return try manifest(ofArchiveAt: path)
+    }
+
+    /// The manifest from the head of a bundle file (or of a split bundle's first part).
+    static func manifest(ofArchiveAt path: String) throws -> (manifest: Manifest, bytes: Data) {
         let reader: ArchiveReader
         do {
             reader = try ArchiveReader(path: path)

@@ -26,7 +26,12 @@ extension FrostbyteBundle {
                 Stages every image (docker save, or the spec's archive: files), the model \
                 files, the template, migrations, the hardened compose file and this binary \
                 (bin/frostbyte-bundle), and writes OUT plus OUT.sha256. The same inputs and \
-                SOURCE_DATE_EPOCH give a byte-identical OUT. Nothing is left behind on failure.
+                SOURCE_DATE_EPOCH give a byte-identical OUT. Nothing is left behind on failure. \
+                With --split SIZE the bundle is written as parts OUT.part001, OUT.part002, ... \
+                of SIZE bytes (the last smaller) plus their index OUT.parts.json (and \
+                OUT.parts.json.sig with --sign-key), for media that cap file sizes (FAT32: \
+                --split 4095M); `cat OUT.part* > OUT` joins them, and verify-bundle, inspect \
+                and install read OUT.parts.json directly.
                 """)
 
         @Argument(help: "The bundle spec (YAML, see docs/SPEC.md).", completion: .file())
@@ -52,6 +57,11 @@ extension FrostbyteBundle {
                 completion: .file())
         var installer: String?
 
+        @Option(help: ArgumentHelp(
+            "Write parts of SIZE bytes (4G, 4700M, 1048576; K/M/G/T are binary units; at least 1M) and OUT.parts.json instead of OUT.",
+            valueName: "SIZE"))
+        var split: String?
+
         @Flag(help: "Print one JSON summary on stdout.")
         var json = false
 
@@ -66,14 +76,19 @@ extension FrostbyteBundle {
 
         func run() async throws {
             try await runReportingErrors {
-                let request = BuildRequest(
+                var request = BuildRequest(
                     specPath: spec, outputPath: output, signingKeyPath: signKey, sourceDateEpoch: sourceDateEpoch,
                     compression: compression == .none ? .none : .zstd(level: level), installerPath: installer,
                     builder: Manifest.Builder(name: "frostbyte-bundle", version: FrostbyteBundle.version))
+                request.splitSize = try split.map(SplitSize.parse)
                 let builder = BundleBuilder(request: request, progress: TerminalProgress()) { warning in
                     Console.note("warning: \(warning)")
                 }
                 let summary = try builder.build()
+                if request.splitSize != nil {
+                    try printSplit(summary, index: try SplitPartsSet(indexPath: summary.sidecar).index)
+                    return
+                }
                 if json {
                     try Console.json(summary)
                     return
@@ -88,5 +103,44 @@ extension FrostbyteBundle {
                     """)
             }
         }
+
+        /// The summary of a split build: the index instead of the bundle file, and its parts.
+        private func printSplit(_ summary: BuildSummary, index: SplitPartsIndex) throws {
+            if json {
+                try Console.json(SplitBuildSummary(summary: summary, index: index))
+                return
+            }
+            let first = index.parts.first?.file ?? "", last = index.parts.last?.file ?? ""
+            Console.out("""
+                \(summary.sidecar)
+                  parts      \(index.parts.count) of at most \(formatBytes(index.partSize)): \(first)\(index.parts.count > 1 ? " ... " + last : "")
+                  bundle_id  \(summary.bundleId)
+                  sha256     \(summary.sha256.hex) (the parts joined: \(index.bundle))
+                  size       \(formatBytes(summary.size)) (\(formatBytes(summary.uncompressedSize)) uncompressed)
+                  contents   \(summary.files) entries, \(summary.images.count) images, \(summary.models.count) models
+                  signed     \(summary.signed ? "yes (MANIFEST.json.sig and \(PathText.lastComponent(summary.sidecar)).sig)" : "no")
+                """)
+        }
+    }
+}
+
+/// `build --split --json`: the build summary (whose `sidecar` is the parts index) plus
+/// `parts_index`, `part_size` and `parts[]` {file, index, size, sha256}.
+struct SplitBuildSummary: Encodable {
+    let summary: BuildSummary
+    let index: SplitPartsIndex
+
+    enum CodingKeys: String, CodingKey {
+        case partsIndex = "parts_index"
+        case partSize = "part_size"
+        case parts
+    }
+
+    func encode(to encoder: Encoder) throws {
+        try summary.encode(to: encoder)
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(summary.sidecar, forKey: .partsIndex)
+        try container.encode(index.partSize, forKey: .partSize)
+        try container.encode(index.parts, forKey: .parts)
     }
 }

@@ -24,7 +24,7 @@ extension FrostbyteBundle {
                 (SHA-256 of its DER SubjectPublicKeyInfo) is shown.
                 """)
 
-        @Argument(help: "The bundle file or its extracted folder.", completion: .file())
+        @Argument(help: "The bundle file, its extracted folder, or a split bundle's .parts.json.", completion: .file())
         var bundle: String?
 
         @Option(name: .customLong("trust"), help: ArgumentHelp(
@@ -75,6 +75,9 @@ extension FrostbyteBundle {
                 Console.out("  \(model.name)  \(model.path)  \(formatBytes(model.size))  sha256:\(model.sha256.hex)")
             }
             row("files:", "\(facts.fileCount) (\(formatBytes(facts.totalSize)))")
+            if let parts = facts.parts {
+                row("parts:", "\(parts.count) of at most \(formatBytes(parts.partSize)), \(formatBytes(parts.size)) joined (\(parts.bundle)); index \(signatureText(parts.signature))")
+            }
         }
 
         /// The provenance of an export bundle: the release it came from and, per data

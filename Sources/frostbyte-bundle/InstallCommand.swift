@@ -59,10 +59,12 @@ extension FrostbyteBundle {
                 docker, compose >= \(Preflight.minimumCompose), space, subnet, project) -> verify \
                 while extracting -> docker load -> secrets -> compose up -> health -> migrations \
                 -> isolation -> switch PREFIX/current and write the receipt. An upgrade that fails \
-                health, migrations or isolation rolls back to the previous release (exit 1).
+                health, migrations or isolation rolls back to the previous release (exit 1). \
+                A split bundle (build --split) is installed from its .parts.json, streaming \
+                across the parts; with --trust its index must be signed by a trusted key too.
                 """)
 
-        @Argument(help: "The bundle (.tar.zst or .tar), or an extracted bundle folder.", completion: .file())
+        @Argument(help: "The bundle (.tar.zst or .tar), an extracted bundle folder, or a split bundle's .parts.json.", completion: .file())
         var bundle: String
 
         @Option(name: .long, help: "Public key (PEM) the bundle must be signed by; repeatable.", completion: .file())
