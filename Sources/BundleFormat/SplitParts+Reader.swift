@@ -18,7 +18,10 @@ public final class SplitPartsReader: ArchiveByteSource, @unchecked Sendable {
     public let set: SplitPartsSet
     private let onBytes: (@Sendable (Int64) -> Void)?
     private let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: ChunkedFileReader.defaultChunkSize, alignment: 64)
-    private let whole = SHA256Hasher()
+    /// The whole bundle's digest is computed on a thread of its own (the reader thread
+    /// also decompresses, and a second SHA-256 pass there made verifying a third slower).
+    private let whole = HashingOutput()
+    private lazy var wholeFeed = ThreadedOutput(downstream: whole)
     /// 0-based position in `set.index.parts` of the part being read.
     private var current = 0
     private var descriptor: Int32 = -1
@@ -96,7 +99,10 @@ public final class SplitPartsReader: ArchiveByteSource, @unchecked Sendable {
         while true {
             if descriptor < 0 {
                 guard crossing, current < set.index.parts.count else {
-                    if wholeDigest == nil && current >= set.index.parts.count { wholeDigest = whole.finalize() }
+                    if wholeDigest == nil && current >= set.index.parts.count {
+                        try wholeFeed.finish()
+                        wholeDigest = whole.hasher.finalize()
+                    }
                     return UnsafeRawBufferPointer(start: nil, count: 0)
                 }
                 try openPart()
@@ -121,7 +127,7 @@ public final class SplitPartsReader: ArchiveByteSource, @unchecked Sendable {
             }
             let block = UnsafeRawBufferPointer(rebasing: buffer[0..<count])
             partHasher.update(block)
-            whole.update(block)
+            try wholeFeed.write(block)
             remaining -= Int64(count)
             return block
         }
@@ -152,4 +158,10 @@ public final class SplitPartsReader: ArchiveByteSource, @unchecked Sendable {
         current += 1
         guard digest == part.sha256 else { throw set.contentProblem(part, digest: digest) }
     }
+}
+
+/// An `ArchiveOutput` that only hashes what it is given.
+final class HashingOutput: ArchiveOutput {
+    let hasher = SHA256Hasher()
+    func write(_ bytes: UnsafeRawBufferPointer) throws { hasher.update(bytes) }
 }
