@@ -81,6 +81,9 @@ extension FrostbyteBundle {
                     compression: compression == .none ? .none : .zstd(level: level), installerPath: installer,
                     builder: Manifest.Builder(name: "frostbyte-bundle", version: FrostbyteBundle.version))
                 request.splitSize = try split.map(SplitSize.parse)
+                if request.splitSize == 4 << 30 {
+                    Console.note("note: FAT32 holds files of at most 4G minus one byte; for FAT32 media use --split 4095M")
+                }
                 let builder = BundleBuilder(request: request, progress: TerminalProgress()) { warning in
                     Console.note("warning: \(warning)")
                 }
