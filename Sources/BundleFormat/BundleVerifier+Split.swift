@@ -63,4 +63,17 @@ extension BundleVerifier {
         }
         return report
     }
+
+    /// A warning when `path` is one part of a split bundle (`<bundle>.part<number>`)
+    /// whose index lies beside it: a part alone is not a bundle.
+    static func splitHint(_ path: String) -> String? {
+        let name = PathText.lastComponent(path)
+        guard let dot = name.lastIndex(of: ".") else { return nil }
+        let stem = String(name[..<dot])
+        guard SplitPartsIndex.partNumber(name, bundle: stem) != nil else { return nil }
+        let index = PathText.join(PathText.deletingLastComponent(path), stem + SplitPartsIndex.suffix)
+        var info = stat()
+        guard stat(index, &info) == 0 else { return nil }
+        return "\(name) is one part of a split bundle: verify \(index) to check the whole bundle across its parts"
+    }
 }

@@ -105,9 +105,16 @@ public enum BundleVerifier {
         let session = VerificationSession(report: VerificationReport(source: path, sourceKind: .archive),
                                           trust: trust, extractor: extractor, isArchive: true)
         session.onVerifiedImage = onVerifiedImage
+        let hint = splitHint(path)
+        if let hint { session.report.warnings.append(hint) }
         progress.begin("verify", totalBytes: size)
-        let rawDigest = try pump(session: session) { pipe, done in
-            ArchivePump.start(path: path, hashRawBytes: sidecar != nil, pipe: pipe, progress: progress, done: done)
+        let rawDigest: SHA256Digest?
+        do {
+            rawDigest = try pump(session: session) { pipe, done in
+                ArchivePump.start(path: path, hashRawBytes: sidecar != nil, pipe: pipe, progress: progress, done: done)
+            }
+        } catch BundleInputError.notABundle(let path, let reason) where hint != nil {
+            throw BundleInputError.notABundle(path: path, reason: reason + "; " + hint!)
         }
         progress.end()
         if let sidecar { checkSidecar(sidecar, archive: path, digest: rawDigest, session: session) }

@@ -118,6 +118,26 @@ struct SplitPartsTests {
         #expect(try BundleVerifier.verify(path: out + "/demo.tar.zst.parts.json").problems == [])
     }
 
+    @Test("a single part given as a bundle fails and points at the index beside it")
+    func partAlone() throws {
+        let temp = try TemporaryFolder()
+        defer { temp.remove() }
+        let set = try SplitFixture(in: temp, key: nil)
+        let first = try BundleVerifier.verify(path: set.part(1))
+        #expect(!first.verified)
+        #expect(first.warnings.contains { $0.contains("verify \(set.index)") })
+        do {
+            _ = try BundleVerifier.verify(path: set.part(2))
+            Issue.record("part 2 alone was taken for a bundle")
+        } catch let error as BundleInputError {
+            #expect(error.message.contains("one part of a split bundle: verify \(set.index)"))
+            #expect(error.exitStatus == .badInput)
+        }
+        // Control: no hint without an index beside the part.
+        try FileManager.default.removeItem(atPath: set.index)
+        #expect(try BundleVerifier.verify(path: set.part(1)).warnings.allSatisfy { !$0.contains("split bundle") })
+    }
+
     @Test("part names sort in join order: three digits, more when the count needs them")
     func partNames() {
         #expect(SplitPartsIndex.partName(bundle: "b.tar.zst", index: 7, count: 12) == "b.tar.zst.part007")
