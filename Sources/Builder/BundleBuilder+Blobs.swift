@@ -5,13 +5,11 @@ import Engine
 import FoundationEssentials
 import Glibc
 
-/// The images of a v2 bundle: what the manifest records and the entries of `images/`.
+/// The images of a v2 bundle: what the manifest records.
 struct StagedLayout {
     var images: [Manifest.Image]
     /// Every blob, in archive order (per image: manifest, config, layers; each once).
     var blobs: [Manifest.Blob]
-    /// `images/oci-layout`, `images/index.json` and one entry per blob.
-    var entries: [BundleEntry]
 
     /// Bytes each image's blobs add up to, summed over the images, minus the bytes
     /// of the distinct blobs: what storing each blob once saved.
@@ -30,14 +28,23 @@ extension BundleBuilder {
     /// `archive:` files are read in place. Each image gets the canonical OCI manifest
     /// of its config and layers (`OCILayout.manifestData`), so the same image gives the
     /// same blobs whichever engine saved it.
-    /// - Throws: `DockerImageError`, `CommandError`, `DockerEngineError`, `BundleWriteError`.
-    func stageBlobs(_ spec: BundleSpec, folder: BlobFolder) throws -> StagedLayout {
+    ///
+    /// The `images/` entries go to `emit`, hashed and in layout order, as soon as they
+    /// are known: the folders, then each image's new blobs right after its save (so
+    /// they can be compressed while the next image is saved), then index.json and
+    /// oci-layout.
+    /// - Throws: `DockerImageError`, `CommandError`, `DockerEngineError`, `BundleWriteError`,
+    ///   or what `emit` throws.
+    func stageBlobs(_ spec: BundleSpec, folder: BlobFolder, emit: ([BundleEntry]) throws -> Void) throws -> StagedLayout {
         let engineIDs = try engineImageIDs(spec)
         let docker = DockerEngine()
         var images: [Manifest.Image] = []
         var blobs: [Manifest.Blob] = []
         var known = Set<String>()
         var index: [(fullReference: String, tag: String?, manifest: OCILayout.Descriptor)] = []
+        try emit([OCILayout.folder, OCILayout.blobFolder.dropLast("/sha256".count).description, OCILayout.blobFolder].map {
+            BundleEntry(path: $0, source: .directory, mode: .executable)
+        })
         for image in spec.images {
             let reference = image.reference.text
             let extracted: ExtractedImage
@@ -59,22 +66,23 @@ extension BundleBuilder {
                 config: descriptor(extracted.config), layers: extracted.layers.map(descriptor))
             let manifestBlob = Manifest.Blob(digest: try folder.store(manifestData), size: Int64(manifestData.count),
                                              mediaType: OCILayout.manifestMediaType)
+            var fresh: [Manifest.Blob] = []
             for blob in [manifestBlob, extracted.config] + extracted.layers where known.insert(blob.digest).inserted {
-                blobs.append(blob)
+                fresh.append(blob)
             }
+            blobs += fresh
+            try emit(fresh.map {
+                BundleEntry(path: $0.path, source: .file(folder.blobPath($0.digest)), mode: .file,
+                            digest: SHA256Digest(hex: String($0.digest.dropFirst(7))), size: $0.size)
+            })
             images.append(Manifest.Image(name: reference, digest: extracted.config.digest,
                                          manifestDigest: manifestBlob.digest, layers: extracted.layers.map(\.digest)))
             index.append((image.reference.normalized, image.reference.tag, descriptor(manifestBlob)))
         }
-        var entries = [
-            BundleEntry(path: OCILayout.layoutPath, source: .data(OCILayout.layoutFile)),
-            BundleEntry(path: OCILayout.indexPath, source: .data(try OCILayout.indexData(index))),
-        ]
-        for blob in blobs {
-            entries.append(BundleEntry(path: blob.path, source: .file(folder.blobPath(blob.digest)), mode: .file,
-                                       digest: SHA256Digest(hex: String(blob.digest.dropFirst(7))), size: blob.size))
-        }
-        return StagedLayout(images: images, blobs: blobs, entries: entries)
+        try emit([(OCILayout.indexPath, try OCILayout.indexData(index)), (OCILayout.layoutPath, OCILayout.layoutFile)].map {
+            BundleEntry(path: $0.0, source: .data($0.1), mode: .file, digest: SHA256Hasher.hash($0.1), size: Int64($0.1.count))
+        })
+        return StagedLayout(images: images, blobs: blobs)
     }
 
     /// Every spec image that comes from the engine must be there (all checked before

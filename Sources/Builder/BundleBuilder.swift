@@ -136,21 +136,34 @@ public struct BundleBuilder: Sendable {
         }
         var images: [SavedImage] = []
         var layout: StagedLayout?
+        var pipeline: PipelinedBundleWriter?
+        var hashed: [BundleEntry]
         if request.format == Manifest.formatV2 {
+            // Inputs are hashed first (MANIFEST.json lists them); images are packed as
+            // they are saved, by the pipelined writer's own thread.
+            hashed = try BundleWriter.hash(entries, progress: progress)
+            if let base { hashed = base.markingInBase(hashed) }
+            let writer = try PipelinedBundleWriter(outputPath: outputPath, root: spec.bundleStem,
+                                                   compression: request.compression, mtime: epoch)
+            pipeline = writer
+            try writer.append(try BundleLayout.plan(hashed))
             let folder = try BlobFolder(path: try stagingFolder().path + "/blobs")
             blobFolder = folder
-            layout = try stageBlobs(spec, folder: folder)
-            entries += layout!.entries
+            var imageEntries: [BundleEntry] = []
+            layout = try stageBlobs(spec, folder: folder) { fresh in
+                let marked = base?.markingInBase(fresh) ?? fresh
+                imageEntries += marked
+                try writer.append(marked)
+            }
+            hashed += imageEntries
         } else {
             images = try stageImages(spec, staging: stagingFolder)
             for image in images {
                 entries.append(BundleEntry(path: BuildInputs.imageFileName(image.reference), source: .file(image.path),
                                            mode: .file, digest: image.sha256, size: image.size))
             }
+            hashed = try BundleWriter.hash(entries, progress: progress)
         }
-
-        var hashed = try BundleWriter.hash(entries, progress: progress)
-        if let base { hashed = base.markingInBase(hashed) }
         let byPath = Dictionary(hashed.map { ($0.path, $0) }, uniquingKeysWith: { first, _ in first })
         func digest(_ path: String) -> (SHA256Digest, Int64) {
             let entry = byPath[path]!
@@ -186,8 +199,15 @@ public struct BundleBuilder: Sendable {
             },
             files: [], format: request.format, blobs: layout?.blobs, base: base?.record)
 
-        let writer = BundleWriter(compression: request.compression, mtime: epoch, signingKey: key, progress: progress)
-        let result = try writer.write(manifest: manifest, entries: hashed, output: output, sidecar: sidecar)
+        let result: BundleWriteResult
+        if let pipeline {
+            progress.begin("packing \(URL(fileURLWithPath: outputPath).lastPathComponent)", totalBytes: nil)
+            result = try pipeline.finish(manifest: manifest, signingKey: key, output: output, sidecar: sidecar)
+            progress.end()
+        } else {
+            let writer = BundleWriter(compression: request.compression, mtime: epoch, signingKey: key, progress: progress)
+            result = try writer.write(manifest: manifest, entries: hashed, output: output, sidecar: sidecar)
+        }
         let inBase = Set(hashed.filter(\.inBase).map(\.path))
         let carried = layout?.blobs.filter { !inBase.contains($0.path) }
         return BuildSummary(
