@@ -55,7 +55,7 @@ public struct BundleBaseManifest: Sendable, Equatable {
             throw BaseInputError.unreadable(path: path, reason: String(cString: strerror(errno)))
         }
         if info.st_mode & S_IFMT == S_IFDIR {
-            return try load(path: PathText.join(path, "MANIFEST.json"))
+            return try BundleBaseManifest(source: path, data: try load(path: PathText.join(path, "MANIFEST.json")).data)
         }
         guard info.st_mode & S_IFMT == S_IFREG else {
             throw BaseInputError.notABase(path: path, reason: "it is neither a regular file nor a folder")

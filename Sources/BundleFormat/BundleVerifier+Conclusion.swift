@@ -106,8 +106,8 @@ extension VerificationSession {
     private func checkListed(_ file: Manifest.File) {
         // Refused at its header (already reported), or never reached after a refusal.
         if refusedPaths.contains(file.path) || (refusedAtHeader && observed[file.path] == nil) { return }
-        // Left to a delta's base: `checkDelta` judges it.
-        if !file.isCarried { return }
+        // Left to a delta's base and absent: `checkDelta` judges it.
+        if !file.isCarried && observed[file.path] == nil { return }
         guard let entry = observed[file.path] else {
             problem(VerificationProblem(.missingFile, path: file.path, expected: "present", actual: "absent",
                                         "a file listed in MANIFEST.json is missing"))

@@ -138,7 +138,9 @@ final class VerificationSession {
                                        actual: "\(header.size) bytes",
                                        "refused at its header: the manifest does not list this file, so it is not read")
         }
-        guard listed.isCarried else {
+        // An archive must not carry what it leaves to its base; a folder may hold the
+        // whole release (the delta's entries plus the base's), checked like any file.
+        guard listed.isCarried || !isArchive else {
             return VerificationProblem(.unlistedFile, path: path, expected: "left out (in_base)",
                                        actual: "\(header.size) bytes",
                                        "refused at its header: the manifest leaves this file to the base bundle, so it is not read")
