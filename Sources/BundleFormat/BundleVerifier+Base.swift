@@ -5,15 +5,12 @@ import Glibc
 /// A `--base` that cannot be read as a base bundle (exit status 2).
 public enum BaseInputError: UserFacingError, Equatable {
     case notFound(path: String)
-    case unreadable(path: String, reason: String)
     case notABase(path: String, reason: String)
 
     public var message: String {
         switch self {
         case .notFound(let path):
             return "--base \(path) does not exist; pass the base bundle (.tar.zst or .tar), its extracted folder or its MANIFEST.json"
-        case .unreadable(let path, let reason):
-            return "--base \(path) cannot be read (\(reason)); pass a readable base bundle or MANIFEST.json"
         case .notABase(let path, let reason):
             return "--base \(path) is not a bundle or a bundle's MANIFEST.json: \(reason)"
         }
@@ -25,9 +22,9 @@ public enum BaseInputError: UserFacingError, Equatable {
 /// The MANIFEST.json of the release a delta bundle builds on, as given with
 /// `--base`: its exact bytes (whose SHA-256 the delta pins) and their decoding.
 ///
-/// Only MANIFEST.json is read: from a bundle file, its first entry (the rest of the
-/// base is not read, let alone verified: verify the base bundle on its own for that);
-/// from a folder, `<folder>/MANIFEST.json`; or a MANIFEST.json file itself.
+/// Only MANIFEST.json is read (`BundleHead`): from a bundle file, its first entry (the
+/// rest of the base is not read, let alone verified: verify the base bundle on its own
+/// for that); from a folder, `<folder>/MANIFEST.json`; or a MANIFEST.json file itself.
 public struct BundleBaseManifest: Sendable, Equatable {
     /// The path as given.
     public let source: String
@@ -35,65 +32,27 @@ public struct BundleBaseManifest: Sendable, Equatable {
     public let data: Data
     public let manifest: Manifest
 
-    public init(source: String, data: Data) throws {
-        self.source = source
-        self.data = data
-        do {
-            manifest = try ManifestCoding.decodeManifest(data)
-        } catch let error as ManifestError {
-            throw BaseInputError.notABase(path: source, reason: error.message)
-        }
+    /// - Parameters:
+    ///   - data: the exact bytes of MANIFEST.json.
+    ///   - manifest: their decoding.
+    public init(source: String, data: Data, manifest: Manifest) {
+        self.source = source; self.data = data; self.manifest = manifest
     }
 
-    /// Reads the base's MANIFEST.json from a bundle file (`.tar.zst`/`.tar`, first
-    /// entries only), an extracted bundle folder, or a MANIFEST.json file.
+    /// Reads the base's MANIFEST.json with `BundleHead`: from a bundle file
+    /// (`.tar.zst`/`.tar`, its first entry only), an extracted bundle folder, or a
+    /// MANIFEST.json file (a path ending in `.json`).
     /// - Throws: `BaseInputError` (exit status 2).
     public static func load(path: String) throws -> BundleBaseManifest {
-        var info = stat()
-        guard stat(path, &info) == 0 else {
-            if errno == ENOENT || errno == ENOTDIR { throw BaseInputError.notFound(path: path) }
-            throw BaseInputError.unreadable(path: path, reason: String(cString: strerror(errno)))
-        }
-        if info.st_mode & S_IFMT == S_IFDIR {
-            return try BundleBaseManifest(source: path, data: try load(path: PathText.join(path, "MANIFEST.json")).data)
-        }
-        guard info.st_mode & S_IFMT == S_IFREG else {
-            throw BaseInputError.notABase(path: path, reason: "it is neither a regular file nor a folder")
-        }
-        guard info.st_size > 0 else { throw BaseInputError.notABase(path: path, reason: "it is empty") }
-        if try startsLikeJSON(path) {
-            guard info.st_size <= VerificationSession.metaLimit else {
-                throw BaseInputError.notABase(path: path, reason: "it is over \(VerificationSession.metaLimit >> 20) MiB")
-            }
-            let data: Data
-            do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
-                throw BaseInputError.unreadable(path: path, reason: "\(error)")
-            }
-            return try BundleBaseManifest(source: path, data: data)
-        }
-        let meta: [String: Data]
+        let head: (manifest: Manifest, bytes: Data)
         do {
-            meta = try BundleVerifier.readArchiveMeta(path)
+            head = try BundleHead.manifest(at: path)
+        } catch BundleInputError.notFound {
+            throw BaseInputError.notFound(path: path)
         } catch let error as UserFacingError {
             throw BaseInputError.notABase(path: path, reason: error.message)
         }
-        guard let data = meta["MANIFEST.json"] else {
-            throw BaseInputError.notABase(path: path, reason: "it does not start with MANIFEST.json")
-        }
-        return try BundleBaseManifest(source: path, data: data)
-    }
-
-    /// True when the file's first non-blank byte is `{` (a JSON document, not a tar
-    /// or zstd stream, whose first bytes are a path name or the zstd magic).
-    private static func startsLikeJSON(_ path: String) throws -> Bool {
-        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
-        guard descriptor >= 0 else { throw BaseInputError.unreadable(path: path, reason: String(cString: strerror(errno))) }
-        defer { close(descriptor) }
-        var bytes = [UInt8](repeating: 0, count: 512)
-        let count = bytes.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
-        guard count > 0 else { return false }
-        let first = bytes[0..<count].first { ![0x20, 0x09, 0x0A, 0x0D].contains($0) }
-        return first == UInt8(ascii: "{")
+        return BundleBaseManifest(source: path, data: head.bytes, manifest: head.manifest)
     }
 }
 

@@ -198,9 +198,7 @@ extension BundleVerifier {
         return inspection
     }
 
-    /// MANIFEST.json, MANIFEST.json.sig and SHA256SUMS from the start of an archive;
-    /// stops at the first other entry.
-    static func readArchiveMeta(_ path: String) throws -> [String: Data] {
+    private static func readArchiveMeta(_ path: String) throws -> [String: Data] {
         let reader = try ArchiveReader(path: path)
         var meta: [String: Data] = [:]
         var root: String?
