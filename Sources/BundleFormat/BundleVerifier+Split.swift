@@ -19,7 +19,7 @@ extension BundleVerifier {
     /// as such rather than as a damaged archive.
     /// - Throws: `SplitIndexError` (not a usable index, exit 2), `BundleInputError`,
     ///   `ExtractionError`; part problems are reported, not thrown.
-    static func verify(partsAt indexPath: String, trust: [TrustedKey], extractTo staging: String?,
+    static func verify(partsAt indexPath: String, trust: [TrustedKey], base: BundleBaseManifest?, extractTo staging: String?,
                        progress: ProgressReporter, onVerifiedImage: ((VerifiedImage) -> Void)?) throws -> VerificationReport {
         let set = try SplitPartsSet(indexPath: indexPath)
         let (problems, summary) = set.preflight(trust: trust)
@@ -35,6 +35,7 @@ extension BundleVerifier {
 
         let session = VerificationSession(report: initial, trust: trust, extractor: extractor, isArchive: true)
         session.onVerifiedImage = onVerifiedImage
+        session.base = base
         let parts = SplitPartsReader(set: set) { progress.advance(by: $0) }
         progress.begin("verify", totalBytes: set.index.size)
         do {

@@ -16,6 +16,12 @@ enum CompressionChoice: String, ExpressibleByArgument, CaseIterable {
     case zstd, none
 }
 
+/// `--format v2|v1`.
+enum FormatChoice: String, ExpressibleByArgument, CaseIterable {
+    case v2, v1
+    var manifestFormat: String { self == .v2 ? Manifest.formatV2 : Manifest.formatV1 }
+}
+
 extension FrostbyteBundle {
     /// `build SPEC -o OUT`: one reproducible, optionally signed bundle (format v1).
     struct Build: AsyncParsableCommand {
@@ -57,6 +63,13 @@ extension FrostbyteBundle {
                 completion: .file())
         var installer: String?
 
+        @Option(help: "Bundle format: v2 (default: images as one OCI layout, each blob once) or v1 (one docker save archive per image).")
+        var format: FormatChoice = .v2
+
+        @Option(help: "Build a delta: leave out every file and blob this earlier release (its bundle, or its MANIFEST.json) already has.",
+                completion: .file())
+        var base: String?
+
         @Option(help: ArgumentHelp(
             "Write parts of SIZE bytes (4G, 4700M, 1048576; K/M/G/T are binary units; at least 1M) and OUT.parts.json instead of OUT.",
             valueName: "SIZE"))
@@ -80,6 +93,8 @@ extension FrostbyteBundle {
                     specPath: spec, outputPath: output, signingKeyPath: signKey, sourceDateEpoch: sourceDateEpoch,
                     compression: compression == .none ? .none : .zstd(level: level), installerPath: installer,
                     builder: Manifest.Builder(name: "frostbyte-bundle", version: FrostbyteBundle.version))
+                request.format = format.manifestFormat
+                request.basePath = base
                 request.splitSize = try split.map(SplitSize.parse)
                 if request.splitSize == 4 << 30 {
                     Console.note("note: FAT32 holds files of at most 4G minus one byte; for FAT32 media use --split 4095M")
@@ -88,41 +103,36 @@ extension FrostbyteBundle {
                     Console.note("warning: \(warning)")
                 }
                 let summary = try builder.build()
-                if request.splitSize != nil {
-                    try printSplit(summary, index: try SplitPartsSet(indexPath: summary.sidecar).index)
-                    return
-                }
+                // A split build: the index stands where the bundle file would.
+                let parts = try request.splitSize.map { _ in try SplitPartsSet(indexPath: summary.sidecar).index }
                 if json {
-                    try Console.json(summary)
+                    if let parts { try Console.json(SplitBuildSummary(summary: summary, index: parts)) }
+                    else { try Console.json(summary) }
                     return
                 }
                 Console.out("""
-                    \(summary.path)
+                    \(parts == nil ? summary.path : summary.sidecar)
                       bundle_id  \(summary.bundleId)
-                      sha256     \(summary.sha256.hex)
+                      sha256     \(summary.sha256.hex)\(parts.map { " (the parts joined: \($0.bundle))" } ?? "")
                       size       \(formatBytes(summary.size)) (\(formatBytes(summary.uncompressedSize)) uncompressed)
                       contents   \(summary.files) entries, \(summary.images.count) images, \(summary.models.count) models
-                      signed     \(summary.signed ? "yes" : "no")
+                      signed     \(summary.signed ? "yes" : "no")\(parts != nil && summary.signed ? " (MANIFEST.json.sig and the index's .sig)" : "")
+                      format     \(summary.format)
                     """)
+                if let parts { printParts(parts) }
+                if let blobs = summary.blobs, let carried = summary.blobsCarried, let bytes = summary.blobBytesCarried {
+                    Console.out("  blobs      \(carried) of \(blobs) carried (\(formatBytes(bytes))); sharing saved \(formatBytes(summary.sharedBlobBytesSaved ?? 0))")
+                }
+                if let base = summary.base {
+                    Console.out("  delta of   \(base.bundleId) (install it over that release)")
+                }
             }
         }
 
-        /// The summary of a split build: the index instead of the bundle file, and its parts.
-        private func printSplit(_ summary: BuildSummary, index: SplitPartsIndex) throws {
-            if json {
-                try Console.json(SplitBuildSummary(summary: summary, index: index))
-                return
-            }
+        /// The parts line of a split build's summary.
+        private func printParts(_ index: SplitPartsIndex) {
             let first = index.parts.first?.file ?? "", last = index.parts.last?.file ?? ""
-            Console.out("""
-                \(summary.sidecar)
-                  parts      \(index.parts.count) of at most \(formatBytes(index.partSize)): \(first)\(index.parts.count > 1 ? " ... " + last : "")
-                  bundle_id  \(summary.bundleId)
-                  sha256     \(summary.sha256.hex) (the parts joined: \(index.bundle))
-                  size       \(formatBytes(summary.size)) (\(formatBytes(summary.uncompressedSize)) uncompressed)
-                  contents   \(summary.files) entries, \(summary.images.count) images, \(summary.models.count) models
-                  signed     \(summary.signed ? "yes (MANIFEST.json.sig and \(PathText.lastComponent(summary.sidecar)).sig)" : "no")
-                """)
+            Console.out("  parts      \(index.parts.count) of at most \(formatBytes(index.partSize)): \(first)\(index.parts.count > 1 ? " ... " + last : "")")
         }
     }
 }
