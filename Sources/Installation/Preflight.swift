@@ -188,7 +188,7 @@ public enum Preflight {
         isPresent: (Manifest.Image) -> Bool
     ) throws -> (prefixFree: Int64?, prefixNeeded: Int64, dockerFree: Int64?, dockerNeeded: Int64) {
         let margin: Int64 = 1 << 20
-        let prefixNeeded = releaseExists ? 0 : manifest.files.reduce(Int64(0)) { $0 + ($1.size ?? 0) } + margin
+        let prefixNeeded = releaseExists ? 0 : manifest.files.reduce(Int64(0)) { $0 + $1.size } + margin
         let dockerNeeded = manifest.images.filter { !isPresent($0) }.reduce(Int64(0)) { $0 + ($1.size ?? 0) }
         let prefixSpace = HostProbe.freeSpace(at: layout.prefix)
         let dockerSpace = HostProbe.freeSpace(at: dockerRootDir)
