@@ -54,6 +54,8 @@ struct SplitPartsTests {
         let facts = try BundleVerifier.inspect(path: set.index, trust: [trusted])
         #expect(facts.bundleId == index.bundleId)
         #expect(facts.parts?.count == 7 && facts.parts?.signature.state == .trusted)
+        // So does the head reader behind --base.
+        #expect(try BundleHead.manifest(at: set.index).bytes == set.written.manifestData)
     }
 
     @Test("extracting across the parts writes the bundle; a damaged part leaves no staging folder")
