@@ -46,7 +46,7 @@ public final class EarlyImageLoader: Sendable {
                 _ = previous?.result()
                 guard try loader.engine.image(verified.image.name) == nil else { return nil }
                 do {
-                    return try loader.ensure(verified.image, archive: verified.path, timeout: timeout,
+                    return try loader.ensure(verified.image, from: .archive(verified.path), timeout: timeout,
                                              knownAbsent: true, progress: progress)
                 } catch {
                     throw AttemptedLoadError(underlying: error)
