@@ -71,13 +71,14 @@ public struct ImageLoader: Sendable {
     public enum Source: Sendable {
         /// A verified `docker save` archive (format v1).
         case archive(String)
-        /// The verified blob files of the release folder (format v2), streamed by `ImageStream`.
-        case blobs(manifest: Manifest)
+        /// The verified blob files under `folder` (format v2: the release folder, or the
+        /// staging release root while it is verified), streamed by `ImageStream`.
+        case blobs(manifest: Manifest, folder: String)
     }
 
     /// `image`'s source in this release folder: its v1 archive, or the v2 blobs.
     func source(of image: Manifest.Image, in manifest: Manifest) -> Source {
-        image.file.map { .archive("\(releaseFolder)/\($0)") } ?? .blobs(manifest: manifest)
+        image.file.map { .archive("\(releaseFolder)/\($0)") } ?? .blobs(manifest: manifest, folder: releaseFolder)
     }
 
     /// True when the release folder holds what `manifest`'s images load from: every v1
@@ -112,8 +113,8 @@ public struct ImageLoader: Sendable {
         switch source {
         case .archive(let archive):
             try engine.load(archive: archive, timeout: timeout)
-        case .blobs(let manifest):
-            let stream = ImageStream(image: image, store: store, releaseFolder: releaseFolder, manifest: manifest)
+        case .blobs(let manifest, let folder):
+            let stream = ImageStream(image: image, store: store, releaseFolder: folder, manifest: manifest)
             try engine.load(operation: "load \(image.name)", timeout: timeout, write: stream.write)
         }
         guard let found = try engine.image(image.name) else {
