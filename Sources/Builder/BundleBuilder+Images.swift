@@ -71,22 +71,7 @@ extension BundleBuilder {
     /// - Throws: `DockerImageError`, `CommandError` (no docker), `DockerEngineError`.
     func stageImages(_ spec: BundleSpec, staging: () throws -> StagingFolder) throws -> [SavedImage] {
         let docker = DockerEngine()
-        let needEngine = spec.images.filter { $0.archivePath == nil }
-        var engineIDs: [String: String] = [:]
-        if !needEngine.isEmpty {
-            _ = try docker.capabilities()
-            var missing: [String] = []
-            for image in needEngine {
-                if let found = try docker.image(image.reference.text) {
-                    engineIDs[image.reference.text] = found.id
-                } else {
-                    missing.append(image.reference.text)
-                }
-            }
-            guard missing.isEmpty else {
-                throw DockerImageError.missingImages(references: missing, specPath: spec.specPath)
-            }
-        }
+        let engineIDs = try engineImageIDs(spec)
         var saved: [SavedImage] = []
         for image in spec.images {
             let reference = image.reference.text

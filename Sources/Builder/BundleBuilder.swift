@@ -23,6 +23,10 @@ public struct BuildRequest: Sendable {
     public var builder: Manifest.Builder
     /// Environment consulted for SOURCE_DATE_EPOCH.
     public var environment: [String: String]
+    /// `Manifest.formatV2` (default: one OCI layout, each blob once) or `formatV1`.
+    public var format: String = Manifest.formatV2
+    /// `--base`: a bundle (or its MANIFEST.json) whose files and blobs a delta leaves out.
+    public var basePath: String?
 
     public init(specPath: String, outputPath: String, signingKeyPath: String? = nil, sourceDateEpoch: Int64? = nil,
                 compression: ArchiveCompression = .standard, installerPath: String? = nil,
@@ -48,9 +52,23 @@ public struct BuildSummary: Sendable, Encodable {
     public var signed: Bool
     /// What compose hardening changed (removed ports, ...).
     public var warnings: [String]
+    /// `frostbyte-bundle/2` or `frostbyte-bundle/1`.
+    public var format: String
+    /// Delta bundles: the release they build on.
+    public var base: Manifest.Base?
+    /// v2: blobs listed, blobs carried in the archive, and their bytes.
+    public var blobs: Int?
+    public var blobsCarried: Int?
+    public var blobBytesCarried: Int64?
+    /// v2: bytes of image data that sharing saved (each image's blobs summed, minus
+    /// the bytes of the distinct blobs).
+    public var sharedBlobBytesSaved: Int64?
 
     enum CodingKeys: String, CodingKey {
-        case path, sidecar, sha256, size, files, images, models, signed, warnings
+        case path, sidecar, sha256, size, files, images, models, signed, warnings, format, base, blobs
+        case blobsCarried = "blobs_carried"
+        case blobBytesCarried = "blob_bytes_carried"
+        case sharedBlobBytesSaved = "shared_blob_bytes_saved"
         case bundleId = "bundle_id"
         case uncompressedSize = "uncompressed_size"
     }
@@ -106,20 +124,46 @@ public struct BundleBuilder: Sendable {
         entries.append(try BuildInputs.installerEntry(request.installerPath))
         entries += BuildInputs.shareEntries(besides: request.installerPath)
 
+        let base = try request.basePath.map { try DeltaBase(path: $0, spec: spec, format: request.format) }
         var staging: StagingFolder?
-        defer { staging?.remove() }
-        let images = try stageImages(spec) {
+        var blobFolder: BlobFolder?
+        defer { blobFolder?.remove(); staging?.remove() }
+        func stagingFolder() throws -> StagingFolder {
             if let staging { return staging }
             let created = try StagingFolder(besideOutput: outputPath)
             staging = created
             return created
         }
-        for image in images {
-            entries.append(BundleEntry(path: BuildInputs.imageFileName(image.reference), source: .file(image.path),
-                                       mode: .file, digest: image.sha256, size: image.size))
+        var images: [SavedImage] = []
+        var layout: StagedLayout?
+        var pipeline: PipelinedBundleWriter?
+        var hashed: [BundleEntry]
+        if request.format == Manifest.formatV2 {
+            // Inputs are hashed first (MANIFEST.json lists them); images are packed as
+            // they are saved, by the pipelined writer's own thread.
+            hashed = try BundleWriter.hash(entries, progress: progress)
+            if let base { hashed = base.markingInBase(hashed) }
+            let writer = try PipelinedBundleWriter(outputPath: outputPath, root: spec.bundleStem,
+                                                   compression: request.compression, mtime: epoch)
+            pipeline = writer
+            try writer.append(try BundleLayout.plan(hashed))
+            let folder = try BlobFolder(path: try stagingFolder().path + "/blobs")
+            blobFolder = folder
+            var imageEntries: [BundleEntry] = []
+            layout = try stageBlobs(spec, folder: folder) { fresh in
+                let marked = base?.markingInBase(fresh) ?? fresh
+                imageEntries += marked
+                try writer.append(marked)
+            }
+            hashed += imageEntries
+        } else {
+            images = try stageImages(spec, staging: stagingFolder)
+            for image in images {
+                entries.append(BundleEntry(path: BuildInputs.imageFileName(image.reference), source: .file(image.path),
+                                           mode: .file, digest: image.sha256, size: image.size))
+            }
+            hashed = try BundleWriter.hash(entries, progress: progress)
         }
-
-        let hashed = try BundleWriter.hash(entries, progress: progress)
         let byPath = Dictionary(hashed.map { ($0.path, $0) }, uniquingKeysWith: { first, _ in first })
         func digest(_ path: String) -> (SHA256Digest, Int64) {
             let entry = byPath[path]!
@@ -134,7 +178,7 @@ public struct BundleBuilder: Sendable {
             gateway: Manifest.Gateway(
                 service: spec.gateway.service, ipv4Address: spec.gateway.ipv4Address.description,
                 port: spec.gateway.port, healthPath: spec.gateway.healthPath),
-            images: images.map {
+            images: layout?.images ?? images.map {
                 let file = BuildInputs.imageFileName($0.reference)
                 let (sha, size) = digest(file)
                 return Manifest.Image(name: $0.reference, file: file, sha256: sha, digest: $0.imageID, size: size,
@@ -153,14 +197,26 @@ public struct BundleBuilder: Sendable {
             exports: spec.exports.isEmpty ? nil : spec.exports.map {
                 Manifest.ExportStep(name: $0.name, service: $0.service, command: $0.command)
             },
-            files: [])
+            files: [], format: request.format, blobs: layout?.blobs, base: base?.record)
 
-        let writer = BundleWriter(compression: request.compression, mtime: epoch, signingKey: key, progress: progress)
-        let result = try writer.write(manifest: manifest, entries: hashed, output: output, sidecar: sidecar)
+        let result: BundleWriteResult
+        if let pipeline {
+            progress.begin("packing \(URL(fileURLWithPath: outputPath).lastPathComponent)", totalBytes: nil)
+            result = try pipeline.finish(manifest: manifest, signingKey: key, output: output, sidecar: sidecar)
+            progress.end()
+        } else {
+            let writer = BundleWriter(compression: request.compression, mtime: epoch, signingKey: key, progress: progress)
+            result = try writer.write(manifest: manifest, entries: hashed, output: output, sidecar: sidecar)
+        }
+        let inBase = Set(hashed.filter(\.inBase).map(\.path))
+        let carried = layout?.blobs.filter { !inBase.contains($0.path) }
         return BuildSummary(
             path: result.path, sidecar: result.sidecarPath, bundleId: result.manifest.bundleId, sha256: result.sha256,
             size: result.size, uncompressedSize: result.uncompressedSize, files: result.manifest.files.count,
-            images: result.manifest.images, models: result.manifest.models, signed: result.signed, warnings: warnings)
+            images: result.manifest.images, models: result.manifest.models, signed: result.signed, warnings: warnings,
+            format: result.manifest.format, base: result.manifest.base,
+            blobs: layout?.blobs.count, blobsCarried: carried.map(\.count), blobBytesCarried: carried?.reduce(0) { $0 + $1.size },
+            sharedBlobBytesSaved: layout.map { $0.sharedBytesSaved })
     }
 
     /// OUT itself, or `OUT/<name>-<version>.tar[.zst]` when OUT is a folder or ends in `/`.

@@ -28,6 +28,8 @@ extension VerificationSession {
         if let sums, let sumsData { checkSumsAgainstManifest(manifest, sums: sums, sumsData: sumsData) }
         checkReferences(manifest)
         checkImages(manifest)
+        if let layout { checkLayout(manifest, layout: layout) }
+        checkDelta(manifest)
         return report
     }
 
@@ -104,6 +106,8 @@ extension VerificationSession {
     private func checkListed(_ file: Manifest.File) {
         // Refused at its header (already reported), or never reached after a refusal.
         if refusedPaths.contains(file.path) || (refusedAtHeader && observed[file.path] == nil) { return }
+        // Left to a delta's base and absent: `checkDelta` judges it.
+        if !file.isCarried && observed[file.path] == nil { return }
         guard let entry = observed[file.path] else {
             problem(VerificationProblem(.missingFile, path: file.path, expected: "present", actual: "absent",
                                         "a file listed in MANIFEST.json is missing"))

@@ -16,7 +16,7 @@ extension BundleVerifier {
     /// but setuid/setgid/sticky and group/world-writable modes are problems.
     /// - Throws: `BundleInputError.notABundle` when the folder has no MANIFEST.json
     ///   and no SHA256SUMS; `FileReadError` when a file cannot be read.
-    public static func verify(directoryAt path: String, trust: [TrustedKey] = [],
+    public static func verify(directoryAt path: String, trust: [TrustedKey] = [], base: BundleBaseManifest? = nil,
                               progress: ProgressReporter = SilentProgress()) throws -> VerificationReport {
         let root = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         guard root >= 0 else {
@@ -26,6 +26,7 @@ extension BundleVerifier {
         defer { close(root) }
         let session = VerificationSession(report: VerificationReport(source: path, sourceKind: .directory),
                                           trust: trust, extractor: nil, isArchive: false)
+        session.base = base
         let walker = DirectoryWalker(session: session, base: path, progress: progress)
         progress.begin("verify", totalBytes: nil)
         defer { progress.end() }

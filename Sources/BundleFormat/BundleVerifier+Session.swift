@@ -36,6 +36,10 @@ final class VerificationSession {
     var observed: [String: ObservedEntry] = [:]
     var lowercased: [String: String] = [:]
     var imageResults: [String: Result<ImageArchiveSummary, ImageArchiveProblem>] = [:]
+    /// Format v2: the blobs and the small layout documents kept while streaming.
+    var layout: LayoutState?
+    /// A delta's base (`--base`), whose MANIFEST.json the in_base entries are checked against.
+    var base: BundleBaseManifest?
     private var imagesByFile: [String: Manifest.Image] = [:]
     private var listedFiles: [String: Manifest.File] = [:]
     /// Entries refused at their header (never read, hashed or written).
@@ -121,12 +125,25 @@ final class VerificationSession {
     }
 
     /// A regular file the signed manifest does not allow, judged from its header
-    /// alone: one the manifest does not list, or one larger than the manifest's size for it.
+    /// alone: one the manifest does not list (in v2: a blob `blobs[]` does not list),
+    /// one a delta leaves to its base, or one larger than the manifest's size for it.
     private func refusal(_ header: ArchiveEntryHeader, path: String) -> VerificationProblem? {
+        if let layout, LayoutState.isBlobArea(path), layout.blobsByPath[path] == nil {
+            return VerificationProblem(.blobUnreferenced, path: path, expected: "listed in blobs[]",
+                                       actual: "\(header.size) bytes",
+                                       "refused at its header: blobs[] does not list this blob, so it is not read")
+        }
         guard let listed = listedFiles[path] else {
             return VerificationProblem(.unlistedFile, path: path, expected: "listed in MANIFEST.json",
                                        actual: "\(header.size) bytes",
                                        "refused at its header: the manifest does not list this file, so it is not read")
+        }
+        // An archive must not carry what it leaves to its base; a folder may hold the
+        // whole release (the delta's entries plus the base's), checked like any file.
+        guard listed.isCarried || !isArchive else {
+            return VerificationProblem(.unlistedFile, path: path, expected: "left out (in_base)",
+                                       actual: "\(header.size) bytes",
+                                       "refused at its header: the manifest leaves this file to the base bundle, so it is not read")
         }
         guard header.size <= listed.size else {
             return VerificationProblem(.size, path: path, expected: "\(listed.size) bytes", actual: "\(header.size) bytes",
@@ -160,7 +177,10 @@ final class VerificationSession {
             }
         }
         let isMeta = Self.metaFiles.contains(path)
-        let content = EntryContentStream(data, writer: writer, collectLimit: isMeta ? Self.metaLimit : 0)
+        let documentLimit = (!isMeta && acceptable && recordable && header.kind == .regular)
+            ? layout?.collectLimit(path: path, size: header.size) ?? 0 : 0
+        let content = EntryContentStream(data, writer: writer,
+                                         collectLimit: isMeta ? Self.metaLimit : documentLimit)
         var inspection: Result<ImageArchiveSummary, ImageArchiveProblem>?
         if acceptable, header.kind == .regular, imagesByFile[path] != nil {
             inspection = ImageArchiveInspector.inspect(content)
@@ -177,6 +197,7 @@ final class VerificationSession {
             lowercased[path.lowercased()] = path
         }
         if let inspection { imageResults[path] = inspection }
+        if documentLimit > 0 { layout?.store(path: path, data: content.overflowed ? nil : content.collected) }
         if inspection != nil {
             announceIfVerified(path: path, digest: digest, size: size, written: writer != nil && content.writeError == nil,
                                inspection: inspection)
@@ -204,12 +225,17 @@ final class VerificationSession {
             report.name = decoded.name
             report.version = decoded.version
             report.bundleId = decoded.bundleId
-            for image in decoded.images { if let file = image.file { imagesByFile[file] = image } }
+            if decoded.isV2 {
+                layout = LayoutState(decoded)
+            } else {
+                for image in decoded.images { if let file = image.file { imagesByFile[file] = image } }
+            }
             for file in decoded.files { listedFiles[file.path] = file }
         } catch let error as ManifestError {
             switch error {
             case .unknownFormat(let format):
-                problem(VerificationProblem(.manifestFormat, path: "MANIFEST.json", expected: Manifest.formatV1,
+                problem(VerificationProblem(.manifestFormat, path: "MANIFEST.json",
+                                            expected: Manifest.readableFormats.joined(separator: " or "),
                                             actual: format, error.message))
             case .missingField(let field):
                 problem(VerificationProblem(.manifestField, path: "MANIFEST.json", expected: field,

@@ -47,7 +47,7 @@ public struct TrustedKey: Sendable {
     }
 }
 
-/// Verifies bundles (format v1, docs/FORMAT.md) in one streaming pass.
+/// Verifies bundles (formats v1 and v2, docs/FORMAT.md) in one streaming pass.
 ///
 /// For an archive: libarchive decompresses and parses the tar on one thread while
 /// this thread hashes each entry as it streams by (a ring of six 1 MiB buffers
@@ -58,10 +58,13 @@ public struct TrustedKey: Sendable {
 /// again if anything at all fails.
 public enum BundleVerifier {
     /// Verifies the bundle at `path`: a `.tar.zst`/`.tar` file or an extracted folder.
+    /// `base`: for a delta bundle, the MANIFEST.json of the release it builds on; the
+    /// delta's in_base entries are then checked against it (without it they are only
+    /// counted, and the report names the base they need).
     /// - Throws: `BundleInputError`, `ArchiveReadError.unrecognizedFormat` (not a
     ///   bundle, exit 2), `FileReadError`; a bundle that fails checks is a report
     ///   with problems, not an error.
-    public static func verify(path: String, trust: [TrustedKey] = [],
+    public static func verify(path: String, trust: [TrustedKey] = [], base: BundleBaseManifest? = nil,
                               progress: ProgressReporter = SilentProgress()) throws -> VerificationReport {
         var info = stat()
         guard stat(path, &info) == 0 else {
@@ -69,9 +72,9 @@ public enum BundleVerifier {
             throw FileReadError.cannotOpen(path: path, reason: String(cString: strerror(errno)))
         }
         if info.st_mode & S_IFMT == S_IFDIR {
-            return try verify(directoryAt: path, trust: trust, progress: progress)
+            return try verify(directoryAt: path, trust: trust, base: base, progress: progress)
         }
-        return try verify(archiveAt: path, trust: trust, extractTo: nil, progress: progress)
+        return try verify(archiveAt: path, trust: trust, base: base, extractTo: nil, progress: progress)
     }
 
     /// Verifies the archive at `path` in one pass and, with `extractTo`, writes its
@@ -81,13 +84,15 @@ public enum BundleVerifier {
     /// - Parameters:
     ///   - trust: keys one of which must have signed MANIFEST.json; empty means the
     ///     signature is reported as a warning only.
+    ///   - base: a delta's base manifest (see `verify(path:trust:base:progress:)`).
     ///   - extractTo: a path that must not exist yet (its parent must).
     ///   - onVerifiedImage: with `extractTo`, called on this thread for each image
     ///     archive as soon as it is verified and extracted (see `VerifiedImage` for
     ///     what is promised then), while later entries are still to come.
     /// - Throws: `BundleInputError` / `ArchiveReadError.unrecognizedFormat` (not a
     ///   bundle), `ExtractionError` (staging folder unusable, disk full).
-    public static func verify(archiveAt path: String, trust: [TrustedKey] = [], extractTo staging: String? = nil,
+    public static func verify(archiveAt path: String, trust: [TrustedKey] = [], base: BundleBaseManifest? = nil,
+                              extractTo staging: String? = nil,
                               progress: ProgressReporter = SilentProgress(),
                               onVerifiedImage: ((VerifiedImage) -> Void)? = nil) throws -> VerificationReport {
         let size = try archiveSize(path)
@@ -100,6 +105,7 @@ public enum BundleVerifier {
         let session = VerificationSession(report: VerificationReport(source: path, sourceKind: .archive),
                                           trust: trust, extractor: extractor, isArchive: true)
         session.onVerifiedImage = onVerifiedImage
+        session.base = base
         progress.begin("verify", totalBytes: size)
         let rawDigest = try pump(path: path, hashRawBytes: sidecar != nil, session: session, progress: progress)
         progress.end()

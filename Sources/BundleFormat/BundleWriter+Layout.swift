@@ -49,15 +49,14 @@ public struct BundleEntry: Sendable, Equatable {
 /// The entry order of bundle formats v1 and v2 (docs/FORMAT.md): after MANIFEST.json,
 /// MANIFEST.json.sig and SHA256SUMS come all other entries sorted by path (bytewise
 /// UTF-8, so a folder precedes its contents), except that the `models/` and then the
-/// `images/` subtrees go last: big files at the end, small ones first. In v2 only
-/// `images/blobs/` goes last, its blobs in the order the manifest's `blobs[]` gives.
+/// `images/` subtrees go last: big files at the end, small ones first. In v2 the
+/// `images/` subtree holds its folders first, then the blobs in the order the
+/// manifest's `blobs[]` gives, then its other files (index.json, oci-layout).
 public enum BundleLayout {
     /// Written by the builder, never taken from inputs.
     public static let metaFiles = ["MANIFEST.json", "MANIFEST.json.sig", "SHA256SUMS"]
-    /// Folders written after everything else, in this order (v1).
+    /// Folders written after everything else, in this order.
     public static let trailingSections = ["models", "images"]
-    /// Folders written after everything else, in this order (v2).
-    public static let trailingSectionsV2 = ["models", "images/blobs"]
 
     /// Adds the folder entries every path implies, checks paths, and sorts.
     /// - Parameter blobOrder: v2: the blob paths in `blobs[]` order; nil for v1.
@@ -87,16 +86,26 @@ public enum BundleLayout {
                 parts = parts.dropLast()
             }
         }
-        let sections = blobOrder == nil ? trailingSections : trailingSectionsV2
-        let rank = Dictionary((blobOrder ?? []).enumerated().map { ($1, $0) }, uniquingKeysWith: { first, _ in first })
-        return byPath.values.sorted { orderKey($0.path, sections, rank) < orderKey($1.path, sections, rank) }
+        let rank = blobOrder.map { order in
+            Dictionary(order.enumerated().map { ($1, $0) }, uniquingKeysWith: { first, _ in first })
+        }
+        let keys = Dictionary(uniqueKeysWithValues: byPath.values.map {
+            ($0.path, orderKey($0.path, isFolder: $0.source == .directory, rank))
+        })
+        return byPath.values.sorted { keys[$0.path]! < keys[$1.path]! }
     }
 
     /// (section, rank, path bytes): section 0 for ordinary entries, 1 + index for
-    /// trailing sections; rank orders v2 blobs (folders and unranked paths first).
-    private static func orderKey(_ path: String, _ sections: [String], _ rank: [String: Int]) -> OrderKey {
-        let section = sections.firstIndex { path == $0 || path.hasPrefix($0 + "/") }.map { $0 + 1 } ?? 0
-        return OrderKey(section: section, rank: rank[path] ?? -1, path: Array(path.utf8))
+    /// trailing sections. v2 (`rank` given) orders the images section: folders, then
+    /// blobs by rank, then its other files.
+    private static func orderKey(_ path: String, isFolder: Bool, _ rank: [String: Int]?) -> OrderKey {
+        let top = path.split(separator: "/", maxSplits: 1).first.map(String.init) ?? path
+        let section = trailingSections.firstIndex(of: top).map { $0 + 1 } ?? 0
+        var position = 0
+        if let rank, top == "images" {
+            position = isFolder ? -1 : rank[path] ?? Int.max
+        }
+        return OrderKey(section: section, rank: position, path: Array(path.utf8))
     }
 
     private struct OrderKey: Comparable {

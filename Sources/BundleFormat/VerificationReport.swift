@@ -46,6 +46,13 @@ public struct VerificationProblem: Error, Codable, Sendable, Equatable, CustomSt
         case imageArchive = "image-archive"
         case imageDigest = "image-digest"
         case tooLarge = "too-large"
+        // Format v2 (OCI layout under images/) and delta bundles.
+        case blobDigest = "blob-digest"                 // a blob's name, content and files[] digest differ
+        case blobUnreferenced = "blob-unreferenced"     // a blob file not in blobs[], or a blobs[] entry no image uses
+        case imageManifest = "image-manifest"           // an image manifest blob disagreeing with images[]
+        case imageConfig = "image-config"               // a config's rootfs.diff_ids disagreeing with images[].layers
+        case ociIndex = "oci-index"                     // images/index.json or images/oci-layout wrong
+        case base                                       // delta: in_base entries and the base they need
     }
 
     public var check: Check
@@ -111,11 +118,72 @@ public struct ImageCheck: Codable, Sendable, Equatable {
     /// `docker-legacy` (manifest.json + <id>.json) or `oci` (index.json + blobs/sha256).
     public var layout: String?
     public var layers: Int
+    /// Format v2: the image manifest blob (`images[].manifest_digest`); `file` is then
+    /// that blob's path and `actualDigest` the config its manifest names.
+    public var manifestDigest: String?
 
     enum CodingKeys: String, CodingKey {
         case file, name, layout, layers
         case expectedDigest = "expected_digest"
         case actualDigest = "actual_digest"
+        case manifestDigest = "manifest_digest"
+    }
+}
+
+/// Format v2: what the bundle's blobs amounted to.
+public struct BlobTally: Codable, Sendable, Equatable {
+    /// Entries of `blobs[]`.
+    public var listed: Int
+    /// Blob files the bundle carried and that were hashed.
+    public var carried: Int
+    /// Blobs a delta leaves to its base (`in_base`).
+    public var inBase: Int
+
+    public init(listed: Int, carried: Int, inBase: Int) {
+        self.listed = listed; self.carried = carried; self.inBase = inBase
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case listed, carried
+        case inBase = "in_base"
+    }
+}
+
+/// A delta bundle's base (the manifest's `base`) and whether it was checked.
+public struct BaseCheck: Codable, Sendable, Equatable {
+    public enum State: String, Codable, Sendable {
+        /// No `--base` was given: the in_base entries were not compared with anything.
+        case unchecked
+        /// The given base's MANIFEST.json hashes to `manifest_sha256` and lists every
+        /// in_base entry with the same SHA-256 and size.
+        case ok
+        /// The given base is not the one the delta needs (see the `base` problems).
+        case mismatch
+    }
+    public var bundleId: String
+    public var name: String
+    public var version: String
+    public var manifestSha256: String
+    /// Entries of `files[]` marked `in_base` (not in this bundle), and their bytes.
+    public var inBaseFiles: Int
+    public var inBaseBytes: Int64
+    public var state: State
+    /// The `--base` path the in_base entries were compared with, if any.
+    public var checkedAgainst: String?
+
+    public init(base: Manifest.Base, inBaseFiles: Int, inBaseBytes: Int64, state: State, checkedAgainst: String?) {
+        bundleId = base.bundleId; name = base.name; version = base.version; manifestSha256 = base.manifestSha256.hex
+        self.inBaseFiles = inBaseFiles; self.inBaseBytes = inBaseBytes; self.state = state
+        self.checkedAgainst = checkedAgainst
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case name, version, state
+        case bundleId = "bundle_id"
+        case manifestSha256 = "manifest_sha256"
+        case inBaseFiles = "in_base_files"
+        case inBaseBytes = "in_base_bytes"
+        case checkedAgainst = "checked_against"
     }
 }
 
@@ -143,6 +211,10 @@ public struct VerificationReport: Codable, Sendable, Equatable {
     public var filesChecked: Int = 0
     public var bytesHashed: Int64 = 0
     public var images: [ImageCheck] = []
+    /// Format v2 only: the blobs (absent from the JSON of v1 bundles).
+    public var blobs: BlobTally?
+    /// Delta bundles only: the base the bundle needs (absent from the JSON otherwise).
+    public var base: BaseCheck?
     public var problems: [VerificationProblem] = []
     public var warnings: [String] = []
     /// The decoded manifest when it could be read (not part of the JSON report).
@@ -158,7 +230,7 @@ public struct VerificationReport: Codable, Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case schema, source, name, version, signature, sidecar, images, problems, warnings
-        case verified
+        case verified, blobs, base
         case sourceKind = "source_kind"
         case bundleId = "bundle_id"
         case rootFolder = "root_folder"
@@ -181,6 +253,8 @@ public struct VerificationReport: Codable, Sendable, Equatable {
         try container.encode(filesChecked, forKey: .filesChecked)
         try container.encode(bytesHashed, forKey: .bytesHashed)
         try container.encode(images, forKey: .images)
+        try container.encodeIfPresent(blobs, forKey: .blobs)
+        try container.encodeIfPresent(base, forKey: .base)
         try container.encode(problems, forKey: .problems)
         try container.encode(warnings, forKey: .warnings)
     }
@@ -199,6 +273,8 @@ public struct VerificationReport: Codable, Sendable, Equatable {
         filesChecked = try container.decode(Int.self, forKey: .filesChecked)
         bytesHashed = try container.decode(Int64.self, forKey: .bytesHashed)
         images = try container.decode([ImageCheck].self, forKey: .images)
+        blobs = try container.decodeIfPresent(BlobTally.self, forKey: .blobs)
+        base = try container.decodeIfPresent(BaseCheck.self, forKey: .base)
         problems = try container.decode([VerificationProblem].self, forKey: .problems)
         warnings = try container.decode([String].self, forKey: .warnings)
     }

@@ -175,7 +175,23 @@ extension DockerEngine {
             throw BundleWriteError.writeFailed(path: path, reason: String(cString: strerror(errno)))
         }
         defer { close(output) }
-        let errorFile = path + ".stderr"
+        let (source, inspection) = try save(reference, scratch: path, output: output, progress: progress) {
+            ImageArchiveInspector.inspect($0)
+        }
+        switch inspection {
+        case .success(let summary): return (source.finalize(), source.size, summary)
+        case .failure(let problem): throw DockerImageError.badArchive(path: "from docker save \(reference)", problem: problem.description)
+        }
+    }
+
+    /// Streams `docker save reference` into `consume`, which reads the archive's raw
+    /// tar bytes from the source it is given (and nothing is kept unless it keeps it).
+    /// `scratch` names a path whose `.stderr` sibling may hold docker's messages.
+    /// - Throws: `DockerImageError.saveFailed`, or what `consume` or the source throws.
+    public func save<T>(_ reference: String, scratch: String, output: Int32? = nil, progress: ProgressReporter,
+                        consume: (ArchiveByteSource) throws -> T) throws -> (source: HashingTeeSource, result: T)
+    {
+        let errorFile = scratch + ".stderr"
         let errorToken = CleanupOnSignal.register(errorFile)
         defer { unlink(errorFile); CleanupOnSignal.unregister(errorToken) }
         let child = try start(["save", reference], stderrPath: errorFile)
@@ -183,9 +199,11 @@ extension DockerEngine {
         progress.begin("saving \(reference)", totalBytes: nil)
         let source = HashingTeeSource(
             input: child.stdout, inputPath: "docker save \(reference)",
-            output: output, outputPath: path, progress: progress)
-        let inspection = ImageArchiveInspector.inspect(source)
-        var failure = source.error
+            output: output, outputPath: scratch, progress: progress, hashing: output != nil)
+        var failure: Error?
+        var result: T?
+        do { result = try consume(source) } catch { failure = error }
+        failure = failure ?? source.error
         if failure == nil {
             do { try source.drain() } catch { failure = error }
         }
@@ -199,10 +217,7 @@ extension DockerEngine {
                 reference: reference, detail: detail.isEmpty ? "exit status \(status)" : detail)
         }
         if let failure { throw failure }
-        switch inspection {
-        case .success(let summary): return (source.finalize(), source.size, summary)
-        case .failure(let problem): throw DockerImageError.badArchive(path: "from docker save \(reference)", problem: problem.description)
-        }
+        return (source, result!)
     }
 }
 

@@ -147,7 +147,7 @@ extension IsolationChecker {
             plan.external.append(external)
             let externalName = options.externalName
             plan.tasks.append(ProbeTask(key: external.key, namespace: namespace) {
-                SocketProbe.dnsQuery(name: externalName, server: "127.0.0.11", timeout: dns)
+                SocketProbe.dnsQuery(name: externalName, server: "127.0.0.11", timeout: dns, watchingLoopback: true)
             })
 
             // Positive controls: every other service by name, and a TCP connect to it.

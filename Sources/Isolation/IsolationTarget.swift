@@ -78,7 +78,7 @@ public struct IsolationTarget: Sendable, Equatable {
 /// `watchdogSeconds`.
 public struct IsolationOptions: Sendable, Equatable {
     /// TCP connect timeout of every reachability probe.
-    public var connectTimeout: Double = 1.5
+    public var connectTimeout: Double = 0.5
     /// How long a DNS query waits for its reply.
     public var dnsTimeout: Double = 2
     /// How long the gateway's HTTP health request may take.

@@ -16,6 +16,12 @@ enum CompressionChoice: String, ExpressibleByArgument, CaseIterable {
     case zstd, none
 }
 
+/// `--format v2|v1`.
+enum FormatChoice: String, ExpressibleByArgument, CaseIterable {
+    case v2, v1
+    var manifestFormat: String { self == .v2 ? Manifest.formatV2 : Manifest.formatV1 }
+}
+
 extension FrostbyteBundle {
     /// `build SPEC -o OUT`: one reproducible, optionally signed bundle (format v1).
     struct Build: AsyncParsableCommand {
@@ -52,6 +58,13 @@ extension FrostbyteBundle {
                 completion: .file())
         var installer: String?
 
+        @Option(help: "Bundle format: v2 (default: images as one OCI layout, each blob once) or v1 (one docker save archive per image).")
+        var format: FormatChoice = .v2
+
+        @Option(help: "Build a delta: leave out every file and blob this earlier release (its bundle, or its MANIFEST.json) already has.",
+                completion: .file())
+        var base: String?
+
         @Flag(help: "Print one JSON summary on stdout.")
         var json = false
 
@@ -66,10 +79,12 @@ extension FrostbyteBundle {
 
         func run() async throws {
             try await runReportingErrors {
-                let request = BuildRequest(
+                var request = BuildRequest(
                     specPath: spec, outputPath: output, signingKeyPath: signKey, sourceDateEpoch: sourceDateEpoch,
                     compression: compression == .none ? .none : .zstd(level: level), installerPath: installer,
                     builder: Manifest.Builder(name: "frostbyte-bundle", version: FrostbyteBundle.version))
+                request.format = format.manifestFormat
+                request.basePath = base
                 let builder = BundleBuilder(request: request, progress: TerminalProgress()) { warning in
                     Console.note("warning: \(warning)")
                 }
@@ -85,7 +100,14 @@ extension FrostbyteBundle {
                       size       \(formatBytes(summary.size)) (\(formatBytes(summary.uncompressedSize)) uncompressed)
                       contents   \(summary.files) entries, \(summary.images.count) images, \(summary.models.count) models
                       signed     \(summary.signed ? "yes" : "no")
+                      format     \(summary.format)
                     """)
+                if let blobs = summary.blobs, let carried = summary.blobsCarried, let bytes = summary.blobBytesCarried {
+                    Console.out("  blobs      \(carried) of \(blobs) carried (\(formatBytes(bytes))); sharing saved \(formatBytes(summary.sharedBlobBytesSaved ?? 0))")
+                }
+                if let base = summary.base {
+                    Console.out("  delta of   \(base.bundleId) (install it over that release)")
+                }
             }
         }
     }

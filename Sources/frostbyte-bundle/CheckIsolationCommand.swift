@@ -48,7 +48,7 @@ extension FrostbyteBundle {
         var crossProject: [String] = []
 
         @Option(name: .long, help: "Seconds a single TCP probe waits before it counts as blocked.")
-        var probeTimeout: Double = 1.5
+        var probeTimeout: Double = 0.5
 
         @Flag(name: .long, help: "Print the evidence document on stdout and nothing else there.")
         var json = false

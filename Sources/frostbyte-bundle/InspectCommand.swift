@@ -68,13 +68,29 @@ extension FrostbyteBundle {
             if let source = facts.exportSource { printSource(source) }
             Console.out(facts.images.isEmpty ? "images:     none" : "images:")
             for image in facts.images {
-                Console.out("  \(image.name)  \(image.file ?? "images/")  \(image.size.map(formatBytes) ?? "-")  \(image.digest)")
+                if let layerCount = image.layerCount {
+                    let layers = "\(layerCount) layer\(layerCount == 1 ? "" : "s")"
+                    Console.out("  \(image.name)  \(image.digest)  manifest \(image.manifestDigest ?? "-")  "
+                                + "\(layers)  \(image.size.map(formatBytes) ?? "-")")
+                } else {
+                    Console.out("  \(image.name)  \(image.file ?? "images/")  \(image.size.map(formatBytes) ?? "-")  \(image.digest)")
+                }
+            }
+            if let blobs = facts.blobs {
+                var line = "\(blobs.count) (\(formatBytes(blobs.bytes))), each stored once: "
+                    + "saves \(formatBytes(blobs.dedupSaving)) of \(formatBytes(blobs.imageBytes))"
+                if blobs.inBase > 0 { line += "; \(blobs.inBase) (\(formatBytes(blobs.inBaseBytes))) in the base" }
+                row("blobs:", line)
             }
             Console.out(facts.models.isEmpty ? "models:     none" : "models:")
             for model in facts.models {
                 Console.out("  \(model.name)  \(model.path)  \(formatBytes(model.size))  sha256:\(model.sha256.hex)")
             }
             row("files:", "\(facts.fileCount) (\(formatBytes(facts.totalSize)))")
+            if let base = facts.base {
+                row("base:", "\(base.bundleId) (MANIFEST.json sha256 \(base.manifestSha256.hex))")
+                row("", "delta: \(base.filesInBase) files (\(formatBytes(base.bytesInBase))) are left to the base")
+            }
         }
 
         /// The provenance of an export bundle: the release it came from and, per data

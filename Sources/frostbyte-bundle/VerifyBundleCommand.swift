@@ -21,7 +21,11 @@ extension FrostbyteBundle {
             discussion: """
                 Checks the .sha256 sidecar (when present), MANIFEST.json, the signature, every \
                 file's size and SHA-256, SHA256SUMS, bundle_id, entry types, paths and modes, \
-                and the image config inside every docker save archive. Nothing is extracted. \
+                and the images: the image config inside every docker save archive (format v1), \
+                or the OCI layout's blobs, manifests, configs and index.json (format v2). \
+                Nothing is extracted. A delta bundle is checked on its own and names the base \
+                it needs; with --base its in_base files are checked against that base's \
+                MANIFEST.json (only the base's first entry is read: verify the base on its own). \
                 Exit status: 0 verified, 1 verification failed, 2 not a bundle or bad usage.
                 """)
 
@@ -33,6 +37,11 @@ extension FrostbyteBundle {
             completion: .file())
         var trust: [String] = []
 
+        @Option(name: .customLong("base"), help: ArgumentHelp(
+            "For a delta bundle: the base bundle (.tar.zst, .tar or folder) or its MANIFEST.json.",
+            valueName: "BASE"), completion: .file())
+        var base: String?
+
         @Flag(help: "Print one JSON report on stdout (schema in docs/FORMAT.md).")
         var json = false
 
@@ -42,8 +51,9 @@ extension FrostbyteBundle {
                     throw UsageError.missingBundle(command: "verify-bundle")
                 }
                 let keys = try trust.map { try TrustedKey(contentsOf: $0) }
+                let baseManifest = try base.map { try BundleBaseManifest.load(path: $0) }
                 let progress: ProgressReporter = (!json && Console.stderrIsTTY) ? TerminalProgress() : SilentProgress()
-                let report = try BundleVerifier.verify(path: bundle, trust: keys, progress: progress)
+                let report = try BundleVerifier.verify(path: bundle, trust: keys, base: baseManifest, progress: progress)
                 if json {
                     try Console.json(report)
                 } else {
@@ -63,6 +73,17 @@ extension FrostbyteBundle {
                 let count = report.problems.count
                 Console.out("\(report.source): FAILED (\(count) problem\(count == 1 ? "" : "s"))")
                 for problem in report.problems { Console.out("  \(problem)") }
+            }
+            if let base = report.base {
+                let files = "\(base.inBaseFiles) file\(base.inBaseFiles == 1 ? "" : "s") (\(formatBytes(base.inBaseBytes)))"
+                let state: String
+                switch base.state {
+                case .unchecked: state = "not checked: pass --base BASE"
+                case .ok: state = "checked against \(base.checkedAgainst ?? "?")"
+                case .mismatch: state = "\(base.checkedAgainst ?? "?") is not that base"
+                }
+                Console.out("delta: needs base \(base.bundleId) (MANIFEST.json sha256 \(base.manifestSha256)) "
+                            + "for \(files); \(state)")
             }
             for warning in report.warnings { Console.out("warning: \(warning)") }
         }

@@ -86,7 +86,8 @@ struct BuildFixture {
         try FileManager.default.createDirectory(atPath: work + "/layer", withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: work) }
         try DockerTestSupport.check(["tar", "-cf", work + "/layer/layer.tar", "-T", "/dev/null"])
-        let config = Data(#"{"architecture":"amd64","os":"linux","config":{},"rootfs":{"type":"layers","diff_ids":[]}}"#.utf8)
+        let layer = try DockerTestSupport.check(["sh", "-c", "sha256sum '\(work)/layer/layer.tar' | cut -c1-64"])
+        let config = Data(#"{"architecture":"amd64","os":"linux","config":{},"rootfs":{"type":"layers","diff_ids":["sha256:\#(layer)"]}}"#.utf8)
         let digest = try DockerTestSupport.check(["sh", "-c", "printf '%s' '\(String(decoding: config, as: UTF8.self))' | sha256sum | cut -c1-64"])
         try config.write(to: URL(fileURLWithPath: work + "/\(digest).json"))
         try Data(#"[{"Config":"\#(digest).json","RepoTags":["\#(reference)"],"Layers":["layer/layer.tar"]}]"#.utf8)

@@ -94,7 +94,8 @@ struct VerifyCommandTests {
             try FileManager.default.createDirectory(atPath: work + "/layer0", withIntermediateDirectories: true)
             try Data(repeating: 0x42, count: 5000).write(to: URL(fileURLWithPath: work + "/app.bin"))
             #expect(try run(["tar", "-cf", work + "/layer0/layer.tar", "-C", work, "app.bin"]).status == 0)
-            let config = Data(#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}"#.utf8)
+            let layer = try SHA256Hasher.hash(Data(contentsOf: URL(fileURLWithPath: work + "/layer0/layer.tar"))).hex
+            let config = Data(#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":["sha256:\#(layer)"]}}"#.utf8)
             let id = SHA256Hasher.hash(config).hex
             try config.write(to: URL(fileURLWithPath: "\(work)/\(id).json"))
             try Data(#"[{"Config":"\#(id).json","RepoTags":["demo/app:1.0"],"Layers":["layer0/layer.tar"]}]"#.utf8)

@@ -41,6 +41,10 @@ public enum ProbeOutcome: Sendable, Equatable, CustomStringConvertible {
     case sent
     /// A DNS reply: response code and IPv4 addresses in the answer section.
     case dns(rcode: Int, addresses: [String])
+    /// The engine's DNS passed the query on to 127.0.0.1:53 inside the prober's own
+    /// namespace, where the prober's listener caught it: it left no namespace and got
+    /// no answer.
+    case forwardedToLoopback
     /// An HTTP response status line.
     case http(status: Int)
     /// The probe could not be carried out (namespace, socket or protocol error).
@@ -54,7 +58,7 @@ public enum ProbeOutcome: Sendable, Equatable, CustomStringConvertible {
         switch self {
         case .connected, .refused, .http: return true
         case .blocked, .timedOut: return false
-        case .sent, .dns, .failed, .hung: return nil
+        case .sent, .dns, .forwardedToLoopback, .failed, .hung: return nil
         }
     }
 
@@ -77,6 +81,8 @@ public enum ProbeOutcome: Sendable, Equatable, CustomStringConvertible {
             let name = DNSMessage.rcodeName(rcode)
             return addresses.isEmpty ? "DNS reply \(name), no address" : "DNS reply \(name): \(addresses.joined(separator: ", "))"
         case .http(let status): return "HTTP \(status)"
+        case .forwardedToLoopback:
+            return "no answer: the engine's DNS passed the query to 127.0.0.1:53 inside the container's own namespace (caught there by the checker; nothing left the container)"
         case .failed(let reason): return "probe failed: \(reason)"
         case .hung(let seconds): return "probe hung: no result within the \(Self.format(seconds)) s watchdog"
         }

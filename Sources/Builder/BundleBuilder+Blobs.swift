@@ -1,0 +1,142 @@
+import FrostbyteCore
+import BundleFormat
+import Stack
+import Engine
+import FoundationEssentials
+import Glibc
+
+/// The images of a v2 bundle: what the manifest records.
+struct StagedLayout {
+    var images: [Manifest.Image]
+    /// Every blob, in archive order (per image: manifest, config, layers; each once).
+    var blobs: [Manifest.Blob]
+
+    /// Bytes each image's blobs add up to, summed over the images, minus the bytes
+    /// of the distinct blobs: what storing each blob once saved.
+    var sharedBytesSaved: Int64 {
+        let sizes = Dictionary(blobs.map { ($0.digest, $0.size) }, uniquingKeysWith: { first, _ in first })
+        let perImage = images.reduce(Int64(0)) { total, image in
+            total + ([image.manifestDigest!, image.digest] + (image.layers ?? [])).reduce(0) { $0 + (sizes[$1] ?? 0) }
+        }
+        return perImage - blobs.reduce(0) { $0 + $1.size }
+    }
+}
+
+extension BundleBuilder {
+    /// Takes every spec image apart into blobs in `folder` (format v2): `docker save`
+    /// is streamed straight into `ImageBlobExtractor` (no archive file is written),
+    /// `archive:` files are read in place. Each image gets the canonical OCI manifest
+    /// of its config and layers (`OCILayout.manifestData`), so the same image gives the
+    /// same blobs whichever engine saved it.
+    ///
+    /// The `images/` entries go to `emit`, hashed and in layout order, as soon as they
+    /// are known: the folders, then each image's new blobs right after its save (so
+    /// they can be compressed while the next image is saved), then index.json and
+    /// oci-layout.
+    /// - Throws: `DockerImageError`, `CommandError`, `DockerEngineError`, `BundleWriteError`,
+    ///   or what `emit` throws.
+    func stageBlobs(_ spec: BundleSpec, folder: BlobFolder, emit: ([BundleEntry]) throws -> Void) throws -> StagedLayout {
+        let engineIDs = try engineImageIDs(spec)
+        let docker = DockerEngine()
+        var images: [Manifest.Image] = []
+        var blobs: [Manifest.Blob] = []
+        var known = Set<String>()
+        var index: [(fullReference: String, tag: String?, manifest: OCILayout.Descriptor)] = []
+        try emit([OCILayout.folder, OCILayout.blobFolder.dropLast("/sha256".count).description, OCILayout.blobFolder].map {
+            BundleEntry(path: $0, source: .directory, mode: .executable)
+        })
+        for image in spec.images {
+            let reference = image.reference.text
+            let extracted: ExtractedImage
+            if let archive = image.archivePath {
+                extracted = try extractArchive(archive, reference: image.reference, folder: folder)
+            } else {
+                let (_, result) = try docker.save(reference, scratch: folder.temporaryPath(), progress: progress) {
+                    try ImageBlobExtractor.extract($0, into: folder)
+                }
+                extracted = try unwrap(result, path: "from docker save \(reference)")
+                // The engine names the image by its config digest (graphdriver) or by the
+                // manifest or index digest its save's index.json carries (containerd store).
+                if let engineID = engineIDs[reference], engineID != extracted.config.digest,
+                   !extracted.savedIndexDigests.contains(engineID) {
+                    throw DockerImageError.idMismatch(reference: reference, archive: extracted.config.digest, engine: engineID)
+                }
+            }
+            let manifestData = try OCILayout.manifestData(
+                config: descriptor(extracted.config), layers: extracted.layers.map(descriptor))
+            let manifestBlob = Manifest.Blob(digest: try folder.store(manifestData), size: Int64(manifestData.count),
+                                             mediaType: OCILayout.manifestMediaType)
+            var fresh: [Manifest.Blob] = []
+            for blob in [manifestBlob, extracted.config] + extracted.layers where known.insert(blob.digest).inserted {
+                fresh.append(blob)
+            }
+            blobs += fresh
+            try emit(fresh.map {
+                BundleEntry(path: $0.path, source: .file(folder.blobPath($0.digest)), mode: .file,
+                            digest: SHA256Digest(hex: String($0.digest.dropFirst(7))), size: $0.size)
+            })
+            images.append(Manifest.Image(name: reference, digest: extracted.config.digest,
+                                         manifestDigest: manifestBlob.digest, layers: extracted.layers.map(\.digest)))
+            index.append((image.reference.normalized, image.reference.tag, descriptor(manifestBlob)))
+        }
+        try emit([(OCILayout.indexPath, try OCILayout.indexData(index)), (OCILayout.layoutPath, OCILayout.layoutFile)].map {
+            BundleEntry(path: $0.0, source: .data($0.1), mode: .file, digest: SHA256Hasher.hash($0.1), size: Int64($0.1.count))
+        })
+        return StagedLayout(images: images, blobs: blobs)
+    }
+
+    /// Every spec image that comes from the engine must be there (all checked before
+    /// any is saved); returns reference → the engine's image ID.
+    /// - Throws: `DockerImageError.missingImages`, `CommandError`, `DockerEngineError`.
+    func engineImageIDs(_ spec: BundleSpec) throws -> [String: String] {
+        let needEngine = spec.images.filter { $0.archivePath == nil }
+        guard !needEngine.isEmpty else { return [:] }
+        let docker = DockerEngine()
+        _ = try docker.capabilities()
+        var ids: [String: String] = [:]
+        var missing: [String] = []
+        for image in needEngine {
+            if let found = try docker.image(image.reference.text) {
+                ids[image.reference.text] = found.id
+            } else {
+                missing.append(image.reference.text)
+            }
+        }
+        guard missing.isEmpty else {
+            throw DockerImageError.missingImages(references: missing, specPath: spec.specPath)
+        }
+        return ids
+    }
+
+    private func extractArchive(_ path: String, reference: ImageReference, folder: BlobFolder) throws -> ExtractedImage {
+        let input = open(path, O_RDONLY | O_CLOEXEC)
+        guard input >= 0 else {
+            throw FileReadError.cannotOpen(path: path, reason: String(cString: strerror(errno)))
+        }
+        defer { close(input) }
+        var info = stat()
+        progress.begin("reading \(URL(fileURLWithPath: path).lastPathComponent)",
+                       totalBytes: fstat(input, &info) == 0 ? Int64(info.st_size) : nil)
+        defer { progress.end() }
+        let source = HashingTeeSource(input: input, inputPath: path, output: nil, outputPath: path,
+                                      progress: progress, hashing: false)
+        let result = try ImageBlobExtractor.extract(source, into: folder)
+        if let error = source.error { throw error }
+        let extracted = try unwrap(result, path: path)
+        guard extracted.repoTags.contains(where: { ImageReference($0)?.normalized == reference.normalized }) else {
+            throw DockerImageError.archiveLacksReference(path: path, reference: reference.text, found: extracted.repoTags)
+        }
+        return extracted
+    }
+
+    private func unwrap(_ result: Result<ExtractedImage, ImageBlobExtractor.Problem>, path: String) throws -> ExtractedImage {
+        switch result {
+        case .success(let image): return image
+        case .failure(let problem): throw DockerImageError.badArchive(path: path, problem: problem.description)
+        }
+    }
+
+    private func descriptor(_ blob: Manifest.Blob) -> OCILayout.Descriptor {
+        OCILayout.Descriptor(mediaType: blob.mediaType, digest: blob.digest, size: blob.size)
+    }
+}

@@ -1,0 +1,81 @@
+import FrostbyteCore
+import FoundationEssentials
+import Glibc
+
+/// A private folder of content-addressed blobs (`<hex>` files) that a v2 build
+/// collects before packing: each blob is stored once, whichever images use it.
+/// Owns the folder: everything in it is removed when the value goes away, on
+/// `remove()`, and on SIGINT/SIGTERM/SIGHUP (`CleanupOnSignal`).
+public final class BlobFolder: @unchecked Sendable {
+    public let path: String
+    private var token: CleanupOnSignal.Token?
+    private var counter = 0
+
+    /// Creates the folder `path` (mode 0700); it must not exist.
+    /// - Throws: `BundleWriteError.cannotCreate`.
+    public init(path: String) throws {
+        self.path = path
+        guard mkdir(path, 0o700) == 0 else {
+            throw BundleWriteError.cannotCreate(path: path, reason: String(cString: strerror(errno)))
+        }
+        token = CleanupOnSignal.register(action: { [path] in BlobFolder.removeTree(path) })
+    }
+
+    deinit { remove() }
+
+    /// Where the blob `sha256:<hex>` is (or would be) stored.
+    public func blobPath(_ digest: String) -> String { path + "/" + digest.dropPrefix("sha256:") }
+
+    /// True when the blob is already stored.
+    public func contains(_ digest: String) -> Bool { access(blobPath(digest), F_OK) == 0 }
+
+    /// A new temporary file path inside the folder, for a blob whose digest is not yet known.
+    public func temporaryPath() -> String {
+        counter += 1
+        return path + "/.incoming-\(counter)"
+    }
+
+    /// Moves the finished file at `temporary` to its content address, or drops it
+    /// when that blob is already stored.
+    /// - Throws: `BundleWriteError.writeFailed`.
+    public func adopt(_ temporary: String, as digest: String) throws {
+        let target = blobPath(digest)
+        if contains(digest) {
+            unlink(temporary)
+            return
+        }
+        guard rename(temporary, target) == 0 else {
+            throw BundleWriteError.writeFailed(path: target, reason: String(cString: strerror(errno)))
+        }
+    }
+
+    /// Stores small `data` as the blob it hashes to; returns its digest.
+    /// - Throws: `BundleWriteError.writeFailed`.
+    @discardableResult
+    public func store(_ data: Data) throws -> String {
+        let digest = "sha256:" + SHA256Hasher.hash(data).hex
+        guard !contains(digest) else { return digest }
+        let temporary = temporaryPath()
+        try AtomicFile.write(data, to: temporary, mode: 0o600)
+        try adopt(temporary, as: digest)
+        return digest
+    }
+
+    /// Deletes the folder and every file in it; safe to call more than once.
+    public func remove() {
+        Self.removeTree(path)
+        CleanupOnSignal.unregister(token)
+        token = nil
+    }
+
+    private static func removeTree(_ path: String) {
+        guard let folder = opendir(path) else { return }
+        while let entry = readdir(folder) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
+            if name == "." || name == ".." { continue }
+            unlink(path + "/" + name)
+        }
+        closedir(folder)
+        rmdir(path)
+    }
+}

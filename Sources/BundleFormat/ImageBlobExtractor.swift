@@ -1,0 +1,233 @@
+import FrostbyteCore
+import FoundationEssentials
+import Glibc
+
+/// One image taken apart into blobs by `ImageBlobExtractor`.
+public struct ExtractedImage: Sendable, Equatable {
+    /// The tags the archive's manifest.json gives the image.
+    public var repoTags: [String]
+    /// The config blob; its digest is the image ID graphdriver engines report.
+    public var config: Manifest.Blob
+    /// The layer blobs in order, uncompressed: each digest is the layer's diff ID.
+    public var layers: [Manifest.Blob]
+    /// The digests the archive's own index.json names (engines 25+): what the
+    /// containerd store that saved it reports as the image ID. Empty for 20.10 saves.
+    public var savedIndexDigests: [String]
+}
+
+/// Takes a `docker save` archive apart into content-addressed blobs, in one
+/// streaming pass: every regular entry is hashed while it is written into a
+/// `BlobFolder` (small ones are held in memory until the archive's manifest.json,
+/// which legacy archives put last, says which are needed), and each blob is stored
+/// once whatever images share it. Reads the legacy layout (Engine 20.10:
+/// `<id>/layer.tar`, `<hex>.json`) and the OCI layout with manifest.json of engines
+/// 25+ (`blobs/sha256/<hex>`, symlinks from the legacy names). Memory stays bounded
+/// by `keepBudget` whatever the layer sizes.
+public enum ImageBlobExtractor {
+    /// Entries up to this size are held in memory (configs, manifests, small layers).
+    static let keepLimit: Int64 = 4 << 20
+    /// At most this much is held in memory in total; beyond it entries go to disk.
+    static let keepBudget = 32 << 20
+
+    /// What went wrong, as one sentence after "the image archive ...".
+    public enum Problem: Error, Sendable, Equatable, CustomStringConvertible {
+        case unreadable(String)
+        case noManifest
+        case badManifest(String)
+        case missingEntry(String)
+        case digestMismatch(path: String, actual: String)
+        case compressedLayer(index: Int, path: String)
+        case layerCountMismatch(config: Int, manifest: Int)
+
+        public var description: String {
+            switch self {
+            case .unreadable(let detail): return "is not a docker save archive (\(detail))"
+            case .noManifest: return "has no manifest.json (it is not a docker save archive)"
+            case .badManifest(let detail): return "has an unusable manifest.json: \(detail)"
+            case .missingEntry(let path): return "lacks \(path), which its manifest.json names"
+            case .digestMismatch(let path, let actual): return "holds \(path), whose content hashes to \(actual)"
+            case .compressedLayer(let index, let path):
+                return "has layer \(index + 1) (\(path)) compressed; format v2 stores layers uncompressed, "
+                    + "so load the image into an engine and build from it, or use --format v1"
+            case .layerCountMismatch(let config, let manifest):
+                return "names \(manifest) layers in manifest.json but its config lists \(config) diff_ids"
+            }
+        }
+    }
+
+    /// One regular entry seen in the archive.
+    private struct Seen {
+        var digest: String
+        var size: Int64
+        var data: Data?
+        var file: String?
+    }
+
+    /// Reads the archive whose raw (plain tar) bytes come from `source`, storing the
+    /// blobs the image needs into `blobs`.
+    /// - Throws: `BundleWriteError.writeFailed` (disk), `FileReadError` (source).
+    /// - Returns: the image, or the problem that makes the archive unusable.
+    public static func extract(_ source: ArchiveByteSource, into blobs: BlobFolder) throws
+        -> Result<ExtractedImage, Problem>
+    {
+        var seen: [String: Seen] = [:]
+        var links: [String: String] = [:]
+        var keptBytes = 0
+        defer { for entry in seen.values { if let file = entry.file { unlink(file) } } }
+        do {
+            let reader = try ArchiveReader(source: source, allowsCompression: false)
+            let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 64)
+            defer { buffer.deallocate() }
+            while let header = try reader.nextEntry() {
+                let path = normalize(header.displayPath)
+                switch header.kind {
+                case .symlink:
+                    if let target = header.linkTarget { links[path] = resolve(target, from: path) }
+                    try reader.skipData()
+                case .regular:
+                    let keep = header.size <= keepLimit && keptBytes + Int(header.size) <= keepBudget
+                    let entry = try read(reader, buffer, keep: keep, blobs: blobs)
+                    if let data = entry.data { keptBytes += data.count }
+                    if let old = seen[path]?.file { unlink(old) }
+                    seen[path] = entry
+                default:
+                    try reader.skipData()
+                }
+            }
+            try reader.finish()
+        } catch let error as ArchiveReadError {
+            return .failure(.unreadable(error.problem))
+        }
+        return try resolveImage(seen: &seen, links: links, blobs: blobs)
+    }
+
+    private static func read(_ reader: ArchiveReader, _ buffer: UnsafeMutableRawBufferPointer, keep: Bool,
+                             blobs: BlobFolder) throws -> Seen {
+        let hasher = SHA256Hasher()
+        var data = Data()
+        var size: Int64 = 0
+        var file: String?
+        var descriptor: Int32 = -1
+        if !keep {
+            let path = blobs.temporaryPath()
+            descriptor = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+            guard descriptor >= 0 else {
+                throw BundleWriteError.writeFailed(path: path, reason: String(cString: strerror(errno)))
+            }
+            file = path
+        }
+        defer { if descriptor >= 0 { close(descriptor) } }
+        do {
+            while true {
+                let count = try reader.readData(into: buffer)
+                if count == 0 { break }
+                let chunk = UnsafeRawBufferPointer(rebasing: buffer[0..<count])
+                hasher.update(chunk)
+                size += Int64(count)
+                if keep {
+                    data.append(contentsOf: chunk)
+                } else if let reason = FileDescriptorIO.writeAll(descriptor, chunk) {
+                    throw BundleWriteError.writeFailed(path: file!, reason: reason)
+                }
+            }
+        } catch {
+            if let file { unlink(file) }
+            throw error
+        }
+        return Seen(digest: "sha256:" + hasher.finalize().hex, size: size, data: keep ? data : nil, file: file)
+    }
+
+    private struct DockerManifestEntry: Decodable {
+        var config: String
+        var repoTags: [String]?
+        var layers: [String]
+        enum CodingKeys: String, CodingKey {
+            case config = "Config", repoTags = "RepoTags", layers = "Layers"
+        }
+    }
+
+    private static func resolveImage(seen: inout [String: Seen], links: [String: String], blobs: BlobFolder) throws
+        -> Result<ExtractedImage, Problem>
+    {
+        func lookup(_ path: String) -> (String, Seen)? {
+            var current = normalize(path)
+            for _ in 0..<8 {
+                if let entry = seen[current] { return (current, entry) }
+                guard let next = links[current] else { return nil }
+                current = next
+            }
+            return nil
+        }
+        guard let manifestData = seen["manifest.json"]?.data else { return .failure(.noManifest) }
+        let entries: [DockerManifestEntry]
+        do {
+            entries = try JSONDecoder().decode([DockerManifestEntry].self, from: manifestData)
+        } catch {
+            return .failure(.badManifest("\(error)"))
+        }
+        guard entries.count == 1, let entry = entries.first else {
+            return .failure(.badManifest("it lists \(entries.count) images; a bundle image archive holds exactly one"))
+        }
+        guard let (configPath, config) = lookup(entry.config), let configData = config.data else {
+            return .failure(.missingEntry(entry.config))
+        }
+        if let problem = checkBlobName(configPath, config.digest) { return .failure(problem) }
+        guard let diffIDs = OCILayout.parseDiffIDs(config: configData) else {
+            return .failure(.badManifest("the config \(configPath) has no rootfs.diff_ids"))
+        }
+        guard diffIDs.count == entry.layers.count else {
+            return .failure(.layerCountMismatch(config: diffIDs.count, manifest: entry.layers.count))
+        }
+        var layers: [(String, Seen)] = []
+        for (index, layerPath) in entry.layers.enumerated() {
+            guard let found = lookup(layerPath) else { return .failure(.missingEntry(layerPath)) }
+            if let problem = checkBlobName(found.0, found.1.digest) { return .failure(problem) }
+            guard found.1.digest == diffIDs[index] else { return .failure(.compressedLayer(index: index, path: layerPath)) }
+            layers.append(found)
+        }
+        var indexDigests: [String] = []
+        if let indexData = seen["index.json"]?.data, let index = OCILayout.parseIndex(indexData) {
+            indexDigests = index.manifests.map(\.digest)
+        }
+        // Store what the image needs; the rest is dropped by the caller's defer.
+        for (path, blob) in [(configPath, config)] + layers {
+            if let file = blob.file {
+                try blobs.adopt(file, as: blob.digest)
+                seen[path]?.file = nil
+            } else if let data = blob.data, !blobs.contains(blob.digest) {
+                try blobs.store(data)
+            }
+        }
+        return .success(ExtractedImage(
+            repoTags: entry.repoTags ?? [],
+            config: Manifest.Blob(digest: config.digest, size: config.size, mediaType: OCILayout.configMediaType),
+            layers: layers.map { Manifest.Blob(digest: $0.1.digest, size: $0.1.size, mediaType: OCILayout.layerMediaType) },
+            savedIndexDigests: indexDigests))
+    }
+
+    /// A content-addressed entry (`blobs/sha256/<hex>`, `<hex>.json`) must hash to its name.
+    private static func checkBlobName(_ path: String, _ digest: String) -> Problem? {
+        let name = URL(fileURLWithPath: path).lastPathComponent
+        let hex = name.hasSuffix(".json") ? String(name.dropLast(5)) : name
+        guard path.hasPrefix("blobs/sha256/") || (name.hasSuffix(".json") && SHA256Digest(hex: hex) != nil) else {
+            return nil
+        }
+        return "sha256:" + hex == digest ? nil : .digestMismatch(path: path, actual: digest)
+    }
+
+    private static func normalize(_ path: String) -> String {
+        var path = Substring(path)
+        while path.hasPrefix("./") { path = path.dropFirst(2) }
+        while path.hasSuffix("/") { path = path.dropLast() }
+        return String(path)
+    }
+
+    /// A symlink target relative to the link's folder, as an archive path.
+    private static func resolve(_ target: String, from link: String) -> String {
+        var parts = target.hasPrefix("/") ? [] : link.split(separator: "/").dropLast().map(String.init)
+        for part in target.split(separator: "/") {
+            if part == ".." { if !parts.isEmpty { parts.removeLast() } } else if part != "." { parts.append(String(part)) }
+        }
+        return parts.joined(separator: "/")
+    }
+}

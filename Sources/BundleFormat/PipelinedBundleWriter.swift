@@ -1,0 +1,210 @@
+import FrostbyteCore
+import FoundationEssentials
+import Glibc
+
+/// Writes a format v2 bundle while its inputs are still arriving: the body (every
+/// entry after SHA256SUMS, in layout order) is compressed on a thread of its own as
+/// soon as each entry is handed over, so a build compresses one image's blobs while
+/// the next `docker save` runs. MANIFEST.json, which lists every digest, can only be
+/// written at the end: it goes, with MANIFEST.json.sig and SHA256SUMS, into a head
+/// frame that is compressed last and placed first (docs/FORMAT.md, "Compression in
+/// v2"). The tar stream is byte for byte the one `BundleWriter` would write; only the
+/// zstd framing differs (two frames: head, body).
+///
+/// Guarantees: entries must be handed over in `BundleLayout` order (checked at
+/// `finish`: a different order is a programming error and fails the build); the body
+/// lives in a temporary file beside the output that is removed on every path; the
+/// output is committed only when complete; memory is one zstd context and a few
+/// 1 MiB buffers whatever the entry sizes; same entries, manifest, key and mtime give
+/// the same bytes.
+public final class PipelinedBundleWriter {
+    public let compression: ArchiveCompression
+    public let mtime: Int64
+    private let body: BodyThread
+    private let bodyFile: AtomicOutputFile
+    private var handedOver: [BundleEntry] = []
+
+    /// Starts the body thread, writing into a temporary file beside `outputPath`.
+    /// - Parameter root: the bundle's root folder, `<name>-<version>`.
+    /// - Throws: `BundleWriteError.cannotCreate`, `ArchiveWriteError`.
+    public init(outputPath: String, root: String, compression: ArchiveCompression, mtime: Int64) throws {
+        self.compression = compression
+        self.mtime = mtime
+        bodyFile = try AtomicOutputFile(finalPath: outputPath + ".body")
+        body = try BodyThread(output: bodyFile, root: root, compression: compression, mtime: mtime)
+    }
+
+    deinit {
+        body.abandon()
+        bodyFile.discard()
+    }
+
+    /// Hands `entries` (hashed, in layout order, folders included) to the body
+    /// thread; entries marked `inBase` are only recorded. Returns at once unless the
+    /// thread is far behind.
+    /// - Throws: the body thread's first error.
+    public func append(_ entries: [BundleEntry]) throws {
+        precondition(entries.allSatisfy(\.isHashed), "PipelinedBundleWriter: entries must be hashed")
+        handedOver += entries
+        try body.enqueue(entries.filter { !$0.inBase })
+    }
+
+    /// Waits for the body, then writes the head frame and the body into `output`
+    /// and the digest line into `sidecar`, and commits both (bundle first).
+    /// - Parameters:
+    ///   - manifest: everything but `files` and `bundleId`, which are derived from the
+    ///     entries handed over.
+    ///   - signingKey: signs MANIFEST.json when given.
+    /// - Throws: `BundleWriteError`, `ArchiveWriteError`, `FileReadError`, `SigningError`.
+    public func finish(manifest: Manifest, signingKey: SigningKey?, output: AtomicOutputFile,
+                       sidecar: AtomicOutputFile) throws -> BundleWriteResult {
+        defer { output.discard(); sidecar.discard(); bodyFile.discard() }
+        let bodyBytes = try body.finish()
+        _ = try bodyFile.close()
+        let completed = try BundleWriter.completeManifest(manifest, entries: handedOver)
+        guard completed.plan.map(\.path) == handedOver.map(\.path) else {
+            throw ArchiveWriteError.libarchive(operation: "write the bundle body", entry: nil,
+                                               detail: "entries were handed over out of layout order")
+        }
+        let signature = try signingKey?.sign(completed.data)
+        let root = "\(manifest.name)-\(manifest.version)"
+
+        // The head: the meta entries as tar without its end-of-archive blocks.
+        let head = MemoryOutput()
+        let headArchive = try ArchiveWriter(output: head, compression: .none, mtime: mtime)
+        try headArchive.writeFile("\(root)/MANIFEST.json", mode: .file, contents: completed.data)
+        if let signature { try headArchive.writeFile("\(root)/MANIFEST.json.sig", mode: .file, contents: signature) }
+        try headArchive.writeFile("\(root)/SHA256SUMS", mode: .file, contents: completed.sums)
+        try headArchive.finish()
+        let headTar = head.data.dropLast(1024)
+        switch compression {
+        case .none:
+            try output.write(Data(headTar))
+        case .zstd(let level):
+            let compressor = try ZstdCompressor(level: level, workers: ArchiveCompression.zstdThreads, downstream: output)
+            try Data(headTar).withUnsafeBytes { try compressor.write($0) }
+            try compressor.finish()
+        }
+        try copy(bodyFile.temporaryPath, into: output)
+
+        let digest = try output.close()
+        let basename = URL(fileURLWithPath: output.finalPath).lastPathComponent
+        try sidecar.write(Data("\(digest.hex)  \(basename)\n".utf8))
+        _ = try sidecar.close()
+        try output.commit()
+        try sidecar.commit()
+        return BundleWriteResult(
+            path: output.finalPath, sidecarPath: sidecar.finalPath, manifest: completed.manifest,
+            manifestData: completed.data, sha256: digest, size: output.size,
+            uncompressedSize: Int64(headTar.count) + bodyBytes, signed: signature != nil)
+    }
+
+    private func copy(_ path: String, into output: AtomicOutputFile) throws {
+        let file = try OpenedSourceFile(path: path)
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 64)
+        defer { buffer.deallocate() }
+        while true {
+            let count = try file.read(into: buffer)
+            if count == 0 { break }
+            try output.write(UnsafeRawBufferPointer(rebasing: buffer[0..<count]))
+        }
+    }
+}
+
+/// Bytes collected in memory (the small head of a bundle).
+final class MemoryOutput: ArchiveOutput {
+    private(set) var data = Data()
+    func write(_ bytes: UnsafeRawBufferPointer) throws { data.append(contentsOf: bytes) }
+}
+
+/// The body's archive, written by one thread of its own from a queue of entries.
+private final class BodyThread: @unchecked Sendable {
+    private let condition = ConditionLock()
+    private var queue: [BundleEntry] = []
+    private var closing = false
+    private var done = false
+    private var error: Error?
+    private var bytes: Int64 = 0
+    private let archive: ArchiveWriter
+    private let root: String
+    /// Entries waiting at most; beyond it `enqueue` waits (bounded memory of paths only).
+    private static let backlog = 4096
+
+    init(output: ArchiveOutput, root: String, compression: ArchiveCompression, mtime: Int64) throws {
+        self.root = root
+        archive = try ArchiveWriter(output: output, compression: compression, mtime: mtime)
+        DetachedThread.start(name: "frostbyte-body") { [self] in run() }
+    }
+
+    func enqueue(_ entries: [BundleEntry]) throws {
+        try condition.withLock {
+            while queue.count > Self.backlog && error == nil { condition.wait() }
+            if let error { throw error }
+            queue += entries
+            condition.broadcast()
+        }
+    }
+
+    /// Waits until every entry is written and the archive is closed; the tar bytes.
+    func finish() throws -> Int64 {
+        try condition.withLock {
+            closing = true
+            condition.broadcast()
+            while !done { condition.wait() }
+            if let error { throw error }
+            return bytes
+        }
+    }
+
+    /// Stops after the current entry (an error elsewhere); waits for the thread.
+    func abandon() {
+        condition.withLock {
+            if !done && error == nil { error = ArchiveWriteError.closed }
+            closing = true
+            condition.broadcast()
+            while !done { condition.wait() }
+        }
+    }
+
+    private func run() {
+        while true {
+            condition.lock()
+            while queue.isEmpty && !closing && error == nil { condition.wait() }
+            if error != nil || queue.isEmpty {
+                let failed = error != nil
+                condition.unlock()
+                var failure: Error?
+                if !failed {
+                    do { try archive.finish() } catch { failure = error }
+                }
+                condition.withLock {
+                    if let failure { error = failure }
+                    bytes = archive.uncompressedBytes
+                    done = true
+                    condition.broadcast()
+                }
+                return
+            }
+            let entry = queue.removeFirst()
+            condition.broadcast()
+            condition.unlock()
+            do {
+                try write(entry)
+            } catch {
+                condition.withLock {
+                    if self.error == nil { self.error = error }
+                    condition.broadcast()
+                }
+            }
+        }
+    }
+
+    private func write(_ entry: BundleEntry) throws {
+        let path = "\(root)/\(entry.path)"
+        switch entry.source {
+        case .directory: try archive.writeDirectory(path)
+        case .data(let data): try archive.writeFile(path, mode: entry.mode, contents: data)
+        case .file(let source): try archive.writeFile(path, mode: entry.mode, size: entry.size ?? 0, from: source)
+        }
+    }
+}
