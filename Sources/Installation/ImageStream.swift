@@ -17,7 +17,7 @@ import Glibc
 ///   its full reference (`io.containerd.image.name`), so the image ID is the manifest digest.
 ///
 /// Blobs the bundle does not carry (a delta's `in_base` layers) are left out: the
-/// engine already has them (the install's preflight checked, `DeltaBase`). Graphdriver
+/// engine already has them (the install's preflight checked, `InstalledBase`). Graphdriver
 /// engines skip a layer they hold; the containerd store takes it from its content store.
 /// A blob the bundle carries but the release folder lacks is an error, never skipped.
 struct ImageStream {

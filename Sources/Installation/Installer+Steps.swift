@@ -10,7 +10,7 @@ import Glibc
 extension Installer {
     /// Verifies the bundle while extracting it into `releases/.staging-<random>`, applies
     /// the signature policy, completes a delta with the files it leaves to its base
-    /// (`DeltaBase.copyLeftOutFiles`), then renames the extracted root to
+    /// (`InstalledBase.copyLeftOutFiles`), then renames the extracted root to
     /// `releases/<bundle_id>`. Image archives the verifier announces as verified
     /// (`VerifiedImage`) are loaded from the staging folder meanwhile when the policy
     /// already accepts them (`EarlyImageLoader`); the rename waits for those loads.
@@ -21,7 +21,7 @@ extension Installer {
     /// (install drops `images/` once loaded), the bundle is verified and extracted again
     /// and only its `images/` joins the existing release folder. Records
     /// `verify_extract` and the wait for the early loads as `load`.
-    func extract(trust: [TrustedKey], expectedManifest: Data, manifest: Manifest, delta: DeltaBase?,
+    func extract(trust: [TrustedKey], expectedManifest: Data, manifest: Manifest, delta: InstalledBase?,
                  loader: ImageLoader, imagesPresent: Bool,
                  journal: inout InstallJournal) throws -> [String: ImageLoader.LoadedImage] {
         let folder = layout.release(journal.bundleId)

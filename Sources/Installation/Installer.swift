@@ -9,7 +9,7 @@ import Glibc
 
 /// Installs a bundle under a prefix, step by step, journaled so that a re-run after a
 /// crash (even SIGKILL) resumes: preflight (changes nothing; a delta bundle needs its
-/// base release here, `DeltaBase`) → verify while extracting into a staging folder
+/// base release here, `InstalledBase`) → verify while extracting into a staging folder
 /// (a delta's other files copied from its base) → load images, then drop the release
 /// folder's `images/` (the engine is the image store) → secrets → compose up → health →
 /// migrations → isolation → switch `current` and write the receipt. `current` only ever points at a
@@ -62,7 +62,7 @@ public final class Installer {
         let presenceWork = manifest.images.map { image in BackgroundWork { loader.isPresent(image) } }
         let receipt = try loadReceipt()
         try Preflight.checkDowngrade(receipt: receipt, manifest: manifest, allowed: request.allowDowngrade)
-        let delta = try DeltaBase.check(manifest, layout: layout, loader: loader)
+        let delta = try InstalledBase.check(manifest, layout: layout, loader: loader)
         var plan = try NetworkPlan.make(manifest: manifest, project: request.project, subnet: request.subnet,
                                         publish: try request.publish.map(IngressPlan.parsePublish),
                                         ingressSubnet: try request.ingressSubnet.map(IngressPlan.parseSubnet),

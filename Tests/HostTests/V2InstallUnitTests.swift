@@ -89,10 +89,10 @@ struct V2InstallUnitTests {
 
     @Test("delta paths: only relative paths without . or .. are copied; images/ is never copied")
     func deltaPaths() {
-        #expect(DeltaBase.isSafe("config/tenant.json"))
-        for bad in ["", "/etc/passwd", "../x", "a/../../b", "a//b", "./a"] { #expect(!DeltaBase.isSafe(bad), "\(bad)") }
-        #expect(DeltaBase.isImagePath("images") && DeltaBase.isImagePath("images/index.json"))
-        #expect(!DeltaBase.isImagePath("imagesx/a") && !DeltaBase.isImagePath("models/images"))
+        #expect(InstalledBase.isSafe("config/tenant.json"))
+        for bad in ["", "/etc/passwd", "../x", "a/../../b", "a//b", "./a"] { #expect(!InstalledBase.isSafe(bad), "\(bad)") }
+        #expect(InstalledBase.isImagePath("images") && InstalledBase.isImagePath("images/index.json"))
+        #expect(!InstalledBase.isImagePath("imagesx/a") && !InstalledBase.isImagePath("models/images"))
     }
 
     @Test("docker load output: an 'Error unpacking' line (exit 0 on the containerd store) is a failure")

@@ -20,7 +20,7 @@ import Glibc
 ///   when the engine holds them as the manifests say (never a lookalike).
 /// `check` decides all this before anything is written; `copyLeftOutFiles` then
 /// completes the staged release from the base folder, each file checked as it is copied.
-public struct DeltaBase: Sendable {
+public struct InstalledBase: Sendable {
     public let base: Manifest.Base
     /// `releases/<base.bundle_id>`.
     public let folder: String
@@ -29,7 +29,7 @@ public struct DeltaBase: Sendable {
     /// The base of `manifest` on this host, or nil for a full bundle (no `base`).
     /// Reads only.
     /// - Throws: `InstallError.deltaBaseMissing` (exit 2) naming the base and what is missing.
-    public static func check(_ manifest: Manifest, layout: InstallationLayout, loader: ImageLoader) throws -> DeltaBase? {
+    public static func check(_ manifest: Manifest, layout: InstallationLayout, loader: ImageLoader) throws -> InstalledBase? {
         guard let base = manifest.base else { return nil }
         func refuse(_ reason: String) -> InstallError {
             .deltaBaseMissing(base: base, release: "\(manifest.name) \(manifest.version)", prefix: layout.prefix, reason: reason)
@@ -52,7 +52,7 @@ public struct DeltaBase: Sendable {
             }
         }
         if let reason = missingImages(manifest, base: baseManifest, loader: loader) { throw refuse(reason) }
-        return DeltaBase(base: base, folder: folder, manifest: baseManifest)
+        return InstalledBase(base: base, folder: folder, manifest: baseManifest)
     }
 
     /// Why the engine cannot complete `manifest`'s images from what the delta carries,
