@@ -100,14 +100,22 @@ public struct ImageLoader: Sendable {
     /// identity check. Each load is recorded
     /// (`LoadedImagesRecord`) right after `docker load`, before the identity check, so
     /// uninstall knows what this installation brought even when it is killed a moment later.
+    /// Not recorded: a load over an image of the same layers already under that name on
+    /// the containerd store (the same image saved with another manifest, e.g. built on
+    /// this host and bundled in format v2's canonical form): the host had that image
+    /// before, so uninstall must leave the name.
     /// - Throws: `DockerEngineError.failed` when `docker load` fails,
     ///   `InstallError.imageIDMismatch` when the name does not resolve to the image loaded.
     /// - Parameter knownAbsent: the caller has just seen the engine without `image.name`.
     public func ensure(_ image: Manifest.Image, from source: Source, timeout: Double, knownAbsent: Bool = false,
                        progress: (String) -> Void = { _ in }) throws -> LoadedImage {
-        if !knownAbsent, let found = try engine.image(image.name), matches(found, image) {
-            progress("image \(image.name) already present (\(found.id.prefix(19)))")
-            return LoadedImage(id: found.id, loadedNow: false)
+        var equivalentBefore = false
+        if !knownAbsent, let found = try engine.image(image.name) {
+            if matches(found, image) {
+                progress("image \(image.name) already present (\(found.id.prefix(19)))")
+                return LoadedImage(id: found.id, loadedNow: false)
+            }
+            equivalentBefore = store.isContainerd && image.layerDiffIDs == found.diffIDs
         }
         progress("loading image \(image.name)")
         switch source {
@@ -121,7 +129,7 @@ public struct ImageLoader: Sendable {
             throw InstallError.imageIDMismatch(image: image.name, expected: image.digest,
                                                found: "(no image under that name after loading)")
         }
-        try LoadedImagesRecord.add([image.name: found.id], in: layout)
+        if !equivalentBefore { try LoadedImagesRecord.add([image.name: found.id], in: layout) }
         try checkLoaded(found, image)
         return LoadedImage(id: found.id, loadedNow: true)
     }

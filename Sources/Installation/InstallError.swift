@@ -126,7 +126,7 @@ public enum InstallError: UserFacingError, Equatable {
         case .migrationName(let path):
             return "migration \(path) has a name other than letters, digits, '.', '_' and '-'; rename it in the bundle spec"
         case .deltaBaseMissing(let base, let release, let prefix, let reason):
-            return "this bundle (\(release)) is a delta that needs release \(base.name) \(base.version) (\(base.bundleId)) installed under \(prefix) with its images in the engine, but \(reason); install \(base.name) \(base.version) there first, or install the full bundle of \(release) instead"
+            return "this bundle (\(release)) is a delta of \(base.name) \(base.version) (\(base.bundleId)) and installs only over that release with its images in the engine, but \(reason); install \(base.name) \(base.version) under \(prefix) first, or install the full bundle of \(release) instead"
 
         case .verificationFailed(let detail):
             return "bundle verification failed, nothing was installed: \(detail)"

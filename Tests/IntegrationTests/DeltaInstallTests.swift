@@ -122,7 +122,7 @@ struct DeltaInstallTests {
         #expect(refused.status == 2, "\(refused.stderr)")
         let message = refused.stderr.trimmingCharacters(in: .whitespacesAndNewlines)
         #expect(message.contains(base.bundleId) && message.contains("demo 1.0.0") && message.contains("full bundle"), "\(message)")
-        #expect(message.contains("not installed under \(prefix)"), "\(message)")
+        #expect(message.contains("is not installed under \(prefix)"), "\(message)")
         #expect(!message.contains("\n"), "one sentence: \(message)")
         #expect(!FileManager.default.fileExists(atPath: prefix))
         #expect(try InstallEnv.imageListing() == images)

@@ -108,6 +108,38 @@ struct InstallV2Tests {
         #expect(!FileManager.default.fileExists(atPath: "\(prefix)/current"))
     }
 
+    /// An image already under a bundle image's name with the same layers (here the same
+    /// image loaded from a `docker save` archive: on the containerd store another
+    /// manifest, so install loads the bundle's over it) is the host's: uninstall leaves
+    /// the name. Negative control: the images install brought are removed.
+    @Test func equivalentImageAlreadyThereOutlivesUninstall() throws {
+        let project = InstallHarness.project("v2kept"), prefix = InstallHarness.prefix("v2kept")
+        let repository = "\(Self.repository)-kept"
+        let scratch = try InstallEnv.temporaryFolder("v2kept")
+        var before = ""
+        defer {
+            InstallHarness.cleanup(project: project, prefix: prefix)
+            _ = try? InstallEnv.run(["docker", "rmi", "\(repository)/redis:1.0"])
+            // The image loaded here, left untagged when install loaded over it (containerd store).
+            if !before.isEmpty, (try? InstallEnv.check(["docker", "image", "inspect", "--format", "{{len .RepoTags}}", before])) == "0" {
+                _ = try? InstallEnv.run(["docker", "rmi", before])
+            }
+            try? FileManager.default.removeItem(atPath: scratch)
+        }
+        try DemoBundle.retag("\(InstallEnv.demoImagesFolder)/redis.tar", to: "\(repository)/redis:1.0",
+                             writing: "\(scratch)/redis.tar", scratch: scratch)
+        try InstallEnv.check(["docker", "load", "-q", "-i", "\(scratch)/redis.tar"])
+        before = try InstallEnv.check(["docker", "image", "inspect", "--format", "{{.Id}}", "\(repository)/redis:1.0"])
+        let bundle = try V2Bundles.write("v2-kept") { V2DemoBundle(repository: repository) }.path
+        let install = try InstallEnv.tool(Self.arguments(bundle, prefix: prefix, project: project, subnet: "10.214.70.0/24"))
+        #expect(install.status == 0, "\(install.stderr)")
+        try V2Bundles.expectImagesPresent(try V2Bundles.manifest(of: bundle))
+        let uninstall = try InstallEnv.tool(["uninstall", "--prefix", prefix, "--purge-data"])
+        #expect(uninstall.status == 0, "\(uninstall.stderr)")
+        #expect(try InstallEnv.run(["docker", "image", "inspect", "\(repository)/redis:1.0"]).status == 0)
+        #expect(try InstallEnv.run(["docker", "image", "inspect", "\(repository)/gateway:1.0"]).status != 0)
+    }
+
     /// Killed right as it starts loading from the blobs, the install resumes on a
     /// plain re-run and ends with no image bytes under the prefix.
     @Test func killedDuringTheStreamedLoadResumes() throws {
