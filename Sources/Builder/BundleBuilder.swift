@@ -23,6 +23,8 @@ public struct BuildRequest: Sendable {
     public var builder: Manifest.Builder
     /// Environment consulted for SOURCE_DATE_EPOCH.
     public var environment: [String: String]
+    /// `--split`: write parts of this many bytes and `<out>.parts.json` instead of one file.
+    public var splitSize: Int64? = nil
     /// `Manifest.formatV2` (default: one OCI layout, each blob once) or `formatV1`.
     public var format: String = Manifest.formatV2
     /// `--base`: a bundle (or its MANIFEST.json) whose files and blobs a delta leaves out.
@@ -109,10 +111,8 @@ public struct BundleBuilder: Sendable {
         let key = try request.signingKeyPath.map { try SigningKey(contentsOf: $0) }
 
         let outputPath = resolveOutputPath(spec)
-        let output = try AtomicOutputFile(finalPath: outputPath)
+        let output = try BundleWriter.destination(at: outputPath, splitSize: request.splitSize)
         defer { output.discard() }
-        let sidecar = try AtomicOutputFile(finalPath: outputPath + ".sha256")
-        defer { sidecar.discard() }
 
         let composeData = Data(rendered.composeYAML)
         var entries: [BundleEntry] = [BundleEntry(path: "docker-compose.yml", source: .data(composeData), mode: .file)]
@@ -202,11 +202,11 @@ public struct BundleBuilder: Sendable {
         let result: BundleWriteResult
         if let pipeline {
             progress.begin("packing \(URL(fileURLWithPath: outputPath).lastPathComponent)", totalBytes: nil)
-            result = try pipeline.finish(manifest: manifest, signingKey: key, output: output, sidecar: sidecar)
+            result = try pipeline.finish(manifest: manifest, signingKey: key, to: output)
             progress.end()
         } else {
             let writer = BundleWriter(compression: request.compression, mtime: epoch, signingKey: key, progress: progress)
-            result = try writer.write(manifest: manifest, entries: hashed, output: output, sidecar: sidecar)
+            result = try writer.write(manifest: manifest, entries: hashed, to: output)
         }
         let inBase = Set(hashed.filter(\.inBase).map(\.path))
         let carried = layout?.blobs.filter { !inBase.contains($0.path) }

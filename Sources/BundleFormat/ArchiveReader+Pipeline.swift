@@ -106,14 +106,28 @@ enum ArchivePump {
                       progress: ProgressReporter, done: DispatchSemaphore) {
         DetachedThread.start(name: "frostbyte-archive-reader", stackSize: 1 << 20) {
             defer { done.signal() }
-            run(path: path, hashRawBytes: hashRawBytes, pipe: pipe, progress: progress)
+            let rawHasher = hashRawBytes ? SHA256Hasher() : nil
+            run(pipe: pipe, finish: { rawHasher?.finalize() }) {
+                try ArchiveReader(path: path, rawHasher: rawHasher) { progress.advance(by: $0) }
+            }
         }
     }
 
-    private static func run(path: String, hashRawBytes: Bool, pipe: ChunkPipe, progress: ProgressReporter) {
-        let rawHasher = hashRawBytes ? SHA256Hasher() : nil
+    /// Starts the reader thread for a split bundle's parts; `.finished` carries the
+    /// whole bundle's digest once `parts.finish()` has checked every part and it.
+    /// `parts` belongs to the thread until `done` is signalled.
+    static func start(parts: SplitPartsReader, pipe: ChunkPipe, done: DispatchSemaphore) {
+        DetachedThread.start(name: "frostbyte-archive-reader", stackSize: 1 << 20) {
+            defer { done.signal() }
+            run(pipe: pipe, finish: { try parts.finish() }) {
+                try ArchiveReader(source: parts, allowsCompression: true)
+            }
+        }
+    }
+
+    private static func run(pipe: ChunkPipe, finish: () throws -> SHA256Digest?, open: () throws -> ArchiveReader) {
         do {
-            let reader = try ArchiveReader(path: path, rawHasher: rawHasher) { progress.advance(by: $0) }
+            let reader = try open()
             while let header = try reader.nextEntry() {
                 guard pipe.send(.entry(header)) else { return }
                 while true {
@@ -134,7 +148,7 @@ enum ArchivePump {
                 guard pipe.send(.endOfEntry) else { return }
             }
             try reader.finish()
-            pipe.send(.finished(rawDigest: rawHasher?.finalize()))
+            pipe.send(.finished(rawDigest: try finish()))
         } catch let error as ArchiveReadError {
             pipe.send(.failed(error))
         } catch let error as FileReadError {

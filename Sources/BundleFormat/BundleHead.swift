@@ -4,8 +4,9 @@ import Glibc
 
 /// MANIFEST.json read from the head of a bundle without a full pass: from a bundle
 /// file (its first entry, after at most the root folder's), an extracted bundle
-/// folder, or a MANIFEST.json file given directly. Not a verification: the exact
-/// bytes are returned so that a caller can hash or check a signature over them.
+/// folder, a split bundle's `.parts.json` (from its first part), or a MANIFEST.json
+/// file given directly. Not a verification: the exact bytes are returned so that a
+/// caller can hash or check a signature over them.
 public enum BundleHead {
     /// The largest manifest read (a manifest lists files; it is never huge).
     public static let manifestLimit = 16 << 20
@@ -18,7 +19,7 @@ public enum BundleHead {
         let bytes: Data
         if info.st_mode & S_IFMT == S_IFDIR {
             bytes = try readFile(PathText.join(path, "MANIFEST.json"), bundle: path)
-        } else if path.hasSuffix(".json") {
+        } else if path.hasSuffix(".json") && !SplitPartsIndex.isIndexPath(path) {
             bytes = try readFile(path, bundle: path)
         } else {
             guard info.st_size > 0 else { throw BundleInputError.emptyFile(path: path) }

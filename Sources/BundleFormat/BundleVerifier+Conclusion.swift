@@ -10,7 +10,7 @@ extension VerificationSession {
     func conclude() throws -> VerificationReport {
         report.rootFolder = rootFolder
         guard let manifestData else {
-            if sumsData == nil && !report.has(.manifestNotFirst) && !report.has(.archive) {
+            if sumsData == nil && !report.has(.manifestNotFirst) && !report.has(.archive) && !report.has(.part) {
                 throw BundleInputError.notABundle(
                     path: report.source, reason: "it has no MANIFEST.json\(isArchive ? " in a root folder" : "")")
             }

@@ -106,10 +106,13 @@ public struct BundleInspection: Codable, Sendable, Equatable {
     public var blobs: BlobSummary?
     /// Delta bundles only: the base (absent from the JSON otherwise).
     public var base: BaseSummary?
+    /// For a split bundle (the source is its `.parts.json`): what the index says and its
+    /// signature state; nil otherwise (and then absent from the JSON).
+    public var parts: SplitPartsSummary? = nil
 
     enum CodingKeys: String, CodingKey {
         case source, format, kind, name, version, builder, signed, signature, project, networks, images, models
-        case blobs, base
+        case blobs, base, parts
         case bundleId = "bundle_id"
         case createdAt = "created_at"
         case exportSource = "export_source"
@@ -120,7 +123,8 @@ public struct BundleInspection: Codable, Sendable, Equatable {
 
 extension BundleVerifier {
     /// Reads MANIFEST.json (and its signature and SHA256SUMS, when they follow it) from
-    /// the start of the bundle at `path` (archive or folder), without a full pass.
+    /// the start of the bundle at `path` (archive, folder, or a split bundle's
+    /// `.parts.json`, whose parts must all be present with their sizes), without a full pass.
     /// - Throws: `BundleInputError`, `ArchiveReadError`, `ManifestError` (exit 2
     ///   or 1 as their classes say).
     public static func inspect(path: String, trust: [TrustedKey] = []) throws -> BundleInspection {
@@ -194,6 +198,9 @@ extension BundleVerifier {
             inspection.base = BundleInspection.BaseSummary(bundleId: base.bundleId, name: base.name, version: base.version,
                                           manifestSha256: base.manifestSha256, filesInBase: inBase.count,
                                           bytesInBase: inBase.reduce(Int64(0)) { $0 + $1.size })
+        }
+        if SplitPartsIndex.isIndexPath(path) {
+            inspection.parts = try SplitPartsSet(indexPath: path).preflight(trust: trust).summary
         }
         return inspection
     }

@@ -79,7 +79,8 @@ public enum BundleVerifier {
 
     /// Verifies the archive at `path` in one pass and, with `extractTo`, writes its
     /// entries (relative to the root folder) into that new staging folder as they
-    /// stream. The installer's entry point: when the returned report is not
+    /// stream. A path ending in `.parts.json` is a split bundle, verified across its
+    /// parts (`verify(partsAt:)`). The installer's entry point: when the returned report is not
     /// `verified`, or when this throws, the staging folder no longer exists.
     /// - Parameters:
     ///   - trust: keys one of which must have signed MANIFEST.json; empty means the
@@ -95,6 +96,10 @@ public enum BundleVerifier {
                               extractTo staging: String? = nil,
                               progress: ProgressReporter = SilentProgress(),
                               onVerifiedImage: ((VerifiedImage) -> Void)? = nil) throws -> VerificationReport {
+        if SplitPartsIndex.isIndexPath(path) {
+            return try verify(partsAt: path, trust: trust, base: base, extractTo: staging, progress: progress,
+                              onVerifiedImage: onVerifiedImage)
+        }
         let size = try archiveSize(path)
         let sidecarPath = path + ".sha256"
         let sidecar = FileManager.default.fileExists(atPath: sidecarPath) ? sidecarPath : nil
@@ -106,8 +111,17 @@ public enum BundleVerifier {
                                           trust: trust, extractor: extractor, isArchive: true)
         session.onVerifiedImage = onVerifiedImage
         session.base = base
+        let hint = splitHint(path)
+        if let hint { session.report.warnings.append(hint) }
         progress.begin("verify", totalBytes: size)
-        let rawDigest = try pump(path: path, hashRawBytes: sidecar != nil, session: session, progress: progress)
+        let rawDigest: SHA256Digest?
+        do {
+            rawDigest = try pump(session: session) { pipe, done in
+                ArchivePump.start(path: path, hashRawBytes: sidecar != nil, pipe: pipe, progress: progress, done: done)
+            }
+        } catch BundleInputError.notABundle(let path, let reason) where hint != nil {
+            throw BundleInputError.notABundle(path: path, reason: reason + "; " + hint!)
+        }
         progress.end()
         if let sidecar { checkSidecar(sidecar, archive: path, digest: rawDigest, session: session) }
         else { session.report.sidecar = "absent" }
@@ -119,12 +133,11 @@ public enum BundleVerifier {
         return report
     }
 
-    /// Runs the reader thread and feeds its events through the session.
-    private static func pump(path: String, hashRawBytes: Bool, session: VerificationSession,
-                             progress: ProgressReporter) throws -> SHA256Digest? {
+    /// Runs the reader thread `start` starts and feeds its events through the session.
+    static func pump(session: VerificationSession, start: (ChunkPipe, DispatchSemaphore) -> Void) throws -> SHA256Digest? {
         let pipe = ChunkPipe()
         let done = DispatchSemaphore(value: 0)
-        ArchivePump.start(path: path, hashRawBytes: hashRawBytes, pipe: pipe, progress: progress, done: done)
+        start(pipe, done)
         defer {
             pipe.cancel()
             done.wait()
@@ -160,6 +173,9 @@ public enum BundleVerifier {
 
     private static func archiveFailed(_ error: ArchiveReadError, sawEntry: Bool, session: VerificationSession) throws {
         switch error {
+        case .part(let problem):
+            session.problem(problem)
+            return
         case .unrecognizedFormat, .unsupportedFormat:
             if !sawEntry { throw BundleInputError.notABundle(path: session.report.source, reason: error.message) }
         case .readFailed:

@@ -106,9 +106,16 @@ public final class AtomicOutputFile: ArchiveOutput {
     /// Renames the closed temporary file to `finalPath`, replacing what was there.
     /// - Throws: `BundleWriteError.writeFailed`.
     public func commit() throws {
+        try commit(as: finalPath)
+    }
+
+    /// Renames the closed temporary file to `path` (in the same folder: a split
+    /// bundle's part, whose name is known only once the number of parts is).
+    /// - Throws: `BundleWriteError.writeFailed`.
+    public func commit(as path: String) throws {
         precondition(descriptor < 0, "AtomicOutputFile.commit() before close()")
-        guard rename(temporaryPath, finalPath) == 0 else {
-            throw BundleWriteError.writeFailed(path: finalPath, reason: String(cString: strerror(errno)))
+        guard rename(temporaryPath, path) == 0 else {
+            throw BundleWriteError.writeFailed(path: path, reason: String(cString: strerror(errno)))
         }
         committed = true
         CleanupOnSignal.unregister(token)

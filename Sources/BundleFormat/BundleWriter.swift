@@ -78,8 +78,16 @@ public struct BundleWriter: Sendable {
     /// - Throws: `BundleWriteError`, `ArchiveWriteError`, `FileReadError`, `SigningError`.
     public func write(manifest: Manifest, entries: [BundleEntry], output: AtomicOutputFile,
                       sidecar: AtomicOutputFile) throws -> BundleWriteResult {
-        defer { output.discard(); sidecar.discard() }
-        let outputPath = output.finalPath
+        try write(manifest: manifest, entries: entries, to: SingleFileDestination(output: output, sidecar: sidecar))
+    }
+
+    /// Writes the bundle into `output` (one file and its sidecar, or parts and their
+    /// index: `BundleDestination`), then commits it. On any error nothing of it
+    /// remains. For parts, `path` is the name they make up joined and `sidecarPath` the index.
+    /// - Throws: `BundleWriteError`, `ArchiveWriteError`, `FileReadError`, `SigningError`.
+    public func write(manifest: Manifest, entries: [BundleEntry], to output: BundleDestination) throws -> BundleWriteResult {
+        defer { output.discard() }
+        let outputPath = output.bundlePath
         let completed = try Self.completeManifest(manifest, entries: entries)
         let signature = try signingKey?.sign(completed.data)
         let root = "\(manifest.name)-\(manifest.version)"
@@ -111,13 +119,9 @@ public struct BundleWriter: Sendable {
         progress.end()
 
         let digest = try output.close()
-        let basename = URL(fileURLWithPath: outputPath).lastPathComponent
-        try sidecar.write(Data("\(digest.hex)  \(basename)\n".utf8))
-        _ = try sidecar.close()
-        try output.commit()
-        try sidecar.commit()
+        let sidecarPath = try output.commit(manifest: completed.manifest, digest: digest, signingKey: signingKey)
         return BundleWriteResult(
-            path: outputPath, sidecarPath: sidecar.finalPath, manifest: completed.manifest,
+            path: outputPath, sidecarPath: sidecarPath, manifest: completed.manifest,
             manifestData: completed.data, sha256: digest, size: output.size,
             uncompressedSize: archive.uncompressedBytes, signed: signature != nil)
     }

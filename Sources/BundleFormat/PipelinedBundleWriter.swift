@@ -58,7 +58,14 @@ public final class PipelinedBundleWriter {
     /// - Throws: `BundleWriteError`, `ArchiveWriteError`, `FileReadError`, `SigningError`.
     public func finish(manifest: Manifest, signingKey: SigningKey?, output: AtomicOutputFile,
                        sidecar: AtomicOutputFile) throws -> BundleWriteResult {
-        defer { output.discard(); sidecar.discard(); bodyFile.discard() }
+        try finish(manifest: manifest, signingKey: signingKey, to: SingleFileDestination(output: output, sidecar: sidecar))
+    }
+
+    /// Waits for the body, then writes the head frame and the body into `output` (one
+    /// file and its sidecar, or parts and their index: `BundleDestination`) and commits it.
+    /// - Throws: `BundleWriteError`, `ArchiveWriteError`, `FileReadError`, `SigningError`.
+    public func finish(manifest: Manifest, signingKey: SigningKey?, to output: BundleDestination) throws -> BundleWriteResult {
+        defer { output.discard(); bodyFile.discard() }
         let bodyBytes = try body.finish()
         _ = try bodyFile.close()
         let completed = try BundleWriter.completeManifest(manifest, entries: handedOver)
@@ -79,7 +86,7 @@ public final class PipelinedBundleWriter {
         let headTar = head.data.dropLast(1024)
         switch compression {
         case .none:
-            try output.write(Data(headTar))
+            try Data(headTar).withUnsafeBytes { try output.write($0) }
         case .zstd(let level):
             let compressor = try ZstdCompressor(level: level, workers: ArchiveCompression.zstdThreads, downstream: output)
             try Data(headTar).withUnsafeBytes { try compressor.write($0) }
@@ -88,18 +95,14 @@ public final class PipelinedBundleWriter {
         try copy(bodyFile.temporaryPath, into: output)
 
         let digest = try output.close()
-        let basename = URL(fileURLWithPath: output.finalPath).lastPathComponent
-        try sidecar.write(Data("\(digest.hex)  \(basename)\n".utf8))
-        _ = try sidecar.close()
-        try output.commit()
-        try sidecar.commit()
+        let sidecarPath = try output.commit(manifest: completed.manifest, digest: digest, signingKey: signingKey)
         return BundleWriteResult(
-            path: output.finalPath, sidecarPath: sidecar.finalPath, manifest: completed.manifest,
+            path: output.bundlePath, sidecarPath: sidecarPath, manifest: completed.manifest,
             manifestData: completed.data, sha256: digest, size: output.size,
             uncompressedSize: Int64(headTar.count) + bodyBytes, signed: signature != nil)
     }
 
-    private func copy(_ path: String, into output: AtomicOutputFile) throws {
+    private func copy(_ path: String, into output: ArchiveOutput) throws {
         let file = try OpenedSourceFile(path: path)
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 64)
         defer { buffer.deallocate() }

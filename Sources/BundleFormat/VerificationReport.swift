@@ -53,6 +53,10 @@ public struct VerificationProblem: Error, Codable, Sendable, Equatable, CustomSt
         case imageConfig = "image-config"               // a config's rootfs.diff_ids disagreeing with images[].layers
         case ociIndex = "oci-index"                     // images/index.json or images/oci-layout wrong
         case base                                       // delta: in_base entries and the base they need
+        // Split media (build --split).
+        case part                                       // a part of a split bundle: missing, other size, other bytes, extra
+        case partsIndex = "parts-index"                 // the parts index disagrees with the bundle its parts make up
+        case partsSignature = "parts-signature"         // <index>.sig absent or not by a --trust key
     }
 
     public var check: Check
@@ -60,13 +64,15 @@ public struct VerificationProblem: Error, Codable, Sendable, Equatable, CustomSt
     public var path: String?
     public var expected: String?
     public var actual: String?
+    /// For `part` problems: the part's number (1-based) in a split bundle's index.
+    public var part: Int?
     /// One sentence for humans.
     public var message: String
 
     public init(_ check: Check, path: String? = nil, expected: String? = nil, actual: String? = nil,
-                _ message: String) {
+                part: Int? = nil, _ message: String) {
         self.check = check; self.path = path; self.expected = expected; self.actual = actual
-        self.message = message
+        self.part = part; self.message = message
     }
 
     public var description: String {
@@ -208,6 +214,9 @@ public struct VerificationReport: Codable, Sendable, Equatable {
     public var signature: SignatureStatus
     /// "ok", "absent" or "mismatch" for the `<bundle>.sha256` sidecar; nil for folders.
     public var sidecar: String?
+    /// For a split bundle (the source is its `.parts.json`): what the index says and its
+    /// signature state; nil otherwise (and then absent from the JSON).
+    public var parts: SplitPartsSummary?
     public var filesChecked: Int = 0
     public var bytesHashed: Int64 = 0
     public var images: [ImageCheck] = []
@@ -229,7 +238,7 @@ public struct VerificationReport: Codable, Sendable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case schema, source, name, version, signature, sidecar, images, problems, warnings
+        case schema, source, name, version, signature, sidecar, images, problems, warnings, parts
         case verified, blobs, base
         case sourceKind = "source_kind"
         case bundleId = "bundle_id"
@@ -250,6 +259,7 @@ public struct VerificationReport: Codable, Sendable, Equatable {
         try container.encode(rootFolder, forKey: .rootFolder)
         try container.encode(signature, forKey: .signature)
         try container.encode(sidecar, forKey: .sidecar)
+        try container.encodeIfPresent(parts, forKey: .parts)
         try container.encode(filesChecked, forKey: .filesChecked)
         try container.encode(bytesHashed, forKey: .bytesHashed)
         try container.encode(images, forKey: .images)
@@ -270,6 +280,7 @@ public struct VerificationReport: Codable, Sendable, Equatable {
         rootFolder = try container.decodeIfPresent(String.self, forKey: .rootFolder)
         signature = try container.decode(SignatureStatus.self, forKey: .signature)
         sidecar = try container.decodeIfPresent(String.self, forKey: .sidecar)
+        parts = try container.decodeIfPresent(SplitPartsSummary.self, forKey: .parts)
         filesChecked = try container.decode(Int.self, forKey: .filesChecked)
         bytesHashed = try container.decode(Int64.self, forKey: .bytesHashed)
         images = try container.decode([ImageCheck].self, forKey: .images)

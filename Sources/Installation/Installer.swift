@@ -53,7 +53,7 @@ public final class Installer {
         let networksWork = BackgroundWork { try docker.allNetworks() }
         let engine = try engineWork.join()
         let composeVersion = try composeWork.join()
-        let peeked = try BundlePeek.manifest(ofBundleAt: request.bundlePath)
+        let peeked = try BundlePeek.manifest(ofBundleAt: request.bundlePath, trust: trust)
         let manifest = peeked.manifest
         guard manifest.kind == .stack else { throw InstallError.notAStackBundle(kind: manifest.kind.rawValue) }
         guard manifest.compose != nil else { throw InstallError.bundleLacks(field: "compose") }

@@ -32,7 +32,12 @@ extension FrostbyteBundle {
                 Stages every image (docker save, or the spec's archive: files), the model \
                 files, the template, migrations, the hardened compose file and this binary \
                 (bin/frostbyte-bundle), and writes OUT plus OUT.sha256. The same inputs and \
-                SOURCE_DATE_EPOCH give a byte-identical OUT. Nothing is left behind on failure.
+                SOURCE_DATE_EPOCH give a byte-identical OUT. Nothing is left behind on failure. \
+                With --split SIZE the bundle is written as parts OUT.part001, OUT.part002, ... \
+                of SIZE bytes (the last smaller) plus their index OUT.parts.json (and \
+                OUT.parts.json.sig with --sign-key), for media that cap file sizes (FAT32: \
+                --split 4095M); `cat OUT.part* > OUT` joins them, and verify-bundle, inspect \
+                and install read OUT.parts.json directly.
                 """)
 
         @Argument(help: "The bundle spec (YAML, see docs/SPEC.md).", completion: .file())
@@ -65,6 +70,11 @@ extension FrostbyteBundle {
                 completion: .file())
         var base: String?
 
+        @Option(help: ArgumentHelp(
+            "Write parts of SIZE bytes (4G, 4700M, 1048576; K/M/G/T are binary units; at least 1M) and OUT.parts.json instead of OUT.",
+            valueName: "SIZE"))
+        var split: String?
+
         @Flag(help: "Print one JSON summary on stdout.")
         var json = false
 
@@ -85,23 +95,31 @@ extension FrostbyteBundle {
                     builder: Manifest.Builder(name: "frostbyte-bundle", version: FrostbyteBundle.version))
                 request.format = format.manifestFormat
                 request.basePath = base
+                request.splitSize = try split.map(SplitSize.parse)
+                if request.splitSize == 4 << 30 {
+                    Console.note("note: FAT32 holds files of at most 4G minus one byte; for FAT32 media use --split 4095M")
+                }
                 let builder = BundleBuilder(request: request, progress: TerminalProgress()) { warning in
                     Console.note("warning: \(warning)")
                 }
                 let summary = try builder.build()
+                // A split build: the index stands where the bundle file would.
+                let parts = try request.splitSize.map { _ in try SplitPartsSet(indexPath: summary.sidecar).index }
                 if json {
-                    try Console.json(summary)
+                    if let parts { try Console.json(SplitBuildSummary(summary: summary, index: parts)) }
+                    else { try Console.json(summary) }
                     return
                 }
                 Console.out("""
-                    \(summary.path)
+                    \(parts == nil ? summary.path : summary.sidecar)
                       bundle_id  \(summary.bundleId)
-                      sha256     \(summary.sha256.hex)
+                      sha256     \(summary.sha256.hex)\(parts.map { " (the parts joined: \($0.bundle))" } ?? "")
                       size       \(formatBytes(summary.size)) (\(formatBytes(summary.uncompressedSize)) uncompressed)
                       contents   \(summary.files) entries, \(summary.images.count) images, \(summary.models.count) models
-                      signed     \(summary.signed ? "yes" : "no")
+                      signed     \(summary.signed ? "yes" : "no")\(parts != nil && summary.signed ? " (MANIFEST.json.sig and the index's .sig)" : "")
                       format     \(summary.format)
                     """)
+                if let parts { printParts(parts) }
                 if let blobs = summary.blobs, let carried = summary.blobsCarried, let bytes = summary.blobBytesCarried {
                     Console.out("  blobs      \(carried) of \(blobs) carried (\(formatBytes(bytes))); sharing saved \(formatBytes(summary.sharedBlobBytesSaved ?? 0))")
                 }
@@ -110,5 +128,32 @@ extension FrostbyteBundle {
                 }
             }
         }
+
+        /// The parts line of a split build's summary.
+        private func printParts(_ index: SplitPartsIndex) {
+            let first = index.parts.first?.file ?? "", last = index.parts.last?.file ?? ""
+            Console.out("  parts      \(index.parts.count) of at most \(formatBytes(index.partSize)): \(first)\(index.parts.count > 1 ? " ... " + last : "")")
+        }
+    }
+}
+
+/// `build --split --json`: the build summary (whose `sidecar` is the parts index) plus
+/// `parts_index`, `part_size` and `parts[]` {file, index, size, sha256}.
+struct SplitBuildSummary: Encodable {
+    let summary: BuildSummary
+    let index: SplitPartsIndex
+
+    enum CodingKeys: String, CodingKey {
+        case partsIndex = "parts_index"
+        case partSize = "part_size"
+        case parts
+    }
+
+    func encode(to encoder: Encoder) throws {
+        try summary.encode(to: encoder)
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(summary.sidecar, forKey: .partsIndex)
+        try container.encode(index.partSize, forKey: .partSize)
+        try container.encode(index.parts, forKey: .parts)
     }
 }

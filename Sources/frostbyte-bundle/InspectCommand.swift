@@ -24,7 +24,7 @@ extension FrostbyteBundle {
                 (SHA-256 of its DER SubjectPublicKeyInfo) is shown.
                 """)
 
-        @Argument(help: "The bundle file or its extracted folder.", completion: .file())
+        @Argument(help: "The bundle file, its extracted folder, or a split bundle's .parts.json.", completion: .file())
         var bundle: String?
 
         @Option(name: .customLong("trust"), help: ArgumentHelp(
@@ -90,6 +90,9 @@ extension FrostbyteBundle {
             if let base = facts.base {
                 row("base:", "\(base.bundleId) (MANIFEST.json sha256 \(base.manifestSha256.hex))")
                 row("", "delta: \(base.filesInBase) files (\(formatBytes(base.bytesInBase))) are left to the base")
+            }
+            if let parts = facts.parts {
+                row("parts:", "\(parts.count) of at most \(formatBytes(parts.partSize)), \(formatBytes(parts.size)) joined (\(parts.bundle)); index \(signatureText(parts.signature))")
             }
         }
 

@@ -62,10 +62,12 @@ extension FrostbyteBundle {
                 health, migrations or isolation rolls back to the previous release (exit 1). \
                 Reads bundle formats v1 and v2; once the engine holds the images, the release \
                 folder keeps no copy of them. A delta bundle installs only over its base release \
-                under the same prefix, with the base's images in the engine (else exit 2).
+                under the same prefix, with the base's images in the engine (else exit 2). \
+                A split bundle (build --split) is installed from its .parts.json, streaming \
+                across the parts; with --trust its index must be signed by a trusted key too.
                 """)
 
-        @Argument(help: "The bundle (.tar.zst or .tar), or an extracted bundle folder.", completion: .file())
+        @Argument(help: "The bundle (.tar.zst or .tar), an extracted bundle folder, or a split bundle's .parts.json.", completion: .file())
         var bundle: String
 
         @Option(name: .long, help: "Public key (PEM) the bundle must be signed by; repeatable.", completion: .file())

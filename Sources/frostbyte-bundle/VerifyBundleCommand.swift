@@ -26,10 +26,13 @@ extension FrostbyteBundle {
                 Nothing is extracted. A delta bundle is checked on its own and names the base \
                 it needs; with --base its in_base files are checked against that base's \
                 MANIFEST.json (only the base's first entry is read: verify the base on its own). \
+                A split bundle (build --split) is verified from its OUT.parts.json across its \
+                parts, each part checked against the index before the next is read; with \
+                --trust the index must be signed too (OUT.parts.json.sig). \
                 Exit status: 0 verified, 1 verification failed, 2 not a bundle or bad usage.
                 """)
 
-        @Argument(help: "The bundle file or its extracted folder.", completion: .file())
+        @Argument(help: "The bundle file, its extracted folder, or a split bundle's .parts.json.", completion: .file())
         var bundle: String?
 
         @Option(name: .customLong("trust"), help: ArgumentHelp(
@@ -68,6 +71,9 @@ extension FrostbyteBundle {
                 var details = ["bundle \(report.bundleId ?? "?")", "\(report.filesChecked) files",
                                "\(formatBytes(report.bytesHashed)) hashed", signatureText(report.signature)]
                 if report.sidecar == "ok" { details.append(".sha256 ok") }
+                if let parts = report.parts {
+                    details.append("\(parts.count) parts ok, index \(signatureText(parts.signature))")
+                }
                 Console.out("\(report.source): OK (\(details.joined(separator: ", ")))")
             } else {
                 let count = report.problems.count
@@ -126,3 +132,4 @@ func formatBytes(_ bytes: Int64) -> String {
     }
     return unit == 0 ? "\(bytes) B" : TextFormat.fixed(value, digits: 1) + " " + units[unit]
 }
+
