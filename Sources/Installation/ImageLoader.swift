@@ -100,6 +100,9 @@ public struct ImageLoader: Sendable {
     /// identity check. Each load is recorded
     /// (`LoadedImagesRecord`) right after `docker load`, before the identity check, so
     /// uninstall knows what this installation brought even when it is killed a moment later.
+    /// A format v2 image whose name the engine does not know yet is recorded with the ID
+    /// it must get before `docker load` starts, since docker may finish a load after
+    /// this process was killed (uninstall removes the name only if it resolves to that ID).
     /// Not recorded: a load over an image of the same layers already under that name on
     /// the containerd store (the same image saved with another manifest, e.g. built on
     /// this host and bundled in format v2's canonical form): the host had that image
@@ -110,12 +113,20 @@ public struct ImageLoader: Sendable {
     public func ensure(_ image: Manifest.Image, from source: Source, timeout: Double, knownAbsent: Bool = false,
                        progress: (String) -> Void = { _ in }) throws -> LoadedImage {
         var equivalentBefore = false
-        if !knownAbsent, let found = try engine.image(image.name) {
-            if matches(found, image) {
-                progress("image \(image.name) already present (\(found.id.prefix(19)))")
-                return LoadedImage(id: found.id, loadedNow: false)
+        var absentBefore = knownAbsent
+        if !knownAbsent {
+            if let found = try engine.image(image.name) {
+                if matches(found, image) {
+                    progress("image \(image.name) already present (\(found.id.prefix(19)))")
+                    return LoadedImage(id: found.id, loadedNow: false)
+                }
+                equivalentBefore = store.isContainerd && image.layerDiffIDs == found.diffIDs
+            } else {
+                absentBefore = true
             }
-            equivalentBefore = store.isContainerd && image.layerDiffIDs == found.diffIDs
+        }
+        if absentBefore, image.file == nil, let expected = store.isContainerd ? image.manifestDigest : image.digest {
+            try LoadedImagesRecord.add([image.name: expected], in: layout)
         }
         progress("loading image \(image.name)")
         switch source {

@@ -144,10 +144,16 @@ struct InstallV2Tests {
     /// plain re-run and ends with no image bytes under the prefix.
     @Test func killedDuringTheStreamedLoadResumes() throws {
         let project = InstallHarness.project("v2kill"), prefix = InstallHarness.prefix("v2kill")
-        defer { InstallHarness.cleanup(project: project, prefix: prefix) }
         let bundle = try V2Bundles.write("v2-kill") {
             V2DemoBundle(version: "1.0.2", repository: "\(Self.repository)-kill", extraLayers: ["gateway": "kill \(InstallEnv.runID)"])
         }.path
+        let names = try V2Bundles.manifest(of: bundle).images.map(\.name)
+        defer {
+            InstallHarness.cleanup(project: project, prefix: prefix)
+            // Uninstall removed every image of the bundle, including the one whose load the kill interrupted.
+            #expect(names.allSatisfy { (try? InstallEnv.run(["docker", "image", "inspect", $0]).status) != 0 }, "\(names)")
+            for name in names { _ = try? InstallEnv.run(["docker", "rmi", name]) }
+        }
         let arguments = Self.arguments(bundle, prefix: prefix, project: project, subnet: "10.214.64.0/24")
         let killed = try InstallCrashTests.killDuring(Array(arguments.dropLast()), trigger: "loading image", delay: 0.05)
         #expect(killed.triggered, "never reached 'loading image': \(killed.stderr)")
