@@ -74,7 +74,85 @@ extension DockerEngine {
     /// `docker load` of the archive at `path`.
     /// - Throws: `DockerEngineError.failed` with docker's message.
     public func load(archive path: String, timeout: Double) throws {
-        try perform("load \(path)", ["load", "-q", "-i", path], timeout: timeout)
+        let result = try perform("load \(path)", ["load", "-q", "-i", path], timeout: timeout)
+        try Self.checkLoadOutput(result.output, operation: "load \(path)")
+    }
+
+    /// `docker load` of a tar stream that `write` produces on the fly: the archive
+    /// (plain tar, `ArchiveWriter` with no compression) goes straight into docker's
+    /// stdin through a pipe, and no archive file is ever written. `write` adds the
+    /// entries; this finishes the archive.
+    ///
+    /// Guarantees: when `write` (or the archive writer) fails, docker is killed before
+    /// its stdin is closed, so it never sees the end of a partial stream and loads
+    /// nothing from it; the whole call, writing included, is bounded by `timeout`
+    /// seconds; a docker that stops reading or exits early ends the write (no SIGPIPE).
+    /// - Parameter operation: what the load is for, in error messages (`load IMAGE`).
+    /// - Throws: `DockerEngineError.failed` with docker's message (including an image
+    ///   the containerd store could not unpack, which docker reports with exit status 0),
+    ///   `CommandError.timedOut`, or the error `write` threw.
+    public func load(operation: String, timeout: Double, write: (ArchiveWriter) throws -> Void) throws {
+        let scratch = try ScratchFolder(prefix: "fb-load")
+        let outPath = "\(scratch.path)/out", errPath = "\(scratch.path)/err"
+        let outFD = open(outPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        guard outFD >= 0 else {
+            throw CommandError.startFailed(command: "docker load", reason: "\(outPath): \(String(cString: strerror(errno)))")
+        }
+        defer { close(outFD) }
+        let child = try ChildProcess([docker, "load", "-q"], stdin: .pipe, stdout: .descriptor(outFD), stderrPath: errPath)
+        let deadline = Date().addingTimeInterval(timeout)
+        let input = ChildInput(child: child, deadline: deadline)
+        var failure: (any Error)?
+        do {
+            try Self.stream(into: input, write)
+        } catch {
+            failure = error
+        }
+        func dockerError() -> String {
+            (FileManager.default.contents(atPath: errPath)).map { String(decoding: $0, as: UTF8.self).trimmed() } ?? ""
+        }
+        if let failure {
+            if !input.closedByChild {
+                // Ours (a blob that cannot be read, a timeout): docker must not see the
+                // end of the stream, so it goes before its stdin is closed.
+                child.signal(SIGKILL)
+                child.closeInput()
+                _ = child.wait()
+                if input.timedOut { throw CommandError.timedOut(command: "docker load (\(operation))", seconds: timeout) }
+                throw failure
+            }
+            // docker stopped reading: it failed, and says why.
+            child.closeInput()
+            let status = child.wait(seconds: max(1, deadline.timeIntervalSinceNow))
+            let detail = dockerError()
+            throw DockerEngineError.failed(operation: operation,
+                                           detail: detail.isEmpty ? "docker load exited with status \(status.map(String.init) ?? "?") before reading the whole image" : detail)
+        }
+        child.closeInput()
+        guard let status = child.wait(seconds: max(1, deadline.timeIntervalSinceNow)) else {
+            throw CommandError.timedOut(command: "docker load (\(operation))", seconds: timeout)
+        }
+        guard status == 0 else { throw DockerEngineError.failed(operation: operation, detail: dockerError()) }
+        let output = (FileManager.default.contents(atPath: outPath)).map { String(decoding: $0, as: UTF8.self) } ?? ""
+        try Self.checkLoadOutput(output, operation: operation)
+    }
+
+    /// Runs `write` on a new uncompressed archive into `input` and finishes it. The
+    /// writer is gone (its output thread joined) when this returns or throws.
+    private static func stream(into input: ChildInput, _ write: (ArchiveWriter) throws -> Void) throws {
+        let writer = try ArchiveWriter(output: input, compression: .none, mtime: 0)
+        try write(writer)
+        try writer.finish()
+    }
+
+    /// `docker load` exits 0 even when the containerd image store created the image
+    /// but could not unpack it (a layer missing from the stream and from its content
+    /// store): it prints `Error unpacking image ...` on stdout instead. Such a load failed.
+    static func checkLoadOutput(_ output: String, operation: String) throws {
+        let errors = output.split(separator: "\n").filter { $0.hasPrefix("Error") }
+        guard errors.isEmpty else {
+            throw DockerEngineError.failed(operation: operation, detail: errors.joined(separator: "; "))
+        }
     }
 
     /// `docker rmi NAME` (never forced): nil when removed, else docker's reason (an
@@ -140,5 +218,29 @@ extension DockerEngine {
         }
         if let failure { throw failure }
         return (source, result!)
+    }
+}
+
+/// The archive writer's output into docker's stdin, each write bounded by the load's
+/// deadline. Remembers how the writing ended, for the caller's error.
+private final class ChildInput: ArchiveOutput, @unchecked Sendable {
+    let child: ChildProcess
+    let deadline: Date
+    /// Set on the writer's output thread; read once that thread is joined.
+    private(set) var closedByChild = false
+    private(set) var timedOut = false
+
+    init(child: ChildProcess, deadline: Date) { self.child = child; self.deadline = deadline }
+
+    func write(_ bytes: UnsafeRawBufferPointer) throws {
+        do {
+            try child.writeInput(bytes, deadline: deadline)
+        } catch ChildProcess.InputError.closed {
+            closedByChild = true
+            throw DockerEngineError.failed(operation: "load", detail: "docker stopped reading the image stream")
+        } catch ChildProcess.InputError.timedOut {
+            timedOut = true
+            throw CommandError.timedOut(command: "docker load", seconds: 0)
+        }
     }
 }

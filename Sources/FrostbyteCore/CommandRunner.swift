@@ -75,10 +75,11 @@ public enum CommandRunner {
     ) throws -> CommandResult {
         let scratch = try ScratchFolder(prefix: "fb-cmd")
         let outPath = "\(scratch.path)/out", errPath = "\(scratch.path)/err"
-        var inPath: String?
+        var input = ChildProcess.Input.null
         if let stdin {
-            inPath = "\(scratch.path)/in"
-            try AtomicFile.write(stdin, to: inPath!, mode: 0o600, sync: false)
+            let inPath = "\(scratch.path)/in"
+            try AtomicFile.write(stdin, to: inPath, mode: 0o600, sync: false)
+            input = .file(inPath)
         }
         let outFD = output ?? open(outPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
         guard outFD >= 0 else {
@@ -86,7 +87,7 @@ public enum CommandRunner {
                                            reason: "\(outPath): \(String(cString: strerror(errno)))")
         }
         defer { if output == nil { close(outFD) } }
-        let child = try ChildProcess(arguments, environment: extraEnvironment, stdinPath: inPath,
+        let child = try ChildProcess(arguments, environment: extraEnvironment, stdin: input,
                                      stdout: .descriptor(outFD), stderrPath: errPath)
         guard let status = child.wait(seconds: timeout) else {
             throw CommandError.timedOut(command: arguments.joined(separator: " "), seconds: timeout ?? 0)

@@ -8,7 +8,9 @@ import Synchronization
 
 /// Overlaps `docker load` with verification: the verifier announces each image
 /// archive as soon as it is verified and extracted (`VerifiedImage`), and this
-/// loads it from the staging folder while later entries still stream.
+/// loads it from the staging folder while later entries still stream. A format v2
+/// image (no `file`) announced by a verifier loads from the blobs under the
+/// announced path, the staging release root (`ImageStream`).
 ///
 /// Guarantees:
 /// - Nothing reaches `docker load` that the verifier has not announced, and only
@@ -46,7 +48,10 @@ public final class EarlyImageLoader: Sendable {
                 _ = previous?.result()
                 guard try loader.engine.image(verified.image.name) == nil else { return nil }
                 do {
-                    return try loader.ensure(verified.image, archive: verified.path, timeout: timeout,
+                    let source: ImageLoader.Source = try verified.image.file == nil
+                        ? .blobs(manifest: ManifestCoding.decodeManifest(verified.manifestData), folder: verified.path)
+                        : .archive(verified.path)
+                    return try loader.ensure(verified.image, from: source, timeout: timeout,
                                              knownAbsent: true, progress: progress)
                 } catch {
                     throw AttemptedLoadError(underlying: error)

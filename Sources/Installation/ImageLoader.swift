@@ -5,9 +5,11 @@ import InstallationState
 import FoundationEssentials
 import Glibc
 
-/// Loads a release's image archives into the engine: `docker load` only for images
-/// not already present under their name as the same image, then checks that the
-/// name now resolves to that image.
+/// Loads a release's images into the engine: `docker load` only for images not
+/// already present under their name as the same image, then checks that the name now
+/// resolves to that image. Format v1 images load from their verified `docker save`
+/// archive (`images/<safe-ref>.tar`); format v2 images from a stream built on the fly
+/// from the release's verified blob files (`ImageStream`), piped into `docker load`.
 ///
 /// "The same image" is decided by what the engine's store reports
 /// (docs/FORMAT.md, image identity): on graphdriver engines the image ID is the
@@ -46,23 +48,45 @@ public struct ImageLoader: Sendable {
         }
     }
 
-    /// Loads what is missing; returns name → engine image ID for every image of the
-    /// manifest and the names that had to be loaded now. Images in `settled` (what an
-    /// `EarlyImageLoader` already made present from the same verified archives) are
-    /// taken as they are, without asking the engine again.
+    /// Loads what is missing of `manifest`'s images from the release folder; returns
+    /// name → engine image ID for every image and the names that had to be loaded now.
+    /// Images in `settled` (what an `EarlyImageLoader` already made present from the
+    /// same verified archives) are taken as they are, without asking the engine again.
     /// - Throws: `DockerEngineError.failed` when `docker load` fails,
     ///   `InstallError.imageIDMismatch` when the name does not resolve to the image loaded.
-    public func load(_ images: [Manifest.Image], timeout: Double, settled: [String: LoadedImage] = [:],
+    public func load(_ manifest: Manifest, timeout: Double, settled: [String: LoadedImage] = [:],
                      progress: (String) -> Void = { _ in }) throws -> (ids: [String: String], loadedNow: [String]) {
         var loaded: [String: String] = [:]
         var loadedNow: [String] = []
-        for image in images {
+        for image in manifest.images {
             let result = try settled[image.name]
-                ?? ensure(image, archive: "\(releaseFolder)/\(image.file ?? "")", timeout: timeout, progress: progress)
+                ?? ensure(image, from: source(of: image, in: manifest), timeout: timeout, progress: progress)
             loaded[image.name] = result.id
             if result.loadedNow { loadedNow.append(image.name) }
         }
         return (loaded, loadedNow)
+    }
+
+    /// Where an image loads from.
+    public enum Source: Sendable {
+        /// A verified `docker save` archive (format v1).
+        case archive(String)
+        /// The verified blob files under `folder` (format v2: the release folder, or the
+        /// staging release root while it is verified), streamed by `ImageStream`.
+        case blobs(manifest: Manifest, folder: String)
+    }
+
+    /// `image`'s source in this release folder: its v1 archive, or the v2 blobs.
+    func source(of image: Manifest.Image, in manifest: Manifest) -> Source {
+        image.file.map { .archive("\(releaseFolder)/\($0)") } ?? .blobs(manifest: manifest, folder: releaseFolder)
+    }
+
+    /// True when the release folder holds what `manifest`'s images load from: every v1
+    /// archive, or every blob file the (v2) bundle carries.
+    public func hasImagePayload(_ manifest: Manifest) -> Bool {
+        let files = manifest.images.compactMap(\.file)
+            + manifest.files.filter { $0.isCarried && OCILayout.digest(ofBlobPath: $0.path) != nil }.map(\.path)
+        return files.allSatisfy { FileManager.default.fileExists(atPath: "\(releaseFolder)/\($0)") }
     }
 
     /// One image made present: its engine ID, and whether this call loaded it.
@@ -71,27 +95,52 @@ public struct ImageLoader: Sendable {
         public var loadedNow: Bool
     }
 
-    /// Makes `image` present from the verified docker-archive at `archive`: nothing
-    /// when the engine already holds it under its name as the same image, else
-    /// `docker load`, then the identity check. Each load is recorded
+    /// Makes `image` present from `source` (verified): nothing when the engine already
+    /// holds it under its name as the same image, else `docker load`, then the
+    /// identity check. Each load is recorded
     /// (`LoadedImagesRecord`) right after `docker load`, before the identity check, so
     /// uninstall knows what this installation brought even when it is killed a moment later.
+    /// A format v2 image whose name the engine does not know yet is recorded with the ID
+    /// it must get before `docker load` starts, since docker may finish a load after
+    /// this process was killed (uninstall removes the name only if it resolves to that ID).
+    /// Not recorded: a load over an image of the same layers already under that name on
+    /// the containerd store (the same image saved with another manifest, e.g. built on
+    /// this host and bundled in format v2's canonical form): the host had that image
+    /// before, so uninstall must leave the name.
     /// - Throws: `DockerEngineError.failed` when `docker load` fails,
     ///   `InstallError.imageIDMismatch` when the name does not resolve to the image loaded.
     /// - Parameter knownAbsent: the caller has just seen the engine without `image.name`.
-    public func ensure(_ image: Manifest.Image, archive: String, timeout: Double, knownAbsent: Bool = false,
+    public func ensure(_ image: Manifest.Image, from source: Source, timeout: Double, knownAbsent: Bool = false,
                        progress: (String) -> Void = { _ in }) throws -> LoadedImage {
-        if !knownAbsent, let found = try engine.image(image.name), matches(found, image) {
-            progress("image \(image.name) already present (\(found.id.prefix(19)))")
-            return LoadedImage(id: found.id, loadedNow: false)
+        var equivalentBefore = false
+        var absentBefore = knownAbsent
+        if !knownAbsent {
+            if let found = try engine.image(image.name) {
+                if matches(found, image) {
+                    progress("image \(image.name) already present (\(found.id.prefix(19)))")
+                    return LoadedImage(id: found.id, loadedNow: false)
+                }
+                equivalentBefore = store.isContainerd && image.layerDiffIDs == found.diffIDs
+            } else {
+                absentBefore = true
+            }
+        }
+        if absentBefore, image.file == nil, let expected = store.isContainerd ? image.manifestDigest : image.digest {
+            try LoadedImagesRecord.add([image.name: expected], in: layout)
         }
         progress("loading image \(image.name)")
-        try engine.load(archive: archive, timeout: timeout)
+        switch source {
+        case .archive(let archive):
+            try engine.load(archive: archive, timeout: timeout)
+        case .blobs(let manifest, let folder):
+            let stream = ImageStream(image: image, store: store, releaseFolder: folder, manifest: manifest)
+            try engine.load(operation: "load \(image.name)", timeout: timeout, write: stream.write)
+        }
         guard let found = try engine.image(image.name) else {
             throw InstallError.imageIDMismatch(image: image.name, expected: image.digest,
                                                found: "(no image under that name after loading)")
         }
-        try LoadedImagesRecord.add([image.name: found.id], in: layout)
+        if !equivalentBefore { try LoadedImagesRecord.add([image.name: found.id], in: layout) }
         try checkLoaded(found, image)
         return LoadedImage(id: found.id, loadedNow: true)
     }

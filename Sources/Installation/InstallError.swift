@@ -48,6 +48,8 @@ public enum InstallError: UserFacingError, Equatable {
     case notInstalled(prefix: String)
     case secretsUnreadable(path: String, line: Int)
     case migrationName(path: String)
+    /// A delta bundle whose base release is not installed here (or not as it was built).
+    case deltaBaseMissing(base: Manifest.Base, release: String, prefix: String, reason: String)
 
     // Check failed (1)
     case verificationFailed(detail: String)
@@ -123,6 +125,8 @@ public enum InstallError: UserFacingError, Equatable {
             return "\(path) line \(line) is not KEY=VALUE; fix that line by hand (the file holds secrets and is never rewritten)"
         case .migrationName(let path):
             return "migration \(path) has a name other than letters, digits, '.', '_' and '-'; rename it in the bundle spec"
+        case .deltaBaseMissing(let base, let release, let prefix, let reason):
+            return "this bundle (\(release)) is a delta of \(base.name) \(base.version) (\(base.bundleId)) and installs only over that release with its images in the engine, but \(reason); install \(base.name) \(base.version) under \(prefix) first, or install the full bundle of \(release) instead"
 
         case .verificationFailed(let detail):
             return "bundle verification failed, nothing was installed: \(detail)"
@@ -154,7 +158,7 @@ public enum InstallError: UserFacingError, Equatable {
              .invalidProject, .projectOwned, .prefixHoldsOtherProject, .invalidSubnet,
              .subnetNotPrivate, .subnetOverlaps, .gatewayDoesNotFit, .invalidTimeout,
              .invalidPublish, .invalidIngressSubnet, .noFreeIngressSubnet,
-             .notInstalled, .secretsUnreadable, .migrationName:
+             .notInstalled, .secretsUnreadable, .migrationName, .deltaBaseMissing:
             return .badInput
         case .verificationFailed, .imageIDMismatch, .unhealthy, .healthTimeout, .migrationFailed,
              .migrationChanged, .isolationFailed, .rolledBack, .rollbackFailed:

@@ -9,20 +9,26 @@ import Glibc
 
 extension Installer {
     /// Verifies the bundle while extracting it into `releases/.staging-<random>`, applies
-    /// the signature policy, then renames the extracted root to `releases/<bundle_id>`.
-    /// Image archives the verifier announces as verified (`VerifiedImage`) are loaded
-    /// from the staging folder meanwhile when the policy already accepts them
-    /// (`EarlyImageLoader`); the rename waits for those loads. Returns the images so
-    /// made present. A bundle that fails leaves no staging folder behind and none of
-    /// those images. Skipped when this install's journal already recorded the
-    /// extraction of the very same manifest. Records `verify_extract` and the wait
-    /// for the early loads as `load`.
-    func extract(trust: [TrustedKey], expectedManifest: Data, loader: ImageLoader,
+    /// the signature policy, completes a delta with the files it leaves to its base
+    /// (`InstalledBase.copyLeftOutFiles`), then renames the extracted root to
+    /// `releases/<bundle_id>`. Image archives the verifier announces as verified
+    /// (`VerifiedImage`) are loaded from the staging folder meanwhile when the policy
+    /// already accepts them (`EarlyImageLoader`); the rename waits for those loads.
+    /// Returns the images so made present. A bundle that fails leaves no staging folder
+    /// behind and none of those images. Skipped when this install's journal already
+    /// recorded the extraction of the very same manifest and the images are in the
+    /// engine (`imagesPresent`) or still in the release folder; when neither holds them
+    /// (install drops `images/` once loaded), the bundle is verified and extracted again
+    /// and only its `images/` joins the existing release folder. Records
+    /// `verify_extract` and the wait for the early loads as `load`.
+    func extract(trust: [TrustedKey], expectedManifest: Data, manifest: Manifest, delta: InstalledBase?,
+                 loader: ImageLoader, imagesPresent: Bool,
                  journal: inout InstallJournal) throws -> [String: ImageLoader.LoadedImage] {
         let folder = layout.release(journal.bundleId)
         let installed = FileManager.default.contents(atPath: "\(folder)/MANIFEST.json")
-        if installed == expectedManifest,
-           journal.isDone(.extracted) || ReleaseSwitcher.currentBundleId(layout) == journal.bundleId {
+        let extracted = installed == expectedManifest
+            && (journal.isDone(.extracted) || ReleaseSwitcher.currentBundleId(layout) == journal.bundleId)
+        if extracted, imagesPresent || loader.hasImagePayload(manifest) {
             // Nothing is extracted again, but this run's signature policy still applies.
             try timed("verify_extract") { try verifyWithoutExtracting(trust: trust, expectedManifest: expectedManifest) }
             note("release \(journal.bundleId) already verified and extracted")
@@ -50,6 +56,15 @@ extension Installer {
             guard let root = StagingLayout.releaseRoot(in: staging) else {
                 throw InstallError.verificationFailed(detail: "the extracted bundle has no MANIFEST.json at its root")
             }
+            if extracted {
+                // The release is in place but its images are neither in the engine nor
+                // in its folder: only images/ joins it; the rest stays as it is.
+                try replace("\(folder)/\(OCILayout.folder)", with: "\(root)/\(OCILayout.folder)")
+                try? FileManager.default.removeItem(atPath: staging)
+                try journal.complete(.extracted, in: layout)
+                return settled
+            }
+            try delta?.copyLeftOutFiles(of: manifest, into: root)
             if FileManager.default.fileExists(atPath: folder) {
                 // A stale copy of this release that was never (or no longer) verified by this install.
                 let trash = "\(layout.releases)/.trash-\(Self.randomSuffix())"
@@ -66,6 +81,33 @@ extension Installer {
         }
         try journal.complete(.extracted, in: layout)
         return settled
+    }
+
+    /// Puts the folder `source` at `target`, moving aside (then removing) whatever is there.
+    func replace(_ target: String, with source: String) throws {
+        if FileManager.default.fileExists(atPath: target) {
+            let trash = "\(layout.releases)/.trash-\(Self.randomSuffix())"
+            guard rename(target, trash) == 0 else { throw FileSystemError.current("move aside", target) }
+            try? FileManager.default.removeItem(atPath: trash)
+        }
+        guard FileManager.default.fileExists(atPath: source) else { return }
+        guard rename(source, target) == 0 else { throw FileSystemError.current("move the verified images to", target) }
+        AtomicFile.syncFolder(PathText.deletingLastComponent(target))
+    }
+
+    /// Removes the release folder's `images/` (v1 archives, v2 blobs) once every image
+    /// is in the engine: the engine is the image store, the prefix keeps no copy. Moved
+    /// aside first, so a crash leaves a `.trash-` folder the next install removes, never
+    /// a half-deleted `images/`.
+    /// - Throws: `FileSystemError` when it cannot be moved aside.
+    func dropImagePayload(_ releaseFolder: String) throws {
+        let images = "\(releaseFolder)/\(OCILayout.folder)"
+        guard FileManager.default.fileExists(atPath: images) else { return }
+        let trash = "\(layout.releases)/.trash-\(Self.randomSuffix())"
+        guard rename(images, trash) == 0 else { throw FileSystemError.current("move aside", images) }
+        AtomicFile.syncFolder(releaseFolder)
+        try? FileManager.default.removeItem(atPath: trash)
+        note("removed \(images): the engine holds the images")
     }
 
     /// Verifies the bundle file in one pass without writing anything, under this run's
@@ -116,6 +158,7 @@ extension Installer {
         try IngressPlan.applyFirewall(plan, layout: layout)  // gone after a host reboot
         try compose.up(timeout: request.timeout)
         let services = try HealthWaiter(compose: compose, timeout: request.timeout).wait(progress: note)
+        try dropImagePayload(layout.release(receipt.bundleId))
         return InstallResult(
             action: "unchanged", bundleId: receipt.bundleId, project: receipt.project, subnet: receipt.subnet,
             gatewayIP: receipt.gatewayIP, gatewayURL: GatewayIngress.url(receipt: receipt, gateway: manifest.gateway),

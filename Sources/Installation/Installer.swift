@@ -8,9 +8,11 @@ import FoundationEssentials
 import Glibc
 
 /// Installs a bundle under a prefix, step by step, journaled so that a re-run after a
-/// crash (even SIGKILL) resumes: preflight (changes nothing) → verify while extracting
-/// into a staging folder → load images → secrets → compose up → health → migrations →
-/// isolation → switch `current` and write the receipt. `current` only ever points at a
+/// crash (even SIGKILL) resumes: preflight (changes nothing; a delta bundle needs its
+/// base release here, `InstalledBase`) → verify while extracting into a staging folder
+/// (a delta's other files copied from its base) → load images, then drop the release
+/// folder's `images/` (the engine is the image store) → secrets → compose up → health →
+/// migrations → isolation → switch `current` and write the receipt. `current` only ever points at a
 /// release that passed every step; an upgrade that fails health, migrations or
 /// isolation brings the previous release back up and reports why.
 public final class Installer {
@@ -60,6 +62,7 @@ public final class Installer {
         let presenceWork = manifest.images.map { image in BackgroundWork { loader.isPresent(image) } }
         let receipt = try loadReceipt()
         try Preflight.checkDowngrade(receipt: receipt, manifest: manifest, allowed: request.allowDowngrade)
+        let delta = try InstalledBase.check(manifest, layout: layout, loader: loader)
         var plan = try NetworkPlan.make(manifest: manifest, project: request.project, subnet: request.subnet,
                                         publish: try request.publish.map(IngressPlan.parsePublish),
                                         ingressSubnet: try request.ingressSubnet.map(IngressPlan.parseSubnet),
@@ -108,11 +111,13 @@ public final class Installer {
 
         // Verify while extracting; an image reaches docker only once its archive is
         // verified, and is removed again if the rest of the bundle fails.
-        let settled = try extract(trust: trust, expectedManifest: peeked.bytes, loader: loader, journal: &journal)
+        let settled = try extract(trust: trust, expectedManifest: peeked.bytes, manifest: manifest, delta: delta,
+                                  loader: loader, imagesPresent: present.values.allSatisfy { $0 }, journal: &journal)
         let images = try timed("load") {
-            try loader.load(manifest.images, timeout: request.timeout, settled: settled) { note($0) }
+            try loader.load(manifest, timeout: request.timeout, settled: settled) { note($0) }
         }
         try journal.complete(.imagesLoaded, in: layout)
+        try dropImagePayload(releaseFolder)
 
         let secrets = try Secrets.ensure(layout: layout, examplePath: "\(releaseFolder)/.env.example")
         if secrets.created { note("generated \(layout.secretsEnv) (0600)") }

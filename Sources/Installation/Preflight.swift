@@ -182,14 +182,17 @@ public enum Preflight {
 
     /// Refuses when the prefix's filesystem cannot hold the extracted release, or the
     /// engine's data root cannot hold the images not yet loaded (both summed when they
-    /// share a filesystem). Sizes come from the manifest.
+    /// share a filesystem). Sizes come from the manifest: the files the bundle carries
+    /// plus those a delta copies from its base (never the base's images), and the
+    /// archives (v1) or carried blobs (v2) of the images not present.
     public static func checkSpace(
         manifest: Manifest, layout: InstallationLayout, dockerRootDir: String, releaseExists: Bool,
         isPresent: (Manifest.Image) -> Bool
     ) throws -> (prefixFree: Int64?, prefixNeeded: Int64, dockerFree: Int64?, dockerNeeded: Int64) {
         let margin: Int64 = 1 << 20
-        let prefixNeeded = releaseExists ? 0 : manifest.files.reduce(Int64(0)) { $0 + $1.size } + margin
-        let dockerNeeded = manifest.images.filter { !isPresent($0) }.reduce(Int64(0)) { $0 + ($1.size ?? 0) }
+        let stored = manifest.files.filter { $0.isCarried || !InstalledBase.isImagePath($0.path) }
+        let prefixNeeded = releaseExists ? 0 : stored.reduce(Int64(0)) { $0 + $1.size } + margin
+        let dockerNeeded = imageBytes(manifest, of: manifest.images.filter { !isPresent($0) })
         let prefixSpace = HostProbe.freeSpace(at: layout.prefix)
         let dockerSpace = HostProbe.freeSpace(at: dockerRootDir)
         if let prefixSpace, let dockerSpace, prefixSpace.device == dockerSpace.device {
@@ -206,5 +209,21 @@ public enum Preflight {
             }
         }
         return (prefixSpace?.bytes, prefixNeeded, dockerSpace?.bytes, dockerNeeded)
+    }
+
+    /// The bytes `docker load` reads for `images`: their v1 archives, or the v2 blobs
+    /// the bundle carries for them (each blob once).
+    static func imageBytes(_ manifest: Manifest, of images: [Manifest.Image]) -> Int64 {
+        var sizes: [String: Int64] = [:]
+        let carried = Set(manifest.files.filter(\.isCarried).map(\.path))
+        for blob in manifest.blobs ?? [] where carried.contains(blob.path) { sizes[blob.digest] = blob.size }
+        var counted: Set<String> = []
+        var total: Int64 = 0
+        for image in images {
+            if let size = image.size { total += size; continue }
+            for digest in [image.manifestDigest ?? "", image.digest] + (image.layers ?? [])
+            where counted.insert(digest).inserted { total += sizes[digest] ?? 0 }
+        }
+        return total
     }
 }

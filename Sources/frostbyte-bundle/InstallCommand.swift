@@ -60,6 +60,9 @@ extension FrostbyteBundle {
                 while extracting -> docker load -> secrets -> compose up -> health -> migrations \
                 -> isolation -> switch PREFIX/current and write the receipt. An upgrade that fails \
                 health, migrations or isolation rolls back to the previous release (exit 1). \
+                Reads bundle formats v1 and v2; once the engine holds the images, the release \
+                folder keeps no copy of them. A delta bundle installs only over its base release \
+                under the same prefix, with the base's images in the engine (else exit 2). \
                 A split bundle (build --split) is installed from its .parts.json, streaming \
                 across the parts; with --trust its index must be signed by a trusted key too.
                 """)
