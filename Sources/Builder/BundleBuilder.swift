@@ -139,23 +139,39 @@ public struct BundleBuilder: Sendable {
         var pipeline: PipelinedBundleWriter?
         var hashed: [BundleEntry]
         if request.format == Manifest.formatV2 {
-            // Inputs are hashed first (MANIFEST.json lists them); images are packed as
-            // they are saved, by the pipelined writer's own thread.
-            hashed = try BundleWriter.hash(entries, progress: progress)
-            if let base { hashed = base.markingInBase(hashed) }
+            // Inputs are hashed first (MANIFEST.json lists them). Images the engine saves
+            // are packed as they arrive, by the pipelined writer's own thread; when every
+            // image is an archive on disk, the archives are taken apart while the inputs
+            // are hashed, and the bundle is written at once.
+            let packWhileSaving = spec.images.contains { $0.archivePath == nil }
+            let unhashed = entries
+            let hashing: BackgroundWork<[BundleEntry]>? = packWhileSaving ? nil
+                : BackgroundWork { try BundleWriter.hash(unhashed, progress: SilentProgress()) }
             let writer = try PipelinedBundleWriter(outputPath: outputPath, root: spec.bundleStem,
-                                                   compression: request.compression, mtime: epoch)
+                                                   compression: request.compression, mtime: epoch,
+                                                   packWhileAdding: packWhileSaving)
             pipeline = writer
-            try writer.append(try BundleLayout.plan(hashed))
+            var inputs: [BundleEntry] = []
+            if packWhileSaving {
+                inputs = try BundleWriter.hash(entries, progress: progress)
+                if let base { inputs = base.markingInBase(inputs) }
+                try writer.append(try BundleLayout.plan(inputs))
+            }
             let folder = try BlobFolder(path: try stagingFolder().path + "/blobs")
             blobFolder = folder
             var imageEntries: [BundleEntry] = []
             layout = try stageBlobs(spec, folder: folder) { fresh in
                 let marked = base?.markingInBase(fresh) ?? fresh
                 imageEntries += marked
-                try writer.append(marked)
+                if packWhileSaving { try writer.append(marked) }
             }
-            hashed += imageEntries
+            if let hashing {
+                inputs = try hashing.join()
+                if let base { inputs = base.markingInBase(inputs) }
+                try writer.append(try BundleLayout.plan(inputs))
+                try writer.append(imageEntries)
+            }
+            hashed = inputs + imageEntries
         } else {
             images = try stageImages(spec, staging: stagingFolder)
             for image in images {

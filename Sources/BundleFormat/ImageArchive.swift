@@ -62,7 +62,7 @@ public enum ImageArchiveInspector {
             let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 256 << 10, alignment: 64)
             defer { buffer.deallocate() }
             while let header = try reader.nextEntry() {
-                let path = normalize(header.displayPath)
+                let path = DockerArchive.normalize(header.displayPath)
                 paths.insert(path)
                 guard header.kind == .regular, header.size <= hashLimit else {
                     try reader.skipData()
@@ -96,12 +96,6 @@ public enum ImageArchiveInspector {
         return resolve(digests: digests, kept: kept, paths: paths)
     }
 
-    private static func normalize(_ path: String) -> String {
-        var path = Substring(path)
-        while path.hasPrefix("./") { path = path.dropFirst(2) }
-        while path.hasSuffix("/") { path = path.dropLast() }
-        return String(path)
-    }
 
     private static func resolve(digests: [String: SHA256Digest], kept: [String: Data], paths: Set<String>)
         -> Result<ImageArchiveSummary, ImageArchiveProblem>
@@ -144,31 +138,23 @@ public enum ImageArchiveInspector {
         return ["blobs/sha256/\(hex)", "\(hex).json"].first { kept[$0] != nil }
     }
 
-    private struct DockerManifestEntry: Decodable {
-        var config: String
-        var repoTags: [String]?
-        var layers: [String]
-        enum CodingKeys: String, CodingKey {
-            case config = "Config", repoTags = "RepoTags", layers = "Layers"
-        }
-    }
 
     private static func resolveDockerManifest(_ data: Data, digests: [String: SHA256Digest], paths: Set<String>)
         -> Result<ImageArchiveSummary, ImageArchiveProblem>
     {
-        let entries: [DockerManifestEntry]
+        let entries: [DockerArchive.ManifestEntry]
         do {
-            entries = try JSONDecoder().decode([DockerManifestEntry].self, from: data)
+            entries = try JSONDecoder().decode([DockerArchive.ManifestEntry].self, from: data)
         } catch {
             return .failure(.badManifest(detail: "manifest.json: \(error)"))
         }
         guard entries.count == 1, let entry = entries.first else {
             return .failure(.badManifest(detail: "manifest.json lists \(entries.count) images; a bundle image archive holds exactly one"))
         }
-        let configPath = normalize(entry.config)
+        let configPath = DockerArchive.normalize(entry.config)
         guard let digest = digests[configPath] else { return .failure(.configMissing(path: configPath)) }
         if let problem = checkBlobName(configPath, digest) { return .failure(problem) }
-        for layer in entry.layers where !paths.contains(normalize(layer)) {
+        for layer in entry.layers where !paths.contains(DockerArchive.normalize(layer)) {
             return .failure(.layerMissing(path: layer))
         }
         let layout: ImageArchiveSummary.Layout = configPath.hasPrefix("blobs/") ? .oci : .dockerLegacy

@@ -79,7 +79,7 @@ public enum ImageBlobExtractor {
             let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 64)
             defer { buffer.deallocate() }
             while let header = try reader.nextEntry() {
-                let path = normalize(header.displayPath)
+                let path = DockerArchive.normalize(header.displayPath)
                 switch header.kind {
                 case .symlink:
                     if let target = header.linkTarget { links[path] = resolve(target, from: path) }
@@ -137,20 +137,12 @@ public enum ImageBlobExtractor {
         return Seen(digest: "sha256:" + hasher.finalize().hex, size: size, data: keep ? data : nil, file: file)
     }
 
-    private struct DockerManifestEntry: Decodable {
-        var config: String
-        var repoTags: [String]?
-        var layers: [String]
-        enum CodingKeys: String, CodingKey {
-            case config = "Config", repoTags = "RepoTags", layers = "Layers"
-        }
-    }
 
     private static func resolveImage(seen: inout [String: Seen], links: [String: String], blobs: BlobFolder) throws
         -> Result<ExtractedImage, Problem>
     {
         func lookup(_ path: String) -> (String, Seen)? {
-            var current = normalize(path)
+            var current = DockerArchive.normalize(path)
             for _ in 0..<8 {
                 if let entry = seen[current] { return (current, entry) }
                 guard let next = links[current] else { return nil }
@@ -159,9 +151,9 @@ public enum ImageBlobExtractor {
             return nil
         }
         guard let manifestData = seen["manifest.json"]?.data else { return .failure(.noManifest) }
-        let entries: [DockerManifestEntry]
+        let entries: [DockerArchive.ManifestEntry]
         do {
-            entries = try JSONDecoder().decode([DockerManifestEntry].self, from: manifestData)
+            entries = try JSONDecoder().decode([DockerArchive.ManifestEntry].self, from: manifestData)
         } catch {
             return .failure(.badManifest("\(error)"))
         }
@@ -215,12 +207,6 @@ public enum ImageBlobExtractor {
         return "sha256:" + hex == digest ? nil : .digestMismatch(path: path, actual: digest)
     }
 
-    private static func normalize(_ path: String) -> String {
-        var path = Substring(path)
-        while path.hasPrefix("./") { path = path.dropFirst(2) }
-        while path.hasSuffix("/") { path = path.dropLast() }
-        return String(path)
-    }
 
     /// A symlink target relative to the link's folder, as an archive path.
     private static func resolve(_ target: String, from link: String) -> String {

@@ -11,6 +11,10 @@ import Glibc
 /// v2"). The tar stream is byte for byte the one `BundleWriter` would write; only the
 /// zstd framing differs (two frames: head, body).
 ///
+/// When every input is on disk before packing starts (`packWhileAdding: false`), the
+/// same two frames are written straight into the output at `finish`, head first: no
+/// temporary body, no second pass over it. Both ways give the same bytes.
+///
 /// Guarantees: entries must be handed over in `BundleLayout` order (checked at
 /// `finish`: a different order is a programming error and fails the build); the body
 /// lives in a temporary file beside the output that is removed on every path; the
@@ -20,23 +24,33 @@ import Glibc
 public final class PipelinedBundleWriter {
     public let compression: ArchiveCompression
     public let mtime: Int64
-    private let body: BodyThread
-    private let bodyFile: AtomicOutputFile
+    private let root: String
+    private let body: BodyThread?
+    private let bodyFile: AtomicOutputFile?
     private var handedOver: [BundleEntry] = []
 
-    /// Starts the body thread, writing into a temporary file beside `outputPath`.
+    /// Starts the body thread, writing into a temporary file beside `outputPath`, or,
+    /// without `packWhileAdding`, only collects the entries until `finish`.
     /// - Parameter root: the bundle's root folder, `<name>-<version>`.
     /// - Throws: `BundleWriteError.cannotCreate`, `ArchiveWriteError`.
-    public init(outputPath: String, root: String, compression: ArchiveCompression, mtime: Int64) throws {
+    public init(outputPath: String, root: String, compression: ArchiveCompression, mtime: Int64,
+                packWhileAdding: Bool = true) throws {
         self.compression = compression
         self.mtime = mtime
-        bodyFile = try AtomicOutputFile(finalPath: outputPath + ".body")
-        body = try BodyThread(output: bodyFile, root: root, compression: compression, mtime: mtime)
+        self.root = root
+        if packWhileAdding {
+            let file = try AtomicOutputFile(finalPath: outputPath + ".body")
+            bodyFile = file
+            body = try BodyThread(output: file, root: root, compression: compression, mtime: mtime)
+        } else {
+            bodyFile = nil
+            body = nil
+        }
     }
 
     deinit {
-        body.abandon()
-        bodyFile.discard()
+        body?.abandon()
+        bodyFile?.discard()
     }
 
     /// Hands `entries` (hashed, in layout order, folders included) to the body
@@ -46,7 +60,7 @@ public final class PipelinedBundleWriter {
     public func append(_ entries: [BundleEntry]) throws {
         precondition(entries.allSatisfy(\.isHashed), "PipelinedBundleWriter: entries must be hashed")
         handedOver += entries
-        try body.enqueue(entries.filter { !$0.inBase })
+        try body?.enqueue(entries.filter { !$0.inBase })
     }
 
     /// Waits for the body, then writes the head frame and the body into `output`
@@ -65,9 +79,9 @@ public final class PipelinedBundleWriter {
     /// file and its sidecar, or parts and their index: `BundleDestination`) and commits it.
     /// - Throws: `BundleWriteError`, `ArchiveWriteError`, `FileReadError`, `SigningError`.
     public func finish(manifest: Manifest, signingKey: SigningKey?, to output: BundleDestination) throws -> BundleWriteResult {
-        defer { output.discard(); bodyFile.discard() }
-        let bodyBytes = try body.finish()
-        _ = try bodyFile.close()
+        defer { output.discard(); bodyFile?.discard() }
+        var bodyBytes = try body?.finish() ?? 0
+        _ = try bodyFile?.close()
         let completed = try BundleWriter.completeManifest(manifest, entries: handedOver)
         guard completed.plan.map(\.path) == handedOver.map(\.path) else {
             throw ArchiveWriteError.libarchive(operation: "write the bundle body", entry: nil,
@@ -92,7 +106,14 @@ public final class PipelinedBundleWriter {
             try Data(headTar).withUnsafeBytes { try compressor.write($0) }
             try compressor.finish()
         }
-        try copy(bodyFile.temporaryPath, into: output)
+        if let bodyFile {
+            try copy(bodyFile.temporaryPath, into: output)
+        } else {
+            let archive = try ArchiveWriter(output: output, compression: compression, mtime: mtime)
+            for entry in handedOver where !entry.inBase { try BodyThread.write(entry, root: root, into: archive) }
+            try archive.finish()
+            bodyBytes = archive.uncompressedBytes
+        }
 
         let digest = try output.close()
         let sidecarPath = try output.commit(manifest: completed.manifest, digest: digest, signingKey: signingKey)
@@ -121,7 +142,7 @@ final class MemoryOutput: ArchiveOutput {
 }
 
 /// The body's archive, written by one thread of its own from a queue of entries.
-private final class BodyThread: @unchecked Sendable {
+final class BodyThread: @unchecked Sendable {
     private let condition = ConditionLock()
     private var queue: [BundleEntry] = []
     private var closing = false
@@ -203,6 +224,11 @@ private final class BodyThread: @unchecked Sendable {
     }
 
     private func write(_ entry: BundleEntry) throws {
+        try Self.write(entry, root: root, into: archive)
+    }
+
+    /// Writes one body entry under `root`.
+    static func write(_ entry: BundleEntry, root: String, into archive: ArchiveWriter) throws {
         let path = "\(root)/\(entry.path)"
         switch entry.source {
         case .directory: try archive.writeDirectory(path)
