@@ -100,9 +100,10 @@ public struct ImageLoader: Sendable {
     /// identity check. Each load is recorded
     /// (`LoadedImagesRecord`) right after `docker load`, before the identity check, so
     /// uninstall knows what this installation brought even when it is killed a moment later.
-    /// A format v2 image whose name the engine does not know yet is recorded with the ID
-    /// it must get before `docker load` starts, since docker may finish a load after
-    /// this process was killed (uninstall removes the name only if it resolves to that ID).
+    /// An image whose name the engine does not know yet is recorded with the ID it must
+    /// get (graphdriver: the config digest; containerd: a v2 image's manifest digest)
+    /// before `docker load` starts, since docker may finish a load after this process
+    /// was killed (uninstall removes the name only if it resolves to that ID).
     /// Not recorded: a load over an image of the same layers already under that name on
     /// the containerd store (the same image saved with another manifest, e.g. built on
     /// this host and bundled in format v2's canonical form): the host had that image
@@ -125,7 +126,7 @@ public struct ImageLoader: Sendable {
                 absentBefore = true
             }
         }
-        if absentBefore, image.file == nil, let expected = store.isContainerd ? image.manifestDigest : image.digest {
+        if absentBefore, let expected = store.isContainerd ? (image.file == nil ? image.manifestDigest : nil) : image.digest {
             try LoadedImagesRecord.add([image.name: expected], in: layout)
         }
         progress("loading image \(image.name)")
