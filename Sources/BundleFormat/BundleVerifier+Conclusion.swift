@@ -30,6 +30,10 @@ extension VerificationSession {
         checkImages(manifest)
         if let layout { checkLayout(manifest, layout: layout) }
         checkDelta(manifest)
+        if imagesLeftToEngine > 0 {
+            report.warnings.append("installed release: \(imagesLeftToEngine) entries under images/ are not in the folder; "
+                + "the engine holds the images (install checked their IDs against the manifest, status shows them)")
+        }
         return report
     }
 
@@ -108,6 +112,11 @@ extension VerificationSession {
         if refusedPaths.contains(file.path) || (refusedAtHeader && observed[file.path] == nil) { return }
         // Left to a delta's base and absent: `checkDelta` judges it.
         if !file.isCarried && observed[file.path] == nil { return }
+        // An installed release keeps its images in the engine, not in the folder.
+        if imagesInEngine && observed[file.path] == nil && (file.path == "images" || file.path.hasPrefix("images/")) {
+            imagesLeftToEngine += 1
+            return
+        }
         guard let entry = observed[file.path] else {
             problem(VerificationProblem(.missingFile, path: file.path, expected: "present", actual: "absent",
                                         "a file listed in MANIFEST.json is missing"))

@@ -17,6 +17,7 @@ extension BundleVerifier {
     /// - Throws: `BundleInputError.notABundle` when the folder has no MANIFEST.json
     ///   and no SHA256SUMS; `FileReadError` when a file cannot be read.
     public static func verify(directoryAt path: String, trust: [TrustedKey] = [], base: BundleBaseManifest? = nil,
+                              installedRelease: Bool = false,
                               progress: ProgressReporter = SilentProgress()) throws -> VerificationReport {
         let root = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         guard root >= 0 else {
@@ -27,6 +28,7 @@ extension BundleVerifier {
         let session = VerificationSession(report: VerificationReport(source: path, sourceKind: .directory),
                                           trust: trust, extractor: nil, isArchive: false)
         session.base = base
+        session.imagesInEngine = installedRelease
         let walker = DirectoryWalker(session: session, base: path, progress: progress)
         progress.begin("verify", totalBytes: nil)
         defer { progress.end() }

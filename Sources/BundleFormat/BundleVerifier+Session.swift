@@ -40,6 +40,11 @@ final class VerificationSession {
     var layout: LayoutState?
     /// A delta's base (`--base`), whose MANIFEST.json the in_base entries are checked against.
     var base: BundleBaseManifest?
+    /// An installed release folder: its `images/` was removed once the engine held the
+    /// images, so image files that are absent are not problems (see `installedRelease`).
+    var imagesInEngine = false
+    /// With `imagesInEngine`: the listed `images/` entries that were absent.
+    var imagesLeftToEngine = 0
     private var imagesByFile: [String: Manifest.Image] = [:]
     private var listedFiles: [String: Manifest.File] = [:]
     /// Entries refused at their header (never read, hashed or written).

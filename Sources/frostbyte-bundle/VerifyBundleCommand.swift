@@ -45,6 +45,9 @@ extension FrostbyteBundle {
             valueName: "BASE"), completion: .file())
         var base: String?
 
+        @Flag(help: "The folder is an installed release (<prefix>/releases/<bundle_id>): its images/ was removed once the engine held the images, so absent image files are not problems (a warning says how many).")
+        var installed = false
+
         @Flag(help: "Print one JSON report on stdout (schema in docs/FORMAT.md).")
         var json = false
 
@@ -56,7 +59,17 @@ extension FrostbyteBundle {
                 let keys = try trust.map { try TrustedKey(contentsOf: $0) }
                 let baseManifest = try base.map { try BundleBaseManifest.load(path: $0) }
                 let progress: ProgressReporter = (!json && Console.stderrIsTTY) ? TerminalProgress() : SilentProgress()
-                let report = try BundleVerifier.verify(path: bundle, trust: keys, base: baseManifest, progress: progress)
+                let report: VerificationReport
+                if installed {
+                    var info = stat()
+                    guard stat(bundle, &info) == 0, info.st_mode & S_IFMT == S_IFDIR else {
+                        throw ValidationError("--installed takes an installed release folder, and \(bundle) is not a folder")
+                    }
+                    report = try BundleVerifier.verify(directoryAt: bundle, trust: keys, base: baseManifest,
+                                                       installedRelease: true, progress: progress)
+                } else {
+                    report = try BundleVerifier.verify(path: bundle, trust: keys, base: baseManifest, progress: progress)
+                }
                 if json {
                     try Console.json(report)
                 } else {

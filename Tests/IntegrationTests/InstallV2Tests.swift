@@ -54,6 +54,18 @@ struct InstallV2Tests {
         #expect(InstallHarness.listing(prefix).allSatisfy { !$0.contains("blobs/") && !$0.hasSuffix(".tar") },
                 "\(InstallHarness.listing(prefix))")
         print("prefix size after the v2 install: \(try V2Bundles.diskUsage(prefix))")
+        // The installed release still verifies, images left to the engine (what the bundle's
+        // scripts/verify.sh --files runs there); without --installed the absent image
+        // files are problems (the control).
+        let files = try InstallEnv.tool(["verify-bundle", "\(prefix)/current", "--installed"])
+        #expect(files.status == 0, "\(files.stdout)\(files.stderr)")
+        #expect((files.stdout + files.stderr).contains("installed release:"), "\(files.stdout)\(files.stderr)")
+        let plain = try InstallEnv.tool(["verify-bundle", release, "--json"])
+        #expect(plain.status == 1)
+        let problems = InstallHarness.json(plain)["problems"] as? [[String: Any]] ?? []
+        #expect(!problems.isEmpty && problems.allSatisfy {
+            $0["check"] as? String == "missing-file" && ($0["path"] as? String ?? "").hasPrefix("images")
+        }, "\(problems)")
 
         let status = try InstallEnv.tool(["status", "--prefix", prefix, "--json"])
         #expect(status.status == 0 && InstallHarness.json(status)["healthy"] as? Bool == true, "\(status.stdout)")

@@ -7,6 +7,8 @@
 #   scripts/verify.sh --files [--trust PUB]... [--json]
 #       every file of this extracted bundle against MANIFEST.json, SHA256SUMS
 #       and the signature (frostbyte-bundle verify-bundle); no Docker needed.
+#       In an installed release, whose images are in the engine, everything
+#       but images/ (verify-bundle --installed).
 #
 # Exit status: 0 all checks passed, 1 a check failed, 2 bad input, 3 environment
 # (also before anything runs: not x86_64, kernel or glibc too old; see
@@ -18,6 +20,12 @@ SCRIPT=verify.sh
 check_host
 if [ "${1:-}" = "--files" ]; then
     shift
+    # An installed release (<prefix>/releases/<bundle_id>/) has no images/: install
+    # removed it once the engine held the images, whose IDs it checked.
+    physical=$(cd -- "$ROOT" && pwd -P)
+    if [ ! -e "$ROOT/images" ] && [ "$(basename -- "$(dirname -- "$physical")")" = releases ]; then
+        exec "$BIN" verify-bundle "$ROOT" --installed "$@"
+    fi
     exec "$BIN" verify-bundle "$ROOT" "$@"
 fi
 
