@@ -38,6 +38,8 @@ final class VerificationSession {
     var imageResults: [String: Result<ImageArchiveSummary, ImageArchiveProblem>] = [:]
     /// Format v2: the blobs and the small layout documents kept while streaming.
     var layout: LayoutState?
+    /// v2 images already handed to `onVerifiedImage`.
+    var announcedImages: Set<String> = []
     /// A delta's base (`--base`), whose MANIFEST.json the in_base entries are checked against.
     var base: BundleBaseManifest?
     /// An installed release folder: its `images/` was removed once the engine held the
@@ -46,7 +48,7 @@ final class VerificationSession {
     /// With `imagesInEngine`: the listed `images/` entries that were absent.
     var imagesLeftToEngine = 0
     private var imagesByFile: [String: Manifest.Image] = [:]
-    private var listedFiles: [String: Manifest.File] = [:]
+    private(set) var listedFiles: [String: Manifest.File] = [:]
     /// Entries refused at their header (never read, hashed or written).
     private(set) var refusedPaths: Set<String> = []
     /// Set when an archive entry was refused at its header: the pass stops there, so a
@@ -206,6 +208,9 @@ final class VerificationSession {
         if inspection != nil {
             announceIfVerified(path: path, digest: digest, size: size, written: writer != nil && content.writeError == nil,
                                inspection: inspection)
+        }
+        if layout != nil, header.kind == .regular, LayoutState.isBlobArea(path) {
+            announceCompleteV2Images(written: writer != nil && content.writeError == nil)
         }
         guard isMeta, header.kind == .regular else { return }
         if content.overflowed {

@@ -19,9 +19,15 @@ import Glibc
 /// has been seen (it directly follows MANIFEST.json, so it is known by then). The
 /// rest of the bundle may still fail: the caller applies its own signature policy
 /// and must undo what it did with the file if the final report is not verified.
+///
+/// For a format v2 image (`image.file` nil) the promises are about its blobs: every
+/// blob of the image that the bundle carries (manifest, config, layers) is complete,
+/// hashed to its name and to `files[]`, and extracted; the manifest blob names the
+/// image's config and layers, and the config's `rootfs.diff_ids` are the layers.
+/// `path` is then the staging folder's root (the blobs are under `images/blobs/sha256/`).
 public struct VerifiedImage: Sendable {
     public var image: Manifest.Image
-    /// The extracted archive, inside the staging folder.
+    /// The extracted archive inside the staging folder (v1), or the staging folder (v2).
     public var path: String
     public var manifestData: Data
     public var signature: SignatureStatus.State
@@ -50,6 +56,42 @@ extension VerificationSession {
         }
         onVerifiedImage(VerifiedImage(image: image, path: "\(extractor.stagingPath)/\(path)",
                                       manifestData: manifestData, signature: signatureStateSoFar(manifestData)))
+    }
+
+    /// Format v2: after a blob entry, hands `onVerifiedImage` every image not yet
+    /// announced whose carried blobs are now all in, when it meets every promise of
+    /// `VerifiedImage` (v2); does nothing otherwise (the image then loads after the pass).
+    func announceCompleteV2Images(written: Bool) {
+        guard let onVerifiedImage, written, report.problems.isEmpty,
+              let manifest, manifest.isV2, let manifestData, let extractor, let layout else { return }
+        let listed = listedFiles
+        for image in manifest.images where !announcedImages.contains(image.name) {
+            guard let manifestDigest = image.manifestDigest, let layers = image.layers else { continue }
+            let blobs = [manifestDigest, image.digest] + layers
+            let ready = blobs.allSatisfy { digest in
+                let path = OCILayout.blobPath(digest)
+                guard let file = listed[path] else { return false }
+                if !file.isCarried { return observed[path] == nil }
+                guard let entry = observed[path], let sha256 = entry.digest else { return false }
+                return "sha256:" + sha256.hex == digest && file.sha256 == sha256 && file.size == entry.size
+            }
+            guard ready,
+                  let manifestBlob = layout.documents[OCILayout.blobPath(manifestDigest)],
+                  let parsed = OCILayout.parseManifest(manifestBlob),
+                  parsed.config.digest == image.digest, parsed.layers.map(\.digest) == layers,
+                  let config = layout.documents[OCILayout.blobPath(image.digest)],
+                  OCILayout.parseDiffIDs(config: config) == layers
+            else { continue }
+            // Every file seen so far matches the manifest, and every blob its name.
+            for (seenPath, entry) in observed where !entry.isDirectory && !Self.metaFiles.contains(seenPath) {
+                guard let file = listed[seenPath], file.sha256 == entry.digest, file.size == entry.size else { return }
+                if LayoutState.isBlobArea(seenPath),
+                   OCILayout.digest(ofBlobPath: seenPath) != entry.digest.map({ "sha256:" + $0.hex }) { return }
+            }
+            announcedImages.insert(image.name)
+            onVerifiedImage(VerifiedImage(image: image, path: extractor.stagingPath, manifestData: manifestData,
+                                          signature: signatureStateSoFar(manifestData)))
+        }
     }
 
     /// The signature's state from what has streamed so far (the same rules as the

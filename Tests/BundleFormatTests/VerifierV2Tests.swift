@@ -239,3 +239,45 @@ struct VerifierV2Tests {
         #expect(facts.base == nil)
     }
 }
+
+/// The installer's early loads of v2 images: each image is announced as soon as its
+/// blobs are in, and never when anything before it failed.
+@Suite("Verifier: v2 images announced while the bundle still streams")
+struct VerifierV2AnnounceTests {
+    private func announced(_ fixture: V2Fixture) throws -> (report: VerificationReport, images: [VerifiedImage], staging: String) {
+        let temp = try TemporaryFolder()
+        defer { temp.remove() }
+        let path = temp.file("demo-1.0.0.tar.zst")
+        try fixture.write(to: path)
+        let staging = temp.file("staging")
+        var images: [VerifiedImage] = []
+        let report = try BundleVerifier.verify(archiveAt: path, extractTo: staging) { images.append($0) }
+        return (report, images, staging)
+    }
+
+    @Test("every image of an untouched bundle is announced once, from the staging folder")
+    func untouched() throws {
+        let fixture = try V2Fixture.standard()
+        let (report, images, staging) = try announced(fixture)
+        #expect(report.verified, "\(report.problems)")
+        #expect(images.map(\.image.name) == ["frostbyte-demo/app:1.0", "frostbyte-demo/worker:1.0"])
+        #expect(images.allSatisfy { $0.image.file == nil && $0.path == staging })
+    }
+
+    @Test("a config whose diff_ids disagree, or a damaged blob, is never announced")
+    func tampered() throws {
+        var badConfig = try V2Fixture.standard()
+        let wrongConfig = V2Blob(Data(#"{"rootfs":{"type":"layers","diff_ids":["sha256:00"]}}"#.utf8),
+                                 mediaType: OCILayout.configMediaType)
+        badConfig.blobOverride[badConfig.images[0].config.path] = wrongConfig.data
+        let first = try announced(badConfig)
+        #expect(!first.report.verified)
+        #expect(!first.images.contains { $0.image.name == "frostbyte-demo/app:1.0" })
+
+        var damaged = try V2Fixture.standard()
+        damaged.blobOverride[damaged.images[0].layers[1].path] = Tamper.bytes(30_000, seed: 9)
+        let second = try announced(damaged)
+        #expect(!second.report.verified)
+        #expect(second.images.isEmpty, "nothing after a damaged blob is announced")
+    }
+}
