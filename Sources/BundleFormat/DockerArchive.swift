@@ -1,16 +1,28 @@
 import FoundationEssentials
 
-/// What the `docker save` archive readers (`ImageArchiveInspector`, `ImageBlobExtractor`)
-/// share: the entry of its manifest.json, and how its paths are compared.
-enum DockerArchive {
-    /// One image of a `docker save` manifest.json.
-    struct ManifestEntry: Decodable {
-        var config: String
-        var repoTags: [String]?
-        var layers: [String]
+/// What the docker-archive readers (`ImageArchiveInspector`, `ImageBlobExtractor`) and
+/// the installer's stream writer share: the entry of its manifest.json, and how its
+/// paths are compared.
+public enum DockerArchive {
+    /// One image of a docker-archive's manifest.json.
+    public struct ManifestEntry: Codable, Sendable {
+        public var config: String
+        public var repoTags: [String]?
+        public var layers: [String]
+        public init(config: String, repoTags: [String]?, layers: [String]) {
+            self.config = config; self.repoTags = repoTags; self.layers = layers
+        }
         enum CodingKeys: String, CodingKey {
             case config = "Config", repoTags = "RepoTags", layers = "Layers"
         }
+    }
+
+    /// `manifest.json` of a docker-archive holding the one image `entry` (compact JSON,
+    /// keys sorted), as `docker load` reads it.
+    public static func manifestData(_ entry: ManifestEntry) throws -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return try encoder.encode([entry])
     }
 
     /// An archive path without leading `./` and trailing `/`.

@@ -91,18 +91,8 @@ struct ImageStream {
 
     /// `manifest.json` of the docker-archive: the config and layers by their entry names.
     func dockerArchiveManifest() throws -> Data {
-        struct Entry: Encodable {
-            var config: String
-            var repoTags: [String]
-            var layers: [String]
-            enum CodingKeys: String, CodingKey {
-                case config = "Config", repoTags = "RepoTags", layers = "Layers"
-            }
-        }
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return try encoder.encode([Entry(config: Self.entry(image.digest), repoTags: [image.name],
-                                         layers: (image.layers ?? []).map(Self.entry))])
+        try DockerArchive.manifestData(DockerArchive.ManifestEntry(
+            config: Self.entry(image.digest), repoTags: [image.name], layers: (image.layers ?? []).map(Self.entry)))
     }
 
     /// `blobs/sha256/<hex>` for `sha256:<hex>`: where a blob sits in the stream.
