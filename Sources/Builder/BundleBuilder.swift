@@ -152,11 +152,11 @@ public struct BundleBuilder: Sendable {
                                                    packWhileAdding: packWhileSaving)
             pipeline = writer
             var inputs: [BundleEntry] = []
-            if packWhileSaving {
-                inputs = try BundleWriter.hash(entries, progress: progress)
-                if let base { inputs = base.markingInBase(inputs) }
+            func handOverInputs(_ hashed: [BundleEntry]) throws {
+                inputs = base?.markingInBase(hashed) ?? hashed
                 try writer.append(try BundleLayout.plan(inputs))
             }
+            if packWhileSaving { try handOverInputs(try BundleWriter.hash(entries, progress: progress)) }
             let folder = try BlobFolder(path: try stagingFolder().path + "/blobs")
             blobFolder = folder
             var imageEntries: [BundleEntry] = []
@@ -166,9 +166,7 @@ public struct BundleBuilder: Sendable {
                 if packWhileSaving { try writer.append(marked) }
             }
             if let hashing {
-                inputs = try hashing.join()
-                if let base { inputs = base.markingInBase(inputs) }
-                try writer.append(try BundleLayout.plan(inputs))
+                try handOverInputs(try hashing.join())
                 try writer.append(imageEntries)
             }
             hashed = inputs + imageEntries

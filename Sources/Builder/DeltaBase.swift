@@ -5,15 +5,12 @@ import FoundationEssentials
 
 /// Why `build --base` cannot make a delta.
 public enum DeltaBaseError: UserFacingError, Equatable {
-    case unreadable(path: String, detail: String)
     case otherBundle(path: String, base: String, spec: String)
     case sameVersion(path: String, version: String)
     case needsV2
 
     public var message: String {
         switch self {
-        case .unreadable(let path, let detail):
-            return "cannot read the base release \(path): \(detail); give the base bundle (.tar.zst) or its MANIFEST.json"
         case .otherBundle(let path, let base, let spec):
             return "the base \(path) is bundle '\(base)', but the spec builds '\(spec)'; a delta needs an earlier release of the same bundle"
         case .sameVersion(let path, let version):
@@ -34,22 +31,16 @@ struct DeltaBase {
     /// The base's regular files: path → (sha256, size).
     private let files: [String: (SHA256Digest, Int64)]
 
-    /// - Throws: `DeltaBaseError`.
+    /// - Throws: `DeltaBaseError`, `BaseInputError` (unreadable base; exit 2).
     init(path: String, spec: BundleSpec, format: String) throws {
         guard format == Manifest.formatV2 else { throw DeltaBaseError.needsV2 }
-        let head: (manifest: Manifest, bytes: Data)
-        do {
-            head = try BundleHead.manifest(at: path)
-        } catch let error as UserFacingError {
-            throw DeltaBaseError.unreadable(path: path, detail: error.message)
-        }
-        let manifest = head.manifest
+        let base = try BundleBaseManifest.load(path: path)
+        let manifest = base.manifest
         guard manifest.kind == .stack, manifest.name == spec.name else {
             throw DeltaBaseError.otherBundle(path: path, base: manifest.name, spec: spec.name)
         }
         guard manifest.version != spec.version else { throw DeltaBaseError.sameVersion(path: path, version: spec.version) }
-        record = Manifest.Base(bundleId: manifest.bundleId, name: manifest.name, version: manifest.version,
-                               manifestSha256: SHA256Hasher.hash(head.bytes))
+        record = base.record
         var files: [String: (SHA256Digest, Int64)] = [:]
         for file in manifest.files { if let sha256 = file.sha256 { files[file.path] = (sha256, file.size) } }
         self.files = files

@@ -175,8 +175,9 @@ public final class ArchiveWriter {
         return entry
     }
 
-    /// Relative, UTF-8 (Swift strings are), no empty, `.` or `..` components.
-    static func isValidPath(_ path: String) -> Bool {
+    /// Relative, UTF-8 (Swift strings are), no empty, `.` or `..` components, no
+    /// control characters: the paths a bundle may hold.
+    public static func isValidPath(_ path: String) -> Bool {
         guard !path.isEmpty, !path.hasPrefix("/"), !path.hasSuffix("/") else { return false }
         return !path.split(separator: "/", omittingEmptySubsequences: false)
             .contains { $0.isEmpty || $0 == "." || $0 == ".." }

@@ -54,6 +54,12 @@ public struct BundleBaseManifest: Sendable, Equatable {
         }
         return BundleBaseManifest(source: path, data: head.bytes, manifest: head.manifest)
     }
+
+    /// What a delta built on this base records of it (`Manifest.base`).
+    public var record: Manifest.Base {
+        Manifest.Base(bundleId: manifest.bundleId, name: manifest.name, version: manifest.version,
+                      manifestSha256: SHA256Hasher.hash(data))
+    }
 }
 
 extension VerificationSession {

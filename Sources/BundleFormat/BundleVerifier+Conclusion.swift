@@ -113,7 +113,7 @@ extension VerificationSession {
         // Left to a delta's base and absent: `checkDelta` judges it.
         if !file.isCarried && observed[file.path] == nil { return }
         // An installed release keeps its images in the engine, not in the folder.
-        if imagesInEngine && observed[file.path] == nil && (file.path == "images" || file.path.hasPrefix("images/")) {
+        if imagesInEngine && observed[file.path] == nil && BundleLayout.isImagesEntry(file.path) {
             imagesLeftToEngine += 1
             return
         }

@@ -58,6 +58,12 @@ public enum BundleLayout {
     /// Folders written after everything else, in this order.
     public static let trailingSections = ["models", "images"]
 
+    /// True for `images/` and every path under it (v1 archives, the v2 layout): what an
+    /// installed release leaves to the engine.
+    public static func isImagesEntry(_ path: String) -> Bool {
+        path == "images" || path.hasPrefix("images/")
+    }
+
     /// Adds the folder entries every path implies, checks paths, and sorts.
     /// - Parameter blobOrder: v2: the blob paths in `blobs[]` order; nil for v1.
     /// - Throws: `ArchiveWriteError.invalidPath`, `BundleWriteError.duplicatePath`,

@@ -44,8 +44,8 @@ public struct InstalledBase: Sendable {
         guard let baseManifest = try? ManifestCoding.decodeManifest(data) else {
             throw refuse("\(folder)/MANIFEST.json cannot be read")
         }
-        for file in manifest.files where !file.isCarried && !file.isDirectory && !Self.isImagePath(file.path) {
-            guard Self.isSafe(file.path) else { throw refuse("the delta names an unsafe path \(file.path)") }
+        for file in manifest.files where !file.isCarried && !file.isDirectory && !BundleLayout.isImagesEntry(file.path) {
+            guard ArchiveWriter.isValidPath(file.path) else { throw refuse("the delta names an unsafe path \(file.path)") }
             var info = stat()
             guard lstat("\(folder)/\(file.path)", &info) == 0, info.st_mode & S_IFMT == S_IFREG else {
                 throw refuse("\(folder)/\(file.path) is missing")
@@ -95,8 +95,8 @@ public struct InstalledBase: Sendable {
     /// - Throws: `InstallError.verificationFailed` when a copy differs from the
     ///   manifest's SHA-256 or size (the base folder was changed), `InstallError.filesystem`.
     public func copyLeftOutFiles(of manifest: Manifest, into root: String) throws {
-        for file in manifest.files where !file.isCarried && !file.isDirectory && !Self.isImagePath(file.path) {
-            guard Self.isSafe(file.path), let expected = file.sha256 else {
+        for file in manifest.files where !file.isCarried && !file.isDirectory && !BundleLayout.isImagesEntry(file.path) {
+            guard ArchiveWriter.isValidPath(file.path), let expected = file.sha256 else {
                 throw InstallError.verificationFailed(detail: "the delta's manifest names an unsafe path \(file.path)")
             }
             let target = "\(root)/\(file.path)"
@@ -147,12 +147,4 @@ public struct InstalledBase: Sendable {
         return (hasher.finalize(), hasher.byteCount)
     }
 
-    /// True for paths under `images/`: the engine holds them (the base folder no longer does).
-    static func isImagePath(_ path: String) -> Bool { path == OCILayout.folder || path.hasPrefix(OCILayout.folder + "/") }
-
-    /// A relative path without empty, `.` or `..` components.
-    static func isSafe(_ path: String) -> Bool {
-        !path.isEmpty && !path.hasPrefix("/")
-            && !path.split(separator: "/", omittingEmptySubsequences: false).contains { $0.isEmpty || $0 == "." || $0 == ".." }
-    }
 }

@@ -190,7 +190,7 @@ public enum Preflight {
         isPresent: (Manifest.Image) -> Bool
     ) throws -> (prefixFree: Int64?, prefixNeeded: Int64, dockerFree: Int64?, dockerNeeded: Int64) {
         let margin: Int64 = 1 << 20
-        let stored = manifest.files.filter { $0.isCarried || !InstalledBase.isImagePath($0.path) }
+        let stored = manifest.files.filter { $0.isCarried || !BundleLayout.isImagesEntry($0.path) }
         let prefixNeeded = releaseExists ? 0 : stored.reduce(Int64(0)) { $0 + $1.size } + margin
         let dockerNeeded = imageBytes(manifest, of: manifest.images.filter { !isPresent($0) })
         let prefixSpace = HostProbe.freeSpace(at: layout.prefix)
