@@ -69,13 +69,7 @@ public final class BlobFolder: @unchecked Sendable {
     }
 
     private static func removeTree(_ path: String) {
-        guard let folder = opendir(path) else { return }
-        while let entry = readdir(folder) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
-            if name == "." || name == ".." { continue }
-            unlink(path + "/" + name)
-        }
-        closedir(folder)
+        for name in (try? FolderListing.names(in: path)) ?? [] { unlink(path + "/" + name) }
         rmdir(path)
     }
 }
