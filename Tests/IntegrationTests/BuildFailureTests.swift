@@ -164,19 +164,9 @@ struct BuildFailureTests {
     @Test("SIGTERM or SIGINT in the middle of a build leaves no output, sidecar or staging file",
           arguments: [SIGTERM, SIGINT])
     func interrupted(_ signalNumber: Int32) throws {
-        let fixture = try BuildFixture(image: "fbtest-none/app:1", archive: "image.tar", model: "models/big.bin")
+        let fixture = try BuildFixture.withBigModel()
         defer { fixture.remove() }
-        try fixture.writeDockerArchive("image.tar", reference: "fbtest-none/app:1")
-        // A sparse 6 GiB model: hashing and packing it takes seconds, so the signal lands mid-build.
-        let big = open(fixture.folder + "/models/big.bin", O_WRONLY | O_CREAT, 0o644)
-        #expect(ftruncate(big, 6 << 30) == 0)
-        close(big)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: DockerTestSupport.binary)
-        process.arguments = ["build", fixture.spec, "-o", fixture.out + "/big.tar.zst", "--level", "1"]
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
+        let process = try fixture.startBigBuild()
         // Wait until the build has created its temporary output, then interrupt.
         let deadline = Date().addingTimeInterval(30)
         while fixture.outputListing().isEmpty && Date() < deadline && process.isRunning { usleep(20_000) }

@@ -97,6 +97,28 @@ struct BuildFixture {
         return "sha256:" + digest
     }
 
+    /// A fixture whose model is a sparse 6 GiB file (hashing and packing it takes
+    /// seconds, so a signal lands mid-build) and whose image is a docker-archive.
+    static func withBigModel() throws -> BuildFixture {
+        let fixture = try BuildFixture(image: "fbtest-none/app:1", archive: "image.tar", model: "models/big.bin")
+        try fixture.writeDockerArchive("image.tar", reference: "fbtest-none/app:1")
+        let big = open(fixture.folder + "/models/big.bin", O_WRONLY | O_CREAT, 0o644)
+        #expect(ftruncate(big, 6 << 30) == 0)
+        close(big)
+        return fixture
+    }
+
+    /// Starts `build SPEC -o OUT/big.tar.zst --level 1 EXTRA` with the binary under test.
+    func startBigBuild(_ extra: [String] = []) throws -> Process {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: DockerTestSupport.binary)
+        process.arguments = ["build", spec, "-o", out + "/big.tar.zst", "--level", "1"] + extra
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        return process
+    }
+
     /// Everything in the output folder, hidden files included.
     func outputListing() -> [String] {
         ((try? FileManager.default.contentsOfDirectory(atPath: out)) ?? []).sorted()

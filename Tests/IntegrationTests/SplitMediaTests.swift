@@ -99,20 +99,9 @@ struct SplitMediaTests {
     /// temporary file already created).
     @Test("SIGINT in the middle of a split build leaves no part, index or temporary file", arguments: ["v1", "v2"])
     func interrupted(_ format: String) throws {
-        let fixture = try BuildFixture(image: "fbtest-none/app:1", archive: "image.tar", model: "models/big.bin")
+        let fixture = try BuildFixture.withBigModel()
         defer { fixture.remove() }
-        try fixture.writeDockerArchive("image.tar", reference: "fbtest-none/app:1")
-        // A sparse 6 GiB model: hashing and packing it takes seconds.
-        let big = open(fixture.folder + "/models/big.bin", O_WRONLY | O_CREAT, 0o644)
-        #expect(ftruncate(big, 6 << 30) == 0)
-        close(big)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: DockerTestSupport.binary)
-        process.arguments = ["build", fixture.spec, "-o", fixture.out + "/big.tar.zst", "--level", "1", "--split", "1M",
-                             "--format", format]
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
+        let process = try fixture.startBigBuild(["--split", "1M", "--format", format])
         // v1: wait until a second part exists (the first is created at once); v2: until the first.
         let marker = format == "v1" ? ".part2." : ".part1."
         let deadline = Date().addingTimeInterval(60)
