@@ -87,6 +87,24 @@ typealias FixtureFailure = TestFailure
 /// Variants change what the tests need: the version, a failing gateway healthcheck,
 /// an extra migration, a tampered image.
 struct DemoBundle {
+    /// The demo stack's MANIFEST.json draft as the install fixtures make it (v1 here,
+    /// v2 in `V2Bundles`): compose, networks, gateway and migrations of the demo.
+    static func manifest(version: String, composeDigest: SHA256Digest, images: [Manifest.Image], migrations: [String],
+                         files: [Manifest.File], format: String = Manifest.formatV1, blobs: [Manifest.Blob]? = nil,
+                         base: Manifest.Base? = nil) -> Manifest {
+        Manifest(
+            name: "demo", version: version, bundleId: "", createdAt: "2026-01-01T00:00:00Z",
+            builder: .init(name: "install-tests", version: "1"),
+            compose: .init(file: "docker-compose.yml", sha256: composeDigest, project: "frostbyte-demo",
+                           networks: [.init(name: "demo-internal", subnet: "172.29.0.0/16", internal: true),
+                                      .init(name: "ingress", subnet: "172.31.255.0/29", internal: false)]),
+            gateway: .init(service: "gateway", ipv4Address: "172.29.0.10", port: 8080, healthPath: "/health"),
+            images: images, models: [], scripts: [],
+            migrations: .init(service: "postgres", database: "frostbyte", user: "frostbyte",
+                              files: migrations.map { "migrations/\($0)" }),
+            files: files, format: format, blobs: blobs, base: base)
+    }
+
     var version = "1.0.0"
     var failingGatewayHealth = false
     var extraMigrations: [(name: String, sql: String)] = []
@@ -161,17 +179,8 @@ struct DemoBundle {
             }
         }
         let composeDigest = files.first { $0.path == "docker-compose.yml" }!.sha256!
-        var manifest = Manifest(
-            name: "demo", version: version, bundleId: "", createdAt: "2026-01-01T00:00:00Z",
-            builder: .init(name: "install-tests", version: "1"),
-            compose: .init(file: "docker-compose.yml", sha256: composeDigest, project: "frostbyte-demo",
-                           networks: [.init(name: "demo-internal", subnet: "172.29.0.0/16", internal: true),
-                                      .init(name: "ingress", subnet: "172.31.255.0/29", internal: false)]),
-            gateway: .init(service: "gateway", ipv4Address: "172.29.0.10", port: 8080, healthPath: "/health"),
-            images: imageEntries, models: [], scripts: [],
-            migrations: .init(service: "postgres", database: "frostbyte", user: "frostbyte",
-                              files: migrations.map { "migrations/\($0)" }),
-            files: files)
+        var manifest = Self.manifest(version: version, composeDigest: composeDigest, images: imageEntries,
+                                     migrations: migrations, files: files)
         let sums = SHA256Sums.render(files)
         manifest.bundleId = SHA256Sums.bundleId(name: "demo", version: version, sums: sums)
         let manifestData = try ManifestCoding.encode(manifest)

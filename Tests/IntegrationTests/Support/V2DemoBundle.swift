@@ -96,8 +96,7 @@ struct V2DemoBundle {
             for index in entries.indices where known.contains("\(entries[index].path) \(entries[index].digest!.hex)") {
                 entries[index].inBase = true
             }
-            baseRecord = .init(bundleId: baseManifest.bundleId, name: baseManifest.name, version: baseManifest.version,
-                               manifestSha256: SHA256Hasher.hash(base))
+            baseRecord = BundleBaseManifest(source: "base", data: base, manifest: baseManifest).record
         }
         let layerPaths = Set(blobs.filter { $0.mediaType == OCILayout.layerMediaType }.map(\.path))
         if tamperBlob, let index = entries.firstIndex(where: { layerPaths.contains($0.path) && !$0.inBase }),
@@ -110,17 +109,9 @@ struct V2DemoBundle {
         }
 
         let composeDigest = SHA256Hasher.hash(Data((compose + "\n").utf8))
-        let manifest = Manifest(
-            name: "demo", version: version, bundleId: "", createdAt: "2026-01-01T00:00:00Z",
-            builder: .init(name: "install-tests", version: "1"),
-            compose: .init(file: "docker-compose.yml", sha256: composeDigest, project: "frostbyte-demo",
-                           networks: [.init(name: "demo-internal", subnet: "172.29.0.0/16", internal: true),
-                                      .init(name: "ingress", subnet: "172.31.255.0/29", internal: false)]),
-            gateway: .init(service: "gateway", ipv4Address: "172.29.0.10", port: 8080, healthPath: "/health"),
-            images: manifestImages, models: [], scripts: [],
-            migrations: .init(service: "postgres", database: "frostbyte", user: "frostbyte",
-                              files: migrations.map { "migrations/\($0)" }),
-            files: [], format: Manifest.formatV2, blobs: blobs, base: baseRecord)
+        let manifest = DemoBundle.manifest(version: version, composeDigest: composeDigest, images: manifestImages,
+                                           migrations: migrations, files: [], format: Manifest.formatV2,
+                                           blobs: blobs, base: baseRecord)
         let name = root + (base == nil ? "" : "-delta") + (tamperBlob ? "-tampered" : "") + ".tar"
         return try BundleWriter(compression: .none, mtime: 1_767_225_600, signingKey: signingKey)
             .write(manifest: manifest, entries: entries, to: "\(folder)/\(name)")
