@@ -50,9 +50,8 @@ extension VerificationSession {
         else { return }
         // Every file seen so far must already match the manifest: a bundle damaged
         // earlier on will fail, so nothing of it is worth loading.
-        let listed = Dictionary(manifest.files.map { ($0.path, $0) }) { first, _ in first }
         for (seenPath, entry) in observed where !entry.isDirectory && !Self.metaFiles.contains(seenPath) {
-            guard let file = listed[seenPath], file.sha256 == entry.digest, file.size == entry.size else { return }
+            guard let file = listedFiles[seenPath], file.sha256 == entry.digest, file.size == entry.size else { return }
         }
         onVerifiedImage(VerifiedImage(image: image, path: "\(extractor.stagingPath)/\(path)",
                                       manifestData: manifestData, signature: signatureStateSoFar(manifestData)))
