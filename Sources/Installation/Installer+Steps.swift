@@ -65,12 +65,8 @@ extension Installer {
                 return settled
             }
             try delta?.copyLeftOutFiles(of: manifest, into: root)
-            if FileManager.default.fileExists(atPath: folder) {
-                // A stale copy of this release that was never (or no longer) verified by this install.
-                let trash = "\(layout.releases)/.trash-\(Self.randomSuffix())"
-                guard rename(folder, trash) == 0 else { throw FileSystemError.current("move aside", folder) }
-                try? FileManager.default.removeItem(atPath: trash)
-            }
+            // A stale copy of this release that was never (or no longer) verified by this install.
+            try discard(folder)
             guard rename(root, folder) == 0 else { throw FileSystemError.current("move the verified release to", folder) }
             if root != staging { try? FileManager.default.removeItem(atPath: staging) }
             AtomicFile.syncFolder(layout.releases)
@@ -85,11 +81,7 @@ extension Installer {
 
     /// Puts the folder `source` at `target`, moving aside (then removing) whatever is there.
     func replace(_ target: String, with source: String) throws {
-        if FileManager.default.fileExists(atPath: target) {
-            let trash = "\(layout.releases)/.trash-\(Self.randomSuffix())"
-            guard rename(target, trash) == 0 else { throw FileSystemError.current("move aside", target) }
-            try? FileManager.default.removeItem(atPath: trash)
-        }
+        try discard(target)
         guard FileManager.default.fileExists(atPath: source) else { return }
         guard rename(source, target) == 0 else { throw FileSystemError.current("move the verified images to", target) }
         AtomicFile.syncFolder(PathText.deletingLastComponent(target))
@@ -103,11 +95,20 @@ extension Installer {
     func dropImagePayload(_ releaseFolder: String) throws {
         let images = "\(releaseFolder)/\(OCILayout.folder)"
         guard FileManager.default.fileExists(atPath: images) else { return }
-        let trash = "\(layout.releases)/.trash-\(Self.randomSuffix())"
-        guard rename(images, trash) == 0 else { throw FileSystemError.current("move aside", images) }
-        AtomicFile.syncFolder(releaseFolder)
-        try? FileManager.default.removeItem(atPath: trash)
+        try discard(images, syncing: releaseFolder)
         note("removed \(images): the engine holds the images")
+    }
+
+    /// Removes `path` when it exists by moving it aside to `releases/.trash-<random>`
+    /// first (a crash leaves a trash folder the next install removes, never a half-deleted
+    /// folder), syncing `syncing` after the move when given.
+    /// - Throws: `FileSystemError` when it cannot be moved aside.
+    func discard(_ path: String, syncing: String? = nil) throws {
+        guard FileManager.default.fileExists(atPath: path) else { return }
+        let trash = "\(layout.releases)/.trash-\(Self.randomSuffix())"
+        guard rename(path, trash) == 0 else { throw FileSystemError.current("move aside", path) }
+        if let syncing { AtomicFile.syncFolder(syncing) }
+        try? FileManager.default.removeItem(atPath: trash)
     }
 
     /// Verifies the bundle file in one pass without writing anything, under this run's
