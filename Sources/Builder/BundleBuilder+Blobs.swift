@@ -73,7 +73,7 @@ extension BundleBuilder {
             blobs += fresh
             try emit(fresh.map {
                 BundleEntry(path: $0.path, source: .file(folder.blobPath($0.digest)), mode: .file,
-                            digest: SHA256Digest(hex: String($0.digest.dropFirst(7))), size: $0.size)
+                            digest: SHA256Digest(prefixed: $0.digest), size: $0.size)
             })
             images.append(Manifest.Image(name: reference, digest: extracted.config.digest,
                                          manifestDigest: manifestBlob.digest, layers: extracted.layers.map(\.digest)))

@@ -53,7 +53,7 @@ public final class BlobFolder: @unchecked Sendable {
     /// - Throws: `BundleWriteError.writeFailed`.
     @discardableResult
     public func store(_ data: Data) throws -> String {
-        let digest = "sha256:" + SHA256Hasher.hash(data).hex
+        let digest = SHA256Hasher.hash(data).prefixed
         guard !contains(digest) else { return digest }
         let temporary = temporaryPath()
         try AtomicFile.write(data, to: temporary, mode: 0o600)

@@ -72,7 +72,7 @@ extension VerificationSession {
                 guard let file = listed[path] else { return false }
                 if !file.isCarried { return observed[path] == nil }
                 guard let entry = observed[path], let sha256 = entry.digest else { return false }
-                return "sha256:" + sha256.hex == digest && file.sha256 == sha256 && file.size == entry.size
+                return sha256.prefixed == digest && file.sha256 == sha256 && file.size == entry.size
             }
             guard ready,
                   let manifestBlob = layout.documents[OCILayout.blobPath(manifestDigest)],
@@ -85,7 +85,7 @@ extension VerificationSession {
             for (seenPath, entry) in observed where !entry.isDirectory && !Self.metaFiles.contains(seenPath) {
                 guard let file = listed[seenPath], file.sha256 == entry.digest, file.size == entry.size else { return }
                 if LayoutState.isBlobArea(seenPath),
-                   OCILayout.digest(ofBlobPath: seenPath) != entry.digest.map({ "sha256:" + $0.hex }) { return }
+                   OCILayout.digest(ofBlobPath: seenPath) != entry.digest?.prefixed { return }
             }
             announcedImages.insert(image.name)
             onVerifiedImage(VerifiedImage(image: image, path: extractor.stagingPath, manifestData: manifestData,

@@ -15,6 +15,15 @@ public struct SHA256Digest: Hashable, Sendable, CustomStringConvertible, Codable
     }
 
     /// Parses 64 hex digits (either case); returns nil for anything else.
+    /// `sha256:<hex>`, as OCI and Docker write digests.
+    public var prefixed: String { "sha256:" + hex }
+
+    /// Parses `sha256:<64 hex>` (an OCI / Docker digest); nil for anything else.
+    public init?(prefixed digest: String) {
+        guard digest.hasPrefix("sha256:") else { return nil }
+        self.init(hex: String(digest.dropFirst("sha256:".count)))
+    }
+
     public init?(hex: String) {
         let utf8 = Array(hex.utf8)
         guard utf8.count == 64 else { return nil }

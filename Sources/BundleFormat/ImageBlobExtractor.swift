@@ -134,7 +134,7 @@ public enum ImageBlobExtractor {
             if let file { unlink(file) }
             throw error
         }
-        return Seen(digest: "sha256:" + hasher.finalize().hex, size: size, data: keep ? data : nil, file: file)
+        return Seen(digest: hasher.finalize().prefixed, size: size, data: keep ? data : nil, file: file)
     }
 
 

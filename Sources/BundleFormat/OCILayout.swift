@@ -22,9 +22,15 @@ public enum OCILayout {
     /// The OCI annotation for the tag.
     public static let refAnnotation = "org.opencontainers.image.ref.name"
 
-    /// `images/blobs/sha256/<hex>` for `sha256:<hex>`.
+    /// `images/blobs/sha256/<hex>` for `sha256:<hex>`: a blob's path in a bundle.
     public static func blobPath(_ digest: String) -> String {
-        blobFolder + "/" + digest.dropPrefix("sha256:")
+        folder + "/" + layoutBlobPath(digest)
+    }
+
+    /// `blobs/sha256/<hex>` for `sha256:<hex>`: a blob's path inside an OCI layout
+    /// (or a docker-archive built from one).
+    public static func layoutBlobPath(_ digest: String) -> String {
+        "blobs/sha256/" + digest.dropPrefix("sha256:")
     }
 
     /// The digest a blob path names (`sha256:<hex>`), or nil when `path` is not a

@@ -65,7 +65,7 @@ struct ImageStream {
                 continue  // in the base release: the engine has it
             }
             do {
-                try writer.writeFile(Self.entry(digest), mode: .file, size: size, from: path)
+                try writer.writeFile(OCILayout.layoutBlobPath(digest), mode: .file, size: size, from: path)
             } catch let error as ArchiveWriteError {
                 if case .sourceChanged(_, let detail) = error {
                     throw InstallError.filesystem(operation: "read image blob", path: path,
@@ -92,11 +92,7 @@ struct ImageStream {
     /// `manifest.json` of the docker-archive: the config and layers by their entry names.
     func dockerArchiveManifest() throws -> Data {
         try DockerArchive.manifestData(DockerArchive.ManifestEntry(
-            config: Self.entry(image.digest), repoTags: [image.name], layers: (image.layers ?? []).map(Self.entry)))
-    }
-
-    /// `blobs/sha256/<hex>` for `sha256:<hex>`: where a blob sits in the stream.
-    static func entry(_ digest: String) -> String {
-        "blobs/sha256/" + (digest.hasPrefix("sha256:") ? String(digest.dropFirst(7)) : digest)
+            config: OCILayout.layoutBlobPath(image.digest), repoTags: [image.name],
+            layers: (image.layers ?? []).map(OCILayout.layoutBlobPath)))
     }
 }
