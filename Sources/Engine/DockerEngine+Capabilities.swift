@@ -13,6 +13,9 @@ extension DockerEngine {
     public func capabilities() throws -> DockerEngineInfo {
         let key = "\(docker)|\(ProcessInfo.processInfo.environment["DOCKER_HOST"] ?? "")"
         if let cached = Self.cache.withLock({ $0[key] }) { return cached }
+        // The API version is asked for while `docker info` runs.
+        let engine = self
+        let apiWork = BackgroundWork { try? engine.run(["version", "--format", "{{.Server.APIVersion}}"]) }
         let result = try run(["info", "--format", "{{json .}}"])
         guard result.status == 0 else {
             throw DockerEngineError.engineUnreachable(detail: result.errorOutput.isEmpty
@@ -24,8 +27,7 @@ extension DockerEngine {
             let detail = result.errorOutput.isEmpty ? "docker info reports no server version" : result.errorOutput
             throw DockerEngineError.engineUnreachable(detail: detail)
         }
-        let api = try? run(["version", "--format", "{{.Server.APIVersion}}"])
-        if let api, api.status == 0 { info.apiVersion = api.output }
+        if let api = (try? apiWork.join()) ?? nil, api.status == 0 { info.apiVersion = api.output }
         Self.cache.withLock { $0[key] = info }
         return info
     }

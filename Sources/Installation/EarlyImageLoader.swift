@@ -18,8 +18,10 @@ import Synchronization
 /// - Only images whose name the engine does not know at all are loaded here; any
 ///   other is left to `ImageLoader.load` after verification, as before. So `undo()`,
 ///   which removes what was loaded here, puts the engine back exactly as it was.
-/// - One `docker load` at a time, in bundle order, each through
-///   `ImageLoader.ensure` (the same recording and identity check as the load step).
+/// - One `docker load` at a time, in bundle order, each through `ImageLoader`'s
+///   `startLoad` and `confirmLoad` (the same recording and identity check as the
+///   load step); the engine is asked about a name when its image is offered, and a
+///   loaded image is confirmed while the next one loads.
 /// - `finish()` returns only when every load started here is over, so the caller
 ///   may then move or remove the files they read.
 public final class EarlyImageLoader: Sendable {
@@ -27,8 +29,9 @@ public final class EarlyImageLoader: Sendable {
     private let timeout: Double
     private let accept: @Sendable (VerifiedImage) -> Bool
     private let progress: @Sendable (String) -> Void
-    /// Loads in the order they were offered; each waits for the one before it.
-    private let loads = Mutex<[(name: String, work: BackgroundWork<ImageLoader.LoadedImage?>)]>([])
+    /// Loads in the order they were offered: `load` (true when this loaded the image)
+    /// waits for the `load` before it; `work` confirms the image once its load is over.
+    private let loads = Mutex<[(name: String, load: BackgroundWork<Bool>, work: BackgroundWork<ImageLoader.LoadedImage?>)]>([])
 
     /// - Parameters:
     ///   - progress: hears `ensure`'s lines (`loading image NAME`) from the loading thread.
@@ -38,26 +41,39 @@ public final class EarlyImageLoader: Sendable {
         self.loader = loader; self.timeout = timeout; self.progress = progress; self.accept = accept
     }
 
-    /// The verifier's callback: starts loading `verified` after the loads before it.
+    /// The verifier's callback: asks the engine about `verified`'s name at once, then
+    /// loads it after the `docker load` before it has returned. Only the loads form a
+    /// chain: the question before a load and the identity check after it run beside
+    /// the neighbouring loads.
     public func offer(_ verified: VerifiedImage) {
         guard accept(verified) else { return }
         let loader = self.loader, timeout = self.timeout, progress = self.progress
         loads.withLock { loads in
-            let previous = loads.last?.work
-            let work = BackgroundWork { () throws -> ImageLoader.LoadedImage? in
+            let previous = loads.last?.load
+            let load = BackgroundWork { () throws -> Bool in
+                let absent = try loader.engine.image(verified.image.name) == nil
                 _ = previous?.result()
-                guard try loader.engine.image(verified.image.name) == nil else { return nil }
+                guard absent else { return false }
                 do {
                     let source: ImageLoader.Source = try verified.image.file == nil
                         ? .blobs(manifest: ManifestCoding.decodeManifest(verified.manifestData), folder: verified.path)
                         : .archive(verified.path)
-                    return try loader.ensure(verified.image, from: source, timeout: timeout,
-                                             knownAbsent: true, progress: progress)
+                    try loader.startLoad(verified.image, from: source, timeout: timeout, absentBefore: true,
+                                         progress: progress)
+                    return true
                 } catch {
                     throw AttemptedLoadError(underlying: error)
                 }
             }
-            loads.append((verified.image.name, work))
+            let confirmed = BackgroundWork { () throws -> ImageLoader.LoadedImage? in
+                guard try load.join() else { return nil }
+                do {
+                    return try loader.confirmLoad(verified.image, equivalentBefore: false)
+                } catch {
+                    throw AttemptedLoadError(underlying: error)
+                }
+            }
+            loads.append((verified.image.name, load, confirmed))
         }
     }
 
@@ -67,7 +83,7 @@ public final class EarlyImageLoader: Sendable {
     public func finish() throws -> [String: ImageLoader.LoadedImage] {
         var settled: [String: ImageLoader.LoadedImage] = [:]
         var failure: (any Error)?
-        for (name, work) in loads.withLock({ $0 }) {
+        for (name, _, work) in loads.withLock({ $0 }) {
             switch work.result() {
             case .success(let loaded?): settled[name] = loaded
             case .success(nil): continue
@@ -82,7 +98,7 @@ public final class EarlyImageLoader: Sendable {
     /// loaded here (by name; no container can use it yet) and its record. Best effort.
     public func undo() {
         var names: [String] = []
-        for (name, work) in loads.withLock({ $0 }) {
+        for (name, _, work) in loads.withLock({ $0 }) {
             switch work.result() {
             case .success(let loaded?) where loaded.loadedNow: names.append(name)
             case .failure(let error) where error is AttemptedLoadError: names.append(name)

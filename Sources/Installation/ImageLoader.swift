@@ -4,6 +4,7 @@ import Engine
 import InstallationState
 import FoundationEssentials
 import Glibc
+import Synchronization
 
 /// Loads a release's images into the engine: `docker load` only for images not
 /// already present under their name as the same image, then checks that the name now
@@ -23,6 +24,8 @@ public struct ImageLoader: Sendable {
     public var store: ImageStore
     public var layout: InstallationLayout
     public var releaseFolder: String
+    /// The layer chains the engine is known to hold, shared by every copy of this loader.
+    public let heldLayers = HeldLayerChains()
 
     public init(engine: DockerEngine, store: ImageStore, layout: InstallationLayout, releaseFolder: String) {
         self.engine = engine; self.store = store; self.layout = layout; self.releaseFolder = releaseFolder
@@ -30,8 +33,9 @@ public struct ImageLoader: Sendable {
 
     /// True when the engine holds `image` under its name, as the same image.
     public func isPresent(_ image: Manifest.Image) -> Bool {
-        guard let found = try? engine.image(image.name) else { return false }
-        return matches(found, image)
+        guard let found = try? engine.image(image.name), matches(found, image) else { return false }
+        heldLayers.record(found.diffIDs)
+        return true
     }
 
     /// Whether the engine's record `found` is the manifest's `image` on this store.
@@ -118,6 +122,7 @@ public struct ImageLoader: Sendable {
         if !knownAbsent {
             if let found = try engine.image(image.name) {
                 if matches(found, image) {
+                    heldLayers.record(found.diffIDs)
                     progress("image \(image.name) already present (\(found.id.prefix(19)))")
                     return LoadedImage(id: found.id, loadedNow: false)
                 }
@@ -126,6 +131,21 @@ public struct ImageLoader: Sendable {
                 absentBefore = true
             }
         }
+        try startLoad(image, from: source, timeout: timeout, absentBefore: absentBefore, progress: progress)
+        return try confirmLoad(image, equivalentBefore: equivalentBefore)
+    }
+
+    /// The first half of `ensure`: records the ID an absent name must get, then runs
+    /// `docker load` from `source`. `confirmLoad` must follow; the two are apart so a
+    /// caller can start the next load while this one is confirmed.
+    ///
+    /// On a graphdriver engine a v2 stream leaves out the leading layers the engine
+    /// already holds as a chain (`heldLayers`: images loaded or found present by this
+    /// loader), which docker never reads; should that load fail (the layers were removed
+    /// meanwhile), it is run again once with every layer.
+    /// - Throws: `DockerEngineError.failed` when `docker load` fails.
+    public func startLoad(_ image: Manifest.Image, from source: Source, timeout: Double, absentBefore: Bool,
+                          progress: (String) -> Void = { _ in }) throws {
         if absentBefore, let expected = store.isContainerd ? (image.file == nil ? image.manifestDigest : nil) : image.digest {
             try LoadedImagesRecord.add([image.name: expected], in: layout)
         }
@@ -134,9 +154,26 @@ public struct ImageLoader: Sendable {
         case .archive(let archive):
             try engine.load(archive: archive, timeout: timeout)
         case .blobs(let manifest, let folder):
-            let stream = ImageStream(image: image, store: store, releaseFolder: folder, manifest: manifest)
-            try engine.load(operation: "load \(image.name)", timeout: timeout, write: stream.write)
+            let layers = image.layers ?? []
+            let held = store.isContainerd ? 0 : heldLayers.heldPrefix(of: layers)
+            let stream = ImageStream(image: image, store: store, releaseFolder: folder, manifest: manifest,
+                                     heldLeadingLayers: held)
+            do {
+                try engine.load(operation: "load \(image.name)", timeout: timeout, write: stream.write)
+            } catch let error as DockerEngineError where !stream.omittedHeld.isEmpty {
+                progress("loading image \(image.name) again with every layer (\(error.message))")
+                let full = ImageStream(image: image, store: store, releaseFolder: folder, manifest: manifest)
+                try engine.load(operation: "load \(image.name)", timeout: timeout, write: full.write)
+            }
+            heldLayers.record(layers)
         }
+    }
+
+    /// The second half of `ensure`, after `startLoad`: the name must now resolve to
+    /// `image`; the ID found is recorded (unless the same layers were under that name
+    /// before, `equivalentBefore`).
+    /// - Throws: `InstallError.imageIDMismatch` when the name does not resolve to the image loaded.
+    public func confirmLoad(_ image: Manifest.Image, equivalentBefore: Bool) throws -> LoadedImage {
         guard let found = try engine.image(image.name) else {
             throw InstallError.imageIDMismatch(image: image.name, expected: image.digest,
                                                found: "(no image under that name after loading)")
@@ -165,6 +202,30 @@ public struct ImageLoader: Sendable {
                 throw InstallError.imageIDMismatch(image: image.name, expected: manifestDigest, found: found.id)
             }
             if let sha256 = image.sha256 { try ImageIdentityRecord.add([sha256.hex: found.id], in: layout) }
+        }
+    }
+}
+
+/// Layer chains (diff IDs from the bottom layer up) a graphdriver engine is known to
+/// hold: those of the images a loader loaded or found present. A chain stays held
+/// unless someone removes its images meanwhile, which a load that relies on it reports
+/// (docker cannot find the layer file), so a wrong guess costs a second load, never a
+/// wrong image.
+public final class HeldLayerChains: Sendable {
+    private let chains = Mutex<[[String]]>([])
+
+    public init() {}
+
+    /// Records that the engine holds `layers` as one chain.
+    func record(_ layers: [String]) {
+        guard !layers.isEmpty else { return }
+        chains.withLock { $0.append(layers) }
+    }
+
+    /// How many leading layers of `layers` the engine holds as one chain.
+    func heldPrefix(of layers: [String]) -> Int {
+        chains.withLock { chains in
+            chains.map { chain in zip(chain, layers).prefix { $0 == $1 }.count }.max() ?? 0
         }
     }
 }

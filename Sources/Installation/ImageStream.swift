@@ -20,6 +20,11 @@ import Glibc
 /// engine already has them (the install's preflight checked, `InstalledBase`). Graphdriver
 /// engines skip a layer they hold; the containerd store takes it from its content store.
 /// A blob the bundle carries but the release folder lacks is an error, never skipped.
+///
+/// On graphdriver engines the caller may also leave out the leading layers the engine
+/// holds as a chain already (`heldLeadingLayers`): docker looks a layer up by its chain
+/// before it opens the layer's file, so the shared base of a stack's images goes
+/// through the pipe once per install instead of once per image.
 struct ImageStream {
     let image: Manifest.Image
     let store: ImageStore
@@ -29,9 +34,16 @@ struct ImageStream {
     let sizes: [String: Int64]
     /// The blobs the bundle carries (in the archive, so extracted into the release folder).
     let carried: Set<String>
+    /// Layers left out because the engine holds them: the first `heldLeadingLayers`
+    /// layers, except those that appear again further up.
+    let omittedHeld: Set<String>
 
-    init(image: Manifest.Image, store: ImageStore, releaseFolder: String, manifest: Manifest) {
+    init(image: Manifest.Image, store: ImageStore, releaseFolder: String, manifest: Manifest,
+         heldLeadingLayers: Int = 0) {
         self.image = image; self.store = store; self.releaseFolder = releaseFolder
+        let layers = image.layers ?? []
+        let held = min(max(heldLeadingLayers, 0), layers.count)
+        omittedHeld = store.isContainerd ? [] : Set(layers[..<held]).subtracting(layers[held...])
         var sizes: [String: Int64] = [:]
         for blob in manifest.blobs ?? [] { sizes[blob.digest] = blob.size }
         self.sizes = sizes
@@ -45,7 +57,7 @@ struct ImageStream {
         order.append(image.digest)
         order += image.layers ?? []
         var seen: Set<String> = []
-        return order.filter { !$0.isEmpty && seen.insert($0).inserted }
+        return order.filter { !$0.isEmpty && !omittedHeld.contains($0) && seen.insert($0).inserted }
     }
 
     /// Writes the stream's entries into `writer`.

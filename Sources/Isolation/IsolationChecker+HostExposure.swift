@@ -19,8 +19,12 @@ extension IsolationChecker {
     /// One host canary per project bridge network whose host address is known.
     func makeHostCanaries(_ snapshot: IsolationSnapshot) -> [String: HostCanary] {
         var canaries: [String: HostCanary] = [:]
-        for network in snapshot.networks where network.driver == "bridge" {
-            guard let address = HostFacts.gatewayAddress(of: network, timeout: options.commandTimeout),
+        let bridges = snapshot.networks.filter { $0.driver == "bridge" }
+        let timeout = options.commandTimeout
+        // One `ip` call per bridge, all at once.
+        let addresses = bridges.map { network in BackgroundWork { HostFacts.gatewayAddress(of: network, timeout: timeout) } }
+        for (network, work) in zip(bridges, addresses) {
+            guard let address = (try? work.join()) ?? nil,
                   let listener = try? CountingListener(address: address) else { continue }
             canaries[network.id] = HostCanary(network: network, address: address, listener: listener)
         }
@@ -74,8 +78,7 @@ extension IsolationChecker {
                     guard let pid = pids[reach.container] else { return [] }
                     return hostReachTasks(reach, namespace: .process(pid), canary: canary)
                 }
-                let again = ProbeRunner.run(tasks, watchdog: options.watchdogSeconds)
-                usleep(100_000)
+                let again = ProbeRunner.run(tasks, watchdog: options.watchdogSeconds, settle: 0.1)
                 result = evaluateHostReach(reaches, again, canary: canary)
                 firewall = FirewallFacts.gather(timeout: options.commandTimeout)
             }

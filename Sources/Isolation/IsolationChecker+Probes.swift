@@ -91,8 +91,8 @@ extension IsolationChecker {
         phaseHook?(.probesPlanned)
         let timeout = options.commandTimeout
         let listenersWork = BackgroundWork { try HostFacts.listeners(timeout: timeout) }
-        let outcomes = ProbeRunner.run(plan.tasks, watchdog: options.watchdogSeconds)
-        usleep(150_000)  // let a late datagram or handshake land before counting
+        // A late datagram or handshake lands before the canary is counted.
+        let outcomes = ProbeRunner.run(plan.tasks, watchdog: options.watchdogSeconds, settle: 0.15)
         let observation = canary.observe()
         let teardown = BackgroundWork { canary.tearDown() }
         let vanished = containersVanishedDuringProbes(snapshot, inspector: inspector)

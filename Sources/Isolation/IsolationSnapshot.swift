@@ -40,14 +40,26 @@ struct IsolationSnapshot: Sendable {
     static func gather(
         project: String, inspector: DockerEngine, hook: (@Sendable (IsolationPhase) -> Void)? = nil
     ) throws -> IsolationSnapshot {
-        // The listings of one phase are asked for at once (one docker CLI start each).
+        // Every listing is asked for at once (one docker CLI start each), and this
+        // project's networks are inspected while the containers are: only networks
+        // that other projects' containers bring along wait for the container inspection.
+        let networksByCompose = BackgroundWork { try inspector.networkIDs(label: IsolationLabels.composeProject, value: project) }
+        let networksByFrostbyte = BackgroundWork { try inspector.networkIDs(label: IsolationLabels.frostbyteProject, value: project) }
         let byCompose = BackgroundWork { try inspector.listedContainers(label: IsolationLabels.composeProject, value: project) }
         let byFrostbyte = BackgroundWork { try inspector.listedContainers(label: IsolationLabels.frostbyteProject, value: project) }
         let frostbyteListed = try inspector.listedContainers(label: IsolationLabels.frostbyteProject)
         let ownListed = try byCompose.join() + byFrostbyte.join()
         let ownIDs = Set(ownListed.map(\.id))
+        let networkIDs = try networksByCompose.join() + networksByFrostbyte.join()
         hook?(.containersListed)
-        let inspected = try inspector.inspectContainers((ownListed + frostbyteListed).map(\.id))
+        let ownNetworkInspection = BackgroundWork { try inspector.inspectNetworks(networkIDs) }
+        let inspected: DockerInspection<DockerContainer>
+        do {
+            inspected = try inspector.inspectContainers((ownListed + frostbyteListed).map(\.id))
+        } catch {
+            _ = ownNetworkInspection.result()
+            throw error
+        }
         var vanished: [VanishedObject] = []
         for id in inspected.vanished {
             let listing = (ownListed + frostbyteListed).first { $0.id == id }
@@ -62,12 +74,15 @@ struct IsolationSnapshot: Sendable {
             .sorted { $0.name < $1.name }
         hook?(.containersInspected)
 
-        let networksByCompose = BackgroundWork { try inspector.networkIDs(label: IsolationLabels.composeProject, value: project) }
-        let networksByFrostbyte = try inspector.networkIDs(label: IsolationLabels.frostbyteProject, value: project)
-        let networkIDs = try networksByCompose.join() + networksByFrostbyte
+        var networkInspection = try ownNetworkInspection.join()
+        let asked = Set(networkIDs)
         let attachedIDs = (containers + foreign).flatMap { $0.networkSettings.networks.values.map(\.networkID) }
-            .filter { !$0.isEmpty }
-        let networkInspection = try inspector.inspectNetworks(networkIDs + attachedIDs)
+            .filter { !$0.isEmpty && !asked.contains($0) }
+        if !attachedIDs.isEmpty {
+            let attached = try inspector.inspectNetworks(attachedIDs)
+            networkInspection.found += attached.found
+            networkInspection.vanished += attached.vanished
+        }
         let networks = networkInspection.found
         for id in networkInspection.vanished {
             // Ours when listed by our label or when one of our containers is attached to it.

@@ -77,6 +77,15 @@ struct IsolationProbeTests {
         #expect(Date().timeIntervalSince(started) < 1.5)
     }
 
+    @Test("Quick probes: run returns no sooner than the settle time after the last probe started")
+    func settleAfterQuickProbes() {
+        let tasks = (0..<8).map { index in ProbeTask(key: "\(index)", namespace: .host) { .refused } }
+        let started = Date()
+        let outcomes = ProbeRunner.run(tasks, watchdog: 5, settle: 0.3)
+        #expect(outcomes.count == 8)
+        #expect(Date().timeIntervalSince(started) >= 0.3, "a datagram sent at the start needs the settle time to land")
+    }
+
     @Test("Entering a namespace that does not exist fails the probe, not the run")
     func missingNamespace() {
         let outcomes = ProbeRunner.run(

@@ -43,6 +43,28 @@ struct V2InstallUnitTests {
         #expect(json == #"[{"Config":"blobs/sha256/\#(Self.config.dropFirst(7))","Layers":["\#(a)","\#(b)","\#(a)"],"RepoTags":["frostbyte-demo/gateway:1.0"]}]"#)
     }
 
+    @Test("graphdriver: leading layers the engine holds are left out, unless they appear again further up")
+    func heldLayersLeftOut() {
+        let manifest = Self.manifest()  // layers A, B, A
+        func stream(_ held: Int, _ store: ImageStore = .graphdriver("overlay2")) -> ImageStream {
+            ImageStream(image: manifest.images[0], store: store, releaseFolder: "/r", manifest: manifest, heldLeadingLayers: held)
+        }
+        #expect(stream(1).omittedHeld.isEmpty, "A is needed again as the third layer")
+        #expect(stream(2).omittedHeld == [Self.layerB])
+        #expect(stream(2).blobs == [Self.config, Self.layerA])
+        #expect(stream(3).blobs == [Self.config])
+        #expect(stream(3, .containerd(snapshotter: "overlayfs")).blobs.count == 4, "the containerd store always gets every blob")
+        // manifest.json still names every layer: docker finds the held ones by their chain.
+        #expect(String(decoding: (try? stream(3).dockerArchiveManifest()) ?? Data(), as: UTF8.self).contains(String(Self.layerB.dropFirst(7))))
+
+        let chains = HeldLayerChains()
+        #expect(chains.heldPrefix(of: [Self.layerA, Self.layerB]) == 0)
+        chains.record([Self.layerA, Self.layerA])
+        chains.record([Self.layerA, Self.layerB, Self.layerA])
+        #expect(chains.heldPrefix(of: [Self.layerA, Self.layerB]) == 2)
+        #expect(chains.heldPrefix(of: [Self.layerB, Self.layerA]) == 0, "a chain is held from the bottom layer only")
+    }
+
     @Test("containerd: the image manifest first, then config and layers")
     func containerdStream() {
         let manifest = Self.manifest()

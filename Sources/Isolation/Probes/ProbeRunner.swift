@@ -31,11 +31,15 @@ struct ProbeTask: Sendable {
 /// - Probes not yet started when the watchdog passes are cancelled, so nothing
 ///   touches the network after `run` returns except a hung probe finishing its own
 ///   bounded wait.
+/// - `run` returns no sooner than `settle` seconds after the last probe started, so
+///   a datagram or handshake a probe sent at its start has had that long to reach a
+///   listener before the caller counts what arrived. Probes that waited out their
+///   timeout have already given it that long, and then `run` adds nothing.
 enum ProbeRunner {
     static let defaultConcurrency = 256
 
-    static func run(_ tasks: [ProbeTask], watchdog: Double, concurrency: Int = defaultConcurrency)
-        -> [String: ProbeOutcome] {
+    static func run(_ tasks: [ProbeTask], watchdog: Double, settle: Double = 0,
+                    concurrency: Int = defaultConcurrency) -> [String: ProbeOutcome] {
         let state = Mutex(RunState())
         let gate = DispatchSemaphore(value: max(1, concurrency))
         let group = DispatchGroup()
@@ -45,7 +49,11 @@ enum ProbeRunner {
                 defer { group.leave() }
                 gate.wait()
                 defer { gate.signal() }
-                guard !state.withLock({ $0.cancelled }) else { return }
+                let started = ContinuousClock.now
+                guard state.withLock({ state in
+                    state.lastStart = max(state.lastStart ?? started, started)
+                    return !state.cancelled
+                }) else { return }
                 let outcome: ProbeOutcome
                 do {
                     let previous = try NetworkNamespace.enter(task.namespace)
@@ -65,6 +73,12 @@ enum ProbeRunner {
         for task in tasks where outcomes[task.key] == nil {
             outcomes[task.key] = .hung(seconds: watchdog)
         }
+        if settle > 0, let lastStart = state.withLock({ $0.lastStart }) {
+            let left = lastStart + .milliseconds(Int(settle * 1000)) - ContinuousClock.now
+            if left > .zero {
+                usleep(UInt32(left.components.seconds * 1_000_000 + left.components.attoseconds / 1_000_000_000_000))
+            }
+        }
         return outcomes
     }
 
@@ -72,5 +86,6 @@ enum ProbeRunner {
     private struct RunState: Sendable {
         var outcomes: [String: ProbeOutcome] = [:]
         var cancelled = false
+        var lastStart: ContinuousClock.Instant?
     }
 }

@@ -1,0 +1,142 @@
+import Foundation
+import Testing
+import BundleFormat
+@testable import Engine
+@testable import InstallationState
+@testable import Installation
+import FrostbyteCore
+
+/// Loading v2 images that share their bottom layer, on a real dockerd (whichever
+/// engine DOCKER_HOST names): on a graphdriver engine the second image's stream
+/// leaves the shared layer out and still loads as the same image; a load that relies
+/// on a layer the engine does not hold fails (negative control), and the loader then
+/// loads again with every layer. On the containerd store nothing is left out.
+@Suite("Loading images with layers the engine holds (real dockerd)", .serialized,
+       .enabled(if: RaceProjects.dockerAvailable || ProcessInfo.processInfo.environment["CI"] == "true",
+                "needs dockerd (CI=true makes a missing dockerd a failure)"))
+struct HeldLayerLoadTests {
+    @Test func sharedBaseGoesThroughOnce() throws {
+        try #require(RaceProjects.dockerAvailable, "dockerd is not running")
+        let release = try TwoImageRelease()
+        defer { release.remove() }
+        let engine = DockerEngine(timeout: 120)
+        let store = try engine.capabilities().imageStore
+        let loader = ImageLoader(engine: engine, store: store, layout: release.layout, releaseFolder: release.folder)
+        let (first, second) = (release.manifest.images[0], release.manifest.images[1])
+
+        var lines: [String] = []
+        let loadedFirst = try loader.ensure(first, from: .blobs(manifest: release.manifest, folder: release.folder),
+                                            timeout: 120) { lines.append($0) }
+        #expect(loadedFirst.loadedNow)
+        let held = ImageStream(image: second, store: store, releaseFolder: release.folder, manifest: release.manifest,
+                               heldLeadingLayers: loader.heldLayers.heldPrefix(of: second.layers ?? []))
+        #expect(held.omittedHeld == (store.isContainerd ? [] : [release.base]))
+        let loadedSecond = try loader.ensure(second, from: .blobs(manifest: release.manifest, folder: release.folder),
+                                             timeout: 120) { lines.append($0) }
+        #expect(loadedSecond.loadedNow)
+        #expect(try engine.image(second.name)?.diffIDs == second.layers)
+        #expect(!lines.contains { $0.contains("again with every layer") }, "\(lines)")
+    }
+
+    @Test func wrongGuessFailsThenLoadsWithEveryLayer() throws {
+        try #require(RaceProjects.dockerAvailable, "dockerd is not running")
+        let release = try TwoImageRelease()
+        defer { release.remove() }
+        let engine = DockerEngine(timeout: 120)
+        let store = try engine.capabilities().imageStore
+        let image = release.manifest.images[1]
+        #expect(try engine.image(image.name) == nil)
+
+        let trimmed = ImageStream(image: image, store: store, releaseFolder: release.folder, manifest: release.manifest,
+                                  heldLeadingLayers: 1)
+        if store.isContainerd {
+            #expect(trimmed.omittedHeld.isEmpty, "the containerd store always gets every blob")
+        } else {
+            // Negative control: the stream without the base, which the engine does not hold.
+            #expect(trimmed.omittedHeld == [release.base])
+            #expect(throws: DockerEngineError.self) {
+                try engine.load(operation: "load \(image.name)", timeout: 120, write: trimmed.write)
+            }
+            #expect(try engine.image(image.name) == nil, "a failed load leaves no image")
+        }
+
+        // The loader told (wrongly) that the base is held: it loads again with every layer.
+        let loader = ImageLoader(engine: engine, store: store, layout: release.layout, releaseFolder: release.folder)
+        loader.heldLayers.record([release.base])
+        var lines: [String] = []
+        let loaded = try loader.ensure(image, from: .blobs(manifest: release.manifest, folder: release.folder),
+                                       timeout: 120) { lines.append($0) }
+        #expect(loaded.loadedNow)
+        #expect(try engine.image(image.name)?.diffIDs == image.layers)
+        #expect(lines.contains { $0.contains("again with every layer") } == !store.isContainerd, "\(lines)")
+    }
+}
+
+/// A v2 release folder with two images, `<run>/a:1` and `<run>/b:1`, made of a shared
+/// base layer and one layer each (tiny files, built here); `remove()` removes the
+/// images from the engine and the folder.
+private struct TwoImageRelease {
+    let folder: String
+    let layout: InstallationLayout
+    let manifest: Manifest
+    let base: String
+
+    init() throws {
+        let folder = NSTemporaryDirectory() + "fbheld-\(RaceProjects.runID)-\(UInt32.random(in: 0...UInt32.max))"
+        let layout = InstallationLayout(prefix: "\(folder)/prefix")
+        try FileManager.default.createDirectory(atPath: "\(folder)/\(OCILayout.folder)/blobs/sha256",
+                                                withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: layout.state, withIntermediateDirectories: true)
+        var blobs: [Manifest.Blob] = []
+        func blob(_ data: Data, _ mediaType: String) throws -> String {
+            let digest = SHA256Hasher.hash(data).prefixed
+            try data.write(to: URL(fileURLWithPath: "\(folder)/\(OCILayout.blobPath(digest))"))
+            if !blobs.contains(where: { $0.digest == digest }) {
+                blobs.append(Manifest.Blob(digest: digest, size: Int64(data.count), mediaType: mediaType))
+            }
+            return digest
+        }
+        func layer(_ name: String, _ text: String) throws -> Data {
+            let source = "\(folder)/layer-\(name)"
+            try FileManager.default.createDirectory(atPath: source, withIntermediateDirectories: true)
+            try Data(text.utf8).write(to: URL(fileURLWithPath: "\(source)/\(name).txt"))
+            _ = try CommandRunner.check(["tar", "--sort=name", "--mtime=@0", "--owner=0", "--group=0",
+                                         "-cf", "\(source).tar", "-C", source, "."])
+            return try Data(contentsOf: URL(fileURLWithPath: "\(source).tar"))
+        }
+        let base = try blob(layer("base", "shared by both images \(RaceProjects.runID)\n"), OCILayout.layerMediaType)
+        var images: [Manifest.Image] = []
+        for name in ["a", "b"] {
+            let own = try blob(layer(name, "image \(name)\n"), OCILayout.layerMediaType)
+            let config = Data(#"{"architecture":"amd64","os":"linux","config":{},"rootfs":{"type":"layers","diff_ids":["\#(base)","\#(own)"]}}"#.utf8)
+            let configDigest = try blob(config, OCILayout.configMediaType)
+            let layers = [base, own]
+            let descriptor = { (digest: String) in
+                OCILayout.Descriptor(mediaType: OCILayout.layerMediaType, digest: digest,
+                                     size: blobs.first { $0.digest == digest }!.size)
+            }
+            let imageManifest = try OCILayout.manifestData(
+                config: OCILayout.Descriptor(mediaType: OCILayout.configMediaType, digest: configDigest,
+                                             size: Int64(config.count)),
+                layers: layers.map(descriptor))
+            let manifestDigest = try blob(imageManifest, OCILayout.manifestMediaType)
+            images.append(Manifest.Image(name: "fbtest-held-\(RaceProjects.runID)/\(name):1", digest: configDigest,
+                                         manifestDigest: manifestDigest, layers: layers))
+        }
+        let files = blobs.map { Manifest.File(path: $0.path, sha256: SHA256Digest(prefixed: $0.digest)!,
+                                              size: $0.size, mode: "0644") }
+        self.folder = folder
+        self.layout = layout
+        self.manifest = Manifest(name: "held", version: "1.0.0", bundleId: "held-1.0.0-000000000000", createdAt: "",
+                                 builder: .init(name: "test", version: "1"), images: images, files: files,
+                                 format: Manifest.formatV2, blobs: blobs)
+        self.base = base
+    }
+
+    func remove() {
+        for image in manifest.images {
+            _ = try? CommandRunner.run(["docker", "rmi", "-f", image.name], timeout: 60)
+        }
+        try? FileManager.default.removeItem(atPath: folder)
+    }
+}
