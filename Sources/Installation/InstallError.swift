@@ -40,6 +40,10 @@ public enum InstallError: UserFacingError, Equatable {
     case gatewayDoesNotFit(gateway: String, subnet: String)
     /// `--publish` is not `PORT` or `IPV4:PORT`.
     case invalidPublish(text: String, reason: String)
+    /// Something on this host already listens at the `--publish` address.
+    case publishBusy(publish: String, holder: String)
+    /// The `--publish` address is not one of this host's.
+    case publishAddressNotLocal(publish: String)
     /// `--ingress-subnet` is not a private IPv4 CIDR of /29 or larger.
     case invalidIngressSubnet(text: String, reason: String)
     /// No /29 of the automatic block is free for the ingress network.
@@ -111,6 +115,10 @@ public enum InstallError: UserFacingError, Equatable {
             return "subnet \(subnet) overlaps \(other) used by \(owner); choose a free subnet with --subnet (internal network) or --ingress-subnet (ingress network)"
         case .invalidPublish(let text, let reason):
             return "--publish '\(text)' \(reason); give PORT (loopback) or IPV4-ADDRESS:PORT, e.g. 127.0.0.1:8080 or 0.0.0.0:8443"
+        case .publishBusy(let publish, let holder):
+            return "--publish \(publish): \(holder) already listens there, so the gateway could not be published; choose a free port with --publish, or stop that service first"
+        case .publishAddressNotLocal(let publish):
+            return "--publish \(publish): the address is not one of this host's; give one of them (ip -4 addr), 127.0.0.1 or 0.0.0.0"
         case .invalidIngressSubnet(let text, let reason):
             return "--ingress-subnet '\(text)' \(reason)"
         case .noFreeIngressSubnet(let block):
@@ -157,7 +165,7 @@ public enum InstallError: UserFacingError, Equatable {
         case .bundleNotFound, .notABundle, .trustRequired, .downgrade, .trustAndUnsigned, .notAStackBundle, .bundleLacks,
              .invalidProject, .projectOwned, .prefixHoldsOtherProject, .invalidSubnet,
              .subnetNotPrivate, .subnetOverlaps, .gatewayDoesNotFit, .invalidTimeout,
-             .invalidPublish, .invalidIngressSubnet, .noFreeIngressSubnet,
+             .invalidPublish, .publishBusy, .publishAddressNotLocal, .invalidIngressSubnet, .noFreeIngressSubnet,
              .notInstalled, .secretsUnreadable, .migrationName, .deltaBaseMissing:
             return .badInput
         case .verificationFailed, .imageIDMismatch, .unhealthy, .healthTimeout, .migrationFailed,

@@ -69,7 +69,9 @@ public final class Installer {
                                         receipt: receipt, layout: layout)
         let networks = try networksWork.join()
         try IngressPlan.chooseSubnet(&plan, networks: networks)
-        try Preflight.checkOwnership(plan: plan, manifest: manifest, layout: layout, engine: docker, networks: networks)
+        let projectHasContainers = try Preflight.checkOwnership(plan: plan, manifest: manifest, layout: layout,
+                                                                engine: docker, networks: networks)
+        try Preflight.checkPublish(plan.publish, projectHasContainers: projectHasContainers)
         try Preflight.checkOverlap(plan: plan, networks: networks)
         var present: [String: Bool] = [:]
         for (image, work) in zip(manifest.images, presenceWork) { present[image.name] = (try? work.join()) ?? false }

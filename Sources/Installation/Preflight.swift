@@ -113,8 +113,10 @@ public enum Preflight {
     /// containers were created from another prefix's compose file.
     /// `networks`: every network of the engine (`DockerEngine.allNetworks()`), listed
     /// once for this check and `checkOverlap`.
+    /// - Returns: true when the project has containers on this engine (all of them ours).
+    @discardableResult
     public static func checkOwnership(plan: NetworkPlan, manifest: Manifest, layout: InstallationLayout,
-                                      engine: DockerEngine, networks: [DockerNetwork]) throws {
+                                      engine: DockerEngine, networks: [DockerNetwork]) throws -> Bool {
         let project = plan.project
         let bundlePrefix = "\(manifest.name)-"
         func ownedByUs(_ labels: [String: String]) -> Bool {
@@ -144,6 +146,29 @@ public enum Preflight {
             guard ownedByUs(labels) else {
                 throw InstallError.projectOwned(project: project, owner: "\(describe(labels)) (volume \(name))")
             }
+        }
+        return !ids.isEmpty
+    }
+
+    /// Refuses a `--publish` address (`IPV4:PORT`) the gateway could not be published
+    /// at: something on this host listens there already, or the address is not one of
+    /// this host's. Skipped when the project already has containers, since its own
+    /// gateway may hold the port (an upgrade, a re-run, a resumed install).
+    /// - Throws: `InstallError.publishBusy`, `.publishAddressNotLocal` (exit 2).
+    public static func checkPublish(_ publish: String?, projectHasContainers: Bool, timeout: Double = 20) throws {
+        guard let publish, !projectHasContainers,
+              let colon = publish.lastIndex(of: ":"), let port = UInt16(publish[publish.index(after: colon)...]) else { return }
+        switch HostFacts.tcpBindError(address: String(publish[..<colon]), port: port) {
+        case nil:
+            return
+        case EADDRNOTAVAIL?:
+            throw InstallError.publishAddressNotLocal(publish: publish)
+        case EADDRINUSE?:
+            let holders = ((try? HostFacts.listeners(timeout: timeout)) ?? [])
+                .filter { $0.proto == "tcp" && $0.port == Int(port) }.map(\.process)
+            throw InstallError.publishBusy(publish: publish, holder: holders.first ?? "another process")
+        default:
+            return  // not a conflict this check can name; compose up reports it
         }
     }
 

@@ -22,7 +22,7 @@ public struct HostListener: Sendable, Equatable {
 
 /// Reads facts of the host (not of Docker): listening sockets, container routes
 /// and listeners through /proc, bridge addresses.
-enum HostFacts {
+public enum HostFacts {
     /// Parses `ss -H -ltnup` output. Sockets bound to one device (`0.0.0.0%eth0`)
     /// keep the `%dev` in `address` and so never count as wildcard.
     static func parseListeners(_ text: String) -> [HostListener] {
@@ -66,8 +66,22 @@ enum HostFacts {
     }
 
     /// Host listeners, from `ss` (iproute2).
-    static func listeners(timeout: Double) throws -> [HostListener] {
+    public static func listeners(timeout: Double) throws -> [HostListener] {
         parseListeners(try CommandRunner.check(["ss", "-H", "-l", "-t", "-u", "-n", "-p"], timeout: timeout))
+    }
+
+    /// Whether a TCP listener could bind the IPv4 `address:port` on this host now: nil
+    /// when it could (the socket is closed again at once, nothing listens), else the
+    /// bind's errno: `EADDRINUSE` when something listens there, `EADDRNOTAVAIL` when
+    /// the address is not one of this host's. `SO_REUSEADDR` is set, so connections
+    /// of an earlier listener left in TIME_WAIT do not count.
+    public static func tcpBindError(address: String, port: UInt16) -> Int32? {
+        guard let socket = try? Socket(type: SOCK_STREAM), let target = try? SocketAddress(address, port: port) else {
+            return EINVAL
+        }
+        var yes: Int32 = 1
+        setsockopt(socket.fd, SOL_SOCKET, SO_REUSEADDR, &yes, socklen_t(MemoryLayout<Int32>.size))
+        return target.withSockaddr { Glibc.bind(socket.fd, $0, $1) } == 0 ? nil : errno
     }
 
     /// TCP ports listening on a non-loopback address in `/proc/<pid>/net/tcp{,6}`,

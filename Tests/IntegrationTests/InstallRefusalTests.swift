@@ -159,4 +159,57 @@ struct InstallRefusalTests {
         #expect(result.stderr.contains("not enough free space"), "\(result.stderr)")
         #expect(InstallHarness.listing(prefix).isEmpty)
     }
+    /// `--publish` where something on this host listens already (a socket this test
+    /// holds), or at an address that is not this host's: exit 2 before the host is
+    /// changed, naming what holds the port. The positive control is every install that
+    /// publishes at a free port (IngressTests, InstallLifecycleTests).
+    @Test func busyOrForeignPublishAddressIsRefused() throws {
+        let project = InstallHarness.project("publish")
+        let prefix = InstallHarness.prefix("publish")
+        defer { InstallHarness.cleanup(project: project, prefix: prefix) }
+        let holder = try LoopbackTCPListener()
+        let placement = ["--allow-unsigned", "--prefix", prefix, "--project", project, "--subnet", "10.214.26.0/24"]
+        let busy = try InstallEnv.tool(["install", try InstallHarness.v1()] + placement
+                                       + ["--publish", "127.0.0.1:\(holder.port)"])
+        #expect(busy.status == 2, "\(busy.stderr)")
+        #expect(busy.stderr.contains("--publish 127.0.0.1:\(holder.port)") && busy.stderr.contains("already listens there"),
+                "\(busy.stderr)")
+        #expect(busy.stderr.contains("pid \(getpid())"), "names what holds the port: \(busy.stderr)")
+        #expect(InstallHarness.listing(prefix).isEmpty)
+        #expect(try InstallEnv.check(["docker", "ps", "-a", "-q", "--filter", "label=com.docker.compose.project=\(project)"]).isEmpty)
+
+        // 192.0.2.1 (TEST-NET-1) is no address of this host; nothing is sent to it.
+        let foreign = try InstallEnv.tool(["install", try InstallHarness.v1()] + placement
+                                          + ["--publish", "192.0.2.1:\(holder.port)"])
+        #expect(foreign.status == 2, "\(foreign.stderr)")
+        #expect(foreign.stderr.contains("not one of this host's"), "\(foreign.stderr)")
+        #expect(InstallHarness.listing(prefix).isEmpty)
+    }
+}
+
+/// A TCP socket listening on 127.0.0.1 at a free port, closed when the value goes away.
+private final class LoopbackTCPListener {
+    let fd: Int32
+    let port: UInt16
+
+    init() throws {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = UInt32(0x7F00_0001).bigEndian
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { raw in
+                bind(fd, raw, length) == 0 && listen(fd, 4) == 0 && getsockname(fd, raw, &length) == 0
+            }
+        }
+        guard fd >= 0, bound else {
+            if fd >= 0 { close(fd) }
+            throw FixtureFailure("could not listen on 127.0.0.1: errno \(errno)")
+        }
+        self.fd = fd
+        port = UInt16(bigEndian: address.sin_port)
+    }
+
+    deinit { close(fd) }
 }

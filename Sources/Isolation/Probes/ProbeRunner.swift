@@ -51,8 +51,9 @@ enum ProbeRunner {
                 defer { gate.signal() }
                 let started = ContinuousClock.now
                 guard state.withLock({ state in
+                    guard !state.cancelled else { return false }
                     state.lastStart = max(state.lastStart ?? started, started)
-                    return !state.cancelled
+                    return true
                 }) else { return }
                 let outcome: ProbeOutcome
                 do {
@@ -82,7 +83,8 @@ enum ProbeRunner {
         return outcomes
     }
 
-    /// What the probe threads share: their outcomes and the watchdog's cancellation.
+    /// What the probe threads share: their outcomes, the watchdog's cancellation and
+    /// when the last probe started.
     private struct RunState: Sendable {
         var outcomes: [String: ProbeOutcome] = [:]
         var cancelled = false
