@@ -16,20 +16,16 @@ import FrostbyteCore
                 "needs dockerd (CI=true makes a missing dockerd a failure)"))
 struct HeldLayerLoadTests {
     @Test func sharedBaseGoesThroughOnce() throws {
-        try #require(RaceProjects.dockerAvailable, "dockerd is not running")
         let release = try TwoImageRelease()
         defer { release.remove() }
-        let engine = DockerEngine(timeout: 120)
-        let store = try engine.capabilities().imageStore
-        let loader = ImageLoader(engine: engine, store: store, layout: release.layout, releaseFolder: release.folder)
+        let (engine, store, loader) = (release.engine, release.store, release.loader())
         let (first, second) = (release.manifest.images[0], release.manifest.images[1])
 
         var lines: [String] = []
         let loadedFirst = try loader.ensure(first, from: .blobs(manifest: release.manifest, folder: release.folder),
                                             timeout: 120) { lines.append($0) }
         #expect(loadedFirst.loadedNow)
-        let held = ImageStream(image: second, store: store, releaseFolder: release.folder, manifest: release.manifest,
-                               heldLeadingLayers: loader.heldLayers.heldPrefix(of: second.layers ?? []))
+        let held = release.stream(second, heldLeadingLayers: loader.heldLayers.heldPrefix(of: second.layers ?? []))
         #expect(held.omittedHeld == (store.isContainerd ? [] : [release.base]))
         let loadedSecond = try loader.ensure(second, from: .blobs(manifest: release.manifest, folder: release.folder),
                                              timeout: 120) { lines.append($0) }
@@ -39,16 +35,13 @@ struct HeldLayerLoadTests {
     }
 
     @Test func wrongGuessFailsThenLoadsWithEveryLayer() throws {
-        try #require(RaceProjects.dockerAvailable, "dockerd is not running")
         let release = try TwoImageRelease()
         defer { release.remove() }
-        let engine = DockerEngine(timeout: 120)
-        let store = try engine.capabilities().imageStore
+        let (engine, store) = (release.engine, release.store)
         let image = release.manifest.images[1]
         #expect(try engine.image(image.name) == nil)
 
-        let trimmed = ImageStream(image: image, store: store, releaseFolder: release.folder, manifest: release.manifest,
-                                  heldLeadingLayers: 1)
+        let trimmed = release.stream(image, heldLeadingLayers: 1)
         if store.isContainerd {
             #expect(trimmed.omittedHeld.isEmpty, "the containerd store always gets every blob")
         } else {
@@ -61,7 +54,7 @@ struct HeldLayerLoadTests {
         }
 
         // The loader told (wrongly) that the base is held: it loads again with every layer.
-        let loader = ImageLoader(engine: engine, store: store, layout: release.layout, releaseFolder: release.folder)
+        let loader = release.loader()
         loader.heldLayers.record([release.base])
         var lines: [String] = []
         let loaded = try loader.ensure(image, from: .blobs(manifest: release.manifest, folder: release.folder),
@@ -73,15 +66,19 @@ struct HeldLayerLoadTests {
 }
 
 /// A v2 release folder with two images, `<run>/a:1` and `<run>/b:1`, made of a shared
-/// base layer and one layer each (tiny files, built here); `remove()` removes the
-/// images from the engine and the folder.
+/// base layer and one layer each (tiny files, built here), and the engine DOCKER_HOST
+/// names; `remove()` removes the images from the engine and the folder.
 private struct TwoImageRelease {
+    let engine = DockerEngine(timeout: 120)
+    let store: ImageStore
     let folder: String
     let layout: InstallationLayout
     let manifest: Manifest
     let base: String
 
     init() throws {
+        try #require(RaceProjects.dockerAvailable, "dockerd is not running")
+        store = try engine.capabilities().imageStore
         let folder = NSTemporaryDirectory() + "fbheld-\(RaceProjects.runID)-\(UInt32.random(in: 0...UInt32.max))"
         let layout = InstallationLayout(prefix: "\(folder)/prefix")
         try FileManager.default.createDirectory(atPath: "\(folder)/\(OCILayout.folder)/blobs/sha256",
@@ -131,6 +128,14 @@ private struct TwoImageRelease {
                                  builder: .init(name: "test", version: "1"), images: images, files: files,
                                  format: Manifest.formatV2, blobs: blobs)
         self.base = base
+    }
+
+    func loader() -> ImageLoader {
+        ImageLoader(engine: engine, store: store, layout: layout, releaseFolder: folder)
+    }
+
+    func stream(_ image: Manifest.Image, heldLeadingLayers: Int) -> ImageStream {
+        ImageStream(image: image, store: store, releaseFolder: folder, manifest: manifest, heldLeadingLayers: heldLeadingLayers)
     }
 
     func remove() {
