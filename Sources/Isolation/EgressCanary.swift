@@ -89,10 +89,30 @@ final class EgressCanary: @unchecked Sendable {
     deinit { tearDown() }
 
     /// Proves the canary can see traffic: from the host, a TCP connection and a
-    /// datagram must arrive. Then starts counting from zero.
-    /// - Returns: what the host's probes observed, for the evidence.
-    func selfTest(connectTimeout: Double) -> (tcp: ProbeOutcome, tcpArrived: Bool, udpArrived: Bool) {
+    /// datagram must arrive. Then starts counting from zero. A fresh veth link can
+    /// drop its very first packets (the kernel brings its queue up a moment after the
+    /// link), and a TCP SYN lost then is resent only after 1 s, past a short connect
+    /// timeout: so up to `attempts` rounds are tried, each with a new connection and
+    /// datagram, until both arrive. A positive control that passes on a later round
+    /// still shows that the canary sees what reaches it.
+    /// - Returns: what the host's probes observed in the last round, for the evidence.
+    func selfTest(connectTimeout: Double, attempts: Int = 3) -> (tcp: ProbeOutcome, tcpArrived: Bool, udpArrived: Bool) {
         guard let listener else { return (.failed(reason: "canary has no listener"), false, false) }
+        var result: (tcp: ProbeOutcome, tcpArrived: Bool, udpArrived: Bool) = (.failed(reason: "not run"), false, false)
+        for _ in 0..<max(1, attempts) {
+            result = selfTestRound(listener, connectTimeout: connectTimeout)
+            if result.tcp == .connected && result.tcpArrived && result.udpArrived { break }
+        }
+        usleep(50_000)
+        _ = listener.collect()
+        baseline = packetCount() ?? 0
+        return result
+    }
+
+    /// One round of `selfTest`: a connection and a datagram from the host, and what
+    /// the canary saw of them within `connectTimeout`.
+    private func selfTestRound(_ listener: CountingListener, connectTimeout: Double)
+        -> (tcp: ProbeOutcome, tcpArrived: Bool, udpArrived: Bool) {
         let socket = try? Socket(type: SOCK_STREAM)
         var tcp = ProbeOutcome.failed(reason: "cannot create a socket")
         if let socket, let target = try? SocketAddress(canaryAddress, port: listener.tcpPort) {
@@ -111,9 +131,6 @@ final class EgressCanary: @unchecked Sendable {
                 usleep(20_000)
             } while deadline.remainingMilliseconds > 0
         }
-        usleep(50_000)
-        _ = listener.collect()
-        baseline = packetCount() ?? 0
         let udpArrived = udp == .sent && seen.udp.contains { $0.payload == "self-test \(runID)" }
         return (tcp, !seen.tcp.isEmpty, udpArrived)
     }

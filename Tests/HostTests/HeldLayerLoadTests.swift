@@ -12,8 +12,7 @@ import FrostbyteCore
 /// on a layer the engine does not hold fails (negative control), and the loader then
 /// loads again with every layer. On the containerd store nothing is left out.
 @Suite("Loading images with layers the engine holds (real dockerd)", .serialized,
-       .enabled(if: RaceProjects.dockerAvailable || ProcessInfo.processInfo.environment["CI"] == "true",
-                "needs dockerd (CI=true makes a missing dockerd a failure)"))
+       .enabled(if: RaceProjects.dockerTestsEnabled, "needs dockerd (CI=true makes a missing dockerd a failure)"))
 struct HeldLayerLoadTests {
     @Test func sharedBaseGoesThroughOnce() throws {
         let release = try TwoImageRelease()

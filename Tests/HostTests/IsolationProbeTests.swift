@@ -86,6 +86,19 @@ struct IsolationProbeTests {
         #expect(Date().timeIntervalSince(started) >= 0.3, "a datagram sent at the start needs the settle time to land")
     }
 
+    @Test("The egress canary's self-test sees the host's traffic; with the link down it sees nothing (negative control)",
+          .enabled(if: geteuid() == 0, "needs root (ip netns, veth)"))
+    func canarySelfTest() throws {
+        let canary = try EgressCanary(runID: TextFormat.hex(UInt32.random(in: 0...0xFF_FFFF), width: 6),
+                                      tcpPort: 0, udpPort: 0, timeout: 20)
+        defer { canary.tearDown() }
+        let working = canary.selfTest(connectTimeout: 0.5)
+        #expect(working.tcp == .connected && working.tcpArrived && working.udpArrived, "\(working)")
+        _ = try CommandRunner.check(["ip", "link", "set", canary.hostInterface, "down"], timeout: 20)
+        let dead = canary.selfTest(connectTimeout: 0.2, attempts: 2)
+        #expect(dead.tcp != .connected && !dead.tcpArrived && !dead.udpArrived, "\(dead)")
+    }
+
     @Test("Entering a namespace that does not exist fails the probe, not the run")
     func missingNamespace() {
         let outcomes = ProbeRunner.run(

@@ -13,7 +13,8 @@ import FrostbyteCore
 /// as `info`; the same thing happening to this project's own container is a
 /// `fail` (negative controls). The checker runs in this process (root), against
 /// two small projects the fixture creates and always removes.
-@Suite("Isolation races with other projects", .enabled(if: RaceProjects.dockerAvailable), .serialized)
+@Suite("Isolation races with other projects", .serialized,
+       .enabled(if: RaceProjects.dockerTestsEnabled, "needs dockerd (CI=true makes a missing dockerd a failure)"))
 struct IsolationRaceTests {
     @Test("Baseline: both projects up, the check passes and nothing vanished")
     func baseline() throws {
@@ -154,6 +155,9 @@ struct IsolationRaceTests {
 final class RaceProjects: @unchecked Sendable {
     static let dockerAvailable: Bool =
         ((try? CommandRunner.run(["docker", "info", "--format", "{{.ServerVersion}}"], timeout: 20))?.status ?? 1) == 0
+    /// Whether the suites that need dockerd run: when it answers, and always under
+    /// CI=true, where a missing dockerd then fails them instead of skipping them.
+    static let dockerTestsEnabled = dockerAvailable || ProcessInfo.processInfo.environment["CI"] == "true"
     static let image = "fbtest/busybox:1"
     static let runID = String(UInt32.random(in: 0...UInt32.max), radix: 16)
     private static let counter = Counter()
@@ -171,6 +175,7 @@ final class RaceProjects: @unchecked Sendable {
         own = "fbtest-\(Self.runID)-race\(n)a"
         other = "fbtest-\(Self.runID)-race\(n)b"
         folder = NSTemporaryDirectory() + "fbtest-\(own)"
+        try #require(Self.dockerAvailable, "dockerd is not running")
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         do {
             try Self.ensureImage()
