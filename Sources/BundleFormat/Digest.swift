@@ -14,7 +14,6 @@ public struct SHA256Digest: Hashable, Sendable, CustomStringConvertible, Codable
         self.bytes = bytes
     }
 
-    /// Parses 64 hex digits (either case); returns nil for anything else.
     /// `sha256:<hex>`, as OCI and Docker write digests.
     public var prefixed: String { "sha256:" + hex }
 
@@ -24,6 +23,7 @@ public struct SHA256Digest: Hashable, Sendable, CustomStringConvertible, Codable
         self.init(hex: String(digest.dropFirst("sha256:".count)))
     }
 
+    /// Parses 64 hex digits (either case); returns nil for anything else.
     public init?(hex: String) {
         let utf8 = Array(hex.utf8)
         guard utf8.count == 64 else { return nil }

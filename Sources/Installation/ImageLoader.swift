@@ -155,9 +155,8 @@ public struct ImageLoader: Sendable {
             try engine.load(archive: archive, timeout: timeout)
         case .blobs(let manifest, let folder):
             let layers = image.layers ?? []
-            let held = store.isContainerd ? 0 : heldLayers.heldPrefix(of: layers)
             let stream = ImageStream(image: image, store: store, releaseFolder: folder, manifest: manifest,
-                                     heldLeadingLayers: held)
+                                     heldLeadingLayers: heldLayers.heldPrefix(of: layers))
             do {
                 try engine.load(operation: "load \(image.name)", timeout: timeout, write: stream.write)
             } catch let error as DockerEngineError where !stream.omittedHeld.isEmpty {

@@ -114,7 +114,6 @@ public enum Preflight {
     /// `networks`: every network of the engine (`DockerEngine.allNetworks()`), listed
     /// once for this check and `checkOverlap`.
     /// - Returns: true when the project has containers on this engine (all of them ours).
-    @discardableResult
     public static func checkOwnership(plan: NetworkPlan, manifest: Manifest, layout: InstallationLayout,
                                       engine: DockerEngine, networks: [DockerNetwork]) throws -> Bool {
         let project = plan.project
@@ -156,9 +155,8 @@ public enum Preflight {
     /// gateway may hold the port (an upgrade, a re-run, a resumed install).
     /// - Throws: `InstallError.publishBusy`, `.publishAddressNotLocal` (exit 2).
     public static func checkPublish(_ publish: String?, projectHasContainers: Bool, timeout: Double = 20) throws {
-        guard let publish, !projectHasContainers,
-              let colon = publish.lastIndex(of: ":"), let port = UInt16(publish[publish.index(after: colon)...]) else { return }
-        switch HostFacts.tcpBindError(address: String(publish[..<colon]), port: port) {
+        guard let publish, !projectHasContainers, let (address, port) = GatewayIngress.binding(publish: publish) else { return }
+        switch HostFacts.tcpBindError(address: address, port: port) {
         case nil:
             return
         case EADDRNOTAVAIL?:

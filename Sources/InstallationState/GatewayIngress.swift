@@ -23,10 +23,16 @@ public enum GatewayIngress {
     /// `http://127.0.0.1:8080` for `127.0.0.1:8080` or `0.0.0.0:8080` (a wildcard
     /// binding is reached on loopback), `http://192.0.2.10:8080` for that address.
     public static func url(publish: String) -> String? {
-        guard let colon = publish.lastIndex(of: ":") else { return nil }
-        let address = String(publish[..<colon])
-        let port = publish[publish.index(after: colon)...]
+        guard let (address, port) = binding(publish: publish) else { return nil }
         return "http://\(address == "0.0.0.0" ? "127.0.0.1" : address):\(port)"
+    }
+
+    /// `ADDRESS:PORT` (a `publish` binding) → (ADDRESS, PORT); nil for anything else.
+    public static func binding(publish: String) -> (address: String, port: UInt16)? {
+        guard let colon = publish.lastIndex(of: ":"), let port = UInt16(publish[publish.index(after: colon)...]) else {
+            return nil
+        }
+        return (String(publish[..<colon]), port)
     }
 
     /// Where the host reaches the gateway of an installed release: its published
