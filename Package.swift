@@ -30,42 +30,54 @@ let package = Package(
         // Sources/CGlibcCompat/include/CGlibcCompat.h).
         .target(name: "CGlibcCompat"),
 
-        // The leaf core: exit classes, user-facing errors, atomic files, signal cleanup,
-        // progress, the one process spawner. FoundationEssentials only.
+        // The leaf core: exit classes, user-facing errors, atomic files, file reading,
+        // signal cleanup, progress, the one process spawner. FoundationEssentials only.
         .target(name: "FrostbyteCore", dependencies: ["CGlibcCompat"]),
-        // The on-disk contract: hashing, signing, manifest, archive read/write, verification.
-        .target(name: "BundleFormat", dependencies: ["FrostbyteCore", "CArchive", "CLibCrypto", "CZstd", "CGlibcCompat"]),
+        // SHA-256 and Ed25519 signing: the only module that imports CLibCrypto.
+        .target(name: "FrostbyteCrypto", dependencies: ["FrostbyteCore", "CLibCrypto"]),
+        // tar and zstd mechanics (reader, writer, safe extraction, docker-archive
+        // inspection), no bundle knowledge: the only module that imports CArchive and CZstd.
+        .target(name: "FrostbyteArchive", dependencies: ["FrostbyteCore", "FrostbyteCrypto", "CArchive", "CZstd"]),
+        // The bundle contract: manifest, layout, OCI documents, writers, verifier, split parts.
+        .target(name: "BundleFormat", dependencies: ["FrostbyteCore", "FrostbyteCrypto", "FrostbyteArchive"]),
         // Bundle specs and compose hardening (YAML in, hardened compose YAML out).
         .target(name: "Stack", dependencies: ["FrostbyteCore", "CYAML"]),
         // The engine client: every docker and docker compose call, typed results,
         // one binary choice, one capability query.
-        .target(name: "Engine", dependencies: ["FrostbyteCore", "BundleFormat"]),
-        // What an installation is on disk (prefix layout, receipt, ownership labels).
-        .target(name: "InstallationState", dependencies: ["FrostbyteCore", "BundleFormat", "Engine"]),
+        .target(name: "Engine", dependencies: ["FrostbyteCore", "FrostbyteCrypto", "FrostbyteArchive"]),
+        // What an installation is on disk (prefix layout, receipt, ownership labels,
+        // the description of an installed compose project). Does not drive compose.
+        .target(name: "InstallationState", dependencies: ["FrostbyteCrypto", "BundleFormat"]),
         // build: stage images, models and files, write the bundle.
-        .target(name: "Builder", dependencies: ["FrostbyteCore", "BundleFormat", "Stack", "Engine"]),
+        .target(name: "Builder",
+                dependencies: ["FrostbyteCore", "FrostbyteCrypto", "FrostbyteArchive", "BundleFormat", "Stack", "Engine"]),
         // check-isolation: probes, canary, evidence.
-        .target(name: "Isolation", dependencies: ["FrostbyteCore", "BundleFormat", "Stack", "Engine", "InstallationState"]),
+        .target(name: "Isolation",
+                dependencies: ["FrostbyteCore", "FrostbyteCrypto", "BundleFormat", "Stack", "Engine", "InstallationState"]),
         // install, status, uninstall.
         .target(name: "Installation",
-                dependencies: ["FrostbyteCore", "BundleFormat", "Stack", "Engine", "InstallationState", "Isolation"]),
+                dependencies: ["FrostbyteCore", "FrostbyteCrypto", "FrostbyteArchive", "BundleFormat", "Stack", "Engine",
+                               "InstallationState", "Isolation"]),
         // export: audit tables, dumps, one export bundle.
-        .target(name: "Export", dependencies: ["FrostbyteCore", "BundleFormat", "Engine", "InstallationState"]),
+        .target(name: "Export",
+                dependencies: ["FrostbyteCore", "FrostbyteCrypto", "FrostbyteArchive", "BundleFormat", "Engine",
+                               "InstallationState"]),
         // The thin command-line front end.
         .executableTarget(
             name: "frostbyte-bundle",
             dependencies: [
-                "FrostbyteCore", "BundleFormat", "Stack", "Engine", "InstallationState", "Builder",
-                "Isolation", "Installation", "Export",
+                "FrostbyteCore", "FrostbyteCrypto", "FrostbyteArchive", "BundleFormat", "Stack", "InstallationState",
+                "Builder", "Isolation", "Installation", "Export",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
-        .testTarget(name: "BundleFormatTests", dependencies: ["FrostbyteCore", "BundleFormat"]),
+        .testTarget(name: "BundleFormatTests",
+                    dependencies: ["FrostbyteCore", "FrostbyteCrypto", "FrostbyteArchive", "BundleFormat"]),
         .testTarget(name: "StackTests", dependencies: ["FrostbyteCore", "Stack"]),
         .testTarget(name: "FrostbyteCoreTests", dependencies: ["FrostbyteCore"]),
-        .testTarget(name: "HostTests", dependencies: ["FrostbyteCore", "BundleFormat", "Engine", "InstallationState", "Isolation", "Installation", "Export"]),
+        .testTarget(name: "HostTests", dependencies: ["FrostbyteCore", "FrostbyteCrypto", "FrostbyteArchive", "BundleFormat", "Engine", "InstallationState", "Isolation", "Installation", "Export"]),
         // Runs the real binary (FROSTBYTE_BIN or .build/debug) against real tools and dockerd.
-        .testTarget(name: "IntegrationTests", dependencies: ["BundleFormat"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["FrostbyteCrypto", "BundleFormat"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,4 +1,6 @@
 import FrostbyteCore
+import FrostbyteCrypto
+import FrostbyteArchive
 import BundleFormat
 import Stack
 import Engine

@@ -1,7 +1,7 @@
 import FrostbyteCore
+import FrostbyteArchive
 import BundleFormat
 import Stack
-import Engine
 import FoundationEssentials
 import Glibc
 

@@ -1,7 +1,8 @@
 import FrostbyteCore
+import FrostbyteCrypto
+import FrostbyteArchive
 import BundleFormat
 import Stack
-import Engine
 import FoundationEssentials
 import Glibc
 

@@ -1,4 +1,6 @@
 import FrostbyteCore
+import FrostbyteCrypto
+import FrostbyteArchive
 import Dispatch
 import FoundationEssentials
 import Glibc
@@ -14,6 +16,8 @@ enum ArchiveEvent: Sendable {
     case finished(rawDigest: SHA256Digest?)
     /// Reading stopped; nothing follows.
     case failed(ArchiveReadError)
+    /// A part of a split bundle failed its check; nothing follows.
+    case partFailed(VerificationProblem)
 }
 
 /// A bounded hand-off between the thread that decompresses (libarchive) and the
@@ -151,6 +155,8 @@ enum ArchivePump {
             pipe.send(.finished(rawDigest: try finish()))
         } catch let error as ArchiveReadError {
             pipe.send(.failed(error))
+        } catch let error as SplitPartFailure {
+            pipe.send(.partFailed(error.problem))
         } catch let error as FileReadError {
             pipe.send(.failed(.readFailed(detail: error.message)))
         } catch {

@@ -1,4 +1,5 @@
 import FrostbyteCore
+import FrostbyteArchive
 import FoundationEssentials
 import Glibc
 
@@ -39,7 +40,7 @@ public enum BundleHead {
 
     private static func readFirstEntry(_ path: String) throws -> Data {
         do {
-            let reader = try ArchiveReader(path: path)
+            let reader = try ArchiveReader.openBundle(path: path)
             for _ in 0..<2 {
                 guard let header = try reader.nextEntry() else { break }
                 guard header.kind == .regular, let entryPath = header.utf8Path,
@@ -61,6 +62,8 @@ public enum BundleHead {
                 return data
             }
         } catch let error as ArchiveReadError {
+            throw BundleInputError.notABundle(path: path, reason: error.message)
+        } catch let error as SplitPartFailure {
             throw BundleInputError.notABundle(path: path, reason: error.message)
         }
         throw BundleInputError.notABundle(path: path, reason: "it does not start with MANIFEST.json")

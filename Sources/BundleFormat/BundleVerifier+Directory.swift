@@ -1,4 +1,5 @@
 import FrostbyteCore
+import FrostbyteArchive
 import FoundationEssentials
 import Glibc
 

@@ -1,4 +1,4 @@
-import FrostbyteCore
+import FrostbyteArchive
 
 /// Where an entry sits in the bundle once its path has been checked.
 enum EntryPlace: Equatable {

@@ -1,4 +1,6 @@
 import FrostbyteCore
+import FrostbyteCrypto
+import FrostbyteArchive
 import FoundationEssentials
 import Glibc
 
@@ -125,7 +127,7 @@ extension BundleVerifier {
     /// Reads MANIFEST.json (and its signature and SHA256SUMS, when they follow it) from
     /// the start of the bundle at `path` (archive, folder, or a split bundle's
     /// `.parts.json`, whose parts must all be present with their sizes), without a full pass.
-    /// - Throws: `BundleInputError`, `ArchiveReadError`, `ManifestError` (exit 2
+    /// - Throws: `BundleInputError`, `ArchiveReadError`, `SplitPartFailure`, `ManifestError` (exit 2
     ///   or 1 as their classes say).
     public static func inspect(path: String, trust: [TrustedKey] = []) throws -> BundleInspection {
         var info = stat()
@@ -206,7 +208,7 @@ extension BundleVerifier {
     }
 
     private static func readArchiveMeta(_ path: String) throws -> [String: Data] {
-        let reader = try ArchiveReader(path: path)
+        let reader = try ArchiveReader.openBundle(path: path)
         var meta: [String: Data] = [:]
         var root: String?
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 256 << 10, alignment: 64)

@@ -1,4 +1,5 @@
 import FrostbyteCore
+import FrostbyteArchive
 import Dispatch
 import FoundationEssentials
 import Glibc

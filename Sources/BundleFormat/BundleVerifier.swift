@@ -1,4 +1,6 @@
 import FrostbyteCore
+import FrostbyteCrypto
+import FrostbyteArchive
 import Dispatch
 import FoundationEssentials
 import Glibc
@@ -154,6 +156,9 @@ public enum BundleVerifier {
                 case .failed(let error)?:
                     try archiveFailed(error, sawEntry: true, session: session)
                     return nil
+                case .partFailed(let problem)?:
+                    session.problem(problem)
+                    return nil
                 case .finished(let digest)?:
                     return digest
                 default: continue
@@ -162,6 +167,9 @@ public enum BundleVerifier {
                 return digest
             case .failed(let error):
                 try archiveFailed(error, sawEntry: sawEntry, session: session)
+                return nil
+            case .partFailed(let problem):
+                session.problem(problem)
                 return nil
             case .data(let slot, _):
                 pipe.release(slot: slot)
@@ -173,9 +181,6 @@ public enum BundleVerifier {
 
     private static func archiveFailed(_ error: ArchiveReadError, sawEntry: Bool, session: VerificationSession) throws {
         switch error {
-        case .part(let problem):
-            session.problem(problem)
-            return
         case .unrecognizedFormat, .unsupportedFormat:
             if !sawEntry { throw BundleInputError.notABundle(path: session.report.source, reason: error.message) }
         case .readFailed:

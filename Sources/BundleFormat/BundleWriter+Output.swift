@@ -1,4 +1,6 @@
 import FrostbyteCore
+import FrostbyteCrypto
+import FrostbyteArchive
 import FoundationEssentials
 import Glibc
 
@@ -20,7 +22,7 @@ public enum BundleWriteError: UserFacingError, Equatable {
         case .cannotCreate(let path, let reason):
             return "cannot create \(path): \(reason); choose an output folder that exists and is writable"
         case .writeFailed(let path, let reason):
-            return "writing \(path) failed: \(reason); check free space and run again"
+            return FileWriteError.writeFailed(path: path, reason: reason).message
         case .duplicatePath(let path):
             return "two inputs would both be stored as '\(path)' in the bundle; rename one of them"
         case .reservedPath(let path):

@@ -1,4 +1,4 @@
-import FrostbyteCore
+import FrostbyteCrypto
 import FoundationEssentials
 
 /// The OCI image layout that format v2 stores under `images/` (docs/FORMAT.md):

@@ -1,4 +1,6 @@
 import FrostbyteCore
+import FrostbyteCrypto
+import FrostbyteArchive
 import FoundationEssentials
 import Glibc
 
@@ -124,14 +126,7 @@ public final class PipelinedBundleWriter {
     }
 
     private func copy(_ path: String, into output: ArchiveOutput) throws {
-        let file = try OpenedSourceFile(path: path)
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 64)
-        defer { buffer.deallocate() }
-        while true {
-            let count = try file.read(into: buffer)
-            if count == 0 { break }
-            try output.write(UnsafeRawBufferPointer(rebasing: buffer[0..<count]))
-        }
+        try ChunkedFileReader(path: path).forEachChunk { try output.write($0) }
     }
 }
 

@@ -1,6 +1,38 @@
 import FrostbyteCore
+import FrostbyteCrypto
+import FrostbyteArchive
 import FoundationEssentials
 import Glibc
+
+/// A part of a split bundle is missing, of another size or holds other bytes than its
+/// index says (`SplitPartsReader`); `problem` names the part. An `ArchiveReader` reading
+/// the parts rethrows it as its source's error.
+public struct SplitPartFailure: UserFacingError, Equatable {
+    public let problem: VerificationProblem
+    public init(_ problem: VerificationProblem) { self.problem = problem }
+    public var message: String { problem.message }
+    public var exitStatus: ExitStatus { .checkFailed }
+}
+
+extension ArchiveReader {
+    /// Opens the bundle at `path` (tar or tar.zst, detected from its bytes). A path
+    /// ending in `.parts.json` is a split bundle's index: its parts are checked for
+    /// presence and size first (`SplitPartsSet.preflight`, the first problem thrown as
+    /// `SplitPartFailure`) and then read in order by a `SplitPartsReader`.
+    /// - Parameter rawHasher: when given, every raw byte of the file passes through it
+    ///   (used to check the `.sha256` sidecar in the same pass; not used for parts,
+    ///   whose reader checks every part's digest itself).
+    /// - Throws: `FileReadError.cannotOpen`, `ArchiveReadError`, `SplitIndexError`, `SplitPartFailure`.
+    package static func openBundle(path: String, rawHasher: SHA256Hasher? = nil,
+                                   onRawBytes: (@Sendable (Int64) -> Void)? = nil) throws -> ArchiveReader {
+        guard SplitPartsIndex.isIndexPath(path) else {
+            return try ArchiveReader(path: path, rawHasher: rawHasher, onRawBytes: onRawBytes)
+        }
+        let set = try SplitPartsSet(indexPath: path)
+        if let problem = set.preflight(trust: []).problems.first { throw SplitPartFailure(problem) }
+        return try ArchiveReader(source: SplitPartsReader(set: set, onBytes: onRawBytes), allowsCompression: true)
+    }
+}
 
 /// The bytes of a split bundle for an `ArchiveReader`: its parts in index order, read
 /// in 1 MiB blocks with one open part at a time, so memory does not depend on the
@@ -9,7 +41,7 @@ import Glibc
 /// Guarantees: each part is hashed as it streams, and its SHA-256 and size are
 /// compared with the index when its last byte has been handed out, before any byte of
 /// the next part is read; a part that differs (swapped, duplicated, foreign, damaged,
-/// or an index from another build) stops the stream with `ArchiveReadError.part`
+/// or an index from another build) stops the stream with `SplitPartFailure`
 /// naming it, and every later read throws the same. `finish()` reads what the archive
 /// reader left, checks the remaining parts and the whole bundle's SHA-256. Owns its
 /// file descriptor and buffer. Confined to one thread at a time (handed over only
@@ -43,21 +75,21 @@ public final class SplitPartsReader: ArchiveByteSource, @unchecked Sendable {
     }
 
     public func nextBlock() throws -> UnsafeRawBufferPointer {
-        if let failure { throw ArchiveReadError.part(failure) }
+        if let failure { throw SplitPartFailure(failure) }
         do {
             let block = try readBlock(upTo: buffer.count)
             if !block.isEmpty { onBytes?(Int64(block.count)) }
             return block
         } catch let problem as VerificationProblem {
             failure = problem
-            throw ArchiveReadError.part(problem)
+            throw SplitPartFailure(problem)
         }
     }
 
     /// Reads the rest of every part (what the archive reader did not ask for), checks
     /// each, and then the whole bundle's SHA-256 against the index.
     /// - Returns: the whole bundle's SHA-256.
-    /// - Throws: `ArchiveReadError.part` with a `part` or `parts-index` problem.
+    /// - Throws: `SplitPartFailure` with a `part` or `parts-index` problem.
     public func finish() throws -> SHA256Digest {
         while try !nextBlock().isEmpty {}
         guard let digest = wholeDigest else { preconditionFailure("SplitPartsReader: the parts ended without a digest") }
@@ -66,7 +98,7 @@ public final class SplitPartsReader: ArchiveByteSource, @unchecked Sendable {
                 .partsIndex, path: PathText.lastComponent(set.indexPath), expected: set.index.sha256.hex, actual: digest.hex,
                 "every part matches the index, but the parts joined do not have the whole bundle's SHA-256 the index lists")
             failure = problem
-            throw ArchiveReadError.part(problem)
+            throw SplitPartFailure(problem)
         }
         return digest
     }

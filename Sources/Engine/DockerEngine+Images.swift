@@ -1,5 +1,6 @@
 import FrostbyteCore
-import BundleFormat
+import FrostbyteCrypto
+import FrostbyteArchive
 import FoundationEssentials
 import Glibc
 
@@ -166,13 +167,13 @@ extension DockerEngine {
     /// 1 MiB block read from docker is written, hashed and parsed as it passes (the
     /// image's config digest comes from the config the archive's manifest names), so
     /// the archive is never read back.
-    /// - Throws: `DockerImageError.saveFailed` / `.badArchive`, `BundleWriteError.writeFailed`.
+    /// - Throws: `DockerImageError.saveFailed` / `.badArchive`, `FileWriteError.writeFailed`.
     public func save(_ reference: String, to path: String, progress: ProgressReporter) throws
         -> (digest: SHA256Digest, size: Int64, summary: ImageArchiveSummary)
     {
         let output = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
         guard output >= 0 else {
-            throw BundleWriteError.writeFailed(path: path, reason: String(cString: strerror(errno)))
+            throw FileWriteError.writeFailed(path: path, reason: String(cString: strerror(errno)))
         }
         defer { close(output) }
         let (source, inspection) = try save(reference, scratch: path, output: output, progress: progress) {

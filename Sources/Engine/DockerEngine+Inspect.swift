@@ -1,5 +1,4 @@
 import FrostbyteCore
-import BundleFormat
 import FoundationEssentials
 import Glibc
 

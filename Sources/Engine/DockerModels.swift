@@ -1,5 +1,3 @@
-import FrostbyteCore
-import BundleFormat
 import FoundationEssentials
 import Glibc
 

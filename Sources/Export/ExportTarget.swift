@@ -57,9 +57,11 @@ public struct ExportTarget: Sendable {
     /// <prefix>/current/docker-compose.yml --env-file <prefix>/secrets/.env` with the
     /// receipt's FROSTBYTE_* values.
     public var compose: ComposeDriver {
-        InstalledStack.compose(releaseFolder: layout.current, project: receipt.project, subnet: receipt.subnet,
-                               gatewayIP: receipt.gatewayIP, publish: receipt.publish,
-                               ingressSubnet: receipt.ingressSubnet, layout: layout)
+        let stack = InstalledStack(releaseFolder: layout.current, project: receipt.project, subnet: receipt.subnet,
+                                   gatewayIP: receipt.gatewayIP, publish: receipt.publish,
+                                   ingressSubnet: receipt.ingressSubnet, layout: layout)
+        return ComposeDriver(project: stack.project, composeFile: stack.composeFile, envFile: stack.envFile,
+                             environment: stack.environment)
     }
 
     /// One path component that is safe as `data/<name>` in a bundle.

@@ -1,7 +1,4 @@
 import FrostbyteCore
-import BundleFormat
-import Engine
-import InstallationState
 import FoundationEssentials
 import Glibc
 

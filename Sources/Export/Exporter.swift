@@ -1,6 +1,7 @@
 import FrostbyteCore
+import FrostbyteCrypto
+import FrostbyteArchive
 import BundleFormat
-import Engine
 import InstallationState
 import FoundationEssentials
 import Glibc

@@ -1,7 +1,7 @@
 import FrostbyteCore
+import FrostbyteCrypto
 import BundleFormat
 import Engine
-import InstallationState
 import Dispatch
 import FoundationEssentials
 import Glibc

@@ -1,7 +1,5 @@
 import FrostbyteCore
 import BundleFormat
-import Engine
-import InstallationState
 import FoundationEssentials
 import Glibc
 import Synchronization

@@ -1,7 +1,3 @@
-import FrostbyteCore
-import BundleFormat
-import Stack
-import Engine
 import InstallationState
 import Isolation
 import FoundationEssentials

@@ -1,9 +1,4 @@
-import FrostbyteCore
-import BundleFormat
-import Stack
 import Engine
-import InstallationState
-import Isolation
 import FoundationEssentials
 import Glibc
 

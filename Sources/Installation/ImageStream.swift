@@ -1,4 +1,4 @@
-import FrostbyteCore
+import FrostbyteArchive
 import BundleFormat
 import Stack
 import Engine

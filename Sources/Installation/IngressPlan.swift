@@ -1,5 +1,4 @@
-import FrostbyteCore
-import BundleFormat
+import FrostbyteCrypto
 import Stack
 import Engine
 import InstallationState

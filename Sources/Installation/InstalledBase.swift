@@ -1,4 +1,6 @@
 import FrostbyteCore
+import FrostbyteCrypto
+import FrostbyteArchive
 import BundleFormat
 import Engine
 import InstallationState

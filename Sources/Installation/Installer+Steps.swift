@@ -1,9 +1,7 @@
 import FrostbyteCore
 import BundleFormat
-import Stack
 import Engine
 import InstallationState
-import Isolation
 import FoundationEssentials
 import Glibc
 
@@ -155,7 +153,7 @@ extension Installer {
         try verifyWithoutExtracting(trust: trust, expectedManifest: manifestBytes)
         note("\(receipt.bundleId) is already installed; re-checking its health")
         let start = Date()
-        let compose = InstalledStack.compose(for: receipt, layout: layout)
+        let compose = InstalledStack(for: receipt, layout: layout).compose()
         try IngressPlan.applyFirewall(plan, layout: layout)  // gone after a host reboot
         try compose.up(timeout: request.timeout)
         let services = try HealthWaiter(compose: compose, timeout: request.timeout).wait(progress: note)

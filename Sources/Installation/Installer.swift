@@ -1,9 +1,7 @@
 import FrostbyteCore
 import BundleFormat
-import Stack
 import Engine
 import InstallationState
-import Isolation
 import FoundationEssentials
 import Glibc
 
@@ -126,9 +124,9 @@ public final class Installer {
         if !secrets.addedKeys.isEmpty { note("added new keys to \(layout.secretsEnv): \(secrets.addedKeys.joined(separator: ", "))") }
         try journal.complete(.secrets, in: layout)
 
-        let compose = InstalledStack.compose(releaseFolder: releaseFolder, project: plan.project, subnet: plan.subnet,
-                                             gatewayIP: plan.gatewayIP, publish: plan.publish,
-                                             ingressSubnet: plan.ingressSubnet, layout: layout, engine: docker)
+        let compose = InstalledStack(releaseFolder: releaseFolder, project: plan.project, subnet: plan.subnet,
+                                     gatewayIP: plan.gatewayIP, publish: plan.publish,
+                                     ingressSubnet: plan.ingressSubnet, layout: layout).compose(engine: docker)
         try IngressPlan.applyFirewall(plan, layout: layout)
         var services: [ServiceState] = []
         var migrations: [String] = []

@@ -1,6 +1,6 @@
 import FrostbyteCore
+import FrostbyteCrypto
 import BundleFormat
-import Stack
 import Engine
 import InstallationState
 import Isolation

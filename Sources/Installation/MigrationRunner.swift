@@ -1,9 +1,7 @@
 import FrostbyteCore
+import FrostbyteCrypto
 import BundleFormat
-import Stack
 import Engine
-import InstallationState
-import Isolation
 import FoundationEssentials
 import Glibc
 

@@ -1,9 +1,4 @@
-import FrostbyteCore
-import BundleFormat
-import Stack
-import Engine
 import InstallationState
-import Isolation
 import FoundationEssentials
 import Glibc
 
@@ -16,7 +11,7 @@ public enum Rollback {
     /// - Throws: whatever compose or the health wait throws.
     public static func restore(_ receipt: InstallationReceipt, layout: InstallationLayout, timeout: Double,
                                note: (String) -> Void) throws {
-        let compose = InstalledStack.compose(for: receipt, layout: layout)
+        let compose = InstalledStack(for: receipt, layout: layout).compose()
         note("rolling back to \(receipt.bundleId)")
         try compose.up(timeout: timeout)
         try HealthWaiter(compose: compose, timeout: timeout).wait(progress: note)

@@ -1,9 +1,7 @@
-import FrostbyteCore
+import FrostbyteCrypto
 import BundleFormat
-import Stack
 import Engine
 import InstallationState
-import Isolation
 import FoundationEssentials
 import Glibc
 
@@ -57,7 +55,7 @@ public enum StatusReader {
         guard let receipt = try? InstallationReceipt.load(layout) else {
             throw InstallError.notInstalled(prefix: layout.prefix)
         }
-        let compose = InstalledStack.compose(for: receipt, layout: layout)
+        let compose = InstalledStack(for: receipt, layout: layout).compose()
         let services = try compose.ps()
         let expected = (try? compose.services()) ?? services.map(\.service)
         let healthy = !expected.isEmpty && HealthWaiter.judge(expected: expected, states: services) == (nil, [])

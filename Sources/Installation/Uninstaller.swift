@@ -1,9 +1,5 @@
-import FrostbyteCore
-import BundleFormat
-import Stack
 import Engine
 import InstallationState
-import Isolation
 import FoundationEssentials
 import Glibc
 
@@ -72,7 +68,7 @@ public struct Uninstaller {
         let volumesBefore = try names(.volume, project: project)
         if let receipt, FileManager.default.fileExists(atPath: layout.release(receipt.bundleId)) {
             note("stopping project \(project)")
-            try? InstalledStack.compose(for: receipt, layout: layout).down(removeVolumes: purgeData)
+            try? InstalledStack(for: receipt, layout: layout).compose().down(removeVolumes: purgeData)
         }
         // Whatever compose did not remove (orphans, a failed first install): by label.
         for label in [OwnershipLabels.project, OwnershipLabels.composeProject] {

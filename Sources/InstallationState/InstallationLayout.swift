@@ -1,6 +1,3 @@
-import FrostbyteCore
-import BundleFormat
-import Engine
 import FoundationEssentials
 import Glibc
 

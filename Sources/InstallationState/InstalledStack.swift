@@ -1,37 +1,41 @@
-import FrostbyteCore
 import BundleFormat
-import Engine
 import FoundationEssentials
 import Glibc
 
-/// How an installed release's compose project is driven on this host: one place
-/// that turns a release folder, the project, subnet and gateway address into a
-/// `ComposeDriver` with the FROSTBYTE_* variables the hardened compose file
-/// interpolates. Install, rollback, status, uninstall and export all use it, so they
-/// drive the stack the same way.
-public enum InstalledStack {
-    /// The compose driver for the release in `folder` (its MANIFEST.json names the
-    /// compose file; `docker-compose.yml` when it cannot be read).
-    public static func compose(
-        releaseFolder folder: String, project: String, subnet: String, gatewayIP: String?,
-        publish: String? = nil, ingressSubnet: String? = nil,
-        layout: InstallationLayout, engine: DockerEngine = DockerEngine()
-    ) -> ComposeDriver {
+/// How an installed release's compose project is described on this host: one place
+/// that turns a release folder, the project, subnet and gateway address into the
+/// compose file, env file and FROSTBYTE_* variables the hardened compose file
+/// interpolates. Only a description of what is on disk: whoever drives compose
+/// (install, rollback, status, uninstall in Installation; export in Export) hands it
+/// to Engine's `ComposeDriver`, so they all drive the stack the same way.
+public struct InstalledStack: Sendable, Equatable {
+    public var project: String
+    /// The release's compose file (absolute).
+    public var composeFile: String
+    /// The installation's secrets env file.
+    public var envFile: String
+    /// The FROSTBYTE_* variables (see `environment(project:subnet:gatewayIP:publish:ingressSubnet:)`).
+    public var environment: [String: String]
+
+    /// The project of the release in `folder` (its MANIFEST.json names the compose
+    /// file; `docker-compose.yml` when it cannot be read).
+    public init(releaseFolder folder: String, project: String, subnet: String, gatewayIP: String?,
+                publish: String? = nil, ingressSubnet: String? = nil, layout: InstallationLayout) {
         let manifest = FileManager.default.contents(atPath: "\(folder)/MANIFEST.json")
             .flatMap { try? ManifestCoding.decodeManifest($0) }
         let file = manifest?.compose?.file ?? "docker-compose.yml"
-        return ComposeDriver(engine: engine, project: project, composeFile: "\(folder)/\(file)",
-                             envFile: layout.secretsEnv,
-                             environment: environment(project: project, subnet: subnet, gatewayIP: gatewayIP,
-                                                      publish: publish, ingressSubnet: ingressSubnet))
+        self.project = project
+        composeFile = "\(folder)/\(file)"
+        envFile = layout.secretsEnv
+        environment = Self.environment(project: project, subnet: subnet, gatewayIP: gatewayIP,
+                                       publish: publish, ingressSubnet: ingressSubnet)
     }
 
-    /// The compose driver of the installed release a receipt describes.
-    public static func compose(for receipt: InstallationReceipt, layout: InstallationLayout,
-                               engine: DockerEngine = DockerEngine()) -> ComposeDriver {
-        compose(releaseFolder: layout.release(receipt.bundleId), project: receipt.project, subnet: receipt.subnet,
-                gatewayIP: receipt.gatewayIP, publish: receipt.publish, ingressSubnet: receipt.ingressSubnet,
-                layout: layout, engine: engine)
+    /// The project of the installed release a receipt describes.
+    public init(for receipt: InstallationReceipt, layout: InstallationLayout) {
+        self.init(releaseFolder: layout.release(receipt.bundleId), project: receipt.project, subnet: receipt.subnet,
+                  gatewayIP: receipt.gatewayIP, publish: receipt.publish, ingressSubnet: receipt.ingressSubnet,
+                  layout: layout)
     }
 
     /// The FROSTBYTE_* variables of the hardened compose file. The internal bridge

@@ -1,8 +1,5 @@
 import FrostbyteCore
-import BundleFormat
-import Stack
 import Engine
-import InstallationState
 import FoundationEssentials
 import Glibc
 

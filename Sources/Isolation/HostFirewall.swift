@@ -1,7 +1,6 @@
 import FrostbyteCore
 import BundleFormat
 import Stack
-import Engine
 import InstallationState
 import FoundationEssentials
 import Glibc

@@ -1,8 +1,3 @@
-import FrostbyteCore
-import BundleFormat
-import Stack
-import Engine
-import InstallationState
 import FoundationEssentials
 import Glibc
 

@@ -1,12 +1,6 @@
-import FrostbyteCore
+import FrostbyteArchive
 import BundleFormat
-import Stack
-import Engine
-import InstallationState
 import Builder
-import Isolation
-import Installation
-import Export
 import ArgumentParser
 import FoundationEssentials
 import Glibc

@@ -1,12 +1,7 @@
 import FrostbyteCore
-import BundleFormat
-import Stack
-import Engine
+import FrostbyteCrypto
 import InstallationState
-import Builder
 import Isolation
-import Installation
-import Export
 import ArgumentParser
 import FoundationEssentials
 import Glibc

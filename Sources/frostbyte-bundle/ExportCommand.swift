@@ -1,11 +1,6 @@
 import FrostbyteCore
+import FrostbyteCrypto
 import BundleFormat
-import Stack
-import Engine
-import InstallationState
-import Builder
-import Isolation
-import Installation
 import Export
 import ArgumentParser
 import FoundationEssentials

@@ -1,12 +1,5 @@
 import FrostbyteCore
-import BundleFormat
-import Stack
-import Engine
-import InstallationState
-import Builder
-import Isolation
-import Installation
-import Export
+import FrostbyteCrypto
 import ArgumentParser
 import FoundationEssentials
 import Glibc

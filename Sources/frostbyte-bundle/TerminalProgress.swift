@@ -1,12 +1,4 @@
 import FrostbyteCore
-import BundleFormat
-import Stack
-import Engine
-import InstallationState
-import Builder
-import Isolation
-import Installation
-import Export
 import FoundationEssentials
 import Glibc
 

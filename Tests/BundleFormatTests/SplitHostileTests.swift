@@ -1,4 +1,5 @@
 import BundleFormat
+import FrostbyteCrypto
 import Foundation
 import Testing
 
@@ -249,9 +250,8 @@ struct SplitHostileTests {
             do {
                 _ = try BundleVerifier.inspect(path: set.index)
                 Issue.record("inspect accepted a set without part 6")
-            } catch let error as ArchiveReadError {
-                guard case .part(let problem) = error else { Issue.record("\(error)"); return }
-                #expect(problem.part == 6)
+            } catch let error as SplitPartFailure {
+                #expect(error.problem.part == 6)
                 #expect(error.exitStatus == .checkFailed)
             }
         }

@@ -1,4 +1,6 @@
 import BundleFormat
+import FrostbyteCrypto
+import FrostbyteArchive
 import Foundation
 import Testing
 

@@ -1,4 +1,5 @@
 @testable import BundleFormat
+import FrostbyteArchive
 import Foundation
 import Testing
 

@@ -1,4 +1,5 @@
 import BundleFormat
+import FrostbyteArchive
 import Foundation
 import Testing
 

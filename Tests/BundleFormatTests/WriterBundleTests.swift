@@ -1,4 +1,7 @@
+import FrostbyteCore
 import BundleFormat
+import FrostbyteCrypto
+import FrostbyteArchive
 import Foundation
 import Testing
 

@@ -1,4 +1,5 @@
 @testable import BundleFormat
+@testable import FrostbyteArchive
 import Foundation
 import Testing
 

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import BundleFormat
+import FrostbyteCrypto
 @testable import Engine
 @testable import InstallationState
 @testable import Installation

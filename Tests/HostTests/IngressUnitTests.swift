@@ -1,4 +1,5 @@
 import BundleFormat
+import FrostbyteCrypto
 import Foundation
 @testable import InstallationState
 @testable import Isolation

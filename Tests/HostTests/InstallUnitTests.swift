@@ -1,4 +1,5 @@
 import BundleFormat
+import FrostbyteCrypto
 import Foundation
 @testable import Engine
 @testable import InstallationState

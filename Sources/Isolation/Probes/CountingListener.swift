@@ -1,13 +1,5 @@
-import FrostbyteCore
-import BundleFormat
-import Stack
-import Engine
-import InstallationState
 import FoundationEssentials
 import Glibc
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// A TCP listener and a UDP socket bound to one address that count what reaches
 /// them: completed TCP connections waiting in the accept queue and datagrams in the

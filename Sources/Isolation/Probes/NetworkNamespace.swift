@@ -1,14 +1,7 @@
 import FrostbyteCore
-import BundleFormat
-import Stack
-import Engine
-import InstallationState
 import Dispatch
 import FoundationEssentials
 import Glibc
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// A network namespace a probe runs in.
 public enum ProbeNamespace: Sendable, Equatable, CustomStringConvertible {

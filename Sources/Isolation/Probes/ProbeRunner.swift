@@ -1,8 +1,4 @@
 import FrostbyteCore
-import BundleFormat
-import Stack
-import Engine
-import InstallationState
 import Dispatch
 import FoundationEssentials
 import Glibc

@@ -1,14 +1,6 @@
-import FrostbyteCore
-import BundleFormat
-import Stack
-import Engine
-import InstallationState
 import Dispatch
 import FoundationEssentials
 import Glibc
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// Blocking IPv4 probes with hard deadlines: every wait is a poll(2) bounded by the
 /// probe's timeout, so a probe returns within its timeout whatever the network does.

@@ -1,6 +1,5 @@
 import FrostbyteCore
 
-
 /// Why a compose file cannot be bundled. Every case names the compose (or spec)
 /// file, line and column; service-level refusals name the service.
 public enum ComposeError: UserFacingError, Equatable {

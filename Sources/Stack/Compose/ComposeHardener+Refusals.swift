@@ -1,5 +1,3 @@
-import FrostbyteCore
-
 extension ComposeHardener {
     /// Capabilities that let a container reconfigure or escape its network
     /// namespace, craft raw packets, or reach the host's kernel and memory.

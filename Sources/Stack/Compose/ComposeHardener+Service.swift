@@ -1,5 +1,3 @@
-import FrostbyteCore
-
 extension ComposeHardener {
     /// Checks one service and returns its hardened form, the normalised image it
     /// uses, and warnings. Keys keep their source order; changed keys stay in

@@ -1,5 +1,3 @@
-import FrostbyteCore
-
 extension ComposeHardener {
     /// Host paths whose bind mount hands a container the Docker (or containerd)
     /// API, directly or through a parent folder.

@@ -1,5 +1,3 @@
-import FrostbyteCore
-
 /// The result of hardening a bundle's compose stack: the compose file bytes the
 /// bundle carries, what was changed, and the facts MANIFEST.json records.
 public struct RenderedStack: Sendable, Equatable {

@@ -1,4 +1,3 @@
-import FrostbyteCore
 import FoundationEssentials
 import Glibc
 

@@ -1,5 +1,3 @@
-import FrostbyteCore
-
 /// An IPv4 address as a 32-bit number; parses and prints dotted-quad form only.
 public struct IPv4Address: Sendable, Hashable, Comparable, TextCodable {
     /// The address in host byte order.

@@ -1,5 +1,3 @@
-import FrostbyteCore
-
 /// A Docker image reference split into repository, tag and digest, following the
 /// distribution reference grammar (github.com/distribution/reference):
 /// `[host[:port]/]path[:tag][@algo:hex]`.

@@ -1,5 +1,3 @@
-import FrostbyteCore
-
 /// Finds the valid key closest to a misspelt one, for "did you mean" hints.
 enum KeySuggestion {
     /// The candidate with the smallest edit distance to `key`, if that distance is

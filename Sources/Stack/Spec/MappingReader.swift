@@ -1,5 +1,3 @@
-import FrostbyteCore
-
 /// Reads one mapping of the spec against a fixed key set: unknown keys are
 /// refused up front (with the nearest valid key), then values are pulled out by
 /// type with errors that carry the key path and source position.

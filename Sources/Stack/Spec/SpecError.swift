@@ -1,6 +1,5 @@
 import FrostbyteCore
 
-
 /// Problems in a bundle spec file. Each names the spec file, line and column,
 /// the key path (`gateway.ipv4_address`), what is wrong and what to do.
 public enum SpecError: UserFacingError, Equatable {

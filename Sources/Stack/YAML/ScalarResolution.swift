@@ -1,5 +1,3 @@
-import FrostbyteCore
-
 /// YAML's implicit typing of plain scalars, as a union of YAML 1.1 (PyYAML,
 /// old compose) and YAML 1.2 core (go-yaml v3, compose-go): a scalar that any of
 /// them reads as non-string is treated as non-string, so a string we emit plain

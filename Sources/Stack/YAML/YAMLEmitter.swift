@@ -1,5 +1,4 @@
-import FrostbyteCore
-import CYAML
+internal import CYAML
 
 /// Writes `YAMLNode` trees as YAML text through libyaml's emitter. Owns one
 /// `yaml_emitter_t` (freed in `deinit`). Not `Sendable`: use from one task.

@@ -1,6 +1,5 @@
 import FrostbyteCore
 
-
 /// Failures reading or writing YAML. Every parse failure names the file, the
 /// 1-based line and column, and libyaml's own problem text.
 public enum YAMLError: UserFacingError, Equatable {

@@ -1,5 +1,3 @@
-import FrostbyteCore
-
 extension YAMLNode {
     // MARK: - Builders
 

@@ -1,5 +1,3 @@
-import FrostbyteCore
-
 /// A position in a YAML source: file name plus 1-based line and column.
 /// Nodes made in code (not parsed) carry `YAMLMark.synthesized`.
 public struct YAMLMark: Sendable, Hashable, CustomStringConvertible {

@@ -1,5 +1,4 @@
-import FrostbyteCore
-import CYAML
+internal import CYAML
 
 /// Parses YAML text into `YAMLNode` trees with libyaml's event API. Owns one
 /// `yaml_parser_t` and the input buffer it reads (which must outlive it); both

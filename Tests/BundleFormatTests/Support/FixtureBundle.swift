@@ -1,4 +1,5 @@
 import BundleFormat
+import FrostbyteCrypto
 import Foundation
 
 /// A scratch folder removed when the test ends (call `remove()` in `defer`).

@@ -1,4 +1,5 @@
 import BundleFormat
+import FrostbyteCrypto
 import Foundation
 
 /// Tiny hand-made `docker save` archives (no Docker needed).

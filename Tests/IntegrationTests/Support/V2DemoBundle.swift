@@ -1,4 +1,5 @@
 import BundleFormat
+import FrostbyteCrypto
 import Foundation
 
 /// Demo bundles in format v2 (docs/FORMAT.md, "Format v2") for the install tests,

@@ -1,5 +1,4 @@
-import FrostbyteCore
-import CZstd
+internal import CZstd
 
 /// Compresses a byte stream into one zstd frame with fixed parameters and passes the
 /// compressed bytes to `downstream`.
@@ -22,7 +21,7 @@ import CZstd
 /// failure; `deinit` frees an unfinished one; it is freed exactly once. Every libzstd
 /// result goes through `ZSTD_isError`, with `ZSTD_getErrorName` as the detail.
 /// Not thread-safe: confine an instance to one thread.
-final class ZstdCompressor: ArchiveOutput {
+package final class ZstdCompressor: ArchiveOutput {
     /// Job size of the multi-threaded compressor, fixed for reproducibility and memory.
     static let jobSize = 4 << 20
     /// Size of the buffer compressed bytes are collected in before going downstream.
@@ -39,7 +38,7 @@ final class ZstdCompressor: ArchiveOutput {
     ///   - workers: multi-threaded workers; >= 1 for the format's bytes (see above).
     /// - Throws: `ArchiveWriteError.zstd` when libzstd cannot allocate the context or
     ///   rejects a parameter (e.g. a libzstd built without multi-threading).
-    init(level: Int, workers: Int, downstream: ArchiveOutput) throws {
+    package init(level: Int, workers: Int, downstream: ArchiveOutput) throws {
         guard let context = ZSTD_createCCtx() else {
             throw ArchiveWriteError.zstd(operation: "create a compression context", detail: "out of memory")
         }
@@ -60,7 +59,7 @@ final class ZstdCompressor: ArchiveOutput {
 
     /// Compresses `bytes` (`ZSTD_e_continue`); compressed output is passed on as it appears.
     /// - Throws: `ArchiveWriteError.zstd`, `.closed` after `finish()`, or the downstream error.
-    func write(_ bytes: UnsafeRawBufferPointer) throws {
+    package func write(_ bytes: UnsafeRawBufferPointer) throws {
         guard let base = bytes.baseAddress, bytes.count > 0 else { return }
         try compress(ZSTD_inBuffer(src: base, size: bytes.count, pos: 0), directive: ZSTD_e_continue)
     }
@@ -68,7 +67,7 @@ final class ZstdCompressor: ArchiveOutput {
     /// Ends the frame (`ZSTD_e_end`), passes on the rest, and frees the context. The
     /// handle is cleared before it is freed, so nothing is freed twice.
     /// - Throws: `ArchiveWriteError.zstd`, `.closed` when already finished, or the downstream error.
-    func finish() throws {
+    package func finish() throws {
         try compress(ZSTD_inBuffer(src: nil, size: 0, pos: 0), directive: ZSTD_e_end)
         guard let context = underlying else { throw ArchiveWriteError.closed }
         underlying = nil

@@ -1,5 +1,4 @@
-import FrostbyteCore
-import CLibCrypto
+internal import CLibCrypto
 import FoundationEssentials
 import Glibc
 

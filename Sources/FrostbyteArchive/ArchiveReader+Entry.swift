@@ -1,5 +1,4 @@
-import FrostbyteCore
-import CArchive
+internal import CArchive
 import FoundationEssentials
 import Glibc
 
@@ -55,7 +54,7 @@ public struct ArchiveEntryHeader: Sendable, Equatable {
 }
 
 extension String {
-    func leftPadded(to width: Int, with pad: Character = "0") -> String {
+    package func leftPadded(to width: Int, with pad: Character = "0") -> String {
         count >= width ? self : String(repeating: pad, count: width - count) + self
     }
 }

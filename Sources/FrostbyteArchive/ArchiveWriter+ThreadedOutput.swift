@@ -10,13 +10,13 @@ import Glibc
 /// The first error `downstream` throws is rethrown by the next `write` or by
 /// `finish()`, and nothing more is passed on after it. `finish()` must be called
 /// once to flush and join the thread; `deinit` stops the thread if it was not.
-final class ThreadedOutput: ArchiveOutput {
+package final class ThreadedOutput: ArchiveOutput {
     private let shared: Shared
     private var current: UnsafeMutableRawBufferPointer?
     private var currentCount = 0
     private var finished = false
 
-    init(downstream: ArchiveOutput, slots: Int = 4, slotSize: Int = 1 << 20) {
+    package init(downstream: ArchiveOutput, slots: Int = 4, slotSize: Int = 1 << 20) {
         let shared = Shared(downstream: downstream, slots: max(2, slots), slotSize: slotSize)
         self.shared = shared
         DetachedThread.start(name: "frostbyte-output") { shared.drain() }
@@ -26,7 +26,7 @@ final class ThreadedOutput: ArchiveOutput {
         if !finished { shared.stop(with: ArchiveWriteError.closed) }
     }
 
-    func write(_ bytes: UnsafeRawBufferPointer) throws {
+    package func write(_ bytes: UnsafeRawBufferPointer) throws {
         var offset = 0
         while offset < bytes.count {
             if current == nil { current = try shared.takeFree() }
@@ -41,7 +41,7 @@ final class ThreadedOutput: ArchiveOutput {
 
     /// Passes on what is buffered, waits until the thread has written everything,
     /// and rethrows the downstream error, if any.
-    func finish() throws {
+    package func finish() throws {
         if currentCount > 0 { handOver() }
         finished = true
         try shared.finish()
@@ -64,7 +64,7 @@ final class ThreadedOutput: ArchiveOutput {
         var done = false
         var error: Error?
 
-        init(downstream: ArchiveOutput, slots: Int, slotSize: Int) {
+        package init(downstream: ArchiveOutput, slots: Int, slotSize: Int) {
             self.downstream = downstream
             all = (0..<slots).map { _ in UnsafeMutableRawBufferPointer.allocate(byteCount: slotSize, alignment: 64) }
             free = all

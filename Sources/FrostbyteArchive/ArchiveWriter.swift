@@ -1,5 +1,5 @@
 import FrostbyteCore
-import CArchive
+internal import CArchive
 import FoundationEssentials
 import Glibc
 

@@ -1,8 +1,7 @@
-import FrostbyteCore
 import FoundationEssentials
+import Glibc
 
 #if canImport(Glibc)
-import Glibc
 #endif
 
 /// The locale libarchive converts entry names under, shared by `ArchiveWriter` and

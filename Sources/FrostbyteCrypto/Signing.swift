@@ -1,5 +1,5 @@
 import FrostbyteCore
-import CLibCrypto
+internal import CLibCrypto
 import FoundationEssentials
 import Glibc
 

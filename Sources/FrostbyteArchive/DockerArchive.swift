@@ -26,7 +26,7 @@ public enum DockerArchive {
     }
 
     /// An archive path without leading `./` and trailing `/`.
-    static func normalize(_ path: String) -> String {
+    package static func normalize(_ path: String) -> String {
         var path = Substring(path)
         while path.hasPrefix("./") { path = path.dropFirst(2) }
         while path.hasSuffix("/") { path = path.dropLast() }

@@ -16,9 +16,6 @@ public enum ArchiveReadError: UserFacingError, Equatable {
     case corruptArchive(entry: String?, detail: String)
     /// The bytes could not be read from disk.
     case readFailed(detail: String)
-    /// A part of a split bundle is missing, of another size or holds other bytes than
-    /// its index says (`SplitPartsReader`); the problem names the part.
-    case part(VerificationProblem)
 
     /// What is wrong, without the advice for bundles that `message` adds: for
     /// archives that are not bundles (a docker-archive given to `build`).
@@ -36,8 +33,6 @@ public enum ArchiveReadError: UserFacingError, Equatable {
             return "damaged archive\(Self.at(entry)): \(detail)"
         case .readFailed(let detail):
             return "reading the archive failed: \(detail)"
-        case .part(let problem):
-            return problem.message
         }
     }
 
@@ -47,7 +42,7 @@ public enum ArchiveReadError: UserFacingError, Equatable {
             return problem + "; a bundle is the <name>-<version>.tar.zst file written by 'frostbyte-bundle build'"
         case .truncated, .corruptCompression:
             return problem + "; copy the bundle again and compare it with its .sha256 file"
-        case .unsupportedFormat, .corruptArchive, .readFailed, .part:
+        case .unsupportedFormat, .corruptArchive, .readFailed:
             return problem
         }
     }
@@ -55,7 +50,7 @@ public enum ArchiveReadError: UserFacingError, Equatable {
     public var exitStatus: ExitStatus {
         switch self {
         case .unrecognizedFormat, .unsupportedFormat: return .badInput
-        case .truncated, .corruptCompression, .corruptArchive, .part: return .checkFailed
+        case .truncated, .corruptCompression, .corruptArchive: return .checkFailed
         case .readFailed: return .environment
         }
     }

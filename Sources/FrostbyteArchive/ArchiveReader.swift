@@ -1,5 +1,6 @@
 import FrostbyteCore
-import CArchive
+import FrostbyteCrypto
+internal import CArchive
 import FoundationEssentials
 import Glibc
 
@@ -36,22 +37,12 @@ public final class ArchiveReader {
     private var entriesRead = 0
     private let allowsCompression: Bool
 
-    /// Opens the file at `path` (tar or tar.zst, detected from its bytes). A path
-    /// ending in `.parts.json` is a split bundle's index: its parts are checked for
-    /// presence and size first (`SplitPartsSet.preflight`, the first problem thrown as
-    /// `ArchiveReadError.part`) and then read in order by a `SplitPartsReader`.
+    /// Opens the tar or tar.zst file at `path` (detected from its bytes).
     /// - Parameter rawHasher: when given, every raw byte of the file passes through it
-    ///   (used to check the `.sha256` sidecar in the same pass; not used for parts,
-    ///   whose reader checks every part's digest itself).
-    /// - Throws: `FileReadError.cannotOpen`, `ArchiveReadError`, `SplitIndexError`.
+    ///   (used to check the `.sha256` sidecar in the same pass).
+    /// - Throws: `FileReadError.cannotOpen`, `ArchiveReadError`.
     public convenience init(path: String, rawHasher: SHA256Hasher? = nil,
                             onRawBytes: (@Sendable (Int64) -> Void)? = nil) throws {
-        if SplitPartsIndex.isIndexPath(path) {
-            let set = try SplitPartsSet(indexPath: path)
-            if let problem = set.preflight(trust: []).problems.first { throw ArchiveReadError.part(problem) }
-            try self.init(source: SplitPartsReader(set: set, onBytes: onRawBytes), allowsCompression: true)
-            return
-        }
         let source = try FileByteSource(path: path, hasher: rawHasher, onBytes: onRawBytes)
         try self.init(source: source, allowsCompression: true)
     }

@@ -1,4 +1,4 @@
-import FrostbyteCore
+import FrostbyteCrypto
 import FoundationEssentials
 import Glibc
 

@@ -1,4 +1,3 @@
-import FrostbyteCore
 import FoundationEssentials
 import Glibc
 
@@ -63,13 +62,17 @@ public final class ChunkedFileReader {
     }
 }
 
-extension SHA256Hasher {
-    /// Streams the file at `path` through SHA-256 in 1 MiB chunks.
-    /// - Returns: the digest and the file's size in bytes.
-    public static func hash(fileAt path: String) throws -> (digest: SHA256Digest, size: Int64) {
-        let reader = try ChunkedFileReader(path: path)
-        let hasher = SHA256Hasher()
-        let size = try reader.forEachChunk { hasher.update($0) }
-        return (hasher.finalize(), size)
+/// Errors writing a file the tool streams to disk (a `docker save` copy, a staged blob).
+public enum FileWriteError: UserFacingError, Equatable {
+    /// Writing, closing or renaming the file failed (disk full, I/O error).
+    case writeFailed(path: String, reason: String)
+
+    public var message: String {
+        switch self {
+        case .writeFailed(let path, let reason):
+            return "writing \(path) failed: \(reason); check free space and run again"
+        }
     }
+
+    public var exitStatus: ExitStatus { .environment }
 }

@@ -1,4 +1,5 @@
 import FrostbyteCore
+import FrostbyteCrypto
 import FoundationEssentials
 import Glibc
 
@@ -73,7 +74,7 @@ public final class HashingTeeSource: ArchiveByteSource {
 
     private func writeAll(_ descriptor: Int32, _ bytes: UnsafeRawBufferPointer) throws {
         if let reason = FileDescriptorIO.writeAll(descriptor, bytes) {
-            throw BundleWriteError.writeFailed(path: outputPath, reason: reason)
+            throw FileWriteError.writeFailed(path: outputPath, reason: reason)
         }
     }
 }
