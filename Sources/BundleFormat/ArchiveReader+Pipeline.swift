@@ -24,6 +24,10 @@ enum ArchiveEvent: Sendable {
 /// thread that hashes: a small ring of fixed buffers plus a bounded event queue.
 /// Memory is `slotCount * slotSize` whatever the archive size; each side blocks
 /// when the other falls behind.
+///
+/// `@unchecked Sendable`: both threads wait on `condition`, so the queue cannot live in
+/// a `Mutex`; a buffer's bytes belong to one side at a time (the producer from
+/// `acquireSlot` to `send`, the consumer until `release`), which the compiler cannot see.
 final class ChunkPipe: @unchecked Sendable {
     static let slotCount = 6
     static let slotSize = 1 << 20

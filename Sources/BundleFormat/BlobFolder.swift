@@ -2,15 +2,21 @@ import FrostbyteCore
 import FrostbyteCrypto
 import FoundationEssentials
 import Glibc
+import Synchronization
 
 /// A private folder of content-addressed blobs (`<hex>` files) that a v2 build
 /// collects before packing: each blob is stored once, whichever images use it.
 /// Owns the folder: everything in it is removed when the value goes away, on
 /// `remove()`, and on SIGINT/SIGTERM/SIGHUP (`CleanupOnSignal`).
-public final class BlobFolder: @unchecked Sendable {
+/// Safe to share between threads: the only mutable state (the signal-cleanup token and
+/// the temporary-name counter) is behind one `Mutex`.
+public final class BlobFolder: Sendable {
     public let path: String
-    private var token: CleanupOnSignal.Token?
-    private var counter = 0
+    private struct State {
+        var token: CleanupOnSignal.Token?
+        var counter = 0
+    }
+    private let state = Mutex(State())
 
     /// Creates the folder `path` (mode 0700); it must not exist.
     /// - Throws: `BundleWriteError.cannotCreate`.
@@ -19,7 +25,8 @@ public final class BlobFolder: @unchecked Sendable {
         guard mkdir(path, 0o700) == 0 else {
             throw BundleWriteError.cannotCreate(path: path, reason: String(cString: strerror(errno)))
         }
-        token = CleanupOnSignal.register(action: { [path] in BlobFolder.removeTree(path) })
+        let token = CleanupOnSignal.register(action: { [path] in BlobFolder.removeTree(path) })
+        state.withLock { $0.token = token }
     }
 
     deinit { remove() }
@@ -32,8 +39,11 @@ public final class BlobFolder: @unchecked Sendable {
 
     /// A new temporary file path inside the folder, for a blob whose digest is not yet known.
     public func temporaryPath() -> String {
-        counter += 1
-        return path + "/.incoming-\(counter)"
+        let number = state.withLock { state in
+            state.counter += 1
+            return state.counter
+        }
+        return path + "/.incoming-\(number)"
     }
 
     /// Moves the finished file at `temporary` to its content address, or drops it
@@ -65,8 +75,10 @@ public final class BlobFolder: @unchecked Sendable {
     /// Deletes the folder and every file in it; safe to call more than once.
     public func remove() {
         Self.removeTree(path)
-        CleanupOnSignal.unregister(token)
-        token = nil
+        CleanupOnSignal.unregister(state.withLock { state in
+            defer { state.token = nil }
+            return state.token
+        })
     }
 
     private static func removeTree(_ path: String) {

@@ -1,6 +1,7 @@
 import FrostbyteCore
 import FrostbyteCrypto
 import Dispatch
+import Synchronization
 import FoundationEssentials
 import Glibc
 
@@ -64,34 +65,42 @@ extension BundleWriter {
     }
 }
 
-/// Work queue and results of the hashing pre-pass, shared by its threads under a lock.
-private final class HashingState: @unchecked Sendable {
-    private let lock = ConditionLock()
-    private var nextIndex = 0
+/// Work queue and results of the hashing pre-pass, shared by its threads. Nothing
+/// waits on it, so one `Mutex` guards the whole state.
+private final class HashingState: Sendable {
+    private struct State {
+        var nextIndex = 0
+        var results: [(SHA256Digest, Int64)?]
+        var firstError: Error?
+    }
+
     private let count: Int
-    private(set) var results: [(SHA256Digest, Int64)?]
-    private(set) var firstError: Error?
+    private let state: Mutex<State>
 
     init(count: Int) {
         self.count = count
-        self.results = Array(repeating: nil, count: count)
+        state = Mutex(State(results: Array(repeating: nil, count: count)))
     }
+
+    var results: [(SHA256Digest, Int64)?] { state.withLock { $0.results } }
+    var firstError: Error? { state.withLock { $0.firstError } }
 
     /// The next item to hash, or nil when done or after a failure.
     func take() -> Int? {
-        lock.lock(); defer { lock.unlock() }
-        guard firstError == nil, nextIndex < count else { return nil }
-        defer { nextIndex += 1 }
-        return nextIndex
+        state.withLock { state in
+            guard state.firstError == nil, state.nextIndex < count else { return nil }
+            defer { state.nextIndex += 1 }
+            return state.nextIndex
+        }
     }
 
     func store(_ index: Int, _ digest: SHA256Digest, _ size: Int64) {
-        lock.lock(); defer { lock.unlock() }
-        results[index] = (digest, size)
+        state.withLock { $0.results[index] = (digest, size) }
     }
 
     func fail(_ error: Error) {
-        lock.lock(); defer { lock.unlock() }
-        if firstError == nil { firstError = error }
+        state.withLock { state in
+            if state.firstError == nil { state.firstError = error }
+        }
     }
 }

@@ -137,6 +137,11 @@ final class MemoryOutput: ArchiveOutput {
 }
 
 /// The body's archive, written by one thread of its own from a queue of entries.
+///
+/// `@unchecked Sendable`: the queue and flags are guarded by `condition`, which both
+/// sides wait on (a full backlog, an empty queue, the end), so they cannot live in a
+/// `Mutex`; the archive writer is used by the body thread only, and by `finish()`'s
+/// caller only after that thread has said it is done.
 final class BodyThread: @unchecked Sendable {
     private let condition = ConditionLock()
     private var queue: [BundleEntry] = []

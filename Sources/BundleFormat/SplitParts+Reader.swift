@@ -46,6 +46,10 @@ extension ArchiveReader {
 /// reader left, checks the remaining parts and the whole bundle's SHA-256. Owns its
 /// file descriptor and buffer. Confined to one thread at a time (handed over only
 /// across a join).
+///
+/// `@unchecked Sendable`: it is handed to the archive reader thread and back, and the
+/// compiler cannot see that the hand-overs are ordered by that thread's start and its
+/// `done` semaphore, so no two threads use it at once.
 public final class SplitPartsReader: ArchiveByteSource, @unchecked Sendable {
     public let set: SplitPartsSet
     private let onBytes: (@Sendable (Int64) -> Void)?

@@ -223,8 +223,10 @@ extension DockerEngine {
 }
 
 /// The archive writer's output into docker's stdin, each write bounded by the load's
-/// deadline. Remembers how the writing ended, for the caller's error.
-private final class ChildInput: ArchiveOutput, @unchecked Sendable {
+/// deadline. Remembers how the writing ended, for the caller's error. Not Sendable:
+/// the writer's output thread uses it, and the caller reads the flags only after
+/// `ArchiveWriter.finish()` (or its failure) has joined that thread.
+private final class ChildInput: ArchiveOutput {
     let child: ChildProcess
     let deadline: Date
     /// Set on the writer's output thread; read once that thread is joined.

@@ -54,6 +54,10 @@ package final class ThreadedOutput: ArchiveOutput {
     }
 
     /// State shared with the output thread, under one condition variable. Owns the buffers.
+    /// `@unchecked Sendable`: both threads wait on the condition (for a free buffer, for
+    /// a filled one), so the state cannot live in a `Mutex`; the buffers' bytes are
+    /// touched by one side at a time, as the free and filled lists hand them over, and
+    /// `downstream` only by the output thread.
     private final class Shared: @unchecked Sendable {
         let downstream: ArchiveOutput
         let condition = ConditionLock()

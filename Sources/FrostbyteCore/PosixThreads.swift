@@ -1,9 +1,13 @@
 import Glibc
 
-/// A pthread mutex with its condition variable: what NSLock and NSCondition gave
-/// this module before it moved to FoundationEssentials (which has neither; the
-/// full Foundation drags ICU's 33 MB of data into a static binary). Public so
-/// that Host can replace its NSLock/NSCondition uses the same way.
+/// A pthread mutex with its condition variable, for state a thread really waits on
+/// (the pipelined writer's body thread, the archive pipeline, the threaded output).
+/// State that nobody waits on goes in a `Mutex<State>` (Synchronization) instead,
+/// where the compiler checks every access; FoundationEssentials has no NSCondition
+/// (the full Foundation drags ICU's 33 MB of data into a static binary).
+///
+/// `@unchecked Sendable`: the compiler cannot see that the pthread objects are only
+/// used through their own thread-safe calls.
 ///
 /// Guarantees: the one owner of both pthread objects, allocated on the heap (never
 /// moved) in `init` and destroyed in `deinit`; `wait()` must be called with the lock

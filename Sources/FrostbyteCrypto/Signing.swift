@@ -35,7 +35,11 @@ public enum SigningError: UserFacingError, Equatable {
 }
 
 /// Owns one `EVP_PKEY` and frees it exactly once.
-final class EVPKey {
+///
+/// `@unchecked Sendable`: the compiler cannot see into the C object behind the pointer.
+/// The key is never changed after it is parsed, and libcrypto allows concurrent use of
+/// one `EVP_PKEY` for signing and verifying (each operation makes its own context).
+final class EVPKey: @unchecked Sendable {
     let underlying: OpaquePointer
 
     init(_ pointer: OpaquePointer) { underlying = pointer }
@@ -113,7 +117,7 @@ private func readEd25519(_ pem: Data, origin: String, expected: String,
 }
 
 /// An Ed25519 public key (PEM SubjectPublicKeyInfo, as `openssl pkey -pubout` writes).
-public struct VerifyingKey: @unchecked Sendable {
+public struct VerifyingKey: Sendable {
     fileprivate let key: EVPKey
 
     /// Parses a PEM public key; `origin` names it in errors.
@@ -159,7 +163,7 @@ public struct VerifyingKey: @unchecked Sendable {
 }
 
 /// An Ed25519 private key (PEM PKCS#8, as `openssl genpkey -algorithm ed25519` writes).
-public struct SigningKey: @unchecked Sendable {
+public struct SigningKey: Sendable {
     fileprivate let key: EVPKey
 
     /// Parses a PEM PKCS#8 private key; `origin` names it in errors.

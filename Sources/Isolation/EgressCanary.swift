@@ -2,6 +2,7 @@ import FrostbyteCore
 import Dispatch
 import FoundationEssentials
 import Glibc
+import Synchronization
 
 /// A leak detector the checker builds for one run and tears down afterwards: a
 /// network namespace `fbcanary-<run>` joined to the host by a veth pair, host side
@@ -11,18 +12,23 @@ import Glibc
 /// the canary and never leaves the machine. The canary counts every IPv4 packet it
 /// receives (`Ip InReceives` of its own namespace), every accepted connection and
 /// every datagram (whose payload names the sender).
-final class EgressCanary: @unchecked Sendable {
+final class EgressCanary: Sendable {
     let runID: String
     let namespaceName: String
     let hostInterface: String
     let canaryInterface: String
     let hostAddress: String
     let canaryAddress: String
-    private(set) var listener: CountingListener?
-    private var baseline = 0
     private let timeout: Double
-    private var torn = false
-    private let tornLock = ConditionLock()
+    /// The listeners, the packet count at the baseline and whether it is torn down;
+    /// nothing waits on it.
+    private struct State {
+        var listener: CountingListener?
+        var baseline = 0
+        var torn = false
+    }
+    private let state = Mutex(State())
+    var listener: CountingListener? { state.withLock { $0.listener } }
 
     /// What reached the canary since the baseline.
     struct Observation: Sendable, Equatable {
@@ -71,7 +77,7 @@ final class EgressCanary: @unchecked Sendable {
             }
             IsolationCleanup.register(self)
             switch result {
-            case .success(let made)?: listener = made
+            case .success(let made)?: state.withLock { $0.listener = made }
             case .failure(let error)?: throw IsolationError.canary(detail: "\(error)")
             case nil: throw IsolationError.canary(detail: "entering \(namespaceName) did not finish within \(Int(timeout)) s")
             }
@@ -101,7 +107,8 @@ final class EgressCanary: @unchecked Sendable {
         }
         usleep(50_000)
         _ = listener.collect()
-        baseline = packetCount() ?? 0
+        let baseline = packetCount() ?? 0
+        state.withLock { $0.baseline = baseline }
         return result
     }
 
@@ -135,6 +142,7 @@ final class EgressCanary: @unchecked Sendable {
     func observe() -> Observation {
         guard let listener else { return Observation(packets: 0, tcpSources: [], datagrams: []) }
         let collected = listener.collect()
+        let baseline = state.withLock { $0.baseline }
         let packets = max(0, (packetCount() ?? baseline) - baseline)
         return Observation(packets: packets, tcpSources: collected.tcp, datagrams: collected.udp)
     }
@@ -142,13 +150,13 @@ final class EgressCanary: @unchecked Sendable {
     /// Removes the listeners, the namespace and the veth pair. Idempotent; errors are
     /// ignored because the objects may already be gone.
     func tearDown() {
-        tornLock.lock()
-        let already = torn
-        torn = true
-        tornLock.unlock()
+        let already = state.withLock { state in
+            defer { state.torn = true }
+            return state.torn
+        }
         guard !already else { return }
         IsolationCleanup.unregister(self)
-        listener = nil
+        state.withLock { $0.listener = nil }
         _ = try? CommandRunner.run(["ip", "netns", "del", namespaceName], timeout: timeout)
         _ = try? CommandRunner.run(["ip", "link", "del", hostInterface], timeout: timeout)
     }

@@ -6,6 +6,10 @@ import Glibc
 /// receive queue, with their source addresses. Create it inside the namespace it
 /// should listen in (`NetworkNamespace.perform`); read it from any thread afterwards.
 /// Confined to one caller at a time.
+///
+/// `@unchecked Sendable`: it is made on the namespace's thread and then used by the
+/// checker's thread; its sockets are plain descriptors the kernel serializes, and the
+/// compiler cannot see that it is used by one thread at a time after the hand-over.
 final class CountingListener: @unchecked Sendable {
     let address: String
     let tcpPort: UInt16

@@ -2,6 +2,7 @@ import FrostbyteCore
 import Dispatch
 import FoundationEssentials
 import Glibc
+import Synchronization
 
 /// A network namespace a probe runs in.
 public enum ProbeNamespace: Sendable, Equatable, CustomStringConvertible {
@@ -104,10 +105,10 @@ enum NetworkNamespace {
     static func lastError() -> String { String(cString: strerror(errno)) }
 }
 
-/// A value written by one thread and read by another, guarded by a lock.
-final class ResultBox<T>: @unchecked Sendable {
-    private let lock = ConditionLock()
-    private var value: T?
-    func set(_ newValue: T) { lock.lock(); value = newValue; lock.unlock() }
-    func get() -> T? { lock.lock(); defer { lock.unlock() }; return value }
+/// A value written by one thread and read by another (nobody waits on it: the reader
+/// waits on a semaphore first).
+final class ResultBox<T: Sendable>: Sendable {
+    private let value = Mutex<T?>(nil)
+    func set(_ newValue: T) { value.withLock { $0 = newValue } }
+    func get() -> T? { value.withLock { $0 } }
 }
