@@ -1,4 +1,3 @@
-import FrostbyteCore
 import FrostbyteCrypto
 import FrostbyteArchive
 import FoundationEssentials
@@ -134,11 +133,11 @@ extension BundleVerifier {
         guard stat(path, &info) == 0 else { throw BundleInputError.notFound(path: path) }
         let meta: [String: Data]
         if info.st_mode & S_IFMT == S_IFDIR {
-            meta = try readFolderMeta(path)
+            meta = try BundleHead.folderFiles(path)
         } else {
             guard info.st_size > 0 else { throw BundleInputError.emptyFile(path: path) }
             do {
-                meta = try readArchiveMeta(path)
+                meta = try BundleHead.archiveFiles(path)
             } catch let error as ArchiveReadError {
                 switch error {
                 case .unrecognizedFormat, .unsupportedFormat:
@@ -205,41 +204,5 @@ extension BundleVerifier {
             inspection.parts = try SplitPartsSet(indexPath: path).preflight(trust: trust).summary
         }
         return inspection
-    }
-
-    private static func readArchiveMeta(_ path: String) throws -> [String: Data] {
-        let reader = try ArchiveReader.openBundle(path: path)
-        var meta: [String: Data] = [:]
-        var root: String?
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 256 << 10, alignment: 64)
-        defer { buffer.deallocate() }
-        while let header = try reader.nextEntry() {
-            guard case .success(let place) = EntryRules.place(of: header, root: root, hasRootFolder: true) else { break }
-            if root == nil, let text = header.utf8Path { root = String(text.split(separator: "/").first ?? "") }
-            guard case .inside(let relative) = place else { continue }
-            guard VerificationSession.metaFiles.contains(relative), header.kind == .regular,
-                  header.size <= VerificationSession.metaLimit else { break }
-            var data = Data()
-            while true {
-                let count = try reader.readData(into: buffer)
-                if count == 0 { break }
-                data.append(contentsOf: UnsafeRawBufferPointer(rebasing: buffer[0..<count]))
-            }
-            meta[relative] = data
-            if relative == "SHA256SUMS" { break }
-        }
-        return meta
-    }
-
-    private static func readFolderMeta(_ path: String) throws -> [String: Data] {
-        var meta: [String: Data] = [:]
-        for name in VerificationSession.metaFiles {
-            let file = PathText.join(path, name)
-            var info = stat()
-            guard lstat(file, &info) == 0, info.st_mode & S_IFMT == S_IFREG,
-                  info.st_size <= VerificationSession.metaLimit else { continue }
-            meta[name] = try Data(contentsOf: URL(fileURLWithPath: file))
-        }
-        return meta
     }
 }

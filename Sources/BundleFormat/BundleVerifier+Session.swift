@@ -17,8 +17,8 @@ struct ObservedEntry {
 /// compares what was seen with the manifest. Memory grows with the number of
 /// entries (paths and digests), never with their size.
 final class VerificationSession {
-    static let metaLimit = 16 << 20
-    static let metaFiles: Set<String> = ["MANIFEST.json", "MANIFEST.json.sig", "SHA256SUMS"]
+    static let metaLimit = BundleHead.manifestLimit
+    static let metaFiles = BundleHead.files
 
     var report: VerificationReport
     let trust: [TrustedKey]

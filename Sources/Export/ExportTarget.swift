@@ -7,8 +7,8 @@ import Glibc
 
 /// The installation an export reads from: the receipt (`state/receipt.json`), the
 /// active release's MANIFEST.json (its `exports` steps) and the compose invocation
-/// of the Host layout contract. Loading checks everything an export needs before a
-/// single step runs.
+/// of the installed stack (`InstallationState`'s layout and `InstalledStack`). Loading
+/// checks everything an export needs before a single step runs.
 public struct ExportTarget: Sendable {
     public let layout: InstallationLayout
     public let receipt: InstallationReceipt

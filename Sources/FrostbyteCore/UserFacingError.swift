@@ -1,4 +1,4 @@
-/// Exit status classes of the command contract (docs/DESIGN: 0 ok, 1 check failed,
+/// Exit status classes of the command contract (README.md, "Exit status": 0 ok, 1 check failed,
 /// 2 bad usage or bad input, 3 environment problem).
 public enum ExitStatus: Int32, Sendable, Codable {
     case success = 0

@@ -127,26 +127,21 @@ public struct InstalledBase: Sendable {
         guard output >= 0 else { throw InstallError.filesystem(operation: "create", path: target, reason: String(cString: strerror(errno))) }
         var closed = false
         defer { if !closed { close(output) } }
-        let hasher = SHA256Hasher()
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: ChunkedFileReader.defaultChunkSize, alignment: 16)
-        defer { buffer.deallocate() }
-        while true {
-            let count = try FileDescriptorIO.read(input, into: buffer) {
-                InstallError.filesystem(operation: "read", path: source, reason: $0)
-            }
-            if count == 0 { break }
-            let chunk = UnsafeRawBufferPointer(rebasing: buffer[0..<count])
-            hasher.update(chunk)
-            if let reason = FileDescriptorIO.writeAll(output, chunk) {
-                throw InstallError.filesystem(operation: "write", path: target, reason: reason)
-            }
+        let tee = HashingTeeSource(input: input, inputPath: source, output: output, outputPath: target,
+                                   progress: SilentProgress())
+        do {
+            try tee.drain()
+        } catch FileReadError.readFailed(_, let reason) {
+            throw InstallError.filesystem(operation: "read", path: source, reason: reason)
+        } catch FileWriteError.writeFailed(_, let reason) {
+            throw InstallError.filesystem(operation: "write", path: target, reason: reason)
         }
         guard fchmod(output, mode) == 0, fsync(output) == 0 else {
             throw InstallError.filesystem(operation: "write", path: target, reason: String(cString: strerror(errno)))
         }
         closed = true
         close(output)
-        return (hasher.finalize(), hasher.byteCount)
+        return (tee.finalize(), tee.size)
     }
 
 }
