@@ -1,18 +1,23 @@
 import Foundation
+import TestSupport
 import Testing
 
 /// "Every docker call goes through the engine client": no source file outside
 /// Sources/Engine names the docker CLI as a program to run, and nothing but the core's
-/// `ChildProcess` starts a process. A negative control proves the scan finds a call.
+/// `ChildProcess` starts a process, in Sources and in Tests (where TestSupport's
+/// `TestCommand` and `RunningCommand` sit on it). A negative control proves the scan
+/// finds a call.
 @Suite("Engine boundary")
 struct EngineBoundaryTests {
-    static let sources = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        .appendingPathComponent("Sources")
+    static let sources = URL(fileURLWithPath: TestRun.repositoryRoot).appendingPathComponent("Sources")
+    static let tests = URL(fileURLWithPath: TestRun.repositoryRoot).appendingPathComponent("Tests")
+
+    /// Foundation's process launcher, as a pattern (so this file does not name it).
+    static let foundationProcess = #"\bProcess\(\)"#
 
     /// Lines that start a docker program or a process outside the allowed module.
     static func violations(in text: String) -> [String] {
-        let patterns = [#"\[\s*"docker(-compose)?"\s*,"#, #"\bProcess\(\)"#, #"\bposix_spawn\("#]
+        let patterns = [#"\[\s*"docker(-compose)?"\s*,"#, foundationProcess, #"\bposix_spawn\("#]
         return text.split(separator: "\n").map(String.init).filter { line in
             let code = line.trimmingCharacters(in: .whitespaces)
             guard !code.hasPrefix("//") else { return false }
@@ -29,7 +34,8 @@ struct EngineBoundaryTests {
         for file in files {
             let text = try String(contentsOf: Self.sources.appendingPathComponent(file), encoding: .utf8)
             for line in Self.violations(in: text) {
-                if file.hasPrefix("Engine/") && !line.contains("Process()") && !line.contains("posix_spawn(") { continue }
+                if file.hasPrefix("Engine/") && line.range(of: Self.foundationProcess, options: .regularExpression) == nil
+                    && !line.contains("posix_spawn(") { continue }
                 if file == "FrostbyteCore/ChildProcess.swift" && line.contains("posix_spawn(") { continue }
                 // The engine client's own legacy Compose v1 probe is in Engine too.
                 found.append("\(file): \(line.trimmingCharacters(in: .whitespaces))")
@@ -41,7 +47,23 @@ struct EngineBoundaryTests {
     @Test("the scan finds a docker call and a Process (negative control)")
     func negativeControl() {
         #expect(Self.violations(in: #"let r = try CommandRunner.run(["docker", "ps"], timeout: 1)"#).count == 1)
-        #expect(Self.violations(in: "let p = Process()").count == 1)
+        #expect(Self.violations(in: "let p = Process" + "()").count == 1)
         #expect(Self.violations(in: #"// try CommandRunner.run(["docker", "ps"])"#).isEmpty)
+    }
+
+    @Test("no test starts a process but through ChildProcess (TestSupport's TestCommand, RunningCommand)")
+    func testsStartProgramsOnlyThroughChildProcessHelpers() throws {
+        let files = FileManager.default.enumerator(atPath: Self.tests.path)?.compactMap { $0 as? String }
+            .filter { $0.hasSuffix(".swift") } ?? []
+        #expect(files.count > 50, "the scan must see the tests")
+        var found: [String] = []
+        for file in files {
+            let text = try String(contentsOf: Self.tests.appendingPathComponent(file), encoding: .utf8)
+            for line in text.split(separator: "\n") where line.range(of: Self.foundationProcess, options: .regularExpression) != nil
+                || line.contains("posix_spawn(") {
+                found.append("\(file): \(line.trimmingCharacters(in: .whitespaces))")
+            }
+        }
+        #expect(found.isEmpty, "a test starts a process without ChildProcess: \(found)")
     }
 }

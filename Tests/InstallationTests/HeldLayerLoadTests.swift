@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 import BundleFormat
 @testable import Engine
@@ -12,7 +13,7 @@ import FrostbyteCore
 /// on a layer the engine does not hold fails (negative control), and the loader then
 /// loads again with every layer. On the containerd store nothing is left out.
 @Suite("Loading images with layers the engine holds (real dockerd)", .serialized,
-       .enabled(if: RaceProjects.dockerTestsEnabled, "needs dockerd (CI=true makes a missing dockerd a failure)"))
+       .requiresDocker)
 struct HeldLayerLoadTests {
     @Test func sharedBaseGoesThroughOnce() throws {
         let release = try TwoImageRelease()
@@ -76,9 +77,8 @@ private struct TwoImageRelease {
     let base: String
 
     init() throws {
-        try #require(RaceProjects.dockerAvailable, "dockerd is not running")
         store = try engine.capabilities().imageStore
-        let folder = NSTemporaryDirectory() + "fbheld-\(RaceProjects.runID)-\(UInt32.random(in: 0...UInt32.max))"
+        let folder = NSTemporaryDirectory() + "fbheld-\(TestRun.id)-\(UInt32.random(in: 0...UInt32.max))"
         let layout = InstallationLayout(prefix: "\(folder)/prefix")
         try FileManager.default.createDirectory(atPath: "\(folder)/\(OCILayout.folder)/blobs/sha256",
                                                 withIntermediateDirectories: true)
@@ -100,7 +100,7 @@ private struct TwoImageRelease {
                                          "-cf", "\(source).tar", "-C", source, "."])
             return try Data(contentsOf: URL(fileURLWithPath: "\(source).tar"))
         }
-        let base = try blob(layer("base", "shared by both images \(RaceProjects.runID)\n"), OCILayout.layerMediaType)
+        let base = try blob(layer("base", "shared by both images \(TestRun.id)\n"), OCILayout.layerMediaType)
         var images: [Manifest.Image] = []
         for name in ["a", "b"] {
             let own = try blob(layer(name, "image \(name)\n"), OCILayout.layerMediaType)
@@ -116,7 +116,7 @@ private struct TwoImageRelease {
                                              size: Int64(config.count)),
                 layers: layers.map(descriptor))
             let manifestDigest = try blob(imageManifest, OCILayout.manifestMediaType)
-            images.append(Manifest.Image(name: "fbtest-held-\(RaceProjects.runID)/\(name):1", digest: configDigest,
+            images.append(Manifest.Image(name: "fbtest-held-\(TestRun.id)/\(name):1", digest: configDigest,
                                          manifestDigest: manifestDigest, layers: layers))
         }
         let files = blobs.map { Manifest.File(path: $0.path, sha256: SHA256Digest(prefixed: $0.digest)!,
