@@ -24,6 +24,10 @@ struct BuilderFixture {
             network:
               name: demo-internal
               subnet: 172.29.0.0/16
+            gateway:
+              service: app
+              ipv4_address: 172.29.0.10
+              port: 8080
             images:
               - ref: frostbyte-demo/app:1.0
 

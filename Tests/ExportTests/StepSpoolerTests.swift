@@ -65,7 +65,7 @@ struct StepSpoolerEngineTests {
         let spooler = StepSpooler(project: project, timeout: 2)
 
         // 3 MB through the spool: more than any pipe or buffer holds at once.
-        let big = Manifest.ExportStep(name: "zeros.bin", service: "postgres", command: ["head", "-c", "3000000", "/dev/zero"])
+        let big = Manifest.ExportStep(name: "zeros.bin", service: "postgres", command: ["busybox", "head", "-c", "3000000", "/dev/zero"])
         let spooled = try spooler.run(big, spoolPath: "\(folder)/zeros", stderrPath: "\(folder)/zeros.err")
         #expect(spooled.size == 3_000_000)
         #expect(spooled.sha256 == SHA256Hasher.hash(Data(count: 3_000_000)))
