@@ -115,4 +115,23 @@ public struct V2Layout: Sendable {
                                    size: blob.size)
             }
     }
+
+    /// Writes every blob to `<folder>/<blob.path>` (an extracted release's layout),
+    /// creating the blob folder.
+    public func writeBlobs(into folder: String) throws {
+        try FileManager.default.createDirectory(atPath: "\(folder)/\(OCILayout.blobFolder)", withIntermediateDirectories: true)
+        for blob in blobs {
+            let target = "\(folder)/\(blob.path)"
+            switch blob.source {
+            case .data(let data): try data.write(to: URL(fileURLWithPath: target))
+            case .file(let path): try FileManager.default.copyItem(atPath: path, toPath: target)
+            case .directory: throw TestFailure("blob \(blob.digest) is a folder")
+            }
+        }
+    }
+
+    /// The blobs as MANIFEST.json's `files[]` lists them (0644 regular files).
+    public var files: [Manifest.File] {
+        blobs.map { Manifest.File(path: $0.path, sha256: SHA256Digest(prefixed: $0.digest), size: $0.size, mode: "0644") }
+    }
 }
