@@ -65,6 +65,7 @@ let package = Package(
         // the hand-built v2 layout.
         .target(name: "TestSupport", dependencies: ["FrostbyteCore", "BundleFormat"], path: "Tests/TestSupport"),
 
+        .testTarget(name: "TestSupportTests", dependencies: ["FrostbyteCore", "TestSupport"]),
         .testTarget(name: "FrostbyteCoreTests", dependencies: ["FrostbyteCore", "TestSupport"]),
         .testTarget(name: "BundleFormatTests", dependencies: ["FrostbyteCore", "BundleFormat", "TestSupport"]),
         .testTarget(name: "StackTests", dependencies: ["FrostbyteCore", "Stack", "TestSupport"]),

@@ -34,14 +34,19 @@ struct EngineBoundaryTests {
         }
     }
 
+    /// Every `.swift` file below `root` (relative path and text); fails the test when
+    /// there are fewer than 50, so a scan that sees nothing cannot pass.
+    static func swiftFiles(below root: URL) throws -> [(file: String, text: String)] {
+        let files = FileManager.default.enumerator(atPath: root.path)?.compactMap { $0 as? String }
+            .filter { $0.hasSuffix(".swift") } ?? []
+        #expect(files.count > 50, "the scan must see \(root.path)")
+        return try files.map { ($0, try String(contentsOf: root.appendingPathComponent($0), encoding: .utf8)) }
+    }
+
     @Test("no module but Engine runs docker; only ChildProcess spawns")
     func boundary() throws {
-        let files = FileManager.default.enumerator(atPath: Self.sources.path)?.compactMap { $0 as? String }
-            .filter { $0.hasSuffix(".swift") } ?? []
-        #expect(files.count > 50, "the scan must see the sources")
         var found: [String] = []
-        for file in files {
-            let text = try String(contentsOf: Self.sources.appendingPathComponent(file), encoding: .utf8)
+        for (file, text) in try Self.swiftFiles(below: Self.sources) {
             for line in Self.violations(in: text) {
                 let spawns = !Self.spawns(in: line).isEmpty
                 if file.hasPrefix("Engine/") && !spawns { continue }
@@ -66,13 +71,8 @@ struct EngineBoundaryTests {
 
     @Test("no test starts a process but through ChildProcess (TestSupport's TestCommand, RunningCommand)")
     func testsStartProgramsOnlyThroughChildProcessHelpers() throws {
-        let files = FileManager.default.enumerator(atPath: Self.tests.path)?.compactMap { $0 as? String }
-            .filter { $0.hasSuffix(".swift") } ?? []
-        #expect(files.count > 50, "the scan must see the tests")
-        var found: [String] = []
-        for file in files {
-            let text = try String(contentsOf: Self.tests.appendingPathComponent(file), encoding: .utf8)
-            found += Self.spawns(in: text).map { "\(file): \($0.trimmingCharacters(in: .whitespaces))" }
+        let found = try Self.swiftFiles(below: Self.tests).flatMap { file, text in
+            Self.spawns(in: text).map { "\(file): \($0.trimmingCharacters(in: .whitespaces))" }
         }
         #expect(found.isEmpty, "a test starts a process without ChildProcess: \(found)")
     }
