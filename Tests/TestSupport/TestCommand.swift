@@ -33,7 +33,8 @@ public enum TestCommand {
     /// result, whatever its exit status.
     /// - Parameters:
     ///   - environment: added to this process's environment.
-    ///   - removing: names dropped from it (prefixes ending in `*` drop every match).
+    ///   - removing: names the program does not get, even when set here or in
+    ///     `environment` (a name ending in `*` drops every name with that prefix).
     ///   - stdin: bytes fed as stdin; else the file `stdinFile`; else /dev/null.
     ///   - folder: the working folder.
     ///   - timeout: seconds before the program is stopped and the call throws
@@ -45,7 +46,7 @@ public enum TestCommand {
                            timeout: Double? = 900) throws -> CommandOutput {
         var command = ["env"]
         if let folder { command += ["-C", folder] }
-        let present = ProcessInfo.processInfo.environment.keys
+        let present = Set(ProcessInfo.processInfo.environment.keys).union(environment.keys)
         for name in removing {
             let names = name.hasSuffix("*") ? present.filter { $0.hasPrefix(name.dropLast()) }.sorted() : [name]
             for each in names { command += ["-u", each] }
