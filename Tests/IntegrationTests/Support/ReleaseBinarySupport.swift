@@ -10,8 +10,6 @@ import TestSupport
 /// throws); elsewhere the tests are skipped (`enabled` is false) unless the input
 /// is there.
 enum ReleaseBinarySupport {
-    static let underCI = ProcessInfo.processInfo.environment["CI"] == "true"
-
     /// FROSTBYTE_RELEASE_BIN when it names an executable file, else nil.
     static let binary: String? = {
         guard let path = ProcessInfo.processInfo.environment["FROSTBYTE_RELEASE_BIN"], !path.isEmpty,
@@ -32,11 +30,11 @@ enum ReleaseBinarySupport {
     }
 
     /// True when the ELF tests can run or must fail (CI).
-    static var binaryEnabled: Bool { binary != nil || underCI }
+    static var binaryEnabled: Bool { binary != nil || TestRun.isCI }
 
     /// True when the chroot tests can run or must fail (CI): they also need root.
     static var rootsEnabled: Bool {
-        underCI || (binary != nil && getuid() == 0 && suites.allSatisfy { root($0) != nil })
+        TestRun.isCI || (binary != nil && getuid() == 0 && suites.allSatisfy { root($0) != nil })
     }
 
     /// The release binary, or a thrown failure naming how to make it.
