@@ -71,13 +71,31 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
+        // Shared by every test target: the binary under test (one rule), the command
+        // runner on ChildProcess, the docker requirement trait, the stale-run sweep,
+        // the hand-built v2 layout.
+        .target(name: "TestSupport", dependencies: ["FrostbyteCore", "FrostbyteCrypto", "BundleFormat"],
+                path: "Tests/TestSupport"),
+
+        .testTarget(name: "TestSupportTests", dependencies: ["FrostbyteCore", "TestSupport"]),
+        .testTarget(name: "FrostbyteCoreTests", dependencies: ["FrostbyteCore", "TestSupport"]),
         .testTarget(name: "BundleFormatTests",
-                    dependencies: ["FrostbyteCore", "FrostbyteCrypto", "FrostbyteArchive", "BundleFormat"]),
-        .testTarget(name: "StackTests", dependencies: ["FrostbyteCore", "Stack"]),
-        .testTarget(name: "FrostbyteCoreTests", dependencies: ["FrostbyteCore"]),
-        .testTarget(name: "HostTests", dependencies: ["FrostbyteCore", "FrostbyteCrypto", "FrostbyteArchive", "BundleFormat", "Engine", "InstallationState", "Isolation", "Installation", "Export"]),
-        // Runs the real binary (FROSTBYTE_BIN or .build/debug) against real tools and dockerd.
-        .testTarget(name: "IntegrationTests", dependencies: ["FrostbyteCrypto", "BundleFormat"]),
+                    dependencies: ["FrostbyteCore", "FrostbyteCrypto", "FrostbyteArchive", "BundleFormat", "TestSupport"]),
+        .testTarget(name: "StackTests", dependencies: ["FrostbyteCore", "Stack", "TestSupport"]),
+        .testTarget(name: "BuilderTests",
+                    dependencies: ["FrostbyteCore", "FrostbyteCrypto", "FrostbyteArchive", "BundleFormat", "Stack",
+                                   "Engine", "Builder", "TestSupport"]),
+        .testTarget(name: "IsolationTests",
+                    dependencies: ["FrostbyteCore", "FrostbyteCrypto", "BundleFormat", "Engine", "InstallationState",
+                                   "Isolation", "Installation", "TestSupport"]),
+        .testTarget(name: "InstallationTests",
+                    dependencies: ["FrostbyteCore", "FrostbyteCrypto", "FrostbyteArchive", "BundleFormat", "Engine",
+                                   "InstallationState", "Isolation", "Installation", "TestSupport"]),
+        .testTarget(name: "ExportTests",
+                    dependencies: ["FrostbyteCore", "FrostbyteCrypto", "BundleFormat", "Engine", "InstallationState",
+                                   "Export", "TestSupport"]),
+        // Runs the real binary (TestSupport's FrostbyteBinary) against real tools and dockerd.
+        .testTarget(name: "IntegrationTests", dependencies: ["FrostbyteCrypto", "BundleFormat", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

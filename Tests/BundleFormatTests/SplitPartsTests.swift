@@ -3,6 +3,7 @@ import FrostbyteCrypto
 import FrostbyteArchive
 import Foundation
 import Testing
+import TestSupport
 
 /// `build --split` in-process: the parts joined are the bundle byte for byte, the
 /// index and its signature check with the standard tools, verification and
@@ -38,17 +39,17 @@ struct SplitPartsTests {
         // Interop: the shell joins the parts into the very bundle a single-file build writes.
         let single = try SplitFixture.single(in: temp, sub: "single", key: key)
         let joined = temp.file("joined.tar.zst")
-        #expect(try WriterTools.run(["sh", "-c", "cat demo-1.0.0.tar.zst.part[0-9]* > '\(joined)'"], in: set.folder).status == 0)
+        #expect(try TestCommand.run(["sh", "-c", "cat demo-1.0.0.tar.zst.part[0-9]* > '\(joined)'"], in: set.folder).status == 0)
         #expect(try SplitFixture.bytes(joined) == (try SplitFixture.bytes(single)))
-        let sum = try WriterTools.run(["sha256sum", joined]).text
+        let sum = try TestCommand.run(["sha256sum", joined]).stdout
         #expect(sum.hasPrefix(index.sha256.hex + " "))
         #expect(try BundleVerifier.verify(path: joined, trust: [trusted]).problems == [])
         // Each part checks with sha256sum against the index, the index signature with openssl.
         let lines = index.parts.map { "\($0.sha256.hex)  \($0.file)\n" }.joined()
         try SplitFixture.write(Data(lines.utf8), temp.file("parts.sha256"))
-        #expect(try WriterTools.run(["sha256sum", "--strict", "-c", temp.file("parts.sha256")], in: set.folder).status == 0)
+        #expect(try TestCommand.run(["sha256sum", "--strict", "-c", temp.file("parts.sha256")], in: set.folder).status == 0)
         try key.publicPEM().write(to: URL(fileURLWithPath: temp.file("key.pub")))
-        let openssl = try WriterTools.run(["openssl", "pkeyutl", "-verify", "-pubin", "-inkey", temp.file("key.pub"),
+        let openssl = try TestCommand.run(["openssl", "pkeyutl", "-verify", "-pubin", "-inkey", temp.file("key.pub"),
                                            "-rawin", "-in", set.index, "-sigfile", set.signature])
         #expect(openssl.status == 0, "\(openssl.stderr)")
 

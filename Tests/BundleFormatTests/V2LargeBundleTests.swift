@@ -1,6 +1,7 @@
 import BundleFormat
 import Foundation
 import Testing
+import TestSupport
 
 /// Opt-in: writes a format v2 bundle with one large layer blob for measuring
 /// `verify-bundle`'s peak memory (`/usr/bin/time -v frostbyte-bundle verify-bundle B`).
@@ -17,13 +18,13 @@ struct V2LargeBundleTests {
         let mib = Int(ProcessInfo.processInfo.environment["FROSTBYTE_V2_LARGE_MIB"] ?? "") ?? 1024
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         let layerPath = folder + "/layer.bin"
-        let made = try WriterTools.run(["sh", "-c", "head -c \(mib)M /dev/urandom > '\(layerPath)'"])
+        let made = try TestCommand.run(["sh", "-c", "head -c \(mib)M /dev/urandom > '\(layerPath)'"])
         try #require(made.status == 0, "\(made.stderr)")
         defer { unlink(layerPath) }
         var fixture = try V2Fixture.standard()
         let big = try V2Blob(file: layerPath, mediaType: OCILayout.layerMediaType)
-        let app = fixture.images[0]
-        fixture.images[0] = try V2Image(name: app.name, fullReference: app.fullReference, tag: app.tag,
+        let app = fixture.layout.images[0]
+        fixture.layout.images[0] = try V2Image(name: app.name, fullReference: app.fullReference, tag: app.tag,
                                         layers: app.layers + [big])
         let path = folder + "/demo-1.0.0.tar.zst"
         try fixture.write(to: path)

@@ -2,6 +2,7 @@ import BundleFormat
 import FrostbyteCrypto
 import Foundation
 import Testing
+import TestSupport
 
 /// The untouched bundle must pass in every form: these are the negative controls
 /// of the tamper suite (a verifier that rejects everything would fail here).
@@ -56,12 +57,8 @@ struct VerifierControlTests {
         let path = try bundle.write(to: temp.file("b.tar.zst"))
         let out = temp.file("x")
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
-        let tar = Process()
-        tar.executableURL = URL(fileURLWithPath: "/usr/bin/tar")
-        tar.arguments = ["--zstd", "-xf", path, "-C", out]
-        try tar.run()
-        tar.waitUntilExit()
-        #expect(tar.terminationStatus == 0)
+        let tar = try TestCommand.run(["tar", "--zstd", "-xf", path, "-C", out])
+        #expect(tar.status == 0, "\(tar.stderr)")
         let report = try BundleVerifier.verify(path: out + "/demo-1.0.0")
         #expect(report.problems == [])
     }

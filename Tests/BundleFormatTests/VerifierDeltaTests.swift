@@ -2,6 +2,7 @@ import BundleFormat
 import FrostbyteCrypto
 import Foundation
 import Testing
+import TestSupport
 
 /// Delta bundles (format v2 with `base`): checked alone they verify what they carry
 /// and name the base they need; with `--base` their in_base entries are checked
@@ -21,11 +22,11 @@ struct VerifierDeltaTests {
             var next = try V2Fixture.standard()
             next.version = "1.1.0"
             next.compose += Data("# 1.1.0\n".utf8)
-            let worker = next.images[1]
+            let worker = next.layout.images[1]
             let newLayer = V2Blob(Tamper.bytes(25_000, seed: 11), mediaType: OCILayout.layerMediaType)
-            next.images[1] = try V2Image(name: worker.name, fullReference: worker.fullReference, tag: worker.tag,
+            next.layout.images[1] = try V2Image(name: worker.name, fullReference: worker.fullReference, tag: worker.tag,
                                          layers: [V2Fixture.sharedLayer, newLayer])
-            let app = next.images[0]
+            let app = next.layout.images[0]
             next.inBase = Set(([app.manifest, app.config] + app.layers).map(\.path) + [OCILayout.layoutPath])
             next.base = V2Fixture.baseRecord(base)
             delta = next
@@ -58,7 +59,7 @@ struct VerifierDeltaTests {
         #expect(json.contains("\"base\" : {") && json.contains("\"manifest_sha256\""))
 
         // The archive really leaves them out.
-        let listing = try WriterTools.run(["tar", "--zstd", "-tf", path]).text
+        let listing = try TestCommand.run(["tar", "--zstd", "-tf", path]).stdout
         for inBase in scene.delta.inBase { #expect(!listing.contains(inBase)) }
         // SHA256SUMS and bundle_id equal those of the full bundle of the same release.
         var full = scene.delta
@@ -69,7 +70,7 @@ struct VerifierDeltaTests {
 
         // Negative control: a carried blob changed in the delta still fails.
         var broken = scene.delta
-        let worker = broken.images[1]
+        let worker = broken.layout.images[1]
         var changed = worker.layers[1].data
         changed[7] ^= 1
         broken.blobOverride[worker.layers[1].path] = changed
@@ -81,7 +82,7 @@ struct VerifierDeltaTests {
         let scene = try Scene()
         defer { scene.temp.remove() }
         let path = try scene.writeDelta()
-        #expect(try WriterTools.run(["tar", "--zstd", "-xf", scene.basePath, "-C", scene.temp.path]).status == 0)
+        #expect(try TestCommand.run(["tar", "--zstd", "-xf", scene.basePath, "-C", scene.temp.path]).status == 0)
         for given in [scene.basePath, scene.temp.file("demo-1.0.0/MANIFEST.json"), scene.temp.file("demo-1.0.0")] {
             let report = try BundleVerifier.verify(path: path, base: try BundleBaseManifest.load(path: given))
             #expect(report.problems == [], "\(given)")
@@ -110,7 +111,7 @@ struct VerifierDeltaTests {
     func baseLacksFile() throws {
         var scene = try Scene()
         defer { scene.temp.remove() }
-        let newLayer = scene.delta.images[1].layers[1]
+        let newLayer = scene.delta.layout.images[1].layers[1]
         scene.delta.inBase.insert(newLayer.path)
         let path = try scene.writeDelta()
         // Alone it verifies: the layer is the base's business.
@@ -149,7 +150,7 @@ struct VerifierDeltaTests {
         let scene = try Scene()
         defer { scene.temp.remove() }
         let path = try scene.writeDelta()
-        #expect(try WriterTools.run(["tar", "--zstd", "-xf", path, "-C", scene.temp.path]).status == 0)
+        #expect(try TestCommand.run(["tar", "--zstd", "-xf", path, "-C", scene.temp.path]).status == 0)
         let folder = scene.temp.file("demo-1.1.0")
         let alone = try BundleVerifier.verify(path: folder, base: try BundleBaseManifest.load(path: scene.basePath))
         #expect(alone.problems == [])
@@ -158,7 +159,7 @@ struct VerifierDeltaTests {
         // The base's files copied in: the whole release, each in_base file checked.
         let baseFolder = scene.temp.file("base")
         try FileManager.default.createDirectory(atPath: baseFolder, withIntermediateDirectories: true)
-        #expect(try WriterTools.run(["tar", "--zstd", "-xf", scene.basePath, "-C", baseFolder]).status == 0)
+        #expect(try TestCommand.run(["tar", "--zstd", "-xf", scene.basePath, "-C", baseFolder]).status == 0)
         for inBase in scene.delta.inBase.sorted() {
             try FileManager.default.copyItem(atPath: baseFolder + "/demo-1.0.0/" + inBase, toPath: folder + "/" + inBase)
         }
@@ -178,39 +179,39 @@ struct VerifierDeltaTests {
 
     @Test("the real binary: delta line, --json base, --base exit statuses 0, 1 and 2; inspect shows the base")
     func binary() throws {
-        let binary = try #require(VerifierLocaleTests.binary, "frostbyte-bundle is not built beside the tests")
+        let binary = try FrostbyteBinary.path
         let scene = try Scene()
         defer { scene.temp.remove() }
         let path = try scene.writeDelta()
 
-        let alone = try WriterTools.run([binary, "verify-bundle", path])
-        #expect(alone.status == 0, "\(alone.text)\(alone.stderr)")
-        #expect(alone.text.contains("delta: needs base \(scene.base.manifest.bundleId)"))
-        #expect(alone.text.contains("not checked"))
+        let alone = try TestCommand.run([binary, "verify-bundle", path])
+        #expect(alone.status == 0, "\(alone.stdout)\(alone.stderr)")
+        #expect(alone.stdout.contains("delta: needs base \(scene.base.manifest.bundleId)"))
+        #expect(alone.stdout.contains("not checked"))
 
-        let json = try WriterTools.run([binary, "verify-bundle", path, "--base", scene.basePath, "--json"])
+        let json = try TestCommand.run([binary, "verify-bundle", path, "--base", scene.basePath, "--json"])
         #expect(json.status == 0, "\(json.stderr)")
-        let report = try #require(try JSONSerialization.jsonObject(with: json.stdout) as? [String: Any])
+        let report = try #require(try JSONSerialization.jsonObject(with: json.data) as? [String: Any])
         let base = try #require(report["base"] as? [String: Any])
         #expect(base["bundle_id"] as? String == scene.base.manifest.bundleId)
         #expect(base["state"] as? String == "ok")
         #expect(base["name"] as? String == "demo" && base["version"] as? String == "1.0.0")
 
-        let wrong = try WriterTools.run([binary, "verify-bundle", path, "--base", path])
-        #expect(wrong.status == 1, "\(wrong.text)\(wrong.stderr)")
-        #expect(wrong.text.contains("[base]"))
+        let wrong = try TestCommand.run([binary, "verify-bundle", path, "--base", path])
+        #expect(wrong.status == 1, "\(wrong.stdout)\(wrong.stderr)")
+        #expect(wrong.stdout.contains("[base]"))
 
         for bad in [scene.temp.file("absent.tar.zst"), "/dev/null", scene.temp.path + "/demo-1.1.0-delta.tar.zst.sha256"] {
-            let refused = try WriterTools.run([binary, "verify-bundle", path, "--base", bad])
-            #expect(refused.status == 2, "\(bad): \(refused.text)\(refused.stderr)")
+            let refused = try TestCommand.run([binary, "verify-bundle", path, "--base", bad])
+            #expect(refused.status == 2, "\(bad): \(refused.stdout)\(refused.stderr)")
             #expect(refused.stdout.isEmpty)
             #expect(refused.stderr.split(separator: "\n").count == 1, "\(refused.stderr)")
         }
 
-        let inspect = try WriterTools.run([binary, "inspect", path])
+        let inspect = try TestCommand.run([binary, "inspect", path])
         #expect(inspect.status == 0, "\(inspect.stderr)")
-        #expect(inspect.text.contains("base:") && inspect.text.contains(scene.base.manifest.bundleId))
-        #expect(inspect.text.contains("blobs:"))
+        #expect(inspect.stdout.contains("base:") && inspect.stdout.contains(scene.base.manifest.bundleId))
+        #expect(inspect.stdout.contains("blobs:"))
         let facts = try BundleVerifier.inspect(path: path)
         #expect(facts.base?.filesInBase == 5)
         #expect(facts.blobs?.inBase == 4)

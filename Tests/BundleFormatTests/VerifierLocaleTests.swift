@@ -2,6 +2,7 @@
 import FrostbyteArchive
 import Foundation
 import Testing
+import TestSupport
 
 /// Entry names outside ASCII (UTF-8 in pax `path` records) read the same under every
 /// locale: libarchive converts them through the thread's locale, and under C that used
@@ -14,16 +15,6 @@ struct VerifierLocaleTests {
         "notes/日本語-ノート.txt",
         "docs/" + String(repeating: "ß", count: 60) + ".md",
     ]
-
-    /// `FROSTBYTE_BIN`, else the `frostbyte-bundle` built beside this test bundle
-    /// (the same build as the code under test).
-    static let binary: String? = {
-        if let explicit = ProcessInfo.processInfo.environment["FROSTBYTE_BIN"], !explicit.isEmpty { return explicit }
-        var folder = URL(fileURLWithPath: ProcessInfo.processInfo.arguments[0]).deletingLastPathComponent()
-        while folder.path.contains(".xctest") && folder.path != "/" { folder.deleteLastPathComponent() }
-        let candidate = folder.appendingPathComponent("frostbyte-bundle").path
-        return FileManager.default.isExecutableFile(atPath: candidate) ? candidate : nil
-    }()
 
     /// A zstd bundle from BundleWriter (the code behind `build`) holding `names`, each
     /// with a distinct marker as its content, plus a compose file and one image.
@@ -39,10 +30,10 @@ struct VerifierLocaleTests {
     }
 
     /// Runs the binary with exactly `LANG=C LC_ALL=C` (and PATH) as its environment.
-    private static func runUnderC(_ arguments: [String]) throws -> WriterTools.Output {
-        let binary = try #require(binary, "frostbyte-bundle is not built beside the tests (or set FROSTBYTE_BIN)")
+    private static func runUnderC(_ arguments: [String]) throws -> CommandOutput {
+        let binary = try FrostbyteBinary.path
         let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
-        return try WriterTools.run(["env", "-i", "PATH=\(path)", "LANG=C", "LC_ALL=C", binary] + arguments)
+        return try TestCommand.run(["env", "-i", "PATH=\(path)", "LANG=C", "LC_ALL=C", binary] + arguments)
     }
 
     @Test("the real binary's verify-bundle passes under LANG=C LC_ALL=C and checks every non-ASCII entry; a changed byte in one fails by its name")
@@ -52,12 +43,12 @@ struct VerifierLocaleTests {
         let (bundle, manifest) = try Self.writeBundle(in: folder)
 
         let human = try Self.runUnderC(["verify-bundle", bundle])
-        #expect(human.status == 0, "\(human.text)\(human.stderr)")
-        #expect(human.text.contains(": OK ("))
+        #expect(human.status == 0, "\(human.stdout)\(human.stderr)")
+        #expect(human.stdout.contains(": OK ("))
 
         let json = try Self.runUnderC(["verify-bundle", bundle, "--json"])
         #expect(json.status == 0, "\(json.stderr)")
-        let report = try #require(try JSONSerialization.jsonObject(with: json.stdout) as? [String: Any])
+        let report = try #require(try JSONSerialization.jsonObject(with: json.data) as? [String: Any])
         #expect(report["verified"] as? Bool == true)
         #expect(report["files_checked"] as? Int == manifest.files.count)
         #expect((report["problems"] as? [Any])?.isEmpty == true)
@@ -65,20 +56,20 @@ struct VerifierLocaleTests {
         // Negative control: one byte of the accented file's content changed (names and
         // manifest intact, recompressed with the zstd CLI, no sidecar). The verifier
         // must read that entry under C too, and name it in the failure.
-        let tar = try WriterTools.run(["zstd", "-q", "-d", "-c", bundle])
+        let tar = try TestCommand.run(["zstd", "-q", "-d", "-c", bundle])
         try #require(tar.status == 0)
-        var bytes = tar.stdout
+        var bytes = tar.data
         let marker = Data("marker-0-content".utf8)
         let found = try #require(bytes.range(of: marker))
         bytes[found.lowerBound] = UInt8(ascii: "M")
         try bytes.write(to: URL(fileURLWithPath: folder.file("changed.tar")))
-        try #require(try WriterTools.run(["zstd", "-q", "-f", folder.file("changed.tar"),
+        try #require(try TestCommand.run(["zstd", "-q", "-f", folder.file("changed.tar"),
                                           "-o", folder.file("changed.tar.zst")]).status == 0)
         let changed = try Self.runUnderC(["verify-bundle", folder.file("changed.tar.zst")])
-        #expect(changed.status == 1, "\(changed.text)\(changed.stderr)")
-        #expect(changed.text.contains("FAILED"))
-        #expect(changed.text.contains(Self.names[0]), "\(changed.text)")
-        #expect(!changed.text.contains("converted"), "\(changed.text)")
+        #expect(changed.status == 1, "\(changed.stdout)\(changed.stderr)")
+        #expect(changed.stdout.contains("FAILED"))
+        #expect(changed.stdout.contains(Self.names[0]), "\(changed.stdout)")
+        #expect(!changed.stdout.contains("converted"), "\(changed.stdout)")
     }
 
     @Test("in process: ArchiveReader returns the UTF-8 names under a thread locale of C and leaves that locale as it was")

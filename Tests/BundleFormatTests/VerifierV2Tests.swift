@@ -2,6 +2,7 @@ import BundleFormat
 import FrostbyteCrypto
 import Foundation
 import Testing
+import TestSupport
 
 /// Format v2 bundles written by BundleWriter: the untouched bundle verifies, and each
 /// attack on the OCI layout fails with exactly its own check.
@@ -28,7 +29,7 @@ struct VerifierV2Tests {
 
     private static let appLayer: V2Blob = {
         // swiftlint:disable:next force_try
-        try! V2Fixture.standard().images[0].layers[1]
+        try! V2Fixture.standard().layout.images[0].layers[1]
     }()
 
     @Test("an untouched v2 bundle verifies, signed, as an archive and as an extracted folder")
@@ -47,15 +48,15 @@ struct VerifierV2Tests {
         #expect(report.problems == [])
         #expect(report.signature.state == .trusted)
         #expect(report.images.map(\.name) == ["frostbyte-demo/app:1.0", "frostbyte-demo/worker:1.0"])
-        #expect(report.images.map(\.actualDigest) == fixture.images.map(\.config.digest))
-        #expect(report.images.map(\.manifestDigest) == fixture.images.map(\.manifest.digest))
+        #expect(report.images.map(\.actualDigest) == fixture.layout.images.map(\.config.digest))
+        #expect(report.images.map(\.manifestDigest) == fixture.layout.images.map(\.manifest.digest))
         #expect(report.images.map(\.layers) == [2, 2])
         #expect(report.blobs == BlobTally(listed: 7, carried: 7, inBase: 0))
         #expect(report.base == nil)
         let json = String(decoding: try ManifestCoding.encode(report), as: UTF8.self)
         #expect(json.contains("\"blobs\" : {") && !json.contains("\"base\""))
 
-        #expect(try WriterTools.run(["tar", "--zstd", "-xf", path, "-C", temp.path]).status == 0)
+        #expect(try TestCommand.run(["tar", "--zstd", "-xf", path, "-C", temp.path]).status == 0)
         let folderReport = try BundleVerifier.verify(path: temp.file("demo-1.0.0"), trust: [trusted])
         #expect(folderReport.problems == [])
         #expect(folderReport.blobs?.carried == 7)
@@ -75,7 +76,7 @@ struct VerifierV2Tests {
         var fixture = try V2Fixture.standard()
         fixture.blobOverride[layer.path] = changed
         try fixture.write(to: temp.file("demo-1.0.0.tar.zst"))
-        #expect(try WriterTools.run(["tar", "--zstd", "-xf", temp.file("demo-1.0.0.tar.zst"), "-C", temp.path]).status == 0)
+        #expect(try TestCommand.run(["tar", "--zstd", "-xf", temp.file("demo-1.0.0.tar.zst"), "-C", temp.path]).status == 0)
         let folder = try BundleVerifier.verify(path: temp.file("demo-1.0.0"))
         #expect(folder.failedChecks == [.blobDigest])
 
@@ -83,7 +84,7 @@ struct VerifierV2Tests {
         let clean = try TemporaryFolder()
         defer { clean.remove() }
         try V2Fixture.standard().write(to: clean.file("demo-1.0.0.tar.zst"))
-        #expect(try WriterTools.run(["tar", "--zstd", "-xf", clean.file("demo-1.0.0.tar.zst"), "-C", clean.path]).status == 0)
+        #expect(try TestCommand.run(["tar", "--zstd", "-xf", clean.file("demo-1.0.0.tar.zst"), "-C", clean.path]).status == 0)
         #expect(try BundleVerifier.verify(path: clean.file("demo-1.0.0")).problems == [])
     }
 
@@ -120,7 +121,7 @@ struct VerifierV2Tests {
     @Test("a blob no image uses (listed in blobs[]) is blob-unreferenced")
     func unusedBlob() throws {
         let stray = V2Blob(Tamper.bytes(5_000, seed: 9), mediaType: OCILayout.layerMediaType)
-        let report = try verify { $0.extraBlobs = [stray] }
+        let report = try verify { $0.layout.extraBlobs = [stray] }
         #expect(report.failedChecks == [.blobUnreferenced])
         #expect(report.has(.blobUnreferenced, path: stray.path))
     }
@@ -141,8 +142,8 @@ struct VerifierV2Tests {
     @Test("a config whose rootfs.diff_ids disagree with its layers fails image-config")
     func configDiffIDs() throws {
         let report = try verify { fixture in
-            let image = fixture.images[1]
-            fixture.images[1] = try V2Image(name: image.name, fullReference: image.fullReference, tag: image.tag,
+            let image = fixture.layout.images[1]
+            fixture.layout.images[1] = try V2Image(name: image.name, fullReference: image.fullReference, tag: image.tag,
                                             layers: image.layers, diffIDs: [image.layers[0].digest])
         }
         #expect(report.failedChecks == [.imageConfig])
@@ -151,9 +152,9 @@ struct VerifierV2Tests {
     @Test("a manifest blob naming another image's config fails image-manifest")
     func manifestNamesOtherConfig() throws {
         let report = try verify { fixture in
-            let image = fixture.images[1]
-            fixture.images[1] = try V2Image(name: image.name, fullReference: image.fullReference, tag: image.tag,
-                                            layers: image.layers, manifestConfig: fixture.images[0].config)
+            let image = fixture.layout.images[1]
+            fixture.layout.images[1] = try V2Image(name: image.name, fullReference: image.fullReference, tag: image.tag,
+                                            layers: image.layers, manifestConfig: fixture.layout.images[0].config)
         }
         #expect(report.failedChecks == [.imageManifest])
     }
@@ -171,19 +172,19 @@ struct VerifierV2Tests {
     @Test("index.json lacking an image, or naming it under another reference, fails oci-index")
     func indexLacksImage() throws {
         let lacking = try verify { fixture in
-            let first = fixture.images[0]
-            fixture.index = try OCILayout.indexData([(first.fullReference, first.tag, first.manifest.descriptor)])
+            let first = fixture.layout.images[0]
+            fixture.layout.index = try OCILayout.indexData([(first.fullReference, first.tag, first.manifest.descriptor)])
         }
         #expect(lacking.failedChecks == [.ociIndex])
         let renamed = try verify { fixture in
-            fixture.index = try OCILayout.indexData(fixture.images.map {
+            fixture.layout.index = try OCILayout.indexData(fixture.layout.images.map {
                 ("docker.io/frostbyte-demo/other:1.0", $0.tag, $0.manifest.descriptor)
             })
         }
         #expect(renamed.failedChecks == [.ociIndex])
         // The short reference names the same image as the full one: accepted.
         let short = try verify { fixture in
-            fixture.index = try OCILayout.indexData(fixture.images.map { ($0.name, $0.tag, $0.manifest.descriptor) })
+            fixture.layout.index = try OCILayout.indexData(fixture.layout.images.map { ($0.name, $0.tag, $0.manifest.descriptor) })
         }
         #expect(short.problems == [])
     }
@@ -227,13 +228,13 @@ struct VerifierV2Tests {
         try fixture.write(to: temp.file("demo-1.0.0.tar.zst"))
         let facts = try BundleVerifier.inspect(path: temp.file("demo-1.0.0.tar.zst"))
         #expect(facts.format == Manifest.formatV2)
-        let perImage = fixture.images.map { image in
+        let perImage = fixture.layout.images.map { image in
             ([image.manifest, image.config] + image.layers).reduce(Int64(0)) { $0 + $1.size }
         }
         #expect(facts.images.map(\.size) == perImage)
         #expect(facts.images.map(\.layerCount) == [2, 2])
-        #expect(facts.images.map(\.manifestDigest) == fixture.images.map(\.manifest.digest))
-        let unique = fixture.blobs.reduce(Int64(0)) { $0 + $1.size }
+        #expect(facts.images.map(\.manifestDigest) == fixture.layout.images.map(\.manifest.digest))
+        let unique = fixture.layout.blobs.reduce(Int64(0)) { $0 + $1.size }
         #expect(facts.blobs?.count == 7)
         #expect(facts.blobs?.bytes == unique)
         #expect(facts.blobs?.dedupSaving == V2Fixture.sharedLayer.size)
@@ -270,13 +271,13 @@ struct VerifierV2AnnounceTests {
         var badConfig = try V2Fixture.standard()
         let wrongConfig = V2Blob(Data(#"{"rootfs":{"type":"layers","diff_ids":["sha256:00"]}}"#.utf8),
                                  mediaType: OCILayout.configMediaType)
-        badConfig.blobOverride[badConfig.images[0].config.path] = wrongConfig.data
+        badConfig.blobOverride[badConfig.layout.images[0].config.path] = wrongConfig.data
         let first = try announced(badConfig)
         #expect(!first.report.verified)
         #expect(!first.images.contains { $0.image.name == "frostbyte-demo/app:1.0" })
 
         var damaged = try V2Fixture.standard()
-        damaged.blobOverride[damaged.images[0].layers[1].path] = Tamper.bytes(30_000, seed: 9)
+        damaged.blobOverride[damaged.layout.images[0].layers[1].path] = Tamper.bytes(30_000, seed: 9)
         let second = try announced(damaged)
         #expect(!second.report.verified)
         #expect(second.images.isEmpty, "nothing after a damaged blob is announced")

@@ -2,25 +2,18 @@ import BundleFormat
 import FrostbyteCrypto
 import Foundation
 import Testing
+import TestSupport
 
 /// Bundles written by the project's own BundleWriter (the code behind `build`)
 /// verify, and the standard tools agree: GNU tar extracts them, `sha256sum -c`
 /// accepts SHA256SUMS, `openssl pkeyutl -verify` accepts the signature.
 @Suite("Verifier: bundles from BundleWriter, checked with standard tools")
 struct VerifierWriterInteropTests {
+    /// Runs a standard tool; its status and what it printed (stdout, then stderr).
     @discardableResult
     private func run(_ arguments: [String], in folder: String? = nil) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = arguments
-        if let folder { process.currentDirectoryURL = URL(fileURLWithPath: folder) }
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+        let result = try TestCommand.run(arguments, in: folder)
+        return (result.status, result.combined)
     }
 
     @Test("a signed BundleWriter bundle verifies with --trust, openssl, sha256sum -c and as a folder")

@@ -2,34 +2,10 @@ import BundleFormat
 import FrostbyteArchive
 import Foundation
 import Testing
+import TestSupport
 
-/// Runs standard tools for the writer tests (no shell; found on PATH).
+/// Standard tools' views of what the writer wrote (run through TestSupport's `TestCommand`).
 enum WriterTools {
-    struct Output { var status: Int32; var stdout: Data; var stderr: String
-        var text: String { String(decoding: stdout, as: UTF8.self) } }
-
-    @discardableResult
-    static func run(_ arguments: [String], in folder: String? = nil, environment: [String: String] = [:]) throws -> Output {
-        let scratch = NSTemporaryDirectory() + "fbwriter-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: scratch) }
-        _ = FileManager.default.createFile(atPath: scratch + "/out", contents: nil)
-        _ = FileManager.default.createFile(atPath: scratch + "/err", contents: nil)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = arguments
-        if let folder { process.currentDirectoryURL = URL(fileURLWithPath: folder) }
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-        process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: scratch + "/out"))
-        process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: scratch + "/err"))
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        process.waitUntilExit()
-        return Output(status: process.terminationStatus,
-                      stdout: (try? Data(contentsOf: URL(fileURLWithPath: scratch + "/out"))) ?? Data(),
-                      stderr: (try? String(contentsOfFile: scratch + "/err", encoding: .utf8)) ?? "")
-    }
-
     /// Pax extended-header records per entry, as Python's tarfile reads them.
     static func paxRecords(ofTar path: String) throws -> [String: [String]] {
         let script = """
@@ -41,9 +17,9 @@ enum WriterTools {
                     assert m.uid == 0 and m.gid == 0 and m.uname == '' and m.gname == '', m.name
             print(json.dumps(out))
             """
-        let result = try run(["python3", "-c", script, path])
+        let result = try TestCommand.run(["python3", "-c", script, path])
         guard result.status == 0 else { throw WriterTestError("python3 tarfile failed: \(result.stderr)") }
-        return try JSONDecoder().decode([String: [String]].self, from: result.stdout)
+        return try JSONDecoder().decode([String: [String]].self, from: result.data)
     }
 }
 
@@ -99,11 +75,11 @@ struct WriterArchiveTests {
         defer { folder.remove() }
         let archive = folder.file("a.tar.zst")
         try sample(.standard, in: folder).write(to: URL(fileURLWithPath: archive))
-        #expect(try WriterTools.run(["zstd", "-q", "-d", archive, "-o", folder.file("a.tar")]).status == 0)
-        let listing = try WriterTools.run(["tar", "--numeric-owner", "--full-time", "-tvf", folder.file("a.tar")],
+        #expect(try TestCommand.run(["zstd", "-q", "-d", archive, "-o", folder.file("a.tar")]).status == 0)
+        let listing = try TestCommand.run(["tar", "--numeric-owner", "--full-time", "-tvf", folder.file("a.tar")],
                                           environment: ["TZ": "UTC"])
         #expect(listing.status == 0)
-        let lines = listing.text.split(separator: "\n").map(String.init)
+        let lines = listing.stdout.split(separator: "\n").map(String.init)
         #expect(lines.count == 4)
         #expect(lines[0].hasPrefix("-rw-r--r-- 0/0") && lines[0].hasSuffix("2023-11-14 22:13:20 root/a.txt"))
         #expect(lines[1].hasPrefix("drwxr-xr-x 0/0") && lines[1].hasSuffix("root/dir/"))
@@ -113,7 +89,7 @@ struct WriterArchiveTests {
         #expect(pax.count == 4)
         let withRecords = pax.filter { !$0.value.isEmpty }
         #expect(withRecords.isEmpty, "no pax records for short ASCII names")
-        #expect(try WriterTools.run(["tar", "-xf", folder.file("a.tar"), "-C", folder.path]).status == 0)
+        #expect(try TestCommand.run(["tar", "-xf", folder.file("a.tar"), "-C", folder.path]).status == 0)
         let extracted = try Data(contentsOf: URL(fileURLWithPath: folder.file("root/dir/big.bin")))
         #expect(extracted == (try Data(contentsOf: URL(fileURLWithPath: folder.file("big.bin")))))
     }
@@ -140,8 +116,8 @@ struct WriterArchiveTests {
         #expect(pax[long] == ["path"])
         #expect(pax[unicode] == ["path"])
         #expect(pax["root/short.txt"] == [])
-        let listing = try WriterTools.run(["tar", "-tf", folder.file("n.tar")], environment: ["LC_ALL": "C.UTF-8"])
-        #expect(listing.text.contains("Grüße-ünïcode.txt"))
+        let listing = try TestCommand.run(["tar", "-tf", folder.file("n.tar")], environment: ["LC_ALL": "C.UTF-8"])
+        #expect(listing.stdout.contains("Grüße-ünïcode.txt"))
     }
 
     @Test("a source file whose size changed since hashing is refused, nothing more is written")

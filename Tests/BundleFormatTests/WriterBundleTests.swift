@@ -4,6 +4,7 @@ import FrostbyteCrypto
 import FrostbyteArchive
 import Foundation
 import Testing
+import TestSupport
 
 @Suite("BundleWriter: layout, manifest, sidecar, atomic output")
 struct WriterBundleTests {
@@ -35,7 +36,7 @@ struct WriterBundleTests {
         let hashed = try BundleWriter.hash(try entries(in: folder))
         let out = folder.file("demo-1.0.0.tar")
         _ = try BundleWriter(compression: .none, mtime: 0).write(manifest: manifest(), entries: hashed, to: out)
-        let listing = try WriterTools.run(["tar", "-tf", out]).text.split(separator: "\n").map(String.init)
+        let listing = try TestCommand.run(["tar", "-tf", out]).stdout.split(separator: "\n").map(String.init)
         #expect(listing == [
             "demo-1.0.0/MANIFEST.json", "demo-1.0.0/SHA256SUMS",
             "demo-1.0.0/bin/", "demo-1.0.0/bin/frostbyte-bundle",
@@ -58,10 +59,10 @@ struct WriterBundleTests {
         let result = try BundleWriter(mtime: 1_767_225_600, signingKey: key).write(
             manifest: manifest(), entries: hashed, to: out)
         #expect(result.signed)
-        #expect(try WriterTools.run(["sha256sum", "-c", "demo-1.0.0.tar.zst.sha256"], in: folder.path).status == 0)
-        #expect(try WriterTools.run(["tar", "-xf", out, "-C", folder.path]).status == 0)
+        #expect(try TestCommand.run(["sha256sum", "-c", "demo-1.0.0.tar.zst.sha256"], in: folder.path).status == 0)
+        #expect(try TestCommand.run(["tar", "-xf", out, "-C", folder.path]).status == 0)
         let root = folder.file("demo-1.0.0")
-        #expect(try WriterTools.run(["sha256sum", "--strict", "-c", "SHA256SUMS"], in: root).status == 0)
+        #expect(try TestCommand.run(["sha256sum", "--strict", "-c", "SHA256SUMS"], in: root).status == 0)
         let sums = try Data(contentsOf: URL(fileURLWithPath: root + "/SHA256SUMS"))
         #expect(result.manifest.bundleId == "demo-1.0.0-" + SHA256Hasher.hash(sums).hex.prefix(12))
         let manifestData = try Data(contentsOf: URL(fileURLWithPath: root + "/MANIFEST.json"))
@@ -72,12 +73,12 @@ struct WriterBundleTests {
         #expect(decoded.files.first { $0.path == "policy" }?.isDirectory == true)
         let verify = ["openssl", "pkeyutl", "-verify", "-pubin", "-inkey", folder.file("key.pub"), "-rawin",
                       "-in", "MANIFEST.json", "-sigfile", "MANIFEST.json.sig"]
-        #expect(try WriterTools.run(verify, in: root).status == 0)
+        #expect(try TestCommand.run(verify, in: root).status == 0)
         // Negative controls: a changed file fails sha256sum, a changed manifest fails openssl.
         try Data("tampered\n".utf8).write(to: URL(fileURLWithPath: root + "/config/tenant.json"))
-        #expect(try WriterTools.run(["sha256sum", "--quiet", "-c", "SHA256SUMS"], in: root).status != 0)
+        #expect(try TestCommand.run(["sha256sum", "--quiet", "-c", "SHA256SUMS"], in: root).status != 0)
         try (manifestData + Data(" ".utf8)).write(to: URL(fileURLWithPath: root + "/MANIFEST.json"))
-        #expect(try WriterTools.run(verify, in: root).status != 0)
+        #expect(try TestCommand.run(verify, in: root).status != 0)
     }
 
     @Test("same inputs, same bytes; threads 1 and 2 of the hashing pre-pass agree")

@@ -2,6 +2,7 @@
 @testable import FrostbyteArchive
 import Foundation
 import Testing
+import TestSupport
 
 @Suite("ArchiveWriter: zstd frame parameters")
 struct WriterZstdTests {
@@ -42,7 +43,7 @@ struct WriterZstdTests {
         let folder = try TemporaryFolder()
         defer { folder.remove() }
         try one.write(to: URL(fileURLWithPath: folder.file("x.zst")))
-        #expect(try WriterTools.run(["zstd", "-q", "-d", folder.file("x.zst"), "-o", folder.file("x")]).status == 0)
+        #expect(try TestCommand.run(["zstd", "-q", "-d", folder.file("x.zst"), "-o", folder.file("x")]).status == 0)
         #expect(try Data(contentsOf: URL(fileURLWithPath: folder.file("x"))) == input)
     }
 
@@ -61,11 +62,11 @@ struct WriterZstdTests {
         #expect(output.data[4] & 0x04 != 0)
         let path = folder.file("a.tar.zst")
         try output.data.write(to: URL(fileURLWithPath: path))
-        #expect(try WriterTools.run(["zstd", "-q", "-t", path]).status == 0)
+        #expect(try TestCommand.run(["zstd", "-q", "-t", path]).status == 0)
         var damaged = output.data
         damaged[damaged.count - 2] ^= 0xFF
         try damaged.write(to: URL(fileURLWithPath: path))
-        #expect(try WriterTools.run(["zstd", "-q", "-t", path]).status != 0, "negative control")
+        #expect(try TestCommand.run(["zstd", "-q", "-t", path]).status != 0, "negative control")
     }
 
     @Test("the frame is byte for byte what the zstd CLI writes with the same parameters; another job size differs",
@@ -78,9 +79,9 @@ struct WriterZstdTests {
         let ours = try compress(Self.sampleInput, workers: ArchiveCompression.zstdThreads, level: level)
         // From stdin, so the CLI writes no content size either; it checksums by default.
         func cli(jobSize: Int) throws -> Data {
-            let result = try WriterTools.run(["sh", "-c", "zstd -q -c -\(level) -T2 -B\(jobSize) < '\(input)'"])
+            let result = try TestCommand.run(["sh", "-c", "zstd -q -c -\(level) -T2 -B\(jobSize) < '\(input)'"])
             #expect(result.status == 0, "\(result.stderr)")
-            return result.stdout
+            return result.data
         }
         #expect(ours == (try cli(jobSize: ZstdCompressor.jobSize)))
         #expect(ours != (try cli(jobSize: 2 * ZstdCompressor.jobSize)), "negative control: the job size shapes the bytes")

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 
 /// The installer inside a bundle runs on a bare air-gapped host: in a chroot of a
 /// `debootstrap --variant=minbase` Debian root with nothing added (no Docker,
@@ -21,7 +22,7 @@ struct BareHostTests {
 
     static func demo() throws -> DemoReleaseBundle { try DemoReleaseBundle.shared.get() }
 
-    static func run(_ suite: String, _ command: [String]) throws -> DockerTestSupport.Output {
+    static func run(_ suite: String, _ command: [String]) throws -> CommandOutput {
         let root = try ReleaseBinarySupport.requireRoot(suite)
         return try ReleaseBinarySupport.inRoot(root, share: try demo().folder, command)
     }

@@ -1,19 +1,12 @@
 import BundleFormat
 import Foundation
+import TestSupport
 import Testing
 
 /// `build` and `keygen` through the real binary, checked with the standard tools:
 /// zstd, GNU tar, sha256sum, openssl, docker compose and docker load.
 @Suite("build: reproducible bundles that standard tools accept", .serialized)
 struct BuildCommandTests {
-    private func requireDocker() -> Bool {
-        guard DockerTestSupport.dockerAvailable else {
-            Issue.record("docker is not available but CI=true: build tests need a running dockerd (scripts/setup)")
-            return false
-        }
-        return true
-    }
-
     @Test("keygen writes PREFIX.key (0600) and PREFIX.pub, prints openssl's fingerprint, never overwrites")
     func keygen() throws {
         let fixture = try BuildFixture(image: "unused:1")
@@ -23,7 +16,7 @@ struct BuildCommandTests {
         #expect(result.status == 0)
         var info = stat()
         #expect(stat(prefix + ".key", &info) == 0 && info.st_mode & 0o777 == 0o600)
-        let der = try DockerTestSupport.run(["sh", "-c", "openssl pkey -pubin -in '\(prefix).pub' -outform DER | sha256sum"])
+        let der = try TestCommand.run(["sh", "-c", "openssl pkey -pubin -in '\(prefix).pub' -outform DER | sha256sum"])
         let expected = String(der.stdout.prefix(64))
         #expect(result.stdout.contains("sha256:\(expected)"))
         let keyBefore = try Data(contentsOf: URL(fileURLWithPath: prefix + ".key"))
@@ -32,13 +25,12 @@ struct BuildCommandTests {
         #expect(again.stderr.contains("already exists"))
         #expect(try Data(contentsOf: URL(fileURLWithPath: prefix + ".key")) == keyBefore)
         // openssl signs with our private key.
-        #expect(try DockerTestSupport.run(["openssl", "pkey", "-in", prefix + ".key", "-noout"]).status == 0)
+        #expect(try TestCommand.run(["openssl", "pkey", "-in", prefix + ".key", "-noout"]).status == 0)
     }
 
     @Test("two builds with the same SOURCE_DATE_EPOCH are byte-identical; another epoch differs",
-          .enabled(if: DockerTestSupport.enabled, "skipped: docker is not reachable (set CI=true to fail instead)"))
+          .requiresDockerAndTestImage)
     func reproducible() throws {
-        guard requireDocker() else { return }
         let image = try ImportedImage()
         defer { image.remove() }
         let fixture = try BuildFixture(image: image.reference)
@@ -59,10 +51,9 @@ struct BuildCommandTests {
     }
 
     @Test("a signed build passes tar, sha256sum -c, openssl, docker compose config and docker load",
-          .enabled(if: DockerTestSupport.enabled, "skipped: docker is not reachable (set CI=true to fail instead)"),
+          .requiresDockerAndTestImage,
           arguments: ["v2", "v1"])
     func interop(format: String) throws {
-        guard requireDocker() else { return }
         let image = try ImportedImage()
         defer { image.remove() }
         let fixture = try BuildFixture(image: image.reference)
@@ -82,9 +73,9 @@ struct BuildCommandTests {
         #expect(fixture.outputListing() == ["fbtest-1.2.3.tar.zst", "fbtest-1.2.3.tar.zst.sha256"])
 
         // sha256sum -c OUT.sha256 (and its negative control on a copy with one byte changed).
-        #expect(try DockerTestSupport.run(["sh", "-c", "cd '\(fixture.out)' && sha256sum -c fbtest-1.2.3.tar.zst.sha256"]).status == 0)
+        #expect(try TestCommand.run(["sh", "-c", "cd '\(fixture.out)' && sha256sum -c fbtest-1.2.3.tar.zst.sha256"]).status == 0)
         // zstd -d | GNU tar -t: MANIFEST.json first, then the signature and SHA256SUMS.
-        let listing = try DockerTestSupport.run(["sh", "-c", "zstd -dc '\(bundle)' | tar -tf -"])
+        let listing = try TestCommand.run(["sh", "-c", "zstd -dc '\(bundle)' | tar -tf -"])
         #expect(listing.status == 0)
         let names = listing.stdout.split(separator: "\n").map(String.init)
         #expect(Array(names.prefix(3)) == ["fbtest-1.2.3/MANIFEST.json", "fbtest-1.2.3/MANIFEST.json.sig", "fbtest-1.2.3/SHA256SUMS"])
@@ -93,10 +84,10 @@ struct BuildCommandTests {
 
         let extract = fixture.folder + "/x"
         try FileManager.default.createDirectory(atPath: extract, withIntermediateDirectories: true)
-        #expect(try DockerTestSupport.run(["tar", "--zstd", "-xf", bundle, "-C", extract]).status == 0)
+        #expect(try TestCommand.run(["tar", "--zstd", "-xf", bundle, "-C", extract]).status == 0)
         let root = extract + "/fbtest-1.2.3"
-        func inRoot(_ command: String) throws -> DockerTestSupport.Output {
-            try DockerTestSupport.run(["sh", "-c", "cd '\(root)' && \(command)"])
+        func inRoot(_ command: String) throws -> CommandOutput {
+            try TestCommand.run(["sh", "-c", "cd '\(root)' && \(command)"])
         }
         #expect(try inRoot("sha256sum --strict -c SHA256SUMS").status == 0)
         #expect(try inRoot("openssl pkeyutl -verify -pubin -inkey '\(key).pub' -rawin -in MANIFEST.json -sigfile MANIFEST.json.sig").status == 0)
@@ -117,9 +108,9 @@ struct BuildCommandTests {
         // stores the docker save archive; v2's blobs load through a manifest.json that
         // jq writes from MANIFEST.json (docs/FORMAT.md shows the recipe).
         image.remove()
-        #expect(try DockerTestSupport.run(["docker", "image", "inspect", image.reference]).status != 0)
+        #expect(try TestCommand.run(["docker", "image", "inspect", image.reference]).status != 0)
         if format == "v1" {
-            let load = try DockerTestSupport.run(["docker", "load", "-i", root + "/" + (entry.file ?? "")])
+            let load = try TestCommand.run(["docker", "load", "-i", root + "/" + (entry.file ?? "")])
             #expect(load.status == 0, "\(load.stderr)")
         } else {
             #expect(try inRoot("cd images/blobs/sha256 && for f in *; do [ \"$(sha256sum < $f | cut -c1-64)\" = $f ] || exit 1; done").status == 0,
@@ -139,16 +130,15 @@ struct BuildCommandTests {
     }
 
     @Test("--compression none writes a plain tar; a docker-archive on disk needs no docker at all",
-          .enabled(if: DockerTestSupport.enabled, "skipped: docker is not reachable (set CI=true to fail instead)"),
+          .requiresDockerAndTestImage,
           arguments: ["v2", "v1"])
     func plainTarFromArchive(format: String) throws {
-        guard requireDocker() else { return }
         let image = try ImportedImage()
         defer { image.remove() }
         let archiveFixture = try BuildFixture(image: image.reference)
         defer { archiveFixture.remove() }
         let archive = archiveFixture.folder + "/image.tar"
-        try DockerTestSupport.check(["docker", "save", "-o", archive, image.reference])
+        try TestCommand.check(["docker", "save", "-o", archive, image.reference])
         let fixture = try BuildFixture(image: image.reference, archive: archive)
         defer { fixture.remove() }
         // No docker on PATH: the archive is read in place.
@@ -157,7 +147,7 @@ struct BuildCommandTests {
                                            environment: ["PATH": "/nonexistent", "DOCKER": ""])
         #expect(result.status == 0, "\(result.stderr)")
         let bundle = fixture.out + "/fbtest-1.2.3.tar"
-        #expect(try DockerTestSupport.run(["tar", "-tf", bundle]).status == 0)
+        #expect(try TestCommand.run(["tar", "-tf", bundle]).status == 0)
         let magic = try FileHandle(forReadingFrom: URL(fileURLWithPath: bundle))
         defer { try? magic.close() }
         try magic.seek(toOffset: 257)
@@ -166,10 +156,10 @@ struct BuildCommandTests {
         let images = try #require(summary["images"] as? [[String: Any]])
         #expect(images.first?["digest"] as? String == image.id)
         if format == "v1" {
-            let archiveDigest = try DockerTestSupport.check(["sh", "-c", "sha256sum '\(archive)' | cut -c1-64"])
+            let archiveDigest = try TestCommand.check(["sh", "-c", "sha256sum '\(archive)' | cut -c1-64"])
             #expect(images.first?["sha256"] as? String == archiveDigest, "the archive is stored unchanged")
         } else {
-            let layers = try DockerTestSupport.check(["docker", "image", "inspect", "--format", "{{json .RootFS.Layers}}", image.reference])
+            let layers = try TestCommand.check(["docker", "image", "inspect", "--format", "{{json .RootFS.Layers}}", image.reference])
             #expect(images.first?["layers"] as? [String] == (try JSONSerialization.jsonObject(with: Data(layers.utf8)) as? [String]),
                     "the layer blobs are the image's diff IDs")
         }

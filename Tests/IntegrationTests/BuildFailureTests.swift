@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 /// Every bad input of `build` exits with its class (2 bad input, 3 environment),
@@ -9,9 +10,9 @@ struct BuildFailureTests {
     private func expectFailure(_ fixture: BuildFixture, _ arguments: [String], status: Int32, mentions: String,
                                environment: [String: String] = [:], asNobody: Bool = false,
                                sourceLocation: SourceLocation = #_sourceLocation) throws {
-        var command = [asNobody ? DockerTestSupport.binaryForOtherUsers : DockerTestSupport.binary, "build"] + arguments
+        var command = [asNobody ? DockerTestSupport.binaryForOtherUsers : try FrostbyteBinary.path, "build"] + arguments
         if asNobody { command = ["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"] + command }
-        let result = try DockerTestSupport.run(command, environment: environment)
+        let result = try TestCommand.run(command, environment: environment)
         #expect(result.status == status, "stderr: \(result.stderr)", sourceLocation: sourceLocation)
         // Progress notes may precede it (plain lines when stderr is not a terminal);
         // the error is one line, the last.
@@ -31,13 +32,9 @@ struct BuildFailureTests {
         try expectFailure(fixture, [fixture.folder + "/nope.yaml", "-o", fixture.out], status: 2, mentions: "nope.yaml")
     }
 
-    @Test("missing image names the image", .enabled(if: DockerTestSupport.enabled, "skipped: docker is not reachable (set CI=true to fail instead)"))
+    @Test("missing image names the image", .requiresDockerAndTestImage)
     func missingImage() throws {
-        guard DockerTestSupport.dockerAvailable else {
-            Issue.record("docker is not available but CI=true")
-            return
-        }
-        let reference = "fbtest-missing-\(DockerTestSupport.runID)/app:9"
+        let reference = "fbtest-missing-\(TestRun.id)/app:9"
         let fixture = try BuildFixture(image: reference)
         defer { fixture.remove() }
         try expectFailure(fixture, [fixture.spec, "-o", fixture.out], status: 2, mentions: reference)
@@ -71,7 +68,7 @@ struct BuildFailureTests {
                           environment: ["PATH": "/nonexistent"], asNobody: true)
         // Control: readable again, the same command builds.
         chmod(fixture.folder + "/models/embed.bin", 0o644)
-        let control = try DockerTestSupport.run(
+        let control = try TestCommand.run(
             ["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", DockerTestSupport.binaryForOtherUsers, "build",
              fixture.spec, "-o", fixture.out], environment: ["PATH": "/nonexistent"])
         #expect(control.status == 0, "\(control.stderr)")
@@ -105,11 +102,11 @@ struct BuildFailureTests {
         try expectFailure(fixture, [fixture.spec, "-o", fixture.out, "--installer", fixture.spec],
                           status: 2, mentions: "not an ELF executable")
         // Control: another executable is carried byte for byte as bin/frostbyte-bundle.
-        let result = try DockerTestSupport.run(
-            [DockerTestSupport.binary, "build", fixture.spec, "-o", fixture.out, "--installer", "/bin/true",
+        let result = try TestCommand.run(
+            [FrostbyteBinary.path, "build", fixture.spec, "-o", fixture.out, "--installer", "/bin/true",
              "--compression", "none"])
         #expect(result.status == 0, "\(result.stderr)")
-        try DockerTestSupport.check(["tar", "-xf", fixture.out + "/fbtest-1.2.3.tar", "-C", fixture.folder,
+        try TestCommand.check(["tar", "-xf", fixture.out + "/fbtest-1.2.3.tar", "-C", fixture.folder,
                                      "fbtest-1.2.3/bin/frostbyte-bundle"])
         #expect(FileManager.default.contents(atPath: fixture.folder + "/fbtest-1.2.3/bin/frostbyte-bundle")
             == FileManager.default.contents(atPath: "/bin/true"))
@@ -134,7 +131,7 @@ struct BuildFailureTests {
         try fixture.write("junk.key", "-----BEGIN PRIVATE KEY-----\nnot base64\n-----END PRIVATE KEY-----\n")
         try expectFailure(fixture, [fixture.spec, "-o", fixture.out, "--sign-key", fixture.folder + "/junk.key"],
                           status: 2, mentions: "junk.key")
-        #expect(try DockerTestSupport.run(["openssl", "genpkey", "-algorithm", "EC", "-pkeyopt",
+        #expect(try TestCommand.run(["openssl", "genpkey", "-algorithm", "EC", "-pkeyopt",
                                            "ec_paramgen_curve:P-256", "-out", fixture.folder + "/ec.key"]).status == 0)
         try expectFailure(fixture, [fixture.spec, "-o", fixture.out, "--sign-key", fixture.folder + "/ec.key"],
                           status: 2, mentions: "not an Ed25519 key")
@@ -173,10 +170,8 @@ struct BuildFailureTests {
         #expect(!fixture.outputListing().isEmpty, "the build started writing")
         usleep(300_000)
         #expect(process.isRunning, "still running when interrupted")
-        kill(process.processIdentifier, signalNumber)
-        process.waitUntilExit()
-        #expect(process.terminationReason == .uncaughtSignal)
-        #expect(process.terminationStatus == signalNumber)
+        process.signal(signalNumber)
+        #expect(process.wait() == .init(status: 128 + signalNumber, signaled: true), "\(process.errorOutput)")
         #expect(fixture.outputListing() == [])
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 
 /// A complete `build` input in a scratch folder (world-readable, so the binary can
 /// also run as `nobody`): a spec, a two-service compose file, a template with a
@@ -85,14 +86,14 @@ struct BuildFixture {
         let work = folder + "/.archive-work"
         try FileManager.default.createDirectory(atPath: work + "/layer", withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: work) }
-        try DockerTestSupport.check(["tar", "-cf", work + "/layer/layer.tar", "-T", "/dev/null"])
-        let layer = try DockerTestSupport.check(["sh", "-c", "sha256sum '\(work)/layer/layer.tar' | cut -c1-64"])
+        try TestCommand.check(["tar", "-cf", work + "/layer/layer.tar", "-T", "/dev/null"])
+        let layer = try TestCommand.check(["sh", "-c", "sha256sum '\(work)/layer/layer.tar' | cut -c1-64"])
         let config = Data(#"{"architecture":"amd64","os":"linux","config":{},"rootfs":{"type":"layers","diff_ids":["sha256:\#(layer)"]}}"#.utf8)
-        let digest = try DockerTestSupport.check(["sh", "-c", "printf '%s' '\(String(decoding: config, as: UTF8.self))' | sha256sum | cut -c1-64"])
+        let digest = try TestCommand.check(["sh", "-c", "printf '%s' '\(String(decoding: config, as: UTF8.self))' | sha256sum | cut -c1-64"])
         try config.write(to: URL(fileURLWithPath: work + "/\(digest).json"))
         try Data(#"[{"Config":"\#(digest).json","RepoTags":["\#(reference)"],"Layers":["layer/layer.tar"]}]"#.utf8)
             .write(to: URL(fileURLWithPath: work + "/manifest.json"))
-        try DockerTestSupport.check(["tar", "-C", work, "-cf", folder + "/" + relative,
+        try TestCommand.check(["tar", "-C", work, "-cf", folder + "/" + relative,
                                      "\(digest).json", "layer", "layer/layer.tar", "manifest.json"])
         return "sha256:" + digest
     }
@@ -109,14 +110,8 @@ struct BuildFixture {
     }
 
     /// Starts `build SPEC -o OUT/big.tar.zst --level 1 EXTRA` with the binary under test.
-    func startBigBuild(_ extra: [String] = []) throws -> Process {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: DockerTestSupport.binary)
-        process.arguments = ["build", spec, "-o", out + "/big.tar.zst", "--level", "1"] + extra
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        return process
+    func startBigBuild(_ extra: [String] = []) throws -> RunningCommand {
+        try RunningCommand([try FrostbyteBinary.path, "build", spec, "-o", out + "/big.tar.zst", "--level", "1"] + extra)
     }
 
     /// Everything in the output folder, hidden files included.
@@ -126,8 +121,8 @@ struct BuildFixture {
 
     /// Runs the binary under test with `arguments`.
     @discardableResult
-    static func tool(_ arguments: [String], environment: [String: String] = [:]) throws -> DockerTestSupport.Output {
-        try DockerTestSupport.run([DockerTestSupport.binary] + arguments, environment: environment)
+    static func tool(_ arguments: [String], environment: [String: String] = [:]) throws -> CommandOutput {
+        try TestCommand.run([FrostbyteBinary.path] + arguments, environment: environment)
     }
 }
 
@@ -137,18 +132,18 @@ struct ImportedImage {
     let reference: String
 
     init() throws {
-        reference = "fbtest-build-\(DockerTestSupport.runID)-\(UInt16.random(in: 0...UInt16.max)):1"
+        reference = "fbtest-build-\(TestRun.id)-\(UInt16.random(in: 0...UInt16.max)):1"
         var template = Array((NSTemporaryDirectory() + "/fbrootfs-XXXXXX").utf8CString)
         guard let made = mkdtemp(&template) else { throw TestFailure("mkdtemp failed") }
         let root = String(cString: made)
         defer { try? FileManager.default.removeItem(atPath: root) }
         try FileManager.default.createDirectory(atPath: root + "/rootfs/bin", withIntermediateDirectories: true)
         try FileManager.default.copyItem(atPath: "/bin/busybox", toPath: root + "/rootfs/bin/busybox")
-        try DockerTestSupport.check(["tar", "-C", root + "/rootfs", "-cf", root + "/rootfs.tar", "."])
-        try DockerTestSupport.check(["docker", "import", root + "/rootfs.tar", reference])
+        try TestCommand.check(["tar", "-C", root + "/rootfs", "-cf", root + "/rootfs.tar", "."])
+        try TestCommand.check(["docker", "import", root + "/rootfs.tar", reference])
     }
 
-    func remove() { _ = try? DockerTestSupport.run(["docker", "image", "rm", "-f", reference]) }
+    func remove() { _ = try? TestCommand.run(["docker", "image", "rm", "-f", reference]) }
 
-    var id: String { (try? DockerTestSupport.check(["docker", "image", "inspect", "--format", "{{.Id}}", reference])) ?? "" }
+    var id: String { (try? TestCommand.check(["docker", "image", "inspect", "--format", "{{.Id}}", reference])) ?? "" }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 /// The production spec (manifests/frostbyte-etl.yaml) names upstream images that
@@ -7,13 +8,9 @@ import Testing
 @Suite("build: the production stack fails cleanly without its images", .serialized)
 struct BuildProductionStackTests {
     @Test("render works and build names every missing image",
-          .enabled(if: DockerTestSupport.enabled, "skipped: docker is not reachable (set CI=true to fail instead)"))
+          .requiresDockerAndTestImage)
     func productionStackNamesMissingImages() throws {
-        guard DockerTestSupport.dockerAvailable else {
-            Issue.record("docker is not available but CI=true")
-            return
-        }
-        let root = DockerTestSupport.repoRoot
+        let root = TestRun.repositoryRoot
         let folder = FileManager.default.temporaryDirectory
             .appendingPathComponent("fbtest-etl-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: folder + "/out", withIntermediateDirectories: true)
@@ -30,11 +27,11 @@ struct BuildProductionStackTests {
         let specPath = folder + "/frostbyte-etl.yaml"
         try spec.write(toFile: specPath, atomically: true, encoding: .utf8)
 
-        let render = try DockerTestSupport.tool(["render", specPath])
+        let render = try TestCommand.tool(["render", specPath])
         #expect(render.status == 0, "render: \(render.stderr)")
         #expect(render.stdout.contains("internal: true"))
 
-        let build = try DockerTestSupport.tool(["build", specPath, "-o", folder + "/out/etl.tar.zst"])
+        let build = try TestCommand.tool(["build", specPath, "-o", folder + "/out/etl.tar.zst"])
         #expect(build.status == 2, "build: \(build.stderr)")
         let errors = build.stderr.split(separator: "\n").filter { $0.hasPrefix("frostbyte-bundle: ") }
         #expect(errors.count == 1, "one diagnostic line: \(build.stderr)")

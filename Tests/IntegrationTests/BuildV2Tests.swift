@@ -1,6 +1,7 @@
 import BundleFormat
 import FrostbyteCrypto
 import Foundation
+import TestSupport
 import Testing
 
 /// Format v2 from `build`: shared layers stored once, delta bundles against a base.
@@ -30,7 +31,7 @@ struct BuildV2Tests {
     }
 
     static func build(_ fixture: BuildFixture, _ extra: [String] = [], name: String = "fbtest-1.2.3.tar.zst") throws
-        -> (result: DockerTestSupport.Output, bundle: String)
+        -> (result: CommandOutput, bundle: String)
     {
         let bundle = fixture.out + "/" + name
         let result = try BuildFixture.tool(["build", fixture.spec, "-o", bundle, "--json"] + extra,
@@ -54,14 +55,14 @@ struct BuildV2Tests {
         let baseSize = try #require(manifest.blobs?.first { $0.digest == layers[0][0] }?.size)
         #expect(summary["shared_blob_bytes_saved"] as? Int64 == baseSize
                     || summary["shared_blob_bytes_saved"] as? Int == Int(baseSize))
-        let listing = try DockerTestSupport.check(["sh", "-c", "zstd -dc '\(bundle)' | tar -tf - | grep -c '/images/blobs/sha256/.'"])
+        let listing = try TestCommand.check(["sh", "-c", "zstd -dc '\(bundle)' | tar -tf - | grep -c '/images/blobs/sha256/.'"])
         #expect(listing == "7", "each blob is in the archive once")
 
         let extract = fixture.folder + "/x"
         try FileManager.default.createDirectory(atPath: extract, withIntermediateDirectories: true)
-        try DockerTestSupport.check(["tar", "--zstd", "-xf", bundle, "-C", extract])
+        try TestCommand.check(["tar", "--zstd", "-xf", bundle, "-C", extract])
         let root = extract + "/fbtest-1.2.3"
-        #expect(try DockerTestSupport.run(["sh", "-c", "cd '\(root)' && sha256sum --strict -c SHA256SUMS"]).status == 0)
+        #expect(try TestCommand.run(["sh", "-c", "cd '\(root)' && sha256sum --strict -c SHA256SUMS"]).status == 0)
         let index = try #require(OCILayout.parseIndex(Data(contentsOf: URL(fileURLWithPath: root + "/images/index.json"))))
         #expect(index.manifests.map(\.digest) == manifest.images.map(\.manifestDigest))
         #expect(index.manifests.map { $0.annotations?[OCILayout.nameAnnotation] }
@@ -104,14 +105,14 @@ struct BuildV2Tests {
         #expect(!carried.contains(OCILayout.blobPath(worker.layers![0])), "the shared base layer is the base's")
         #expect(carried.contains(OCILayout.blobPath(worker.layers![1])))
         #expect(carried.contains(OCILayout.blobPath(worker.manifestDigest!)))
-        let listing = try DockerTestSupport.check(["sh", "-c", "zstd -dc '\(delta.bundle)' | tar -tf - | grep -v '/$' | sed 's|^fbtest-1.2.4/||'"])
+        let listing = try TestCommand.check(["sh", "-c", "zstd -dc '\(delta.bundle)' | tar -tf - | grep -v '/$' | sed 's|^fbtest-1.2.4/||'"])
         #expect(Set(listing.split(separator: "\n").map(String.init))
                     == carried.union(["MANIFEST.json", "SHA256SUMS"]))
         let fullSize = try #require(try FileManager.default.attributesOfItem(atPath: full.bundle)[.size] as? Int)
         let deltaSize = try #require(try FileManager.default.attributesOfItem(atPath: delta.bundle)[.size] as? Int)
         #expect(deltaSize * 10 < fullSize, "delta \(deltaSize) bytes, full \(fullSize)")
         // The base given by its MANIFEST.json gives the same delta.
-        try DockerTestSupport.check(["sh", "-c", "zstd -dc '\(base.bundle)' | tar -xOf - fbtest-1.2.3/MANIFEST.json > '\(next.folder)/base-manifest.json'"])
+        try TestCommand.check(["sh", "-c", "zstd -dc '\(base.bundle)' | tar -xOf - fbtest-1.2.3/MANIFEST.json > '\(next.folder)/base-manifest.json'"])
         let byManifest = try Self.build(next, ["--base", next.folder + "/base-manifest.json"], name: "delta2.tar.zst")
         #expect(byManifest.result.status == 0)
         #expect(FileManager.default.contentsEqual(atPath: delta.bundle, andPath: byManifest.bundle))
@@ -140,7 +141,7 @@ extension BuildFixture {
             try Data(text.utf8).write(to: URL(fileURLWithPath: work + "/" + path))
         }
         let tar = folder + "/.layer-\(name).tar"
-        try DockerTestSupport.check(["tar", "-C", work, "--sort=name", "--mtime=@0", "--owner=0", "--group=0",
+        try TestCommand.check(["tar", "-C", work, "--sort=name", "--mtime=@0", "--owner=0", "--group=0",
                                      "--numeric-owner", "-cf", tar, "."])
         try? FileManager.default.removeItem(atPath: work)
         return tar
@@ -153,7 +154,7 @@ extension BuildFixture {
         var diffIDs: [String] = []
         var names: [String] = []
         for (index, layer) in layers.enumerated() {
-            let digest = try DockerTestSupport.check(["sh", "-c", "sha256sum '\(layer)' | cut -c1-64"])
+            let digest = try TestCommand.check(["sh", "-c", "sha256sum '\(layer)' | cut -c1-64"])
             try FileManager.default.createDirectory(atPath: work + "/l\(index)", withIntermediateDirectories: true)
             try FileManager.default.copyItem(atPath: layer, toPath: work + "/l\(index)/layer.tar")
             diffIDs.append("\"sha256:\(digest)\"")
@@ -162,11 +163,11 @@ extension BuildFixture {
         let config = #"{"architecture":"amd64","os":"linux","config":{"Labels":{"ref":"\#(reference)"}},"rootfs":{"type":"layers","diff_ids":[\#(diffIDs.joined(separator: ","))]}}"#
         let configPath = work + "/config.json"
         try Data(config.utf8).write(to: URL(fileURLWithPath: configPath))
-        let digest = try DockerTestSupport.check(["sh", "-c", "sha256sum '\(configPath)' | cut -c1-64"])
+        let digest = try TestCommand.check(["sh", "-c", "sha256sum '\(configPath)' | cut -c1-64"])
         try FileManager.default.moveItem(atPath: configPath, toPath: work + "/\(digest).json")
         try Data(#"[{"Config":"\#(digest).json","RepoTags":["\#(reference)"],"Layers":[\#(names.joined(separator: ","))]}]"#.utf8)
             .write(to: URL(fileURLWithPath: work + "/manifest.json"))
-        try DockerTestSupport.check(["sh", "-c", "cd '\(work)' && tar -cf '\(folder)/\(relative)' *"])
+        try TestCommand.check(["sh", "-c", "cd '\(work)' && tar -cf '\(folder)/\(relative)' *"])
     }
 }
 
@@ -175,13 +176,9 @@ extension BuildFixture {
 @Suite("build: v2 bytes do not depend on where the images come from")
 struct BuildV2SourceTests {
     @Test("the same images from the engine or from docker-archives give a byte-identical bundle",
-          .enabled(if: DockerTestSupport.enabled, "skipped: docker is not reachable (set CI=true to fail instead)"))
+          .requiresDockerAndTestImage)
     func engineOrArchive() throws {
-        guard DockerTestSupport.dockerAvailable else {
-            Issue.record("docker is not available but CI=true: this test needs a running dockerd (scripts/setup)")
-            return
-        }
-        let repository = "fbtest-v2src-\(DockerTestSupport.runID)"
+        let repository = "fbtest-v2src-\(TestRun.id)"
         let fixture = try BuildV2Tests.twoImageFixture(repository: repository)
         defer { fixture.remove() }
         let fromArchives = try BuildV2Tests.build(fixture, name: "archives.tar.zst")
@@ -190,10 +187,10 @@ struct BuildV2SourceTests {
         // without `archive:` makes build save them (packed while saved).
         var spec = try String(contentsOfFile: fixture.spec, encoding: .utf8)
         for name in ["gateway", "worker"] {
-            try DockerTestSupport.check(["docker", "load", "-q", "-i", fixture.folder + "/\(name).tar"])
+            try TestCommand.check(["docker", "load", "-q", "-i", fixture.folder + "/\(name).tar"])
             spec = spec.replacingOccurrences(of: "\n    archive: \(name).tar", with: "")
         }
-        defer { for name in ["gateway", "worker"] { _ = try? DockerTestSupport.run(["docker", "rmi", "\(repository)/\(name):1"]) } }
+        defer { for name in ["gateway", "worker"] { _ = try? TestCommand.run(["docker", "rmi", "\(repository)/\(name):1"]) } }
         try fixture.write("spec.yaml", spec)
         let fromEngine = try BundleBuilderRun.build(fixture, name: "engine.tar.zst")
         #expect(fromEngine.result.status == 0, "\(fromEngine.result.stderr)")
@@ -204,7 +201,7 @@ struct BuildV2SourceTests {
 
 /// `build` with docker on PATH (the engine's images).
 enum BundleBuilderRun {
-    static func build(_ fixture: BuildFixture, name: String) throws -> (result: DockerTestSupport.Output, bundle: String) {
+    static func build(_ fixture: BuildFixture, name: String) throws -> (result: CommandOutput, bundle: String) {
         let bundle = fixture.out + "/" + name
         return (try BuildFixture.tool(["build", fixture.spec, "-o", bundle, "--json"]), bundle)
     }

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 /// A bundle built on one engine installs on another: built on the containerd image
@@ -10,11 +11,9 @@ import Testing
 /// (the engine's name, set by scripts/test-engines), and under CI=true it fails
 /// rather than skip when that engine is not up.
 @Suite("Cross-engine: build on one engine, install on another", .serialized,
-       .enabled(if: CrossEngine.enabled, "needs FROSTBYTE_CROSS_ENGINE (scripts/test-engines)"))
+       .enabled(if: CrossEngine.enabled, "needs FROSTBYTE_CROSS_ENGINE (scripts/test-engines)"), .requiresDocker)
 struct CrossEngineTests {
     init() throws {
-        try InstallEnv.requireDocker()
-        InstallHarness.sweepStale()
         guard let engine = CrossEngine.name else {
             throw TestFailure("FROSTBYTE_CROSS_ENGINE is not set: run scripts/test-engines")
         }
@@ -24,8 +23,8 @@ struct CrossEngineTests {
 
     @Test func containerdBuildInstallsOnHostEngine() throws {
         let engine = try #require(CrossEngine.name)
-        let tag = "\(InstallHarness.projectPrefix)\(InstallEnv.runID)-xc"
-        let scratch = try InstallEnv.temporaryFolder("xc")
+        let tag = "\(InstallHarness.projectPrefix)\(TestRun.id)-xc"
+        let scratch = try TestRun.scratchFolder("fbinst-xc")
         let project = InstallHarness.project("xc")
         let prefix = InstallHarness.prefix("xc")
         defer {
@@ -36,31 +35,31 @@ struct CrossEngineTests {
         let spec = try CrossEngine.demoSpec(repository: tag, in: scratch)
         try CrossEngine.tagDemoImages(as: tag, engine: engine)
         let bundle = scratch + "/demo.tar.zst"
-        let build = try InstallEnv.run([InstallEnv.binary, "build", spec, "-o", bundle, "--json"],
+        let build = try TestCommand.run([FrostbyteBinary.path, "build", spec, "-o", bundle, "--json"],
                                        environment: ["DOCKER_HOST": "unix://\(try CrossEngine.socket(engine))"])
         #expect(build.status == 0, "\(build.stderr)")
-        let images = InstallHarness.json(try InstallEnv.tool(["inspect", bundle, "--json"]))["images"] as? [[String: Any]] ?? []
+        let images = InstallHarness.json(try TestCommand.tool(["inspect", bundle, "--json"]))["images"] as? [[String: Any]] ?? []
         #expect(images.count == 4 && images.allSatisfy { $0["manifest_digest"] is String && ($0["diff_ids"] ?? $0["layers"]) is [String] },
                 "a containerd-store build records manifest digests and layers (v1 diff_ids, v2 layers): \(images)")
-        #expect(try InstallEnv.tool(["verify-bundle", bundle]).status == 0)
+        #expect(try TestCommand.tool(["verify-bundle", bundle]).status == 0)
 
         // Its own project, subnet and published port: another stack (a demo left running) may hold the defaults.
-        let install = try InstallEnv.tool(["install", bundle, "--allow-unsigned", "--prefix", prefix, "--project", project,
+        let install = try TestCommand.tool(["install", bundle, "--allow-unsigned", "--prefix", prefix, "--project", project,
                                            "--subnet", try DockerTestSupport.freeSubnet(in: "10.217"),
                                            "--publish", "\(Int.random(in: 19_000...19_999))", "--json"])
         #expect(install.status == 0, "\(install.stderr)")
         #expect((InstallHarness.json(install)["images_loaded"] as? [String] ?? []).count == 4)
-        #expect(InstallHarness.json(try InstallEnv.tool(["status", "--prefix", prefix, "--json"]))["healthy"] as? Bool == true)
+        #expect(InstallHarness.json(try TestCommand.tool(["status", "--prefix", prefix, "--json"]))["healthy"] as? Bool == true)
     }
 
     @Test func hostBuildInstallsOnContainerdEngine() throws {
         let engine = try #require(CrossEngine.name)
-        let tag = "\(InstallHarness.projectPrefix)\(InstallEnv.runID)-xh"
-        let scratch = try InstallEnv.temporaryFolder("xh")
+        let tag = "\(InstallHarness.projectPrefix)\(TestRun.id)-xh"
+        let scratch = try TestRun.scratchFolder("fbinst-xh")
         let project = InstallHarness.project("xh")
         let prefix = InstallHarness.prefix("xh")
         defer {
-            _ = try? CrossEngine.run(engine, [InstallEnv.binary, "uninstall", "--prefix", prefix, "--purge-data"])
+            _ = try? CrossEngine.run(engine, [FrostbyteBinary.path, "uninstall", "--prefix", prefix, "--purge-data"])
             try? FileManager.default.removeItem(atPath: prefix)
             CrossEngine.removeTags(tag, engine: nil)
             try? FileManager.default.removeItem(atPath: scratch)
@@ -68,18 +67,18 @@ struct CrossEngineTests {
         let spec = try CrossEngine.demoSpec(repository: tag, in: scratch)
         try CrossEngine.tagDemoImages(as: tag, engine: nil)
         let bundle = scratch + "/demo.tar.zst"
-        let build = try InstallEnv.tool(["build", spec, "-o", bundle])
+        let build = try TestCommand.tool(["build", spec, "-o", bundle])
         #expect(build.status == 0, "\(build.stderr)")
 
-        let install = try CrossEngine.run(engine, [InstallEnv.binary, "install", bundle, "--allow-unsigned", "--prefix", prefix,
+        let install = try CrossEngine.run(engine, [FrostbyteBinary.path, "install", bundle, "--allow-unsigned", "--prefix", prefix,
                                                    "--project", project, "--subnet", "10.218.7.0/24",
                                                    "--publish", "\(Int.random(in: 19_000...19_999))", "--json"])
         #expect(install.status == 0, "\(install.stderr)")
         #expect((InstallHarness.json(install)["images_loaded"] as? [String] ?? []).count == 4)
-        let status = try CrossEngine.run(engine, [InstallEnv.binary, "status", "--prefix", prefix, "--json"])
+        let status = try CrossEngine.run(engine, [FrostbyteBinary.path, "status", "--prefix", prefix, "--json"])
         #expect(InstallHarness.json(status)["healthy"] as? Bool == true, "\(status.stdout)")
         // The same bundle again: every image is found present on the containerd store.
-        let again = try CrossEngine.run(engine, [InstallEnv.binary, "install", bundle, "--allow-unsigned", "--prefix", prefix, "--json"])
+        let again = try CrossEngine.run(engine, [FrostbyteBinary.path, "install", bundle, "--allow-unsigned", "--prefix", prefix, "--json"])
         #expect(again.status == 0, "\(again.stderr)")
         #expect((InstallHarness.json(again)["images_loaded"] as? [String] ?? []).isEmpty)
     }
@@ -88,26 +87,26 @@ struct CrossEngineTests {
 /// The second engine of the cross-engine tests.
 enum CrossEngine {
     static let name = ProcessInfo.processInfo.environment["FROSTBYTE_CROSS_ENGINE"].flatMap { $0.isEmpty ? nil : $0 }
-    static let enabled = name != nil || ProcessInfo.processInfo.environment["CI"] == "true"
-    static let script = "\(DockerTestSupport.repoRoot)/scripts/engine"
+    static let enabled = name != nil || TestRun.isCI
+    static let script = "\(TestRun.repositoryRoot)/scripts/engine"
 
     /// The engine's docker socket (`scripts/engine env`).
     static func socket(_ engine: String) throws -> String {
-        let env = try InstallEnv.check([script, "env", engine])
+        let env = try TestCommand.check([script, "env", engine])
         guard let line = env.split(separator: "\n").first(where: { $0.contains("DOCKER_HOST=") }),
               let range = line.range(of: "unix://") else { throw TestFailure("no DOCKER_HOST in: \(env)") }
         return String(line[range.upperBound...]).trimmingCharacters(in: CharacterSet(charactersIn: "\"' "))
     }
 
     /// Runs `arguments` as an operator of `engine`'s host (its network namespace, its DOCKER_HOST).
-    static func run(_ engine: String, _ arguments: [String]) throws -> InstallEnv.Output {
-        try InstallEnv.run([script, "run", engine, "--"] + arguments)
+    static func run(_ engine: String, _ arguments: [String]) throws -> CommandOutput {
+        try TestCommand.run([script, "run", engine, "--"] + arguments)
     }
 
     /// Runs a docker command on `engine` (nil: the host's engine).
     @discardableResult
-    static func docker(_ engine: String?, _ arguments: [String]) throws -> InstallEnv.Output {
-        guard let engine else { return try InstallEnv.run(["docker"] + arguments) }
+    static func docker(_ engine: String?, _ arguments: [String]) throws -> CommandOutput {
+        guard let engine else { return try TestCommand.run(["docker"] + arguments) }
         return try run(engine, ["docker"] + arguments)
     }
 
@@ -116,7 +115,7 @@ enum CrossEngine {
     static func tagDemoImages(as repository: String, engine: String?) throws {
         for name in ["postgres", "redis", "worker", "gateway"] {
             if try docker(engine, ["image", "inspect", "frostbyte-demo/\(name):1.0"]).status != 0 {
-                let loaded = try docker(engine, ["load", "-q", "-i", "\(InstallEnv.demoImagesFolder)/\(name).tar"])
+                let loaded = try docker(engine, ["load", "-q", "-i", "\(Docker.demoImagesFolder)/\(name).tar"])
                 guard loaded.status == 0 else { throw TestFailure("docker load \(name): \(loaded.stderr)") }
             }
             let tagged = try docker(engine, ["tag", "frostbyte-demo/\(name):1.0", "\(repository)/\(name):1.0"])
@@ -133,7 +132,7 @@ enum CrossEngine {
     /// A copy of manifests/demo.yaml and its compose file whose images are
     /// `<repository>/<name>:1.0`; returns the spec's path.
     static func demoSpec(repository: String, in folder: String) throws -> String {
-        let root = DockerTestSupport.repoRoot
+        let root = TestRun.repositoryRoot
         for sub in ["manifests", "compose"] {
             try FileManager.default.createDirectory(atPath: "\(folder)/\(sub)", withIntermediateDirectories: true)
         }

@@ -1,6 +1,7 @@
 import BundleFormat
 import FrostbyteCrypto
 import Foundation
+import TestSupport
 import Testing
 
 /// Delta bundles (format v2 with `base`) on a real dockerd: installed over their base
@@ -8,14 +9,8 @@ import Testing
 /// base folder, and keep the data; anywhere else they are refused before anything
 /// changes (exit 2, one sentence naming the base).
 @Suite("Install delta bundles (real dockerd)", .serialized,
-       .enabled(if: InstallEnv.dockerTestsEnabled && InstallEnv.demoImagesPresent,
-                "needs dockerd and scripts/make-demo-images"))
+       .enabled(if: Docker.demoImagesPresent, "needs scripts/make-demo-images"), .requiresDocker)
 struct DeltaInstallTests {
-    init() throws {
-        try InstallEnv.requireDocker()
-        InstallHarness.sweepStale()
-    }
-
     static var repository: String { "\(InstallHarness.repository)-delta" }
 
     /// demo 1.0.0 (full) and 1.1.0: the gateway gets one more layer (a new image,
@@ -27,7 +22,7 @@ struct DeltaInstallTests {
     static func next(delta: Bool) throws -> (path: String, manifestData: Data) {
         let base = try base()
         return try V2Bundles.write(delta ? "delta-next" : "delta-next-full") {
-            V2DemoBundle(version: "1.1.0", repository: repository, extraLayers: ["gateway": "delta \(InstallEnv.runID)"],
+            V2DemoBundle(version: "1.1.0", repository: repository, extraLayers: ["gateway": "delta \(TestRun.id)"],
                          extraMigrations: [("004_notes.sql", "CREATE TABLE notes (id serial PRIMARY KEY, body text NOT NULL);\n")],
                          base: delta ? base.manifestData : nil)
         }
@@ -55,8 +50,8 @@ struct DeltaInstallTests {
         let baseManifest = try ManifestCoding.decodeManifest(base.manifestData)
         let deltaManifest = try ManifestCoding.decodeManifest(delta.manifestData)
         let port = Int.random(in: 17_000...17_999)
-        func install(_ bundle: String) throws -> InstallEnv.Output {
-            try InstallEnv.tool(["install", bundle, "--allow-unsigned", "--prefix", prefix, "--project", project,
+        func install(_ bundle: String) throws -> CommandOutput {
+            try TestCommand.tool(["install", bundle, "--allow-unsigned", "--prefix", prefix, "--project", project,
                                  "--subnet", "10.214.65.0/24", "--publish", "\(port)", "--timeout", "180", "--json"])
         }
         let first = try install(base.path)
@@ -66,12 +61,12 @@ struct DeltaInstallTests {
         // Negative control of the engine check: another image under the base gateway's
         // name (a lookalike) does not count; refused, nothing changed; then put back.
         let gateway = baseManifest.images.first { $0.name.contains("/gateway:") }!
-        let gatewayID = try InstallEnv.check(["docker", "image", "inspect", "--format", "{{.Id}}", gateway.name])
+        let gatewayID = try TestCommand.check(["docker", "image", "inspect", "--format", "{{.Id}}", gateway.name])
         let redis = baseManifest.images.first { $0.name.contains("/redis:") }!
-        try InstallEnv.check(["docker", "tag", redis.name, gateway.name])
+        try TestCommand.check(["docker", "tag", redis.name, gateway.name])
         let listing = InstallHarness.listing(prefix)
         let refused = try install(delta.path)
-        try InstallEnv.check(["docker", "tag", gatewayID, gateway.name])
+        try TestCommand.check(["docker", "tag", gatewayID, gateway.name])
         #expect(refused.status == 2, "\(refused.stderr)")
         #expect(refused.stderr.contains(baseManifest.bundleId) && refused.stderr.contains("layer"), "\(refused.stderr)")
         #expect(InstallHarness.listing(prefix) == listing)
@@ -102,7 +97,7 @@ struct DeltaInstallTests {
         // Installing the delta again is the quick no-op.
         let again = try install(delta.path)
         #expect(again.status == 0 && InstallHarness.json(again)["action"] as? String == "unchanged", "\(again.stderr)")
-        let status = try InstallEnv.tool(["status", "--prefix", prefix, "--json"])
+        let status = try TestCommand.tool(["status", "--prefix", prefix, "--json"])
         #expect(status.status == 0 && InstallHarness.json(status)["healthy"] as? Bool == true, "\(status.stdout)")
     }
 
@@ -117,16 +112,16 @@ struct DeltaInstallTests {
         let base = try #require(deltaManifest.base)
         let arguments = ["install", delta.path, "--allow-unsigned", "--prefix", prefix, "--project", project,
                          "--subnet", "10.214.66.0/24", "--publish", "\(Int.random(in: 17_000...17_999))", "--timeout", "180"]
-        let images = try InstallEnv.imageListing()
+        let images = try InstallHarness.imageListing()
 
-        let refused = try InstallEnv.tool(arguments)
+        let refused = try TestCommand.tool(arguments)
         #expect(refused.status == 2, "\(refused.stderr)")
         let message = refused.stderr.trimmingCharacters(in: .whitespacesAndNewlines)
         #expect(message.contains(base.bundleId) && message.contains("demo 1.0.0") && message.contains("full bundle"), "\(message)")
         #expect(message.contains("is not installed under \(prefix)"), "\(message)")
         #expect(!message.contains("\n"), "one sentence: \(message)")
         #expect(!FileManager.default.fileExists(atPath: prefix))
-        #expect(try InstallEnv.imageListing() == images)
+        #expect(try InstallHarness.imageListing() == images)
 
         // A base folder that is not the base (its MANIFEST.json changed by one byte).
         let folder = "\(prefix)/releases/\(base.bundleId)"
@@ -135,11 +130,11 @@ struct DeltaInstallTests {
         changed[changed.count / 2] ^= 0x01
         try changed.write(to: URL(fileURLWithPath: "\(folder)/MANIFEST.json"))
         let listing = InstallHarness.listing(prefix)
-        let mismatch = try InstallEnv.tool(arguments)
+        let mismatch = try TestCommand.tool(arguments)
         #expect(mismatch.status == 2, "\(mismatch.stderr)")
         #expect(mismatch.stderr.contains("not the manifest the delta was built on"), "\(mismatch.stderr)")
         #expect(InstallHarness.listing(prefix) == listing)
         #expect(!FileManager.default.fileExists(atPath: "\(prefix)/state"))
-        #expect(try InstallEnv.imageListing() == images)
+        #expect(try InstallHarness.imageListing() == images)
     }
 }

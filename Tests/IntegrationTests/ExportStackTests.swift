@@ -1,17 +1,12 @@
 import Foundation
 import Testing
+import TestSupport
 
 /// The installed demo stack the export tests run against: the demo spec built and
 /// installed by the real binary under a temporary prefix, as project
 /// `fbtest-<run>-<tag>` on a free 10.215.x.0/24. `tearDown()` uninstalls it with its
 /// data and removes whatever the test created (restore container, network, files).
 final class ExportStack {
-    /// The binary under test: FROSTBYTE_BIN, else <package root>/.build/debug/frostbyte-bundle.
-    static let binary: String = {
-        if let bin = ProcessInfo.processInfo.environment["FROSTBYTE_BIN"], !bin.isEmpty { return bin }
-        return "\(DockerTestSupport.repoRoot)/.build/debug/frostbyte-bundle"
-    }()
-
     /// Held by each docker test of the export and guide suites, so their
     /// installations never overlap (an install's cross-project isolation probes
     /// must not race another test's teardown).
@@ -19,7 +14,7 @@ final class ExportStack {
 
     /// The demo images `build` saves must exist (scripts/make-demo-images).
     static let demoImagesPresent: Bool = ["postgres", "redis", "worker", "gateway"].allSatisfy {
-        (try? DockerTestSupport.run(["docker", "image", "inspect", "frostbyte-demo/\($0):1.0"]).status) == 0
+        (try? TestCommand.run(["docker", "image", "inspect", "frostbyte-demo/\($0):1.0"]).status) == 0
     }
 
     let folder: String
@@ -36,7 +31,7 @@ final class ExportStack {
         guard let made = mkdtemp(&template) else { throw TestFailure("mkdtemp failed") }
         folder = String(cString: made)
         prefix = "\(folder)/prefix"
-        project = "fbtest-\(DockerTestSupport.runID)-\(tag)"
+        project = "fbtest-\(TestRun.id)-\(tag)"
         subnet = try DockerTestSupport.freeSubnet(in: "10.215")
         do {
             try install()
@@ -47,11 +42,11 @@ final class ExportStack {
     }
 
     private func install() throws {
-        let built = try Self.tool(["build", "\(DockerTestSupport.repoRoot)/manifests/demo.yaml", "-o", "\(folder)/", "--json"])
+        let built = try TestCommand.tool(["build", "\(TestRun.repositoryRoot)/manifests/demo.yaml", "-o", "\(folder)/", "--json"])
         guard built.status == 0 else { throw TestFailure("build failed (\(built.status)): \(built.stderr)") }
         let bundles = try FileManager.default.contentsOfDirectory(atPath: folder).filter { $0.hasSuffix(".tar.zst") }
         guard let bundle = bundles.first else { throw TestFailure("build wrote no .tar.zst into \(folder)") }
-        let installed = try Self.tool(["install", "\(folder)/\(bundle)", "--allow-unsigned", "--prefix", prefix,
+        let installed = try TestCommand.tool(["install", "\(folder)/\(bundle)", "--allow-unsigned", "--prefix", prefix,
                                        "--project", project, "--subnet", subnet, "--publish", "\(Int.random(in: 19_000...19_999))",
                                        "--timeout", "240", "--json"],
                                       timeout: 600)
@@ -64,20 +59,20 @@ final class ExportStack {
     /// Uninstalls (with data) and removes everything the test made; never throws.
     func tearDown() {
         for object in extraObjects.reversed() {
-            _ = try? DockerTestSupport.run(object.kind == "container"
+            _ = try? TestCommand.run(object.kind == "container"
                 ? ["docker", "rm", "-f", "-v", object.name] : ["docker", object.kind, "rm", object.name])
         }
         if FileManager.default.fileExists(atPath: "\(prefix)/state") {
-            _ = try? Self.tool(["uninstall", "--prefix", prefix, "--purge-data"], timeout: 300)
+            _ = try? TestCommand.tool(["uninstall", "--prefix", prefix, "--purge-data"], timeout: 300)
         }
         // Backstop: anything of the project that uninstall did not remove.
         let filter = "label=com.docker.compose.project=\(project)"
-        if let ids = try? DockerTestSupport.check(["docker", "ps", "-aq", "--filter", filter]), !ids.isEmpty {
-            _ = try? DockerTestSupport.run(["docker", "rm", "-f", "-v"] + ids.split(separator: "\n").map(String.init))
+        if let ids = try? TestCommand.check(["docker", "ps", "-aq", "--filter", filter]), !ids.isEmpty {
+            _ = try? TestCommand.run(["docker", "rm", "-f", "-v"] + ids.split(separator: "\n").map(String.init))
         }
         for kind in ["network", "volume"] {
-            if let ids = try? DockerTestSupport.check(["docker", kind, "ls", "-q", "--filter", filter]), !ids.isEmpty {
-                _ = try? DockerTestSupport.run(["docker", kind, "rm"] + ids.split(separator: "\n").map(String.init))
+            if let ids = try? TestCommand.check(["docker", kind, "ls", "-q", "--filter", filter]), !ids.isEmpty {
+                _ = try? TestCommand.run(["docker", kind, "rm"] + ids.split(separator: "\n").map(String.init))
             }
         }
         try? FileManager.default.removeItem(atPath: folder)
@@ -90,7 +85,7 @@ final class ExportStack {
 
     /// The running container of `service`.
     func container(_ service: String) throws -> String {
-        let id = try DockerTestSupport.check([
+        let id = try TestCommand.check([
             "docker", "ps", "-q", "--filter", "label=com.docker.compose.project=\(project)",
             "--filter", "label=com.docker.compose.service=\(service)", "--filter", "status=running"])
         guard !id.isEmpty else { throw TestFailure("no running \(service) container in \(project)") }
@@ -98,19 +93,14 @@ final class ExportStack {
     }
 
     static func psql(container: String, _ sql: String) throws -> String {
-        try DockerTestSupport.check(["docker", "exec", container, "psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1",
+        try TestCommand.check(["docker", "exec", container, "psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1",
                                      "-U", "frostbyte", "-d", "frostbyte", "-c", sql])
-    }
-
-    /// Runs the binary under test.
-    static func tool(_ arguments: [String], timeout: Double = 300) throws -> DockerTestSupport.Output {
-        try DockerTestSupport.run([binary] + arguments, timeout: timeout)
     }
 
     /// Extracts a .tar.zst with GNU tar into a new folder and returns the bundle's root.
     static func extract(_ archive: String, into target: String) throws -> String {
         try FileManager.default.createDirectory(atPath: target, withIntermediateDirectories: true)
-        try DockerTestSupport.check(["tar", "--zstd", "-xf", archive, "-C", target])
+        try TestCommand.check(["tar", "--zstd", "-xf", archive, "-C", target])
         let roots = try FileManager.default.contentsOfDirectory(atPath: target)
         guard roots.count == 1 else { throw TestFailure("\(archive) has \(roots.count) root folders") }
         return "\(target)/\(roots[0])"

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 /// `export` on a real installation (real dockerd, the demo bundle built and
@@ -7,16 +8,15 @@ import Testing
 /// restores into a fresh PostgreSQL with the rows written before the export, whose
 /// CSV holds the audit rows; a failing step leaves no OUT and no spool.
 @Suite("Export (real dockerd)", .serialized,
-       .enabled(if: DockerTestSupport.enabled, "needs dockerd (CI=true makes a missing dockerd a failure)"))
+       .requiresDockerAndTestImage)
 struct ExportTests {
     @Test func exportVerifyRestoreAndFail() throws {
-        try DockerTestSupport.prepare()
         try #require(ExportStack.demoImagesPresent, "the demo images are missing: run scripts/make-demo-images")
         ExportStack.dockerLock.lock()
         defer { ExportStack.dockerLock.unlock() }
         let stack = try ExportStack(tag: "export")
         defer { stack.tearDown() }
-        let run = DockerTestSupport.runID
+        let run = TestRun.id
         let out = "\(stack.folder)/out"
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
 
@@ -28,13 +28,13 @@ struct ExportTests {
 
         // Keys: the signer's, and another one for the negative control.
         for name in ["signer", "other"] {
-            try DockerTestSupport.check(["openssl", "genpkey", "-algorithm", "ed25519", "-out", "\(out)/\(name).key"])
-            try DockerTestSupport.check(["openssl", "pkey", "-in", "\(out)/\(name).key", "-pubout", "-out", "\(out)/\(name).pub"])
+            try TestCommand.check(["openssl", "genpkey", "-algorithm", "ed25519", "-out", "\(out)/\(name).key"])
+            try TestCommand.check(["openssl", "pkey", "-in", "\(out)/\(name).key", "-pubout", "-out", "\(out)/\(name).pub"])
         }
 
         // Export, signed, with a JSON summary.
         let bundle = "\(out)/export.tar.zst"
-        let exported = try ExportStack.tool(["export", "--prefix", stack.prefix, "-o", bundle,
+        let exported = try TestCommand.tool(["export", "--prefix", stack.prefix, "-o", bundle,
                                              "--sign-key", "\(out)/signer.key", "--json"])
         try #require(exported.status == 0, "export failed: \(exported.stderr)")
         let summary = try #require(try JSONSerialization.jsonObject(with: Data(exported.stdout.utf8)) as? [String: Any])
@@ -45,9 +45,9 @@ struct ExportTests {
         #expect(ExportStack.listing(out).filter { $0.hasPrefix(".") }.isEmpty, "spool or partial file left behind")
 
         // verify-bundle --trust accepts it; another key, or one flipped byte, does not.
-        let verified = try ExportStack.tool(["verify-bundle", "--trust", "\(out)/signer.pub", bundle, "--json"])
+        let verified = try TestCommand.tool(["verify-bundle", "--trust", "\(out)/signer.pub", bundle, "--json"])
         #expect(verified.status == 0, "\(verified.stdout) \(verified.stderr)")
-        let wrongKey = try ExportStack.tool(["verify-bundle", "--trust", "\(out)/other.pub", bundle])
+        let wrongKey = try TestCommand.tool(["verify-bundle", "--trust", "\(out)/other.pub", bundle])
         #expect(wrongKey.status == 1, "an export signed by another key must fail: \(wrongKey.stdout)")
         // With its sidecar, every byte of the file counts. Without it, verification
         // proves the content: a flip zstd decodes to the same bytes (unused bits of an
@@ -61,13 +61,13 @@ struct ExportTests {
             data[Int(Double(data.count) * offset)] ^= 0x01
             try data.write(to: URL(fileURLWithPath: tampered))
             try FileManager.default.copyItem(atPath: bundle + ".sha256", toPath: tampered + ".sha256")
-            let refused = try ExportStack.tool(["verify-bundle", "--trust", "\(out)/signer.pub", tampered])
+            let refused = try TestCommand.tool(["verify-bundle", "--trust", "\(out)/signer.pub", tampered])
             #expect(refused.status == 1, "one flipped byte at \(offset) must fail against the sidecar: \(refused.stdout)")
             try FileManager.default.removeItem(atPath: tampered + ".sha256")
-            let contentOnly = try ExportStack.tool(["verify-bundle", "--trust", "\(out)/signer.pub", tampered])
+            let contentOnly = try TestCommand.tool(["verify-bundle", "--trust", "\(out)/signer.pub", tampered])
             if contentOnly.status != 1 {
                 #expect(contentOnly.status == 0, "\(contentOnly.stderr)")
-                let same = try DockerTestSupport.check(["bash", "-c", "cmp -s <(zstd -dc \"$1\") <(zstd -dc \"$2\") && echo same",
+                let same = try TestCommand.check(["bash", "-c", "cmp -s <(zstd -dc \"$1\") <(zstd -dc \"$2\") && echo same",
                                                         "bash", tampered, bundle])
                 #expect(same.contains("same"), "a flip at \(offset) changed the content and still verified")
             }
@@ -75,10 +75,10 @@ struct ExportTests {
         }
 
         // The standard tools agree: sidecar, SHA256SUMS, signature.
-        try DockerTestSupport.check(["sh", "-c", "cd \"$1\" && sha256sum -c export.tar.zst.sha256", "sh", out])
+        try TestCommand.check(["sh", "-c", "cd \"$1\" && sha256sum -c export.tar.zst.sha256", "sh", out])
         let root = try ExportStack.extract(bundle, into: "\(out)/extracted")
-        try DockerTestSupport.check(["sh", "-c", "cd \"$1\" && sha256sum -c SHA256SUMS", "sh", root])
-        let signature = try DockerTestSupport.check([
+        try TestCommand.check(["sh", "-c", "cd \"$1\" && sha256sum -c SHA256SUMS", "sh", root])
+        let signature = try TestCommand.check([
             "openssl", "pkeyutl", "-verify", "-pubin", "-inkey", "\(out)/signer.pub", "-rawin",
             "-in", "\(root)/MANIFEST.json", "-sigfile", "\(root)/MANIFEST.json.sig"])
         #expect(signature.contains("Signature Verified Successfully"))
@@ -109,27 +109,27 @@ struct ExportTests {
         #expect(lines.count - 1 == auditCount)
 
         // The worker's data folder is a tar that GNU tar reads.
-        let workerListing = try DockerTestSupport.check(["tar", "-tf", "\(root)/data/worker-data.tar"])
+        let workerListing = try TestCommand.check(["tar", "-tf", "\(root)/data/worker-data.tar"])
         #expect(workerListing.split(separator: "\n").count > 1)
 
         // Restore the pg_dump into a fresh PostgreSQL on an internal network of the test.
         let restoreNetwork = "\(stack.project)-restore"
         let restoreContainer = "\(stack.project)-restore-pg"
-        try DockerTestSupport.check(["docker", "network", "create", "--internal",
-                                     "--label", "\(DockerTestSupport.testLabel)=\(run)", restoreNetwork])
+        try TestCommand.check(["docker", "network", "create", "--internal",
+                                     "--label", "\(TestRun.label)=\(run)", restoreNetwork])
         stack.extraObjects.append(("network", restoreNetwork))
         stack.extraObjects.append(("container", restoreContainer))
-        try DockerTestSupport.check([
+        try TestCommand.check([
             "docker", "run", "-d", "--name", restoreContainer, "--network", restoreNetwork,
-            "--label", "\(DockerTestSupport.testLabel)=\(run)", "--pull", "never",
+            "--label", "\(TestRun.label)=\(run)", "--pull", "never",
             "-e", "POSTGRES_USER=frostbyte", "-e", "POSTGRES_DB=frostbyte",
             "-e", "POSTGRES_PASSWORD=\(UUID().uuidString)", "frostbyte-demo/postgres:1.0"])
         try waitForPostgres(restoreContainer)
         // Negative control: the fresh server does not have the rows yet.
-        let before = try DockerTestSupport.run(["docker", "exec", restoreContainer, "psql", "-X", "-A", "-t", "-U", "frostbyte",
+        let before = try TestCommand.run(["docker", "exec", restoreContainer, "psql", "-X", "-A", "-t", "-U", "frostbyte",
                                                 "-d", "frostbyte", "-c", "SELECT count(*) FROM items"])
         #expect(before.status != 0, "a fresh server must not have the items table")
-        let restored = try DockerTestSupport.run(["docker", "exec", "-i", restoreContainer, "pg_restore", "-U", "frostbyte",
+        let restored = try TestCommand.run(["docker", "exec", "-i", restoreContainer, "pg_restore", "-U", "frostbyte",
                                                   "-d", "frostbyte", "--no-owner", "--exit-on-error"],
                                                  stdinFile: "\(root)/data/frostbyte.pgdump", timeout: nil)
         #expect(restored.status == 0, "pg_restore: \(restored.stderr)")
@@ -143,7 +143,7 @@ struct ExportTests {
         // A failing step fails the export: exit 1, the step named, no OUT, no spool.
         _ = try stack.psql("ALTER TABLE audit_log RENAME TO audit_log_hidden")
         let failedOut = "\(out)/failed.tar.zst"
-        let failed = try ExportStack.tool(["export", "--prefix", stack.prefix, "-o", failedOut])
+        let failed = try TestCommand.tool(["export", "--prefix", stack.prefix, "-o", failedOut])
         #expect(failed.status == 1, "\(failed.stderr)")
         #expect(failed.stderr.contains("'audit.csv'") && failed.stderr.contains("audit_log"), "\(failed.stderr)")
         #expect(!FileManager.default.fileExists(atPath: failedOut))
@@ -151,18 +151,18 @@ struct ExportTests {
         #expect(ExportStack.listing(out).filter { $0.hasPrefix(".") }.isEmpty, "spool or partial file left behind")
         // Positive control: the same export works again once the table is back.
         _ = try stack.psql("ALTER TABLE audit_log_hidden RENAME TO audit_log")
-        let again = try ExportStack.tool(["export", "--prefix", stack.prefix, "-o", failedOut])
+        let again = try TestCommand.tool(["export", "--prefix", stack.prefix, "-o", failedOut])
         #expect(again.status == 0, "\(again.stderr)")
         #expect(FileManager.default.fileExists(atPath: failedOut))
 
         // An export never overwrites an earlier one.
-        let exists = try ExportStack.tool(["export", "--prefix", stack.prefix, "-o", bundle])
+        let exists = try TestCommand.tool(["export", "--prefix", stack.prefix, "-o", bundle])
         #expect(exists.status == 2 && exists.stderr.contains("already exists"), "\(exists.stderr)")
     }
 
     private func waitForPostgres(_ container: String) throws {
         for _ in 0..<120 {
-            let ready = try DockerTestSupport.run(["docker", "exec", container, "pg_isready", "-q", "-U", "frostbyte", "-d", "frostbyte"])
+            let ready = try TestCommand.run(["docker", "exec", container, "pg_isready", "-q", "-U", "frostbyte", "-d", "frostbyte"])
             if ready.status == 0 { return }
             usleep(250_000)
         }
@@ -182,7 +182,7 @@ struct ExportRefusalTests {
         let folder = NSTemporaryDirectory() + "fbexport-none-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: folder) }
-        let result = try ExportStack.tool(["export", "--prefix", "\(folder)/prefix", "-o", "\(folder)/out.tar.zst"])
+        let result = try TestCommand.tool(["export", "--prefix", "\(folder)/prefix", "-o", "\(folder)/out.tar.zst"])
         #expect(result.status == 2)
         #expect(result.stderr.contains("nothing is installed under"))
         #expect(ExportStack.listing(folder).isEmpty)
@@ -206,7 +206,7 @@ struct ExportRefusalTests {
         try JSONSerialization.data(withJSONObject: manifest)
             .write(to: URL(fileURLWithPath: "\(prefix)/releases/\(manifestId)/MANIFEST.json"))
         let receipt: [String: Any] = [
-            "bundle_id": receiptId, "name": "demo", "version": "1.0.0", "project": "fbtest-\(DockerTestSupport.runID)-nodocker",
+            "bundle_id": receiptId, "name": "demo", "version": "1.0.0", "project": "fbtest-\(TestRun.id)-nodocker",
             "subnet": "10.215.0.0/24", "installed_at": "2026-01-01T00:00:00Z", "images": [String: String](),
         ]
         try JSONSerialization.data(withJSONObject: receipt).write(to: URL(fileURLWithPath: "\(prefix)/state/receipt.json"))
@@ -230,7 +230,7 @@ struct ExportRefusalTests {
             let prefix = try fakeInstallation(in: base, receiptId: receiptId, manifestId: manifestId, exports: exports)
             let out = "\(base)/out"
             try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
-            let result = try ExportStack.tool(["export", "--prefix", prefix, "-o", "\(out)/x.tar.zst"])
+            let result = try TestCommand.tool(["export", "--prefix", prefix, "-o", "\(out)/x.tar.zst"])
             #expect(result.status == status, "\(tag): \(result.stderr)")
             #expect(result.stderr.contains(text), "\(tag): \(result.stderr)")
             #expect(ExportStack.listing(out).isEmpty, "\(tag): something was written")
@@ -239,14 +239,14 @@ struct ExportRefusalTests {
         // checks and fails only where docker is needed (no such project running).
         let prefix = try fakeInstallation(in: "\(folder)/ok", exports: [step])
         try FileManager.default.createDirectory(atPath: "\(folder)/ok/out", withIntermediateDirectories: true)
-        let result = try ExportStack.tool(["export", "--prefix", prefix, "-o", "\(folder)/ok/out/x.tar.zst"])
+        let result = try TestCommand.tool(["export", "--prefix", prefix, "-o", "\(folder)/ok/out/x.tar.zst"])
         #expect(!result.stderr.contains("declares no export steps") && !result.stderr.contains("inconsistent"))
         #expect(result.status != 0 && result.status != 2, "\(result.stderr)")
         #expect(ExportStack.listing("\(folder)/ok/out").isEmpty)
     }
 
     @Test func missingOutputIsUsageError() throws {
-        let result = try ExportStack.tool(["export", "--prefix", "/nonexistent"])
+        let result = try TestCommand.tool(["export", "--prefix", "/nonexistent"])
         #expect(result.status == 2, "\(result.status) \(result.stderr)")
         #expect(result.stderr.contains("--output"))
     }

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 /// The guides in docs/ never go stale: `scripts/check-guides` runs every block
@@ -7,12 +8,13 @@ import Testing
 /// small guides whose outcome is known, so a runner that runs nothing cannot pass.
 @Suite("Guides", .serialized)
 struct GuideTests {
-    static let script = "\(DockerTestSupport.repoRoot)/scripts/check-guides"
+    static let script = "\(TestRun.repositoryRoot)/scripts/check-guides"
 
-    /// Runs check-guides on `files` (all of docs/ when empty) with `binary` as frostbyte-bundle.
-    static func checkGuides(_ files: [String], binary: String = ExportStack.binary,
-                            timeout: Double = 1800) throws -> DockerTestSupport.Output {
-        try DockerTestSupport.run(["python3", script] + files, environment: ["FROSTBYTE_BIN": binary], timeout: timeout)
+    /// Runs check-guides on `files` (all of docs/ when empty) with `binary` (default:
+    /// the binary under test) as frostbyte-bundle.
+    static func checkGuides(_ files: [String], binary: String? = nil, timeout: Double = 1800) throws -> CommandOutput {
+        try TestCommand.run(["python3", script] + files, environment: ["FROSTBYTE_BIN": try binary ?? FrostbyteBinary.path],
+                            timeout: timeout)
     }
 
     /// Writes a throw-away guide and returns its path.
@@ -94,22 +96,21 @@ struct GuideTests {
         #expect(try Self.checkGuides([unclosed], binary: "/bin/true", timeout: 120).status == 2)
 
         // Every guide in docs/ that has marked blocks is found (listing needs no binary).
-        let listed = try DockerTestSupport.run(["python3", Self.script, "--list"])
+        let listed = try TestCommand.run(["python3", Self.script, "--list"])
         #expect(listed.status == 0)
         #expect(listed.stdout.contains("docs/release-engineer.md:"))
         #expect(listed.stdout.contains("docs/auditor.md:"))
     }
 
-    @Test(.enabled(if: DockerTestSupport.enabled, "the guides build, install and export: needs dockerd"))
+    @Test(.requiresDockerAndTestImage)
     func guidesInDocsRun() throws {
-        try DockerTestSupport.prepare()
         try #require(ExportStack.demoImagesPresent, "the demo images are missing: run scripts/make-demo-images")
         ExportStack.dockerLock.lock()
         defer { ExportStack.dockerLock.unlock() }
         let result = try Self.checkGuides([])
         #expect(result.status == 0, "check-guides failed:\n\(result.stderr.suffix(6000))")
         for guide in ["docs/release-engineer.md", "docs/auditor.md"] {
-            #expect(result.stderr.contains("\(DockerTestSupport.repoRoot)/\(guide): "), "\(guide) was not run")
+            #expect(result.stderr.contains("\(TestRun.repositoryRoot)/\(guide): "), "\(guide) was not run")
         }
         #expect(!result.stderr.contains("FAILED"))
     }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 
 /// A small hostile bundle must not make the verifier or the installer read, hash or
 /// write gigabytes before it says no: the model is replaced by a 3 GiB zero-filled
@@ -16,12 +17,12 @@ struct HostileEntryTests {
                         edit: (String) throws -> [String]) throws -> String {
         let work = fixture.folder + "/repack-\(name)"
         try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
-        try DockerTestSupport.check(["tar", "-xf", bundle, "-C", work])
-        var order = try DockerTestSupport.check(["tar", "-tf", bundle]).split(separator: "\n").map(String.init)
+        try TestCommand.check(["tar", "-xf", bundle, "-C", work])
+        var order = try TestCommand.check(["tar", "-tf", bundle]).split(separator: "\n").map(String.init)
         order += try edit(work + "/fbtest-1.2.3")
         try fixture.write("order-\(name)", order.joined(separator: "\n") + "\n")
         let output = fixture.folder + "/\(name).tar.zst"
-        try DockerTestSupport.check(["tar", "--zstd", "-cf", output, "-C", work, "--no-recursion",
+        try TestCommand.check(["tar", "--zstd", "-cf", output, "-C", work, "--no-recursion",
                                      "-T", fixture.folder + "/order-\(name)"], timeout: 600)
         try? FileManager.default.removeItem(atPath: work)
         return output
@@ -39,7 +40,7 @@ struct HostileEntryTests {
         let fixture = try BuildFixture(image: "fbtest-none/app:1", archive: "image.tar")
         defer { fixture.remove() }
         try fixture.writeDockerArchive("image.tar", reference: "fbtest-none/app:1")
-        let built = try DockerTestSupport.run([DockerTestSupport.binary, "build", fixture.spec, "-o", fixture.out,
+        let built = try TestCommand.run([FrostbyteBinary.path, "build", fixture.spec, "-o", fixture.out,
                                                "--compression", "none"])
         try #require(built.status == 0, "\(built.stderr)")
         let plain = fixture.out + "/fbtest-1.2.3.tar"
@@ -56,7 +57,7 @@ struct HostileEntryTests {
         #expect(stat(oversized, &size) == 0 && size.st_size < 64 << 20, "the hostile bundle is small")
 
         for (bundle, check) in [(oversized, "size"), (unlisted, "unlisted-file")] {
-            let verify = try DockerTestSupport.run([DockerTestSupport.binary, "verify-bundle", bundle, "--json"])
+            let verify = try TestCommand.run([FrostbyteBinary.path, "verify-bundle", bundle, "--json"])
             #expect(verify.status == 1, "\(verify.stderr)")
             #expect(verify.stdout.contains("refused at its header"), "\(verify.stdout)")
             #expect(verify.stdout.contains("\"\(check)\""), "\(verify.stdout)")
@@ -66,8 +67,8 @@ struct HostileEntryTests {
 
             // install verifies while extracting: the refusal comes before a byte is staged.
             let prefix = fixture.folder + "/prefix-\(check)"
-            let install = try DockerTestSupport.run(
-                [DockerTestSupport.binary, "install", bundle, "--allow-unsigned", "--prefix", prefix,
+            let install = try TestCommand.run(
+                [FrostbyteBinary.path, "install", bundle, "--allow-unsigned", "--prefix", prefix,
                  "--project", DockerTestSupport.projectName(), "--subnet", try DockerTestSupport.freeSubnet()],
                 timeout: 600)
             #expect(install.status == 1, "\(install.stderr)")
@@ -79,6 +80,6 @@ struct HostileEntryTests {
             #expect(!FileManager.default.fileExists(atPath: prefix + "/current"))
         }
         // Control: the untouched bundle verifies.
-        #expect(try DockerTestSupport.run([DockerTestSupport.binary, "verify-bundle", plain]).status == 0)
+        #expect(try TestCommand.run([FrostbyteBinary.path, "verify-bundle", plain]).status == 0)
     }
 }

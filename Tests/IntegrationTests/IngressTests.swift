@@ -1,6 +1,7 @@
 import BundleFormat
 import FrostbyteCrypto
 import Foundation
+import TestSupport
 import Testing
 
 /// The gateway's ingress on a real dockerd (docs/TENANT_ISOLATION.md "Ingress"):
@@ -11,24 +12,18 @@ import Testing
 /// Traffic goes only to what the test created: its own stack, the checker's canary
 /// and listeners, and the published loopback port.
 @Suite("Ingress (real dockerd)", .serialized,
-       .enabled(if: InstallEnv.dockerTestsEnabled && InstallEnv.demoImagesPresent,
-                "needs dockerd and scripts/make-demo-images"))
+       .enabled(if: Docker.demoImagesPresent, "needs scripts/make-demo-images"), .requiresDocker)
 struct IngressTests {
-    init() throws {
-        try InstallEnv.requireDocker()
-        InstallHarness.sweepStale()
-    }
-
     @Test func publishedGatewayIsReachableIsolatedAndProven() throws {
         // Names of its own (`fbing-`), out of reach of other suites' sweeps of `fbtest-i*`.
-        let project = "fbing-\(InstallEnv.runID)-ingress"
+        let project = "fbing-\(TestRun.id)-ingress"
         let prefix = InstallHarness.prefix("ingress")
-        let repository = "fbing-\(InstallEnv.runID)-demo"
+        let repository = "fbing-\(TestRun.id)-demo"
         // The bundle in a folder of its own: other suites sweep fbinst-bundles-* of other runs.
-        let bundleFolder = try InstallEnv.temporaryFolder("fbing")
+        let bundleFolder = try TestRun.scratchFolder("fbinst-fbing")
         defer {
             InstallHarness.cleanup(project: project, prefix: prefix)
-            for image in ["gateway", "postgres", "redis", "worker"] { _ = try? InstallEnv.run(["docker", "rmi", "\(repository)/\(image):1.0"]) }
+            for image in ["gateway", "postgres", "redis", "worker"] { _ = try? TestCommand.run(["docker", "rmi", "\(repository)/\(image):1.0"]) }
             try? FileManager.default.removeItem(atPath: bundleFolder)
         }
         var spec = DemoBundle()
@@ -41,16 +36,16 @@ struct IngressTests {
         let port = Int.random(in: 18_000...18_999)
         let url = "http://127.0.0.1:\(port)"
 
-        let install = try InstallEnv.tool(["install", bundle, "--allow-unsigned", "--prefix", prefix, "--project", project,
+        let install = try TestCommand.tool(["install", bundle, "--allow-unsigned", "--prefix", prefix, "--project", project,
                                            "--subnet", subnet, "--ingress-subnet", ingressSubnet, "--publish", "\(port)",
                                            "--timeout", "180", "--json"])
         #expect(install.status == 0, "\(install.stderr)")
         let result = InstallHarness.json(install)
         #expect(result["gateway_url"] as? String == url)
         #expect(result["publish"] as? String == "127.0.0.1:\(port)")
-        let status = InstallHarness.json(try InstallEnv.tool(["status", "--prefix", prefix, "--json"]))
+        let status = InstallHarness.json(try TestCommand.tool(["status", "--prefix", prefix, "--json"]))
         #expect(status["gateway_url"] as? String == url)
-        let answer = try InstallEnv.run(["curl", "-s", "-m", "5", "\(url)/health"])
+        let answer = try TestCommand.run(["curl", "-s", "-m", "5", "\(url)/health"])
         #expect(answer.status == 0 && answer.stdout.contains("ok"), "\(answer.stdout) \(answer.stderr)")
 
         // The install's own evidence: every container, the gateway through its ingress
@@ -70,7 +65,7 @@ struct IngressTests {
             #expect(evidence.status(id) == "pass", "\(id): \(evidence.observed(id))")
         }
         let bridges = Self.bridgeNames(project)
-        let rules = try InstallEnv.check(["iptables", "-w", "-S"]).split(separator: "\n").filter { $0.contains("project=\(project) ") }
+        let rules = try TestCommand.check(["iptables", "-w", "-S"]).split(separator: "\n").filter { $0.contains("project=\(project) ") }
         #expect(rules.filter { $0.hasPrefix("-A INPUT -i \(bridges.internal) ") }.count == 1, "\(rules)")
         #expect(rules.filter { $0.hasPrefix("-A INPUT -i \(bridges.ingress) ") }.count == 1, "\(rules)")
         #expect(rules.filter { $0.hasPrefix("-A DOCKER-USER -i \(bridges.ingress) ") }.count == 1, "\(rules)")
@@ -109,7 +104,7 @@ struct IngressTests {
         #expect(back.status("configuration.published-ports/\(gateway)") == "pass")
 
         // Negative control 4: the positive control fails when the gateway is stopped.
-        try InstallEnv.check(["docker", "stop", "-t", "1", gateway])
+        try TestCommand.check(["docker", "stop", "-t", "1", gateway])
         let stopped = try Self.check(prefix)
         #expect(stopped.status == 1)
         #expect(stopped.status("control.gateway-http") == "fail", "\(stopped.observed("control.gateway-http"))")
@@ -117,27 +112,27 @@ struct IngressTests {
         // Bad input: one sentence, exit 2, nothing changed.
         for (flag, value) in [("--publish", "localhost:80"), ("--publish", "0"), ("--publish", "::1:80"),
                               ("--ingress-subnet", "8.8.8.0/29"), ("--ingress-subnet", "10.231.0.0/30")] {
-            let bad = try InstallEnv.tool(["install", bundle, "--allow-unsigned", "--prefix", prefix, flag, value])
+            let bad = try TestCommand.tool(["install", bundle, "--allow-unsigned", "--prefix", prefix, flag, value])
             #expect(bad.status == 2, "\(flag) \(value): \(bad.stderr)")
             #expect(bad.stderr.contains(flag), "\(bad.stderr)")
         }
 
         // Uninstall removes exactly the rules install inserted.
-        #expect(try InstallEnv.tool(["uninstall", "--prefix", prefix, "--purge-data"]).status == 0)
-        #expect(!(try InstallEnv.check(["iptables", "-w", "-S"])).contains("project=\(project) "))
+        #expect(try TestCommand.tool(["uninstall", "--prefix", prefix, "--purge-data"]).status == 0)
+        #expect(!(try TestCommand.check(["iptables", "-w", "-S"])).contains("project=\(project) "))
     }
 
     /// `check-isolation --project` recognises an ingress network by its label alone:
     /// one that masquerades, holds a second container and has no DOCKER-USER rule
     /// fails on each count, and so do the egress probes through it.
     @Test func misconfiguredIngressNetworkFails() throws {
-        try DockerTestSupport.prepare()
-        let project = "fbing-\(InstallEnv.runID)-bad"
-        let folder = try InstallEnv.temporaryFolder("ingress-bad")
+        try Docker.ensureTestImage()
+        let project = "fbing-\(TestRun.id)-bad"
+        let folder = try TestRun.scratchFolder("fbinst-ingress-bad")
         let file = "\(folder)/docker-compose.yml"
         let compose = ["docker", "compose", "-p", project, "-f", file]
         defer {
-            _ = try? InstallEnv.run(compose + ["down", "-v", "-t", "1"])
+            _ = try? TestCommand.run(compose + ["down", "-v", "-t", "1"])
             try? FileManager.default.removeItem(atPath: folder)
         }
         let internalSubnet = try DockerTestSupport.freeSubnet(in: "10.231")
@@ -146,11 +141,11 @@ struct IngressTests {
         func service(_ name: String, _ networks: String) -> String {
             """
               \(name):
-                image: \(DockerTestSupport.image)
+                image: \(Docker.testImage)
                 pull_policy: never
                 command: ["httpd", "-f", "-p", "8080", "-h", "/www"]
                 cap_drop: [NET_RAW]
-                labels: {io.frostbyte.project: \(project), \(DockerTestSupport.testLabel): \(DockerTestSupport.runID)}
+                labels: {io.frostbyte.project: \(project), \(TestRun.label): \(TestRun.id)}
                 networks: \(networks)
 
             """
@@ -161,17 +156,17 @@ struct IngressTests {
             networks:
               internal:
                 internal: true
-                labels: {io.frostbyte.project: \(project), \(DockerTestSupport.testLabel): \(DockerTestSupport.runID)}
+                labels: {io.frostbyte.project: \(project), \(TestRun.label): \(TestRun.id)}
                 ipam: {config: [{subnet: \(internalSubnet)}]}
               ingress:
-                labels: {io.frostbyte.project: \(project), io.frostbyte.network-role: ingress, \(DockerTestSupport.testLabel): \(DockerTestSupport.runID)}
+                labels: {io.frostbyte.project: \(project), io.frostbyte.network-role: ingress, \(TestRun.label): \(TestRun.id)}
                 ipam: {config: [{subnet: \(ingressSubnet)}]}
 
             """.write(toFile: file, atomically: true, encoding: .utf8)
-        let up = try InstallEnv.run(compose + ["up", "-d"])
+        let up = try TestCommand.run(compose + ["up", "-d"])
         #expect(up.status == 0, "\(up.stderr)")
 
-        let run = IsolationRun(output: try InstallEnv.tool(["check-isolation", "--project", project, "--cross-project", "none", "--json"]))
+        let run = IsolationRun(output: try TestCommand.tool(["check-isolation", "--project", project, "--cross-project", "none", "--json"]))
         #expect(run.status == 1, "\(run.problems)")
         #expect(run.status("configuration.network-internal/ingress") == "pass", "a labelled ingress network is expected not internal")
         #expect(run.status("configuration.ingress-masquerade/ingress") == "fail")
@@ -194,19 +189,19 @@ struct IngressTests {
     }
 
     static func deleteRule(chain: String, bridge: String, project: String) throws {
-        let line = try InstallEnv.check(["iptables", "-w", "-S", chain]).split(separator: "\n")
+        let line = try TestCommand.check(["iptables", "-w", "-S", chain]).split(separator: "\n")
             .first { $0.hasPrefix("-A \(chain) -i \(bridge) ") && $0.contains("project=\(project) ") }
         guard let line else { throw TestFailure("no \(chain) rule for \(bridge)") }
-        try InstallEnv.check(["iptables", "-w", "-D"] + DockerTestSupport.shellWords(String(line)).dropFirst())
+        try TestCommand.check(["iptables", "-w", "-D"] + StaleRuns.shellWords(String(line)).dropFirst())
     }
 
     static func check(_ prefix: String) throws -> IsolationRun {
-        IsolationRun(output: try InstallEnv.tool(["check-isolation", "--prefix", prefix, "--cross-project", "none", "--json"]))
+        IsolationRun(output: try TestCommand.tool(["check-isolation", "--prefix", prefix, "--cross-project", "none", "--json"]))
     }
 
     /// Re-installs the current release (the quick path): rules re-inserted, stack as installed.
     static func reinstall(_ bundle: String, _ prefix: String) throws {
-        let again = try InstallEnv.tool(["install", bundle, "--allow-unsigned", "--prefix", prefix, "--timeout", "180", "--json"])
+        let again = try TestCommand.tool(["install", bundle, "--allow-unsigned", "--prefix", prefix, "--timeout", "180", "--json"])
         guard again.status == 0 else { throw TestFailure("re-install failed: \(again.stderr)") }
     }
 
@@ -217,7 +212,7 @@ struct IngressTests {
         let environment = ["FROSTBYTE_PROJECT": project, "FROSTBYTE_SUBNET": subnet, "FROSTBYTE_GATEWAY_IP": gatewayIP,
                            "FROSTBYTE_BRIDGE": bridges.internal, "FROSTBYTE_INGRESS_BRIDGE": bridges.ingress,
                            "FROSTBYTE_INGRESS_SUBNET": ingressSubnet, "FROSTBYTE_PUBLISH": publish]
-        let up = try InstallEnv.run(["docker", "compose", "-p", project, "-f", "\(prefix)/current/docker-compose.yml",
+        let up = try TestCommand.run(["docker", "compose", "-p", project, "-f", "\(prefix)/current/docker-compose.yml",
                                      "--env-file", "\(prefix)/secrets/.env", "up", "-d", "--no-deps", "gateway"],
                                     environment: environment)
         guard up.status == 0 else { throw TestFailure("compose up gateway: \(up.stderr)") }

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 /// A host without Compose v2: the real docker CLI in a private mount namespace where
@@ -6,31 +7,28 @@ import Testing
 /// `docker compose` really is missing there. install must refuse with exit 3, name
 /// the remedy, and leave the prefix untouched.
 @Suite("Install refuses a host without Compose v2", .serialized,
-       .enabled(if: InstallEnv.dockerTestsEnabled && InstallEnv.demoImagesPresent,
-                "needs dockerd and scripts/make-demo-images"))
+       .enabled(if: Docker.demoImagesPresent, "needs scripts/make-demo-images"), .requiresDocker)
 struct InstallComposeRefusalTests {
-    init() throws { try InstallEnv.requireDocker() }
-
     @Test func missingComposeV2IsAnEnvironmentProblem() throws {
         let pluginFolder = "/usr/local/lib/docker/cli-plugins"
         try #require(FileManager.default.fileExists(atPath: pluginFolder + "/docker-compose"),
                      "scripts/setup links Compose v2 into \(pluginFolder)")
-        let empty = try InstallEnv.temporaryFolder("no-compose")
+        let empty = try TestRun.scratchFolder("fbinst-no-compose")
         let prefix = InstallHarness.prefix("no-compose")
         defer {
             try? FileManager.default.removeItem(atPath: empty)
             try? FileManager.default.removeItem(atPath: prefix)
         }
         let bundle = try InstallHarness.v1()
-        let install = [InstallEnv.binary, "install", bundle, "--allow-unsigned", "--prefix", prefix]
+        let install = [try FrostbyteBinary.path, "install", bundle, "--allow-unsigned", "--prefix", prefix]
             .map { "'\($0)'" }.joined(separator: " ")
 
         // Negative control: in the same kind of namespace, without the bind mount,
         // Compose v2 answers, so the refusal below is caused by the missing plugin.
-        let control = try InstallEnv.run(["unshare", "-m", "sh", "-c", "docker compose version --short"])
+        let control = try TestCommand.run(["unshare", "-m", "sh", "-c", "docker compose version --short"])
         #expect(control.status == 0, "\(control.stderr)")
 
-        let result = try InstallEnv.run(["unshare", "-m", "sh", "-c",
+        let result = try TestCommand.run(["unshare", "-m", "sh", "-c",
                                          "mount --bind '\(empty)' '\(pluginFolder)' && exec \(install)"])
         #expect(result.status == 3, "\(result.stderr)")
         #expect(result.stderr.contains("Compose v2"), "\(result.stderr)")

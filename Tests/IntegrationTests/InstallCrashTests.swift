@@ -1,49 +1,24 @@
 import Foundation
+import TestSupport
 import Testing
 
 /// Crash safety: an install SIGKILLed during extraction, image load or compose up is
 /// completed by a plain re-run, and `current` never points at a release that did not
 /// pass every step. A second install while one runs is refused by the lock.
 @Suite("Install crash safety (real dockerd)", .serialized,
-       .enabled(if: InstallEnv.dockerTestsEnabled && InstallEnv.demoImagesPresent,
-                "needs dockerd and scripts/make-demo-images"))
+       .enabled(if: Docker.demoImagesPresent, "needs scripts/make-demo-images"), .requiresDocker)
 struct InstallCrashTests {
-    init() throws {
-        try InstallEnv.requireDocker()
-        InstallHarness.sweepStale()
-    }
-
-    /// Starts the binary (stdout discarded) and reads its stderr until what it printed
-    /// contains `trigger` or stderr closes. The process keeps running; read the rest of
-    /// its stderr from `stderr` and wait for it.
-    static func start(_ arguments: [String], until trigger: String) throws
-        -> (process: Process, stderr: Pipe, seen: String, triggered: Bool) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: InstallEnv.binary)
-        process.arguments = arguments
-        let pipe = Pipe()
-        process.standardError = pipe
-        process.standardOutput = FileHandle.nullDevice
-        try process.run()
-        var seen = ""
-        while !seen.contains(trigger) {
-            let chunk = pipe.fileHandleForReading.availableData
-            if chunk.isEmpty { break }
-            seen += String(decoding: chunk, as: UTF8.self)
-        }
-        return (process, pipe, seen, seen.contains(trigger))
-    }
-
-    /// Starts the binary, waits for a stderr line containing `trigger`, waits `delay`
+    /// Starts the binary, waits for its stderr to contain `trigger`, waits `delay`
     /// seconds and SIGKILLs it. Returns the stderr seen and whether the trigger came.
     static func killDuring(_ arguments: [String], trigger: String, delay: Double) throws -> (stderr: String, triggered: Bool) {
-        let started = try start(arguments, until: trigger)
-        if started.triggered {
+        let started = try RunningCommand([try FrostbyteBinary.path] + arguments)
+        let triggered = started.waitFor(trigger, onStderr: true, within: 600)
+        if triggered {
             usleep(UInt32(delay * 1_000_000))
-            kill(started.process.processIdentifier, SIGKILL)
+            started.signal(SIGKILL)
         }
-        started.process.waitUntilExit()
-        return (started.seen, started.triggered)
+        started.wait()
+        return (started.errorOutput, triggered)
     }
 
     @Test(arguments: [
@@ -58,7 +33,7 @@ struct InstallCrashTests {
         defer { InstallHarness.cleanup(project: project, prefix: prefix) }
         // The load case needs images that are not on the host yet: its own repository.
         let bundle = step == "load"
-            ? try InstallHarness.bundle("crash-\(InstallEnv.runID)") {
+            ? try InstallHarness.bundle("crash-\(TestRun.id)") {
                 var spec = DemoBundle(version: "1.0.1")
                 spec.repository = "\(InstallHarness.repository)-crash"
                 return spec
@@ -71,13 +46,13 @@ struct InstallCrashTests {
         #expect(!FileManager.default.fileExists(atPath: "\(prefix)/current"), "current set by a killed install")
         #expect(!FileManager.default.fileExists(atPath: "\(prefix)/state/receipt.json"))
 
-        let rerun = try InstallEnv.tool(arguments + ["--json"])
+        let rerun = try TestCommand.tool(arguments + ["--json"])
         #expect(rerun.status == 0, "\(rerun.stderr)")
         let json = InstallHarness.json(rerun)
         let bundleId = json["bundle_id"] as? String ?? "?"
         #expect(try FileManager.default.destinationOfSymbolicLink(atPath: "\(prefix)/current") == "releases/\(bundleId)")
         #expect(InstallHarness.listing("\(prefix)/releases").allSatisfy { !$0.hasPrefix(".staging-") && !$0.hasPrefix(".trash-") })
-        #expect(try InstallEnv.tool(["status", "--prefix", prefix]).status == 0)
+        #expect(try TestCommand.tool(["status", "--prefix", prefix]).status == 0)
         if step != "extract" { #expect(json["resumed"] as? Bool == true) }
     }
 
@@ -88,13 +63,12 @@ struct InstallCrashTests {
         let bundle = try InstallHarness.v1(suite: "crash")
         let arguments = ["install", bundle, "--allow-unsigned", "--prefix", prefix, "--project", project,
                          "--subnet", "10.214.34.0/24", "--publish", "\(Int.random(in: 19_000...19_999))", "--timeout", "180"]
-        let (first, pipe, _, _) = try Self.start(arguments, until: "verifying and extracting")
-        let second = try InstallEnv.tool(arguments)
+        let first = try RunningCommand([try FrostbyteBinary.path] + arguments)
+        #expect(first.waitFor("verifying and extracting", onStderr: true, within: 600), "\(first.errorOutput)")
+        let second = try TestCommand.tool(arguments)
         #expect(second.status == 3, "\(second.stderr)")
         #expect(second.stderr.contains("lock"), "\(second.stderr)")
-        // Drain and wait: the first install is unaffected.
-        while !pipe.fileHandleForReading.availableData.isEmpty {}
-        first.waitUntilExit()
-        #expect(first.terminationStatus == 0)
+        // The first install is unaffected.
+        #expect(first.wait().status == 0, "\(first.errorOutput)")
     }
 }

@@ -2,85 +2,8 @@ import BundleFormat
 import FrostbyteCrypto
 import Foundation
 import Synchronization
+import TestSupport
 import Testing
-
-/// Shared plumbing of the install integration tests: the binary, docker, shell.
-enum InstallEnv {
-    /// The repository root.
-    static let repoRoot = DockerTestSupport.repoRoot
-
-    /// The binary under test: FROSTBYTE_BIN, else the newest debug build found.
-    static let binary: String = {
-        if let bin = ProcessInfo.processInfo.environment["FROSTBYTE_BIN"] { return bin }
-        let candidates = [".build/debug", ".build-install/debug"].map { "\(repoRoot)/\($0)/frostbyte-bundle" }
-            .filter { FileManager.default.isExecutableFile(atPath: $0) }
-        return candidates.max { DockerTestSupport.modified($0) < DockerTestSupport.modified($1) }
-            ?? "\(repoRoot)/.build/debug/frostbyte-bundle"
-    }()
-
-    /// A short id unique to this test run (FROSTBYTE_TEST_RUN, else random).
-    static let runID: String = {
-        let raw = ProcessInfo.processInfo.environment["FROSTBYTE_TEST_RUN"] ?? String(UInt32.random(in: 0...UInt32.max), radix: 16)
-        return String(raw.lowercased().filter { $0.isLetter || $0.isNumber }.prefix(8))
-    }()
-
-    /// True when `docker info` answers.
-    static let dockerAvailable: Bool = (try? run(["docker", "info", "--format", "{{.ServerVersion}}"]).status) == 0
-
-    /// Docker tests run when docker answers, and also under CI=true (where they then fail).
-    static let dockerTestsEnabled: Bool = dockerAvailable || ProcessInfo.processInfo.environment["CI"] == "true"
-
-    /// Records a failure when docker is missing (only reachable under CI=true).
-    static func requireDocker() throws {
-        if !dockerAvailable {
-            Issue.record("docker is not available but CI=true: the install integration tests need a running dockerd")
-            throw CancellationError()
-        }
-    }
-
-    /// The demo images' archives from scripts/make-demo-images.
-    static let demoImagesFolder = "\(repoRoot)/out/images"
-    static let demoImagesPresent: Bool = ["postgres", "redis", "worker", "gateway"].allSatisfy {
-        FileManager.default.fileExists(atPath: "\(demoImagesFolder)/\($0).tar")
-    }
-
-    typealias Output = DockerTestSupport.Output
-
-    /// Runs a program (no shell) and collects its output; waits for it however long it takes.
-    @discardableResult
-    static func run(_ arguments: [String], environment: [String: String] = [:], stdin: String? = nil) throws -> Output {
-        try DockerTestSupport.run(arguments, environment: environment, stdin: stdin, timeout: nil)
-    }
-
-    /// Runs the binary under test.
-    @discardableResult
-    static func tool(_ arguments: [String]) throws -> Output {
-        try run([binary] + arguments)
-    }
-
-    /// Runs a command and returns trimmed stdout, failing the test on a non-zero exit;
-    /// waits for it however long it takes.
-    @discardableResult
-    static func check(_ arguments: [String]) throws -> String {
-        try DockerTestSupport.check(arguments, timeout: nil)
-    }
-
-    /// Sorted `docker images` listing (ID and tags), for "unchanged" checks.
-    static func imageListing() throws -> [String] {
-        try check(["docker", "images", "-a", "--no-trunc", "--format", "{{.ID}} {{.Repository}}:{{.Tag}}"])
-            .split(separator: "\n").map(String.init).sorted()
-    }
-
-    /// A scratch folder; remove it in `defer`.
-    static func temporaryFolder(_ tag: String) throws -> String {
-        var template = Array((NSTemporaryDirectory() + "fbinst-\(tag)-XXXXXX").utf8CString)
-        guard let made = mkdtemp(&template) else { throw FixtureFailure("mkdtemp failed") }
-        return String(cString: made)
-    }
-}
-
-/// The install fixtures' failures are the shared test failure.
-typealias FixtureFailure = TestFailure
 
 /// Builds demo bundles for the install tests the way `build` lays them out (format
 /// v1: root folder, MANIFEST.json, signature, SHA256SUMS, small files sorted by path,
@@ -130,15 +53,15 @@ struct DemoBundle {
         try fileManager.createDirectory(atPath: "\(base)/migrations", withIntermediateDirectories: true)
         try fileManager.createDirectory(atPath: "\(base)/images", withIntermediateDirectories: true)
 
-        var compose = try InstallEnv.check([InstallEnv.binary, "render", "\(InstallEnv.repoRoot)/manifests/demo.yaml"])
+        var compose = try TestCommand.check([FrostbyteBinary.path, "render", "\(TestRun.repositoryRoot)/manifests/demo.yaml"])
         compose = compose.replacingOccurrences(of: "io.frostbyte.bundle: demo-1.0.0", with: "io.frostbyte.bundle: demo-\(version)")
         compose = compose.replacingOccurrences(of: "image: frostbyte-demo/", with: "image: \(repository)/")
         if failingGatewayHealth {
             compose = compose.replacingOccurrences(of: "http://127.0.0.1:8080/health", with: "http://127.0.0.1:8080/no-such-page")
         }
         try Data((compose + "\n").utf8).write(to: URL(fileURLWithPath: "\(base)/docker-compose.yml"))
-        try fileManager.copyItem(atPath: "\(InstallEnv.repoRoot)/bundle-template/.env.example", toPath: "\(base)/.env.example")
-        let migrationSource = "\(InstallEnv.repoRoot)/migrations/demo"
+        try fileManager.copyItem(atPath: "\(TestRun.repositoryRoot)/bundle-template/.env.example", toPath: "\(base)/.env.example")
+        let migrationSource = "\(TestRun.repositoryRoot)/migrations/demo"
         var migrations = try fileManager.contentsOfDirectory(atPath: migrationSource).filter { $0.hasSuffix(".sql") }.sorted()
         for name in migrations {
             try fileManager.copyItem(atPath: "\(migrationSource)/\(name)", toPath: "\(base)/migrations/\(name)")
@@ -149,7 +72,7 @@ struct DemoBundle {
         }
         var imageEntries: [Manifest.Image] = []
         for name in images {
-            let source = "\(InstallEnv.demoImagesFolder)/\(name).tar"
+            let source = "\(Docker.demoImagesFolder)/\(name).tar"
             let target = "\(base)/images/\(name).tar"
             if repository == "frostbyte-demo" {
                 if link(source, target) != 0 { try fileManager.copyItem(atPath: source, toPath: target) }
@@ -208,7 +131,7 @@ struct DemoBundle {
 
         let output = "\(folder)/\(root)\(tamperImage ? "-tampered" : "")\(failingGatewayHealth ? "-failing" : "").tar.zst"
         let entries = ["\(root)/"] + (head + payload).map { "\(root)/\($0)" }
-        try InstallEnv.check(["tar", "--zstd", "-cf", output, "-C", top, "--no-recursion", "--format=pax",
+        try TestCommand.check(["tar", "--zstd", "-cf", output, "-C", top, "--no-recursion", "--format=pax",
                               "--owner=0", "--group=0", "--numeric-owner", "--mtime=@1767225600",
                               "--pax-option=delete=atime,delete=ctime"] + entries)
         return output
@@ -220,24 +143,24 @@ struct DemoBundle {
         let folder = "\(scratch)/retag-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: folder) }
-        let names = try InstallEnv.check(["tar", "-tf", source]).split(separator: "\n").map(String.init)
-        try InstallEnv.check(["tar", "-xf", source, "-C", folder])
+        let names = try TestCommand.check(["tar", "-tf", source]).split(separator: "\n").map(String.init)
+        try TestCommand.check(["tar", "-xf", source, "-C", folder])
         let manifestURL = URL(fileURLWithPath: "\(folder)/manifest.json")
         guard var array = try JSONSerialization.jsonObject(with: Data(contentsOf: manifestURL)) as? [[String: Any]],
-              !array.isEmpty else { throw FixtureFailure("\(source): no manifest.json") }
+              !array.isEmpty else { throw TestFailure("\(source): no manifest.json") }
         array[0]["RepoTags"] = [tag]
         try JSONSerialization.data(withJSONObject: array, options: [.sortedKeys]).write(to: manifestURL)
         try? FileManager.default.removeItem(atPath: "\(folder)/repositories")
-        try InstallEnv.check(["tar", "-cf", target, "-C", folder, "--no-recursion", "--owner=0", "--group=0",
+        try TestCommand.check(["tar", "-cf", target, "-C", folder, "--no-recursion", "--owner=0", "--group=0",
                               "--numeric-owner", "--mtime=@1767225600"] + names.filter { $0 != "repositories" })
     }
 
     /// The image ID (`sha256:` + config digest) recorded in a `docker save` archive.
     static func imageID(ofArchive path: String) throws -> String {
-        let manifestText = try InstallEnv.check(["tar", "-xOf", path, "manifest.json"])
+        let manifestText = try TestCommand.check(["tar", "-xOf", path, "manifest.json"])
         guard let array = try JSONSerialization.jsonObject(with: Data(manifestText.utf8)) as? [[String: Any]],
               let config = array.first?["Config"] as? String else {
-            throw FixtureFailure("\(path) has no readable manifest.json")
+            throw TestFailure("\(path) has no readable manifest.json")
         }
         let hex = (config as NSString).lastPathComponent.replacingOccurrences(of: ".json", with: "")
         return "sha256:\(hex)"
@@ -248,9 +171,9 @@ struct DemoBundle {
 struct InstallFixturesTests {
     /// The fixture builder itself must produce a bundle the real verifier accepts, and
     /// a tampered one it refuses (negative control), or every install test is moot.
-    @Test(.enabled(if: InstallEnv.demoImagesPresent, "needs scripts/make-demo-images"))
+    @Test(.enabled(if: Docker.demoImagesPresent, "needs scripts/make-demo-images"))
     func demoBundleVerifies() throws {
-        let folder = try InstallEnv.temporaryFolder("fixture")
+        let folder = try TestRun.scratchFolder("fbinst-fixture")
         defer { try? FileManager.default.removeItem(atPath: folder) }
         let good = try DemoBundle(images: ["gateway"]).write(in: folder)
         let goodReport = try BundleVerifier.verify(path: good)
@@ -274,19 +197,20 @@ extension InstallFixturesTests {
     }
 }
 
-/// Per-run names, bundle cache, cleanup and sweeping for the install integration tests.
+/// Per-run names, bundle cache and cleanup for the install integration tests (stale
+/// runs are swept by TestSupport's `StaleRuns`).
 /// Projects are `fbtest-i<run>-<tag>`, images `fbtest-i<run>-demo/*`, subnets 10.214.x.0/24.
 enum InstallHarness {
-    static let projectPrefix = "fbtest-i"
+    static let projectPrefix = StaleRuns.installPrefix
     static func project(_ tag: String) -> String {
-        touchHeartbeat()
-        return "\(projectPrefix)\(InstallEnv.runID)-\(tag)"
+        TestRun.touchHeartbeat()
+        return "\(projectPrefix)\(TestRun.id)-\(tag)"
     }
-    static var repository: String { "\(projectPrefix)\(InstallEnv.runID)-demo" }
+    static var repository: String { "\(projectPrefix)\(TestRun.id)-demo" }
 
     private static let cache = Mutex<[String: String]>([:])
     /// A bundles folder kept for the whole run (removed by the sweep of a later run).
-    static let bundleFolder = NSTemporaryDirectory() + "fbinst-bundles-\(InstallEnv.runID)"
+    static let bundleFolder = NSTemporaryDirectory() + "fbinst-bundles-\(TestRun.id)"
 
     /// The bundle of `variant`, built once per run; images are tagged with the run's
     /// repository unless `make` chose another non-default one.
@@ -306,7 +230,7 @@ enum InstallHarness {
     static func v1(suite: String = "demo") throws -> String {
         try bundle("v1-\(suite)") {
             var spec = DemoBundle()
-            spec.repository = "\(projectPrefix)\(InstallEnv.runID)-\(suite)"
+            spec.repository = "\(projectPrefix)\(TestRun.id)-\(suite)"
             return spec
         }
     }
@@ -319,92 +243,34 @@ enum InstallHarness {
 
     /// Removes everything a project owns (containers, networks, volumes) and the prefix.
     static func cleanup(project: String, prefix: String?) {
-        if let prefix { _ = try? InstallEnv.tool(["uninstall", "--prefix", prefix, "--purge-data"]) }
-        removeDockerObjects { $0 == project }
+        if let prefix { _ = try? TestCommand.tool(["uninstall", "--prefix", prefix, "--purge-data"]) }
+        StaleRuns.removeComposeObjects { $0 == project }
         if let prefix {
-            _ = try? InstallEnv.run(["umount", prefix])
+            _ = try? TestCommand.run(["umount", prefix])
             try? FileManager.default.removeItem(atPath: prefix)
         }
     }
 
-    /// Removes containers, networks and volumes whose compose project matches.
-    static func removeDockerObjects(where matches: (String) -> Bool) {
-        let key = "com.docker.compose.project"
-        let listings: [(list: [String], remove: [String])] = [
-            (["docker", "ps", "-a", "--filter", "label=\(key)", "--format", "{{.ID}} {{.Label \"\(key)\"}}"], ["docker", "rm", "-f", "-v"]),
-            (["docker", "network", "ls", "--filter", "label=\(key)", "--format", "{{.ID}} {{.Label \"\(key)\"}}"], ["docker", "network", "rm"]),
-            (["docker", "volume", "ls", "--filter", "label=\(key)", "--format", "{{.Name}} {{.Label \"\(key)\"}}"], ["docker", "volume", "rm", "-f"]),
-        ]
-        for listing in listings {
-            let lines = ((try? InstallEnv.check(listing.list)) ?? "").split(separator: "\n")
-            let ids = lines.compactMap { line -> String? in
-                let parts = line.split(separator: " ", maxSplits: 1).map(String.init)
-                return parts.count == 2 && matches(parts[1]) ? parts[0] : nil
-            }
-            if !ids.isEmpty { _ = try? InstallEnv.run(listing.remove + ids) }
-        }
-    }
-
-    private static let swept = Mutex(false)
-    /// `/tmp/fbinst-run-<run>`: touched whenever a run names a project or prefix, so
-    /// runs going on at the same time on one machine never sweep each other.
-    static func heartbeat(_ run: String) -> String { NSTemporaryDirectory() + "fbinst-run-\(run)" }
-
-    static func touchHeartbeat() {
-        let path = heartbeat(InstallEnv.runID)
-        if !FileManager.default.createFile(atPath: path, contents: nil) { utimes(path, nil) }
-    }
-
-    /// True when run `run` is not this one and has shown no sign of life for
-    /// `DockerTestSupport.staleAge` (its heartbeat is old or gone).
-    static func isStale(run: String) -> Bool {
-        guard run != InstallEnv.runID else { return false }
-        return DockerTestSupport.modified(heartbeat(run)) < Date().addingTimeInterval(-DockerTestSupport.staleAge)
-    }
-
-    /// The run id in `fbtest-i<run>-...`, `fbinst-bundles-<run>`, ...
-    static func run(in name: String, after prefix: String) -> String {
-        String(name.dropFirst(prefix.count).prefix { $0 != "-" && $0 != "/" && $0 != ":" })
-    }
-
-    /// Once per run: removes what earlier runs of these tests left (projects, images,
-    /// bundle folders named fbtest-i*/fbinst-bundles-*): never this run's, and never
-    /// those of a run that is still going on (its heartbeat is recent).
-    static func sweepStale() {
-        let first = swept.withLock { done -> Bool in
-            defer { done = true }
-            return !done
-        }
-        guard first else { return }
-        touchHeartbeat()
-        func stale(_ name: String) -> Bool {
-            name.hasPrefix(projectPrefix) && isStale(run: run(in: name, after: projectPrefix))
-        }
-        removeDockerObjects(where: stale)
-        let images = ((try? InstallEnv.check(["docker", "images", "--format", "{{.Repository}}:{{.Tag}}"])) ?? "")
-            .split(separator: "\n").map(String.init).filter(stale)
-        if !images.isEmpty { _ = try? InstallEnv.run(["docker", "rmi"] + images) }
-        let temporary = NSTemporaryDirectory()
-        for name in (try? FileManager.default.contentsOfDirectory(atPath: temporary)) ?? []
-        where name.hasPrefix("fbinst-bundles-") && isStale(run: run(in: name, after: "fbinst-bundles-")) {
-            try? FileManager.default.removeItem(atPath: temporary + name)
-        }
+    /// Sorted `docker images` listing (ID and tags), for "unchanged" checks.
+    static func imageListing() throws -> [String] {
+        try TestCommand.check(["docker", "images", "-a", "--no-trunc", "--format", "{{.ID}} {{.Repository}}:{{.Tag}}"])
+            .split(separator: "\n").map(String.init).sorted()
     }
 
     /// A fresh prefix path (not created).
     static func prefix(_ tag: String) -> String {
-        touchHeartbeat()
-        return NSTemporaryDirectory() + "fbinst-prefix-\(InstallEnv.runID)-\(tag)-\(UInt16.random(in: 0...UInt16.max))"
+        TestRun.touchHeartbeat()
+        return NSTemporaryDirectory() + "fbinst-prefix-\(TestRun.id)-\(tag)-\(UInt16.random(in: 0...UInt16.max))"
     }
 
     /// The parsed `--json` document of a tool run.
-    static func json(_ output: InstallEnv.Output) -> [String: Any] {
+    static func json(_ output: CommandOutput) -> [String: Any] {
         (try? JSONSerialization.jsonObject(with: Data(output.stdout.utf8))) as? [String: Any] ?? [:]
     }
 
     /// psql in the project's postgres container; trimmed tuples-only output.
     static func psql(_ project: String, _ sql: String) throws -> String {
-        try InstallEnv.check(["docker", "compose", "-p", project, "exec", "-T", "postgres",
+        try TestCommand.check(["docker", "compose", "-p", project, "exec", "-T", "postgres",
                               "psql", "-X", "-q", "-t", "-A", "-v", "ON_ERROR_STOP=1", "-U", "frostbyte", "-d", "frostbyte", "-c", sql])
     }
 

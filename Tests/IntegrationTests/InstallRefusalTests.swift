@@ -1,23 +1,18 @@
 import BundleFormat
 import FrostbyteCrypto
 import Foundation
+import TestSupport
 import Testing
 
 /// Bad bundles, bad input and bad hosts: each refused with a clear message and the
 /// contract's exit status, and nothing changed (no prefix content, no images loaded).
 @Suite("Install refusals (real dockerd)", .serialized,
-       .enabled(if: InstallEnv.dockerTestsEnabled && InstallEnv.demoImagesPresent,
-                "needs dockerd and scripts/make-demo-images"))
+       .enabled(if: Docker.demoImagesPresent, "needs scripts/make-demo-images"), .requiresDocker)
 struct InstallRefusalTests {
-    init() throws {
-        try InstallEnv.requireDocker()
-        InstallHarness.sweepStale()
-    }
-
     /// A bundle with one flipped byte in an image archive: exit 1, no staging folder,
     /// no release, no `current`, and `docker images` exactly as before.
     @Test func tamperedBundleIsRefusedBeforeDockerLoad() throws {
-        let folder = try InstallEnv.temporaryFolder("tamper")
+        let folder = try TestRun.scratchFolder("fbinst-tamper")
         let project = InstallHarness.project("tamper")
         let prefix = InstallHarness.prefix("tamper")
         defer {
@@ -27,15 +22,15 @@ struct InstallRefusalTests {
         var spec = DemoBundle(tamperImage: true)
         spec.repository = "\(InstallHarness.repository)-tampered"
         let bundle = try spec.write(in: folder)
-        let before = try InstallEnv.imageListing()
-        let result = try InstallEnv.tool(["install", bundle, "--allow-unsigned", "--prefix", prefix, "--project", project,
+        let before = try InstallHarness.imageListing()
+        let result = try TestCommand.tool(["install", bundle, "--allow-unsigned", "--prefix", prefix, "--project", project,
                                           "--subnet", "10.214.21.0/24"])
         #expect(result.status == 1, "\(result.stderr)")
         #expect(result.stderr.contains("images/gateway.tar"), "\(result.stderr)")
-        #expect(try InstallEnv.imageListing() == before)
+        #expect(try InstallHarness.imageListing() == before)
         #expect(InstallHarness.listing("\(prefix)/releases").isEmpty)
         #expect(!FileManager.default.fileExists(atPath: "\(prefix)/current"))
-        #expect(try InstallEnv.check(["docker", "ps", "-a", "-q", "--filter", "label=com.docker.compose.project=\(project)"]).isEmpty)
+        #expect(try TestCommand.check(["docker", "ps", "-a", "-q", "--filter", "label=com.docker.compose.project=\(project)"]).isEmpty)
 
         // Negative control: the same bundle untampered installs up to the start of loading.
         spec.tamperImage = false
@@ -47,7 +42,7 @@ struct InstallRefusalTests {
     /// Signature policy: unsigned without --allow-unsigned is bad input (2); signed by
     /// a key that is not trusted fails verification (1); both leave no prefix content.
     @Test func signaturePolicy() throws {
-        let folder = try InstallEnv.temporaryFolder("sig")
+        let folder = try TestRun.scratchFolder("fbinst-sig")
         let project = InstallHarness.project("sig")
         let prefix = InstallHarness.prefix("sig")
         defer {
@@ -55,7 +50,7 @@ struct InstallRefusalTests {
             InstallHarness.cleanup(project: project, prefix: prefix)
         }
         let unsigned = try InstallHarness.v1()
-        let noPolicy = try InstallEnv.tool(["install", unsigned, "--prefix", prefix, "--project", project])
+        let noPolicy = try TestCommand.tool(["install", unsigned, "--prefix", prefix, "--project", project])
         #expect(noPolicy.status == 2)
         #expect(noPolicy.stderr.contains("--trust") && noPolicy.stderr.contains("--allow-unsigned"))
         #expect(InstallHarness.listing(prefix).isEmpty)
@@ -64,19 +59,19 @@ struct InstallRefusalTests {
         try releaseKey.publicPEM().write(to: URL(fileURLWithPath: "\(folder)/release.pub"))
         try otherKey.publicPEM().write(to: URL(fileURLWithPath: "\(folder)/other.pub"))
         // Unsigned bundle with --trust: refused (1).
-        let unsignedTrusted = try InstallEnv.tool(["install", unsigned, "--trust", "\(folder)/release.pub", "--prefix", prefix,
+        let unsignedTrusted = try TestCommand.tool(["install", unsigned, "--trust", "\(folder)/release.pub", "--prefix", prefix,
                                                    "--project", project, "--subnet", "10.214.22.0/24"])
         #expect(unsignedTrusted.status == 1, "\(unsignedTrusted.stderr)")
         #expect(unsignedTrusted.stderr.contains("unsigned"))
         var spec = DemoBundle(signingKey: releaseKey, images: ["gateway"])
         spec.repository = InstallHarness.repository
         let signed = try spec.write(in: folder)
-        let wrongKey = try InstallEnv.tool(["install", signed, "--trust", "\(folder)/other.pub", "--prefix", prefix,
+        let wrongKey = try TestCommand.tool(["install", signed, "--trust", "\(folder)/other.pub", "--prefix", prefix,
                                             "--project", project, "--subnet", "10.214.22.0/24"])
         #expect(wrongKey.status == 1, "\(wrongKey.stderr)")
         #expect(InstallHarness.listing("\(prefix)/releases").isEmpty)
         #expect(!FileManager.default.fileExists(atPath: "\(prefix)/current"))
-        let both = try InstallEnv.tool(["install", signed, "--trust", "\(folder)/release.pub", "--allow-unsigned", "--prefix", prefix])
+        let both = try TestCommand.tool(["install", signed, "--trust", "\(folder)/release.pub", "--allow-unsigned", "--prefix", prefix])
         #expect(both.status == 2)
     }
 
@@ -92,7 +87,7 @@ struct InstallRefusalTests {
         defer { try? FileManager.default.removeItem(atPath: prefix) }
         var options = arguments
         if !options.contains("--project") { options += ["--project", InstallHarness.project("bad")] }
-        let result = try InstallEnv.tool(["install", try InstallHarness.v1(), "--allow-unsigned", "--prefix", prefix] + options)
+        let result = try TestCommand.tool(["install", try InstallHarness.v1(), "--allow-unsigned", "--prefix", prefix] + options)
         #expect(result.status == 2, "\(result.stderr)")
         #expect(result.stderr.contains(expected), "\(result.stderr)")
         #expect(!FileManager.default.fileExists(atPath: prefix))
@@ -104,12 +99,12 @@ struct InstallRefusalTests {
         let blocker = InstallHarness.project("blocker")
         let prefix = InstallHarness.prefix("overlap")
         defer {
-            _ = try? InstallEnv.run(["docker", "network", "rm", blocker])
+            _ = try? TestCommand.run(["docker", "network", "rm", blocker])
             try? FileManager.default.removeItem(atPath: prefix)
         }
-        try InstallEnv.check(["docker", "network", "create", "--internal", "--subnet", "10.214.24.0/24",
+        try TestCommand.check(["docker", "network", "create", "--internal", "--subnet", "10.214.24.0/24",
                               "--label", "com.docker.compose.project=\(blocker)", blocker])
-        let result = try InstallEnv.tool(["install", try InstallHarness.v1(), "--allow-unsigned", "--prefix", prefix,
+        let result = try TestCommand.tool(["install", try InstallHarness.v1(), "--allow-unsigned", "--prefix", prefix,
                                           "--project", InstallHarness.project("overlap"), "--subnet", "10.214.24.128/25"])
         #expect(result.status == 2)
         #expect(result.stderr.contains(blocker), "\(result.stderr)")
@@ -119,13 +114,13 @@ struct InstallRefusalTests {
     /// Not root: exit 3 before anything is read or written.
     @Test func notRoot() throws {
         let prefix = InstallHarness.prefix("nonroot")
-        let folder = try InstallEnv.temporaryFolder("nonroot")
+        let folder = try TestRun.scratchFolder("fbinst-nonroot")
         defer { try? FileManager.default.removeItem(atPath: folder) }
         // A copy nobody can read, so the refusal cannot come from file permissions.
         let bundle = "\(folder)/demo.tar.zst"
         try FileManager.default.copyItem(atPath: try InstallHarness.v1(), toPath: bundle)
         chmod(folder, 0o755); chmod(bundle, 0o644)
-        let result = try InstallEnv.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+        let result = try TestCommand.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
                                          DockerTestSupport.binaryForOtherUsers, "install", bundle, "--allow-unsigned", "--prefix", prefix])
         #expect(result.status == 3, "\(result.stderr)")
         #expect(result.stderr.contains("root"))
@@ -137,12 +132,12 @@ struct InstallRefusalTests {
     @Test func dockerUnreachable() throws {
         let prefix = InstallHarness.prefix("nodocker")
         defer { try? FileManager.default.removeItem(atPath: prefix) }
-        let result = try InstallEnv.run([InstallEnv.binary, "install", try InstallHarness.v1(), "--allow-unsigned", "--prefix", prefix],
+        let result = try TestCommand.run([FrostbyteBinary.path, "install", try InstallHarness.v1(), "--allow-unsigned", "--prefix", prefix],
                                         environment: ["DOCKER_HOST": "unix:///nonexistent/fb-install-test.sock"])
         #expect(result.status == 3, "\(result.stderr)")
         #expect(result.stderr.contains("Docker engine does not answer"), "\(result.stderr)")
         #expect(!FileManager.default.fileExists(atPath: prefix))
-        #expect(try InstallEnv.run(["docker", "info", "--format", "{{.ServerVersion}}"]).status == 0)
+        #expect(try TestCommand.run(["docker", "info", "--format", "{{.ServerVersion}}"]).status == 0)
     }
 
     /// A prefix on a 1 MiB tmpfs: exit 3 naming the space needed; nothing written there.
@@ -150,11 +145,11 @@ struct InstallRefusalTests {
         let prefix = InstallHarness.prefix("space")
         try FileManager.default.createDirectory(atPath: prefix, withIntermediateDirectories: true)
         defer {
-            _ = try? InstallEnv.run(["umount", prefix])
+            _ = try? TestCommand.run(["umount", prefix])
             try? FileManager.default.removeItem(atPath: prefix)
         }
-        try InstallEnv.check(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", prefix])
-        let result = try InstallEnv.tool(["install", try InstallHarness.v1(), "--allow-unsigned", "--prefix", prefix,
+        try TestCommand.check(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", prefix])
+        let result = try TestCommand.tool(["install", try InstallHarness.v1(), "--allow-unsigned", "--prefix", prefix,
                                           "--project", InstallHarness.project("space"), "--subnet", "10.214.25.0/24"])
         #expect(result.status == 3, "\(result.stderr)")
         #expect(result.stderr.contains("not enough free space"), "\(result.stderr)")
@@ -170,17 +165,17 @@ struct InstallRefusalTests {
         defer { InstallHarness.cleanup(project: project, prefix: prefix) }
         let holder = try LoopbackTCPListener()
         let placement = ["--allow-unsigned", "--prefix", prefix, "--project", project, "--subnet", "10.214.26.0/24"]
-        let busy = try InstallEnv.tool(["install", try InstallHarness.v1()] + placement
+        let busy = try TestCommand.tool(["install", try InstallHarness.v1()] + placement
                                        + ["--publish", "127.0.0.1:\(holder.port)"])
         #expect(busy.status == 2, "\(busy.stderr)")
         #expect(busy.stderr.contains("--publish 127.0.0.1:\(holder.port)") && busy.stderr.contains("already listens there"),
                 "\(busy.stderr)")
         #expect(busy.stderr.contains("pid \(getpid())"), "names what holds the port: \(busy.stderr)")
         #expect(InstallHarness.listing(prefix).isEmpty)
-        #expect(try InstallEnv.check(["docker", "ps", "-a", "-q", "--filter", "label=com.docker.compose.project=\(project)"]).isEmpty)
+        #expect(try TestCommand.check(["docker", "ps", "-a", "-q", "--filter", "label=com.docker.compose.project=\(project)"]).isEmpty)
 
         // 192.0.2.1 (TEST-NET-1) is no address of this host; nothing is sent to it.
-        let foreign = try InstallEnv.tool(["install", try InstallHarness.v1()] + placement
+        let foreign = try TestCommand.tool(["install", try InstallHarness.v1()] + placement
                                           + ["--publish", "192.0.2.1:\(holder.port)"])
         #expect(foreign.status == 2, "\(foreign.stderr)")
         #expect(foreign.stderr.contains("not one of this host's"), "\(foreign.stderr)")
@@ -206,7 +201,7 @@ private final class LoopbackTCPListener {
         }
         guard fd >= 0, bound else {
             if fd >= 0 { close(fd) }
-            throw FixtureFailure("could not listen on 127.0.0.1: errno \(errno)")
+            throw TestFailure("could not listen on 127.0.0.1: errno \(errno)")
         }
         self.fd = fd
         port = UInt16(bigEndian: address.sin_port)

@@ -1,5 +1,6 @@
 import BundleFormat
 import Foundation
+import TestSupport
 import Testing
 
 /// Format v2 on a real dockerd: images load from the bundle's blobs, streamed into
@@ -8,14 +9,8 @@ import Testing
 /// bytes (v1 and v2); a tampered blob never reaches the engine; a release whose images
 /// were removed from the engine installs again.
 @Suite("Install format v2 (real dockerd)", .serialized,
-       .enabled(if: InstallEnv.dockerTestsEnabled && InstallEnv.demoImagesPresent,
-                "needs dockerd and scripts/make-demo-images"))
+       .enabled(if: Docker.demoImagesPresent, "needs scripts/make-demo-images"), .requiresDocker)
 struct InstallV2Tests {
-    init() throws {
-        try InstallEnv.requireDocker()
-        InstallHarness.sweepStale()
-    }
-
     /// The repository this suite's images carry (uninstall removes them again).
     static var repository: String { "\(InstallHarness.repository)-v2" }
 
@@ -23,7 +18,7 @@ struct InstallV2Tests {
     /// engine has yet whatever it holds of the demo images.
     static func fullBundle() throws -> String {
         try V2Bundles.write("v2-full") {
-            V2DemoBundle(repository: repository, extraLayers: ["gateway": "v2 full \(InstallEnv.runID)"])
+            V2DemoBundle(repository: repository, extraLayers: ["gateway": "v2 full \(TestRun.id)"])
         }.path
     }
 
@@ -38,7 +33,7 @@ struct InstallV2Tests {
         let bundle = try Self.fullBundle()
         let manifest = try V2Bundles.manifest(of: bundle)
 
-        let install = try InstallEnv.tool(Self.arguments(bundle, prefix: prefix, project: project, subnet: "10.214.61.0/24"))
+        let install = try TestCommand.tool(Self.arguments(bundle, prefix: prefix, project: project, subnet: "10.214.61.0/24"))
         #expect(install.status == 0, "\(install.stderr)")
         let json = InstallHarness.json(install)
         #expect(json["action"] as? String == "installed")
@@ -57,47 +52,47 @@ struct InstallV2Tests {
         // The installed release still verifies, images left to the engine (what the bundle's
         // scripts/verify.sh --files runs there); without --installed the absent image
         // files are problems (the control).
-        let files = try InstallEnv.tool(["verify-bundle", "\(prefix)/current", "--installed"])
+        let files = try TestCommand.tool(["verify-bundle", "\(prefix)/current", "--installed"])
         #expect(files.status == 0, "\(files.stdout)\(files.stderr)")
         #expect((files.stdout + files.stderr).contains("installed release:"), "\(files.stdout)\(files.stderr)")
-        let plain = try InstallEnv.tool(["verify-bundle", release, "--json"])
+        let plain = try TestCommand.tool(["verify-bundle", release, "--json"])
         #expect(plain.status == 1)
         let problems = InstallHarness.json(plain)["problems"] as? [[String: Any]] ?? []
         #expect(!problems.isEmpty && problems.allSatisfy {
             $0["check"] as? String == "missing-file" && ($0["path"] as? String ?? "").hasPrefix("images")
         }, "\(problems)")
 
-        let status = try InstallEnv.tool(["status", "--prefix", prefix, "--json"])
+        let status = try TestCommand.tool(["status", "--prefix", prefix, "--json"])
         #expect(status.status == 0 && InstallHarness.json(status)["healthy"] as? Bool == true, "\(status.stdout)")
         // The same bundle again: unchanged, nothing extracted or loaded.
-        let again = try InstallEnv.tool(["install", bundle, "--allow-unsigned", "--prefix", prefix, "--json"])
+        let again = try TestCommand.tool(["install", bundle, "--allow-unsigned", "--prefix", prefix, "--json"])
         #expect(again.status == 0, "\(again.stderr)")
         #expect(InstallHarness.json(again)["action"] as? String == "unchanged")
         #expect((InstallHarness.json(again)["images_loaded"] as? [String] ?? ["?"]).isEmpty)
 
         // Images removed from the engine (stack down first): install finds neither the
         // images nor their bytes under the prefix, extracts only images/ again and loads.
-        try InstallEnv.check(["docker", "compose", "-p", project, "down"])
-        for image in manifest.images { _ = try? InstallEnv.run(["docker", "rmi", image.name]) }
-        let reloaded = try InstallEnv.tool(["install", bundle, "--allow-unsigned", "--prefix", prefix, "--timeout", "180", "--json"])
+        try TestCommand.check(["docker", "compose", "-p", project, "down"])
+        for image in manifest.images { _ = try? TestCommand.run(["docker", "rmi", image.name]) }
+        let reloaded = try TestCommand.tool(["install", bundle, "--allow-unsigned", "--prefix", prefix, "--timeout", "180", "--json"])
         #expect(reloaded.status == 0, "\(reloaded.stderr)")
         #expect((InstallHarness.json(reloaded)["images_loaded"] as? [String] ?? []).count == manifest.images.count)
         try V2Bundles.expectImagesPresent(manifest)
         #expect(!FileManager.default.fileExists(atPath: "\(release)/images"))
-        #expect(try InstallEnv.tool(["status", "--prefix", prefix]).status == 0)
+        #expect(try TestCommand.tool(["status", "--prefix", prefix]).status == 0)
     }
 
     @Test func v1InstallKeepsNoImageBytes() throws {
         let project = InstallHarness.project("v2v1"), prefix = InstallHarness.prefix("v2v1")
         defer { InstallHarness.cleanup(project: project, prefix: prefix) }
         let bundle = try InstallHarness.v1(suite: "v2v1")
-        let install = try InstallEnv.tool(Self.arguments(bundle, prefix: prefix, project: project, subnet: "10.214.62.0/24"))
+        let install = try TestCommand.tool(Self.arguments(bundle, prefix: prefix, project: project, subnet: "10.214.62.0/24"))
         #expect(install.status == 0, "\(install.stderr)")
         let bundleId = InstallHarness.json(install)["bundle_id"] as? String ?? "?"
         #expect(!FileManager.default.fileExists(atPath: "\(prefix)/releases/\(bundleId)/images"))
         #expect(InstallHarness.listing(prefix).allSatisfy { !$0.hasSuffix(".tar") }, "\(InstallHarness.listing(prefix))")
         print("prefix size after the v1 install: \(try V2Bundles.diskUsage(prefix))")
-        #expect(try InstallEnv.tool(["status", "--prefix", prefix]).status == 0)
+        #expect(try TestCommand.tool(["status", "--prefix", prefix]).status == 0)
     }
 
     /// Negative control: one flipped byte in a carried layer blob fails verification
@@ -108,14 +103,14 @@ struct InstallV2Tests {
         defer { InstallHarness.cleanup(project: project, prefix: prefix) }
         let repository = "\(Self.repository)-tampered"
         let bundle = try V2Bundles.write("v2-tampered") {
-            V2DemoBundle(repository: repository, extraLayers: ["gateway": "tampered \(InstallEnv.runID)"], tamperBlob: true)
+            V2DemoBundle(repository: repository, extraLayers: ["gateway": "tampered \(TestRun.id)"], tamperBlob: true)
         }.path
-        let imagesBefore = try InstallEnv.imageListing()
-        let install = try InstallEnv.tool(Self.arguments(bundle, prefix: prefix, project: project, subnet: "10.214.63.0/24"))
+        let imagesBefore = try InstallHarness.imageListing()
+        let install = try TestCommand.tool(Self.arguments(bundle, prefix: prefix, project: project, subnet: "10.214.63.0/24"))
         #expect(install.status == 1, "\(install.stderr)")
         #expect(install.stderr.contains("images/blobs/sha256/"), "\(install.stderr)")
-        #expect(try InstallEnv.imageListing() == imagesBefore)
-        #expect(!(try InstallEnv.imageListing()).contains { $0.contains(repository) })
+        #expect(try InstallHarness.imageListing() == imagesBefore)
+        #expect(!(try InstallHarness.imageListing()).contains { $0.contains(repository) })
         #expect(InstallHarness.listing("\(prefix)/releases").isEmpty, "\(InstallHarness.listing("\(prefix)/releases"))")
         #expect(!FileManager.default.fileExists(atPath: "\(prefix)/current"))
     }
@@ -127,29 +122,29 @@ struct InstallV2Tests {
     @Test func equivalentImageAlreadyThereOutlivesUninstall() throws {
         let project = InstallHarness.project("v2kept"), prefix = InstallHarness.prefix("v2kept")
         let repository = "\(Self.repository)-kept"
-        let scratch = try InstallEnv.temporaryFolder("v2kept")
+        let scratch = try TestRun.scratchFolder("fbinst-v2kept")
         var before = ""
         defer {
             InstallHarness.cleanup(project: project, prefix: prefix)
-            _ = try? InstallEnv.run(["docker", "rmi", "\(repository)/redis:1.0"])
+            _ = try? TestCommand.run(["docker", "rmi", "\(repository)/redis:1.0"])
             // The image loaded here, left untagged when install loaded over it (containerd store).
-            if !before.isEmpty, (try? InstallEnv.check(["docker", "image", "inspect", "--format", "{{len .RepoTags}}", before])) == "0" {
-                _ = try? InstallEnv.run(["docker", "rmi", before])
+            if !before.isEmpty, (try? TestCommand.check(["docker", "image", "inspect", "--format", "{{len .RepoTags}}", before])) == "0" {
+                _ = try? TestCommand.run(["docker", "rmi", before])
             }
             try? FileManager.default.removeItem(atPath: scratch)
         }
-        try DemoBundle.retag("\(InstallEnv.demoImagesFolder)/redis.tar", to: "\(repository)/redis:1.0",
+        try DemoBundle.retag("\(Docker.demoImagesFolder)/redis.tar", to: "\(repository)/redis:1.0",
                              writing: "\(scratch)/redis.tar", scratch: scratch)
-        try InstallEnv.check(["docker", "load", "-q", "-i", "\(scratch)/redis.tar"])
-        before = try InstallEnv.check(["docker", "image", "inspect", "--format", "{{.Id}}", "\(repository)/redis:1.0"])
+        try TestCommand.check(["docker", "load", "-q", "-i", "\(scratch)/redis.tar"])
+        before = try TestCommand.check(["docker", "image", "inspect", "--format", "{{.Id}}", "\(repository)/redis:1.0"])
         let bundle = try V2Bundles.write("v2-kept") { V2DemoBundle(repository: repository) }.path
-        let install = try InstallEnv.tool(Self.arguments(bundle, prefix: prefix, project: project, subnet: "10.214.70.0/24"))
+        let install = try TestCommand.tool(Self.arguments(bundle, prefix: prefix, project: project, subnet: "10.214.70.0/24"))
         #expect(install.status == 0, "\(install.stderr)")
         try V2Bundles.expectImagesPresent(try V2Bundles.manifest(of: bundle))
-        let uninstall = try InstallEnv.tool(["uninstall", "--prefix", prefix, "--purge-data"])
+        let uninstall = try TestCommand.tool(["uninstall", "--prefix", prefix, "--purge-data"])
         #expect(uninstall.status == 0, "\(uninstall.stderr)")
-        #expect(try InstallEnv.run(["docker", "image", "inspect", "\(repository)/redis:1.0"]).status == 0)
-        #expect(try InstallEnv.run(["docker", "image", "inspect", "\(repository)/gateway:1.0"]).status != 0)
+        #expect(try TestCommand.run(["docker", "image", "inspect", "\(repository)/redis:1.0"]).status == 0)
+        #expect(try TestCommand.run(["docker", "image", "inspect", "\(repository)/gateway:1.0"]).status != 0)
     }
 
     /// Killed right as it starts loading from the blobs, the install resumes on a
@@ -157,20 +152,20 @@ struct InstallV2Tests {
     @Test func killedDuringTheStreamedLoadResumes() throws {
         let project = InstallHarness.project("v2kill"), prefix = InstallHarness.prefix("v2kill")
         let bundle = try V2Bundles.write("v2-kill") {
-            V2DemoBundle(version: "1.0.2", repository: "\(Self.repository)-kill", extraLayers: ["gateway": "kill \(InstallEnv.runID)"])
+            V2DemoBundle(version: "1.0.2", repository: "\(Self.repository)-kill", extraLayers: ["gateway": "kill \(TestRun.id)"])
         }.path
         let names = try V2Bundles.manifest(of: bundle).images.map(\.name)
         defer {
             InstallHarness.cleanup(project: project, prefix: prefix)
             // Uninstall removed every image of the bundle, including the one whose load the kill interrupted.
-            #expect(names.allSatisfy { (try? InstallEnv.run(["docker", "image", "inspect", $0]).status) != 0 }, "\(names)")
-            for name in names { _ = try? InstallEnv.run(["docker", "rmi", name]) }
+            #expect(names.allSatisfy { (try? TestCommand.run(["docker", "image", "inspect", $0]).status) != 0 }, "\(names)")
+            for name in names { _ = try? TestCommand.run(["docker", "rmi", name]) }
         }
         let arguments = Self.arguments(bundle, prefix: prefix, project: project, subnet: "10.214.64.0/24")
         let killed = try InstallCrashTests.killDuring(Array(arguments.dropLast()), trigger: "loading image", delay: 0.05)
         #expect(killed.triggered, "never reached 'loading image': \(killed.stderr)")
         #expect(!FileManager.default.fileExists(atPath: "\(prefix)/current"))
-        let rerun = try InstallEnv.tool(arguments)
+        let rerun = try TestCommand.tool(arguments)
         #expect(rerun.status == 0, "\(rerun.stderr)")
         #expect(InstallHarness.json(rerun)["resumed"] as? Bool == true)
         let manifest = try V2Bundles.manifest(of: bundle)
@@ -208,7 +203,7 @@ enum V2Bundles {
 
     /// True when the engine has the containerd image store.
     static let containerdStore: Bool = {
-        ((try? InstallEnv.check(["docker", "info", "--format", "{{json .DriverStatus}}"])) ?? "")
+        ((try? TestCommand.check(["docker", "info", "--format", "{{json .DriverStatus}}"])) ?? "")
             .contains("io.containerd.snapshotter.v1")
     }()
 
@@ -216,7 +211,7 @@ enum V2Bundles {
     /// reports (config digest, or manifest digest on the containerd store) and its layers.
     static func expectImagesPresent(_ manifest: Manifest, sourceLocation: SourceLocation = #_sourceLocation) throws {
         for image in manifest.images {
-            let inspected = try InstallEnv.run(["docker", "image", "inspect", "--format", "{{.Id}} {{json .RootFS.Layers}}", image.name])
+            let inspected = try TestCommand.run(["docker", "image", "inspect", "--format", "{{.Id}} {{json .RootFS.Layers}}", image.name])
             #expect(inspected.status == 0, "\(image.name): \(inspected.stderr)", sourceLocation: sourceLocation)
             let parts = inspected.stdout.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: " ", maxSplits: 1)
             guard parts.count == 2 else { continue }
@@ -229,6 +224,6 @@ enum V2Bundles {
 
     /// `du -sh` of a folder.
     static func diskUsage(_ folder: String) throws -> String {
-        try InstallEnv.check(["du", "-sh", "--apparent-size", folder]).split(separator: "\t").first.map(String.init) ?? "?"
+        try TestCommand.check(["du", "-sh", "--apparent-size", folder]).split(separator: "\t").first.map(String.init) ?? "?"
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 /// `check-isolation` on a real dockerd: the hardened stack passes with its positive
@@ -7,7 +8,7 @@ import Testing
 /// containers, the checker's canary namespace, the checker's own listeners on the
 /// test bridges, a test listener on the host and a test resolver inside a test
 /// container's namespace.
-@Suite("check-isolation", .enabled(if: DockerTestSupport.enabled), .serialized)
+@Suite("check-isolation", .requiresDockerAndTestImage, .serialized)
 struct IsolationCheckTests {
     /// A resolver that answers every A query with 198.18.255.254 (never contacted).
     static let answeringResolver = """
@@ -94,8 +95,8 @@ struct IsolationCheckTests {
         #expect(String(decoding: written, as: UTF8.self) == run.output.stdout)
         let underPrefix = try FileManager.default.contentsOfDirectory(atPath: "\(stack.prefix)/evidence")
         #expect(underPrefix.count == 1 && underPrefix[0].hasPrefix("isolation-"))
-        let sum = try DockerTestSupport.check(["sha256sum", evidenceFile]).prefix(64)
-        let sumPrefix = try DockerTestSupport.check(["sha256sum", "\(stack.prefix)/evidence/\(underPrefix[0])"]).prefix(64)
+        let sum = try TestCommand.check(["sha256sum", evidenceFile]).prefix(64)
+        let sumPrefix = try TestCommand.check(["sha256sum", "\(stack.prefix)/evidence/\(underPrefix[0])"]).prefix(64)
         #expect(sum == sumPrefix)
 
         // Nothing of the canary is left.
@@ -107,7 +108,7 @@ struct IsolationCheckTests {
         let stack = try IsolationTestStack()
         defer { stack.down() }
         let api = stack.container("api")
-        try DockerTestSupport.check(["docker", "network", "connect", "bridge", api])
+        try TestCommand.check(["docker", "network", "connect", "bridge", api])
         let run = try stack.check(["--prefix", stack.prefix, "--cross-project", "none"])
 
         #expect(run.status == 1, "\(run.problems)")
@@ -127,7 +128,7 @@ struct IsolationCheckTests {
         let stack = try IsolationTestStack()
         defer { stack.down() }
         let name = "\(stack.project)-hostnet"
-        try stack.runContainer(name, ["--network", "host"] + stack.projectLabels + [DockerTestSupport.image, "sleep", "86400"])
+        try stack.runContainer(name, ["--network", "host"] + stack.projectLabels + [Docker.testImage, "sleep", "86400"])
         let run = try stack.check(["--prefix", stack.prefix, "--cross-project", "none"])
 
         #expect(run.status == 1, "\(run.problems)")
@@ -143,11 +144,11 @@ struct IsolationCheckTests {
         defer { stack.down() }
         let network = "\(stack.project)-exposed"
         try stack.createNetwork(network, ["--label", "io.frostbyte.project=\(stack.project)",
-                                          "--label", "\(DockerTestSupport.testLabel)=\(DockerTestSupport.runID)",
+                                          "--label", "\(TestRun.label)=\(TestRun.id)",
                                           "--subnet", try DockerTestSupport.freeSubnet()])
         let name = "\(stack.project)-published"
         try stack.runContainer(name, ["--network", network, "-p", "0.0.0.0::8080"] + stack.projectLabels
-            + [DockerTestSupport.image, "httpd", "-f", "-p", "8080", "-h", "/www"])
+            + [Docker.testImage, "httpd", "-f", "-p", "8080", "-h", "/www"])
         let run = try stack.check(["--prefix", stack.prefix, "--cross-project", "none"])
 
         #expect(run.status == 1, "\(run.problems)")
@@ -163,8 +164,9 @@ struct IsolationCheckTests {
         let stack = try IsolationTestStack()
         defer { stack.down() }
         let port = Int.random(in: 20_000...29_999)
-        let listener = try DockerTestSupport.Background(["python3", "-c", Self.hostListener(port: port)])
+        let listener = try RunningCommand(["python3", "-c", Self.hostListener(port: port)])
         defer { listener.stop() }
+        try #require(listener.waitFor("ready", within: 10), "the host listener did not start: \(listener.errorOutput)")
         let listenerID = "host-exposure.listener/internal/tcp/\(port)"
         let recordPath = "\(stack.prefix)/state/firewall-rules.json"
         defer { Self.removeRecordedRules(recordPath) }
@@ -195,7 +197,7 @@ struct IsolationCheckTests {
         let rules = Self.recordedRules(recordPath)
         #expect(rules.count == 1)
         #expect(Self.removeRecordedRules(recordPath) == 1)
-        let left = try DockerTestSupport.check(["iptables", "-w", "-S", "INPUT"])
+        let left = try TestCommand.check(["iptables", "-w", "-S", "INPUT"])
         #expect(!left.contains("project=\(stack.project) "), "rule removed")
     }
 
@@ -211,7 +213,7 @@ struct IsolationCheckTests {
         let crossIDs = apart.ids("pass", prefix: "cross-project.tcp/")
         #expect(crossIDs.count == 32, "4 x 4 containers, both directions: \(crossIDs.count)")
 
-        try DockerTestSupport.check(["docker", "network", "connect", "\(first.project)_internal", second.container("api")])
+        try TestCommand.check(["docker", "network", "connect", "\(first.project)_internal", second.container("api")])
         let shared = try first.check(["--prefix", first.prefix, "--cross-project", second.project])
         #expect(shared.status == 1)
         #expect(shared.status("configuration.network-members/internal") == "fail")
@@ -233,9 +235,10 @@ struct IsolationCheckTests {
         // unknown names to 127.0.0.1:53 inside the container's own namespace, so the
         // test's resolver goes there (measured; see docs/TENANT_ISOLATION.md).
         let api = stack.container("api")
-        let resolver = try DockerTestSupport.Background(
+        let resolver = try RunningCommand(
             ["nsenter", "-t", "\(try stack.pid(api))", "-n", "python3", "-c", Self.answeringResolver])
         defer { resolver.stop() }
+        try #require(resolver.waitFor("ready", within: 10), "the resolver did not start: \(resolver.errorOutput)")
         let run = try stack.check(["--prefix", stack.prefix, "--cross-project", "none"])
 
         #expect(run.status == 1, "\(run.problems)")
@@ -246,15 +249,14 @@ struct IsolationCheckTests {
 
     @Test("Usage and environment errors map to exit status 2 and 3")
     func usageErrors() throws {
-        try DockerTestSupport.prepare()
-        let both = try DockerTestSupport.tool(["check-isolation", "--prefix", "/nonexistent", "--project", "x"])
+        let both = try TestCommand.tool(["check-isolation", "--prefix", "/nonexistent", "--project", "x"])
         #expect(both.status == 2 || both.status == 64, "\(both.stderr)")
-        let missing = try DockerTestSupport.tool(["check-isolation", "--prefix", "/nonexistent-fbtest"])
+        let missing = try TestCommand.tool(["check-isolation", "--prefix", "/nonexistent-fbtest"])
         #expect(missing.status == 2, "\(missing.stderr)")
         #expect(missing.stderr.contains("current/MANIFEST.json"))
-        let unknown = try DockerTestSupport.tool(["check-isolation", "--project", "fbtest-no-such-project"])
+        let unknown = try TestCommand.tool(["check-isolation", "--project", "fbtest-no-such-project"])
         #expect(unknown.status == 2, "\(unknown.stderr)")
-        let notRoot = try DockerTestSupport.run(
+        let notRoot = try TestCommand.run(
             ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", DockerTestSupport.binaryForOtherUsers,
              "check-isolation", "--project", "fbtest-any"])
         #expect(notRoot.status == 3, "\(notRoot.stderr)")
@@ -276,8 +278,8 @@ struct IsolationCheckTests {
         for rule in recordedRules(path) {
             guard let chain = rule["chain"] as? String, let args = rule["args"] as? [String] else { continue }
             let table = rule["table"] as? String ?? "filter"
-            while (try? DockerTestSupport.run(["iptables", "-w", "-t", table, "-C", chain] + args).status) == 0 {
-                _ = try? DockerTestSupport.run(["iptables", "-w", "-t", table, "-D", chain] + args)
+            while (try? TestCommand.run(["iptables", "-w", "-t", table, "-C", chain] + args).status) == 0 {
+                _ = try? TestCommand.run(["iptables", "-w", "-t", table, "-D", chain] + args)
                 removed += 1
             }
         }

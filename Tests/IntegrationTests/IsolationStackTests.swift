@@ -1,6 +1,7 @@
 import BundleFormat
 import FrostbyteCrypto
 import Foundation
+import TestSupport
 import Testing
 
 /// A small compose project hardened the way the tool installs stacks: one internal
@@ -23,7 +24,7 @@ final class IsolationTestStack {
     static let listeners = ["gateway": 8080, "api": 9000, "db": 5432]
 
     init() throws {
-        try DockerTestSupport.prepare()
+        try Docker.ensureTestImage()
         project = DockerTestSupport.projectName()
         folder = NSTemporaryDirectory() + "fbtest-\(project)"
         prefix = "\(folder)/prefix"
@@ -35,7 +36,7 @@ final class IsolationTestStack {
             let gateway = "\(base)10"
             try Self.compose(project: project, subnet: candidate, gatewayIP: gateway)
                 .write(toFile: "\(folder)/docker-compose.yml", atomically: true, encoding: .utf8)
-            let up = try DockerTestSupport.run(Self.composeCommand(project: project, folder: folder) + ["up", "-d", "--quiet-pull"])
+            let up = try TestCommand.run(Self.composeCommand(project: project, folder: folder) + ["up", "-d", "--quiet-pull"])
             if up.status == 0 {
                 subnet = candidate
                 gatewayIP = gateway
@@ -44,7 +45,7 @@ final class IsolationTestStack {
                 return
             }
             lastError = TestFailure("compose up failed: \(up.stderr)")
-            _ = try? DockerTestSupport.run(Self.composeCommand(project: project, folder: folder) + ["down", "-v", "-t", "1"])
+            _ = try? TestCommand.run(Self.composeCommand(project: project, folder: folder) + ["down", "-v", "-t", "1"])
             guard up.stderr.contains("overlap") || up.stderr.contains("Pool") else { break }
         }
         throw lastError
@@ -62,43 +63,43 @@ final class IsolationTestStack {
     /// Labels that make a container count as this project's.
     var projectLabels: [String] {
         ["--label", "com.docker.compose.project=\(project)", "--label", "io.frostbyte.project=\(project)",
-         "--label", "\(DockerTestSupport.testLabel)=\(DockerTestSupport.runID)"]
+         "--label", "\(TestRun.label)=\(TestRun.id)"]
     }
 
     /// Starts an extra container (removed by `down`).
     @discardableResult
     func runContainer(_ name: String, _ arguments: [String]) throws -> String {
-        try DockerTestSupport.check(["docker", "run", "-d", "--name", name] + arguments)
+        try TestCommand.check(["docker", "run", "-d", "--name", name] + arguments)
         extraContainers.append(name)
         return name
     }
 
     /// Creates an extra network (removed by `down`).
     func createNetwork(_ name: String, _ arguments: [String]) throws {
-        try DockerTestSupport.check(["docker", "network", "create"] + arguments + [name])
+        try TestCommand.check(["docker", "network", "create"] + arguments + [name])
         extraNetworks.append(name)
     }
 
     /// Runs `check-isolation` and decodes the evidence printed with --json.
     func check(_ arguments: [String]) throws -> IsolationRun {
-        let output = try DockerTestSupport.tool(["check-isolation", "--json"] + arguments)
+        let output = try TestCommand.tool(["check-isolation", "--json"] + arguments)
         return IsolationRun(output: output)
     }
 
     /// Removes the project (containers, network, volumes), the extra containers
     /// and networks, and the installation folder. Idempotent.
     func down() {
-        if !extraContainers.isEmpty { _ = try? DockerTestSupport.run(["docker", "rm", "-f", "-v"] + extraContainers) }
+        if !extraContainers.isEmpty { _ = try? TestCommand.run(["docker", "rm", "-f", "-v"] + extraContainers) }
         extraContainers = []
-        _ = try? DockerTestSupport.run(Self.composeCommand(project: project, folder: folder) + ["down", "-v", "--remove-orphans", "-t", "1"])
-        for network in extraNetworks { _ = try? DockerTestSupport.run(["docker", "network", "rm", network]) }
+        _ = try? TestCommand.run(Self.composeCommand(project: project, folder: folder) + ["down", "-v", "--remove-orphans", "-t", "1"])
+        for network in extraNetworks { _ = try? TestCommand.run(["docker", "network", "rm", network]) }
         extraNetworks = []
         try? FileManager.default.removeItem(atPath: folder)
     }
 
     /// PID of a running container's init.
     func pid(_ container: String) throws -> Int32 {
-        guard let pid = Int32(try DockerTestSupport.check(["docker", "inspect", "--format", "{{.State.Pid}}", container])),
+        guard let pid = Int32(try TestCommand.check(["docker", "inspect", "--format", "{{.State.Pid}}", container])),
               pid > 0 else { throw TestFailure("\(container) is not running") }
         return pid
     }
@@ -132,7 +133,7 @@ final class IsolationTestStack {
             compose: .init(file: "docker-compose.yml", sha256: SHA256Hasher.hash(composeData), project: project,
                            networks: [.init(name: "internal", subnet: subnet, internal: true)]),
             gateway: .init(service: "gateway", ipv4Address: gatewayIP, port: 8080, healthPath: "/healthz"),
-            images: [.init(name: DockerTestSupport.image, file: "images/fbtest-busybox.tar",
+            images: [.init(name: Docker.testImage, file: "images/fbtest-busybox.tar",
                            sha256: SHA256Hasher.hash(Data()), digest: imageID, size: 0)],
             files: [])
         try ManifestCoding.encode(manifest).write(to: URL(fileURLWithPath: "\(release)/MANIFEST.json"))
@@ -140,18 +141,18 @@ final class IsolationTestStack {
         let receipt: [String: Any] = [
             "bundle_id": bundleId, "name": "fbtest", "version": "1", "project": project, "subnet": subnet,
             "gateway_ip": gatewayIP, "installed_at": "2026-01-01T00:00:00Z",
-            "images": [DockerTestSupport.image: imageID],
+            "images": [Docker.testImage: imageID],
         ]
         try JSONSerialization.data(withJSONObject: receipt, options: [.sortedKeys])
             .write(to: URL(fileURLWithPath: "\(prefix)/state/receipt.json"))
     }
 
     static func compose(project: String, subnet: String, gatewayIP: String) -> String {
-        let run = DockerTestSupport.runID
+        let run = TestRun.id
         func service(_ name: String, _ command: String, address: String? = nil) -> String {
             """
               \(name):
-                image: \(DockerTestSupport.image)
+                image: \(Docker.testImage)
                 pull_policy: never
                 command: \(command)
                 cap_drop: [NET_RAW]
@@ -159,7 +160,7 @@ final class IsolationTestStack {
                 labels:
                   io.frostbyte.project: \(project)
                   io.frostbyte.bundle: fbtest-1
-                  \(DockerTestSupport.testLabel): \(run)
+                  \(TestRun.label): \(run)
                 networks:
                   internal:\(address.map { " {ipv4_address: \($0)}" } ?? " {}")
 
@@ -176,7 +177,7 @@ final class IsolationTestStack {
                 internal: true
                 labels:
                   io.frostbyte.project: \(project)
-                  \(DockerTestSupport.testLabel): \(run)
+                  \(TestRun.label): \(run)
                 ipam:
                   config: [{subnet: \(subnet)}]
 
@@ -186,11 +187,11 @@ final class IsolationTestStack {
 
 /// One `check-isolation --json` run: exit status and the decoded evidence.
 struct IsolationRun {
-    let output: DockerTestSupport.Output
+    let output: CommandOutput
     let evidence: [String: Any]
     let checks: [[String: Any]]
 
-    init(output: DockerTestSupport.Output) {
+    init(output: CommandOutput) {
         self.output = output
         evidence = (try? JSONSerialization.jsonObject(with: Data(output.stdout.utf8))) as? [String: Any] ?? [:]
         checks = evidence["checks"] as? [[String: Any]] ?? []
@@ -218,17 +219,16 @@ struct IsolationRun {
     }
 }
 
-@Suite("Isolation test stack", .enabled(if: DockerTestSupport.enabled), .serialized)
+@Suite("Isolation test stack", .requiresDockerAndTestImage, .serialized)
 struct IsolationStackTests {
     @Test("The fixture's compose file is accepted by docker compose config")
     func composeFileValidates() throws {
-        try DockerTestSupport.prepare()
         let folder = NSTemporaryDirectory() + "fbtest-compose-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: folder) }
         try IsolationTestStack.compose(project: "fbtest-config", subnet: "10.213.77.0/24", gatewayIP: "10.213.77.10")
             .write(toFile: "\(folder)/docker-compose.yml", atomically: true, encoding: .utf8)
-        let result = try DockerTestSupport.run(["docker", "compose", "-p", "fbtest-config", "-f", "\(folder)/docker-compose.yml", "config", "-q"])
+        let result = try TestCommand.run(["docker", "compose", "-p", "fbtest-config", "-f", "\(folder)/docker-compose.yml", "config", "-q"])
         #expect(result.status == 0, "\(result.stderr)")
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 
 /// The release binary (FROSTBYTE_RELEASE_BIN, made by scripts/release-binary)
 /// loads on a bare glibc 2.34 host: it names only the C/C++ runtime libraries
@@ -38,7 +39,7 @@ struct ReleaseBinaryELFTests {
         let path = try ReleaseBinarySupport.requireBinary()
         let size = try #require((try FileManager.default.attributesOfItem(atPath: path))[.size] as? NSNumber).int64Value
         #expect(size <= 30_000_000, "\(path) is \(size) bytes; the full Foundation (ICU) crept back in?")
-        let symbols = try DockerTestSupport.run(["nm", path])
+        let symbols = try TestCommand.run(["nm", path])
         #expect(symbols.stderr.contains("no symbols"), "the shipped binary is not stripped")
     }
 

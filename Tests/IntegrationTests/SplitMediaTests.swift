@@ -1,5 +1,6 @@
 import BundleFormat
 import Foundation
+import TestSupport
 import Testing
 
 /// `build --split` with the real binary: parts and a signed index instead of one file,
@@ -8,11 +9,11 @@ import Testing
 /// nothing left behind by an interrupted split build.
 @Suite("Split media: build --split, verify-bundle, inspect, install (real binary)")
 struct SplitMediaTests {
-    private static func tool(_ arguments: [String]) throws -> DockerTestSupport.Output {
+    private static func tool(_ arguments: [String]) throws -> CommandOutput {
         try BuildFixture.tool(arguments)
     }
 
-    private static func json(_ output: DockerTestSupport.Output) -> [String: Any] {
+    private static func json(_ output: CommandOutput) -> [String: Any] {
         (try? JSONSerialization.jsonObject(with: Data(output.stdout.utf8))) as? [String: Any] ?? [:]
     }
 
@@ -58,11 +59,11 @@ struct SplitMediaTests {
                                    "--source-date-epoch", "0"])
         #expect(whole.status == 0, "\(whole.stderr)")
         let joined = fixture.folder + "/joined.tar.zst"
-        try DockerTestSupport.check(["sh", "-c", "cd '\(fixture.out)' && cat \(bundle).part[0-9]* > '\(joined)'"])
+        try TestCommand.check(["sh", "-c", "cd '\(fixture.out)' && cat \(bundle).part[0-9]* > '\(joined)'"])
         #expect(try Data(contentsOf: URL(fileURLWithPath: joined)) == (try Data(contentsOf: URL(fileURLWithPath: single + "/" + bundle))))
-        let sha = try DockerTestSupport.check(["sha256sum", joined]).prefix(64)
+        let sha = try TestCommand.check(["sha256sum", joined]).prefix(64)
         #expect(String(sha) == summary["sha256"] as? String)
-        #expect(try DockerTestSupport.run(["openssl", "pkeyutl", "-verify", "-pubin", "-inkey", keys + ".pub", "-rawin",
+        #expect(try TestCommand.run(["openssl", "pkeyutl", "-verify", "-pubin", "-inkey", keys + ".pub", "-rawin",
                                            "-in", index, "-sigfile", index + ".sig"]).status == 0)
 
         let verified = try Self.tool(["verify-bundle", index, "--trust", keys + ".pub", "--json"])
@@ -111,9 +112,8 @@ struct SplitMediaTests {
         #expect(fixture.outputListing().contains { $0.contains(marker) }, "the build was writing: \(fixture.outputListing())")
         if format == "v2" { usleep(300_000) }
         #expect(process.isRunning, "still running when interrupted")
-        kill(process.processIdentifier, SIGINT)
-        process.waitUntilExit()
-        #expect(process.terminationReason == .uncaughtSignal)
+        process.signal(SIGINT)
+        #expect(process.wait().signaled, "\(process.errorOutput)")
         #expect(fixture.outputListing() == [])
     }
 }
@@ -123,23 +123,17 @@ struct SplitMediaTests {
 /// its own project, prefix, subnet and loopback port. A set with a damaged part is
 /// refused first (exit 1, nothing installed), then the intact set installs.
 @Suite("Split media: install from a parts index (real dockerd)", .serialized,
-       .enabled(if: InstallEnv.dockerTestsEnabled && InstallEnv.demoImagesPresent,
-                "needs dockerd and scripts/make-demo-images"))
+       .enabled(if: Docker.demoImagesPresent, "needs scripts/make-demo-images"), .requiresDocker)
 struct SplitMediaInstallTests {
-    init() throws {
-        try InstallEnv.requireDocker()
-        InstallHarness.sweepStale()
-    }
-
     /// Builds the demo spec with `--split 16M --sign-key --format v1` into `folder`/out; returns the index path.
     private func buildDemo(in folder: String, repository: String, key: String) throws -> String {
-        let root = InstallEnv.repoRoot
+        let root = TestRun.repositoryRoot
         var spec = try String(contentsOfFile: root + "/manifests/demo.yaml", encoding: .utf8)
             .replacingOccurrences(of: ": ../", with: ": \(root)/")
             .replacingOccurrences(of: "compose: \(root)/compose/demo.yaml", with: "compose: \(folder)/compose.yaml")
         for name in ["postgres", "redis", "worker", "gateway"] {
             let archive = "\(folder)/\(name).tar"
-            try DemoBundle.retag("\(InstallEnv.demoImagesFolder)/\(name).tar", to: "\(repository)/\(name):1.0",
+            try DemoBundle.retag("\(Docker.demoImagesFolder)/\(name).tar", to: "\(repository)/\(name):1.0",
                                  writing: archive, scratch: folder)
             spec = spec.replacingOccurrences(of: "  - ref: frostbyte-demo/\(name):1.0\n",
                                              with: "  - ref: \(repository)/\(name):1.0\n    archive: \(archive)\n")
@@ -151,28 +145,28 @@ struct SplitMediaInstallTests {
         try spec.write(toFile: folder + "/demo.yaml", atomically: true, encoding: .utf8)
         try FileManager.default.createDirectory(atPath: folder + "/out", withIntermediateDirectories: true)
         // Format v1: the installer loads v1 image archives (v2 is verified, not yet installed).
-        try InstallEnv.check([InstallEnv.binary, "build", folder + "/demo.yaml", "-o", folder + "/out/",
+        try TestCommand.check([FrostbyteBinary.path, "build", folder + "/demo.yaml", "-o", folder + "/out/",
                               "--split", "16M", "--sign-key", key, "--format", "v1"])
         return folder + "/out/demo-1.0.0.tar.zst.parts.json"
     }
 
     @Test func installFromPartsIndex() throws {
-        let folder = try InstallEnv.temporaryFolder("split")
+        let folder = try TestRun.scratchFolder("fbinst-split")
         defer { try? FileManager.default.removeItem(atPath: folder) }
         let project = InstallHarness.project("split")
         let prefix = InstallHarness.prefix("split")
         defer { InstallHarness.cleanup(project: project, prefix: prefix) }
-        let repository = "\(InstallHarness.projectPrefix)\(InstallEnv.runID)-split"
+        let repository = "\(InstallHarness.projectPrefix)\(TestRun.id)-split"
         defer {
             for name in ["postgres", "redis", "worker", "gateway"] {
-                _ = try? InstallEnv.run(["docker", "image", "rm", "\(repository)/\(name):1.0"])
+                _ = try? TestCommand.run(["docker", "image", "rm", "\(repository)/\(name):1.0"])
             }
         }
-        try InstallEnv.check([InstallEnv.binary, "keygen", "--out", folder + "/release"])
+        try TestCommand.check([FrostbyteBinary.path, "keygen", "--out", folder + "/release"])
         let index = try buildDemo(in: folder, repository: repository, key: folder + "/release.key")
         let set = try SplitPartsSet(indexPath: index)
         #expect(set.index.parts.count >= 3, "the demo bundle spans several 16 MiB parts")
-        let verified = try InstallEnv.tool(["verify-bundle", index, "--trust", folder + "/release.pub"])
+        let verified = try TestCommand.tool(["verify-bundle", index, "--trust", folder + "/release.pub"])
         #expect(verified.status == 0, "\(verified.stdout)\(verified.stderr)")
 
         let placement = ["--project", project, "--subnet", try DockerTestSupport.freeSubnet(in: "10.218"),
@@ -184,7 +178,7 @@ struct SplitMediaInstallTests {
         var damaged = pristine
         damaged[damaged.count / 2] ^= 0x01
         try damaged.write(to: URL(fileURLWithPath: last))
-        let refused = try InstallEnv.tool(["install", index, "--trust", folder + "/release.pub", "--prefix", prefix] + placement)
+        let refused = try TestCommand.tool(["install", index, "--trust", folder + "/release.pub", "--prefix", prefix] + placement)
         #expect(refused.status == 1, "\(refused.stderr)")
         #expect(refused.stderr.contains("part \(set.index.parts.count) (\(set.index.parts.last!.file))"), "\(refused.stderr)")
         #expect(!FileManager.default.fileExists(atPath: prefix + "/current"))
@@ -194,16 +188,16 @@ struct SplitMediaInstallTests {
         let stray = set.folder + "/" + SplitPartsIndex.partName(bundle: set.index.bundle, index: set.index.parts.count + 1,
                                                                  count: set.index.parts.count)
         try Data([0]).write(to: URL(fileURLWithPath: stray))
-        let extra = try InstallEnv.tool(["install", index, "--trust", folder + "/release.pub", "--prefix", prefix] + placement)
+        let extra = try TestCommand.tool(["install", index, "--trust", folder + "/release.pub", "--prefix", prefix] + placement)
         #expect(extra.status == 1 && extra.stderr.contains(URL(fileURLWithPath: stray).lastPathComponent), "\(extra.stderr)")
         try FileManager.default.removeItem(atPath: stray)
 
         // The intact set installs, streaming across its parts.
-        let install = try InstallEnv.tool(["install", index, "--trust", folder + "/release.pub", "--prefix", prefix,
+        let install = try TestCommand.tool(["install", index, "--trust", folder + "/release.pub", "--prefix", prefix,
                                            "--json"] + placement)
         #expect(install.status == 0, "\(install.stderr)")
         #expect(InstallHarness.json(install)["bundle_id"] as? String == set.index.bundleId)
-        let status = InstallHarness.json(try InstallEnv.tool(["status", "--prefix", prefix, "--json"]))
+        let status = InstallHarness.json(try TestCommand.tool(["status", "--prefix", prefix, "--json"]))
         #expect(status["healthy"] as? Bool == true, "\(status)")
         #expect(!FileManager.default.fileExists(atPath: set.folder + "/demo-1.0.0.tar.zst"), "no joined copy was made")
     }

@@ -1,6 +1,7 @@
 import BundleFormat
 import FrostbyteCrypto
 import Foundation
+import TestSupport
 import Testing
 
 /// Runs the real `frostbyte-bundle verify-bundle` / `inspect` binary against bundles
@@ -9,44 +10,8 @@ import Testing
 struct VerifyCommandTests {
     // MARK: - Plumbing
 
-    static let repoRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-        .deletingLastPathComponent().deletingLastPathComponent().path
-
-    /// FROSTBYTE_BIN, else the newest debug build of the package.
-    static let binary: String = {
-        if let bin = ProcessInfo.processInfo.environment["FROSTBYTE_BIN"] { return bin }
-        let candidates = try? FileManager.default.contentsOfDirectory(atPath: repoRoot)
-            .filter { $0.hasPrefix(".build") }
-            .map { "\(repoRoot)/\($0)/debug/frostbyte-bundle" }
-            .filter { FileManager.default.isExecutableFile(atPath: $0) }
-        func modified(_ path: String) -> Date {
-            ((try? FileManager.default.attributesOfItem(atPath: path))?[.modificationDate] as? Date) ?? .distantPast
-        }
-        return candidates?.max { modified($0) < modified($1) } ?? "\(repoRoot)/.build/debug/frostbyte-bundle"
-    }()
-
-    struct Output { var status: Int32; var stdout: String; var stderr: String }
-
-    @discardableResult
-    static func run(_ arguments: [String], in folder: String? = nil) throws -> Output {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = arguments
-        if let folder { process.currentDirectoryURL = URL(fileURLWithPath: folder) }
-        let scratch = NSTemporaryDirectory() + "fbverify-out-\(UUID().uuidString)"
-        FileManager.default.createFile(atPath: scratch + ".out", contents: nil)
-        FileManager.default.createFile(atPath: scratch + ".err", contents: nil)
-        defer { unlink(scratch + ".out"); unlink(scratch + ".err") }
-        process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: scratch + ".out"))
-        process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: scratch + ".err"))
-        try process.run()
-        process.waitUntilExit()
-        return Output(status: process.terminationStatus,
-                      stdout: (try? String(contentsOfFile: scratch + ".out", encoding: .utf8)) ?? "",
-                      stderr: (try? String(contentsOfFile: scratch + ".err", encoding: .utf8)) ?? "")
-    }
-
-    static func tool(_ arguments: String...) throws -> Output { try run([binary] + arguments) }
+    /// Runs the binary under test (TestSupport's `FrostbyteBinary`).
+    static func tool(_ arguments: String...) throws -> CommandOutput { try TestCommand.tool(arguments) }
 
     /// A scratch folder with a signed bundle (legacy docker-save image made with
     /// GNU tar), its key pair made by openssl, and the extracted folder.
@@ -62,8 +27,8 @@ struct VerifyCommandTests {
             try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
             let privateKey = folder + "/signer.key"
             publicKey = folder + "/signer.pub"
-            #expect(try run(["openssl", "genpkey", "-algorithm", "ed25519", "-out", privateKey]).status == 0)
-            #expect(try run(["openssl", "pkey", "-in", privateKey, "-pubout", "-out", publicKey]).status == 0)
+            #expect(try TestCommand.run(["openssl", "genpkey", "-algorithm", "ed25519", "-out", privateKey]).status == 0)
+            #expect(try TestCommand.run(["openssl", "pkey", "-in", privateKey, "-pubout", "-out", publicKey]).status == 0)
             let image = try image ?? Self.makeImage(in: folder)
             let compose = Data("services:\n  app:\n    image: demo/app:1.0\n".utf8)
             var entries = [
@@ -85,7 +50,7 @@ struct VerifyCommandTests {
             bundle = folder + "/demo-3.1.0.tar.zst"
             manifest = try BundleWriter(mtime: 1_767_225_600, signingKey: key)
                 .write(manifest: draft, entries: entries, to: bundle).manifest
-            #expect(try run(["tar", "--zstd", "-xf", bundle, "-C", folder]).status == 0)
+            #expect(try TestCommand.run(["tar", "--zstd", "-xf", bundle, "-C", folder]).status == 0)
             extracted = folder + "/demo-3.1.0"
         }
 
@@ -94,7 +59,7 @@ struct VerifyCommandTests {
             let work = folder + "/image"
             try FileManager.default.createDirectory(atPath: work + "/layer0", withIntermediateDirectories: true)
             try Data(repeating: 0x42, count: 5000).write(to: URL(fileURLWithPath: work + "/app.bin"))
-            #expect(try run(["tar", "-cf", work + "/layer0/layer.tar", "-C", work, "app.bin"]).status == 0)
+            #expect(try TestCommand.run(["tar", "-cf", work + "/layer0/layer.tar", "-C", work, "app.bin"]).status == 0)
             let layer = try SHA256Hasher.hash(Data(contentsOf: URL(fileURLWithPath: work + "/layer0/layer.tar"))).hex
             let config = Data(#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":["sha256:\#(layer)"]}}"#.utf8)
             let id = SHA256Hasher.hash(config).hex
@@ -102,7 +67,7 @@ struct VerifyCommandTests {
             try Data(#"[{"Config":"\#(id).json","RepoTags":["demo/app:1.0"],"Layers":["layer0/layer.tar"]}]"#.utf8)
                 .write(to: URL(fileURLWithPath: work + "/manifest.json"))
             let path = folder + "/app.tar"
-            #expect(try run(["tar", "-cf", path, "-C", work, "\(id).json", "layer0/layer.tar", "manifest.json"]).status == 0)
+            #expect(try TestCommand.run(["tar", "-cf", path, "-C", work, "\(id).json", "layer0/layer.tar", "manifest.json"]).status == 0)
             return (path, "sha256:\(id)")
         }
 
@@ -128,7 +93,7 @@ struct VerifyCommandTests {
         #expect(report["sidecar"] as? String == "ok")
         let signature = report["signature"] as! [String: Any]
         #expect(signature["state"] as? String == "trusted")
-        let der = try Self.run(["sh", "-c", "openssl pkey -pubin -in '\(scene.publicKey)' -outform DER | sha256sum | cut -c1-64"])
+        let der = try TestCommand.run(["sh", "-c", "openssl pkey -pubin -in '\(scene.publicKey)' -outform DER | sha256sum | cut -c1-64"])
         #expect(signature["matched_key"] as? String == der.stdout.trimmingCharacters(in: .whitespacesAndNewlines))
 
         let folder = try Self.tool("verify-bundle", scene.extracted, "--trust", scene.publicKey)
@@ -158,13 +123,13 @@ struct VerifyCommandTests {
     }
 
     @Test("a real `docker save` archive verifies against the image ID docker reports",
-          .enabled(if: (try? VerifyCommandTests.run(["docker", "image", "inspect", "fbtest/busybox:1"]).status) == 0))
+          .requiresDockerAndTestImage)
     func realDockerSave() throws {
         let folder = NSTemporaryDirectory() + "fbverify-docker-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: folder) }
-        #expect(try Self.run(["docker", "save", "-o", folder + "/busybox.tar", "fbtest/busybox:1"]).status == 0)
-        let id = try Self.run(["docker", "image", "inspect", "--format", "{{.Id}}", "fbtest/busybox:1"])
+        #expect(try TestCommand.run(["docker", "save", "-o", folder + "/busybox.tar", Docker.testImage]).status == 0)
+        let id = try TestCommand.run(["docker", "image", "inspect", "--format", "{{.Id}}", Docker.testImage])
             .stdout.trimmingCharacters(in: .whitespacesAndNewlines)
         let scene = try Scene(image: (folder + "/busybox.tar", id))
         defer { scene.remove() }
@@ -185,7 +150,7 @@ struct VerifyCommandTests {
         defer { fixture.remove() }
         let key = fixture.folder + "/signer"
         #expect(try Self.tool("keygen", "--out", key).status == 0)
-        let built = try Self.run([Self.binary, "build", fixture.spec, "-o", fixture.out + "/", "--sign-key", key + ".key"])
+        let built = try TestCommand.run([FrostbyteBinary.path, "build", fixture.spec, "-o", fixture.out + "/", "--sign-key", key + ".key"])
         #expect(built.status == 0, "\(built.stderr)")
         let bundle = try #require(fixture.outputListing().first { $0.hasSuffix(".tar.zst") }.map { fixture.out + "/" + $0 })
 
@@ -198,9 +163,9 @@ struct VerifyCommandTests {
 
         let extract = fixture.folder + "/x"
         try FileManager.default.createDirectory(atPath: extract, withIntermediateDirectories: true)
-        #expect(try Self.run(["tar", "--zstd", "-xf", bundle, "-C", extract]).status == 0)
+        #expect(try TestCommand.run(["tar", "--zstd", "-xf", bundle, "-C", extract]).status == 0)
         let root = try #require(try FileManager.default.contentsOfDirectory(atPath: extract).first.map { extract + "/" + $0 })
-        #expect(try Self.run(["openssl", "pkeyutl", "-verify", "-pubin", "-inkey", key + ".pub", "-rawin",
+        #expect(try TestCommand.run(["openssl", "pkeyutl", "-verify", "-pubin", "-inkey", key + ".pub", "-rawin",
                               "-in", root + "/MANIFEST.json", "-sigfile", root + "/MANIFEST.json.sig"]).status == 0)
         let folder = try Self.tool("verify-bundle", root, "--trust", key + ".pub")
         #expect(folder.status == 0, "\(folder.stdout)\(folder.stderr)")
@@ -236,8 +201,8 @@ struct VerifyCommandTests {
         let scene = try Scene()
         defer { scene.remove() }
         let other = scene.folder + "/other.key"
-        #expect(try Self.run(["openssl", "genpkey", "-algorithm", "ed25519", "-out", other]).status == 0)
-        #expect(try Self.run(["openssl", "pkey", "-in", other, "-pubout", "-out", other + ".pub"]).status == 0)
+        #expect(try TestCommand.run(["openssl", "genpkey", "-algorithm", "ed25519", "-out", other]).status == 0)
+        #expect(try TestCommand.run(["openssl", "pkey", "-in", other, "-pubout", "-out", other + ".pub"]).status == 0)
         let wrongKey = try Self.tool("verify-bundle", scene.bundle, "--trust", other + ".pub")
         #expect(wrongKey.status == 1)
         #expect(wrongKey.stdout.contains("[signature] MANIFEST.json.sig"))
@@ -262,14 +227,14 @@ struct VerifyCommandTests {
         case "no argument": arguments = ["verify-bundle"]
         case "missing path": break
         case "empty file": FileManager.default.createFile(atPath: file, contents: Data())
-        case "random bytes": #expect(try Self.run(["sh", "-c", "head -c 65536 /dev/urandom > '\(file)'"]).status == 0)
-        case "plain tarball": #expect(try Self.run(["tar", "--zstd", "-cf", file, "-C", scene.folder, "image"]).status == 0)
-        case "gzip tarball": #expect(try Self.run(["tar", "-czf", file, "-C", scene.folder, "image"]).status == 0)
+        case "random bytes": #expect(try TestCommand.run(["sh", "-c", "head -c 65536 /dev/urandom > '\(file)'"]).status == 0)
+        case "plain tarball": #expect(try TestCommand.run(["tar", "--zstd", "-cf", file, "-C", scene.folder, "image"]).status == 0)
+        case "gzip tarball": #expect(try TestCommand.run(["tar", "-czf", file, "-C", scene.folder, "image"]).status == 0)
         case "unreadable key": arguments = ["verify-bundle", scene.bundle, "--trust", scene.folder + "/nokey.pub"]
         case "non-Ed25519 key":
-            #expect(try Self.run(["openssl", "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256",
+            #expect(try TestCommand.run(["openssl", "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256",
                                   "-out", file + ".ec"]).status == 0)
-            #expect(try Self.run(["openssl", "pkey", "-in", file + ".ec", "-pubout", "-out", file + ".pub"]).status == 0)
+            #expect(try TestCommand.run(["openssl", "pkey", "-in", file + ".ec", "-pubout", "-out", file + ".pub"]).status == 0)
             arguments = ["verify-bundle", scene.bundle, "--trust", file + ".pub"]
         default:
             try Data("-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n".utf8)
@@ -280,7 +245,7 @@ struct VerifyCommandTests {
             var current = arguments
             current[0] = command
             if command == "inspect", kind.hasSuffix("key") { continue }
-            let result = try Self.run([Self.binary] + current)
+            let result = try TestCommand.run([FrostbyteBinary.path] + current)
             #expect(result.status == 2, "\(command) \(kind): \(result.stdout)\(result.stderr)")
             #expect(result.stdout.isEmpty)
             let lines = result.stderr.split(separator: "\n")

@@ -1,5 +1,6 @@
 import BundleFormat
 import Foundation
+import TestSupport
 import Testing
 
 /// `inspect` on an export bundle (kind `export`, written by BundleWriter with the
@@ -68,7 +69,7 @@ struct VerifyInspectExportTests {
 
         // The quoted command is what the step ran: a shell reads it back word for word.
         let quoted = String(lines[start + 6].dropFirst(6))
-        let words = try VerifyCommandTests.run(["bash", "-c", "printf '%s\\n' \(quoted)"])
+        let words = try TestCommand.run(["bash", "-c", "printf '%s\\n' \(quoted)"])
         #expect(words.stdout == scene.manifest.source!.steps[0].command.joined(separator: "\n") + "\n")
     }
 

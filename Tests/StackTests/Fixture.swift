@@ -1,5 +1,6 @@
 import Foundation
 @testable import Stack
+import TestSupport
 
 /// A temporary folder holding a spec and a compose file; removed by `cleanup()`.
 struct Fixture {
@@ -91,24 +92,9 @@ struct Fixture {
     }
 }
 
-/// Runs a program and returns its exit status and combined output.
+/// Runs a program without the FROSTBYTE_* environment; its exit status and what it
+/// printed (stdout, then stderr).
 func run(_ arguments: [String], input: [UInt8]? = nil, in folder: String? = nil) throws -> (status: Int32, output: String) {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = arguments
-    if let folder { process.currentDirectoryURL = URL(fileURLWithPath: folder) }
-    var environment = ProcessInfo.processInfo.environment
-    for key in environment.keys where key.hasPrefix("FROSTBYTE_") { environment.removeValue(forKey: key) }
-    process.environment = environment
-    let outPipe = Pipe()
-    let inPipe = Pipe()
-    process.standardOutput = outPipe
-    process.standardError = outPipe
-    process.standardInput = inPipe
-    try process.run()
-    if let input { inPipe.fileHandleForWriting.write(Data(input)) }
-    try inPipe.fileHandleForWriting.close()
-    let data = outPipe.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    let result = try TestCommand.run(arguments, removing: ["FROSTBYTE_*"], stdin: Data(input ?? []), in: folder)
+    return (result.status, result.combined)
 }

@@ -1,33 +1,14 @@
 import Foundation
+import TestSupport
 import Testing
 @testable import Stack
 
 /// Paths of the repository and of tools the interop tests use.
 enum Interop {
-    /// The repository root (two folders above this file).
-    static let repositoryRoot: String = {
-        var url = URL(fileURLWithPath: #filePath)
-        for _ in 0..<3 { url.deleteLastPathComponent() }
-        return url.path
-    }()
-
     /// The Compose JSON schema: `$COMPOSE_SPEC_SCHEMA`, else the official schema kept in
     /// the repository (`reference/compose-spec.json`), so a clone in any folder has it.
     static let schemaPath: String = ProcessInfo.processInfo.environment["COMPOSE_SPEC_SCHEMA"]
-        ?? URL(fileURLWithPath: repositoryRoot).appendingPathComponent("reference/compose-spec.json").path
-
-    /// The `frostbyte-bundle` binary built next to the test bundle, if any.
-    static let binary: String? = {
-        if let explicit = ProcessInfo.processInfo.environment["FROSTBYTE_BIN"] { return explicit }
-        let runner = URL(fileURLWithPath: ProcessInfo.processInfo.arguments[0])
-        var folder = runner.deletingLastPathComponent()
-        if folder.lastPathComponent == "MacOS" || runner.path.contains(".xctest/") {
-            while !folder.path.hasSuffix(".xctest") && folder.path != "/" { folder.deleteLastPathComponent() }
-            folder.deleteLastPathComponent()
-        }
-        let candidate = folder.appendingPathComponent("frostbyte-bundle").path
-        return FileManager.default.isExecutableFile(atPath: candidate) ? candidate : nil
-    }()
+        ?? URL(fileURLWithPath: TestRun.repositoryRoot).appendingPathComponent("reference/compose-spec.json").path
 
     /// Validates YAML text against the Compose schema with python3 + jsonschema,
     /// after converting it to JSON. Returns (passed, output).
@@ -145,9 +126,9 @@ struct InteropTests {
 
     /// The demo stack: manifests/demo.yaml when it exists, else a spec of our own
     /// over compose/demo.yaml.
-    @Test(.enabled(if: FileManager.default.fileExists(atPath: Interop.repositoryRoot + "/compose/demo.yaml")))
+    @Test(.enabled(if: FileManager.default.fileExists(atPath: TestRun.repositoryRoot + "/compose/demo.yaml")))
     func demoStackRendersAndValidates() throws {
-        let manifest = Interop.repositoryRoot + "/manifests/demo.yaml"
+        let manifest = TestRun.repositoryRoot + "/manifests/demo.yaml"
         let spec: BundleSpec
         var cleanup: Fixture?
         if FileManager.default.fileExists(atPath: manifest) {
@@ -155,7 +136,7 @@ struct InteropTests {
         } else {
             let images = ["postgres", "redis", "worker", "gateway"].map { "  - ref: frostbyte-demo/\($0):1.0\n" }.joined()
             let text = Fixture.baseSpec
-                .replacingOccurrences(of: "compose: compose.yaml", with: "compose: \(Interop.repositoryRoot)/compose/demo.yaml")
+                .replacingOccurrences(of: "compose: compose.yaml", with: "compose: \(TestRun.repositoryRoot)/compose/demo.yaml")
                 .replacingOccurrences(of: "  - ref: frostbyte-demo/postgres:1.0\n  - ref: frostbyte-demo/gateway:1.0\n", with: images)
             let fixture = try Fixture(spec: text, compose: nil)
             cleanup = fixture
@@ -165,9 +146,9 @@ struct InteropTests {
         try checkStack(spec)
     }
 
-    @Test(.enabled(if: FileManager.default.fileExists(atPath: Interop.repositoryRoot + "/manifests/frostbyte-etl.yaml")))
+    @Test(.enabled(if: FileManager.default.fileExists(atPath: TestRun.repositoryRoot + "/manifests/frostbyte-etl.yaml")))
     func productionStackRendersAndValidates() throws {
-        try checkStack(try BundleSpec.load(path: Interop.repositoryRoot + "/manifests/frostbyte-etl.yaml"))
+        try checkStack(try BundleSpec.load(path: TestRun.repositoryRoot + "/manifests/frostbyte-etl.yaml"))
     }
 
     private func checkStack(_ spec: BundleSpec) throws {

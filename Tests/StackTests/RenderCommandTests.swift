@@ -1,22 +1,13 @@
 import Foundation
+import TestSupport
 import Testing
 @testable import Stack
 
 /// The real `render` command, run as a subprocess.
-@Suite("render command", .enabled(if: Interop.binary != nil, "frostbyte-bundle binary not built (set FROSTBYTE_BIN)"))
+@Suite("render command")
 struct RenderCommandTests {
-    private func render(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: Interop.binary!)
-        process.arguments = ["render"] + arguments
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let stdout = out.fileHandleForReading.readDataToEndOfFile()
-        let stderr = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: stdout, as: UTF8.self), String(decoding: stderr, as: UTF8.self))
+    private func render(_ arguments: [String]) throws -> CommandOutput {
+        try TestCommand.tool(["render"] + arguments)
     }
 
     @Test func printsTheHardenedComposeAndWarnsOnStderr() throws {

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 
 /// The demo bundle (manifests/demo.yaml) built by the release binary, so that
 /// it carries the release binary as bin/frostbyte-bundle (`build` embeds the
@@ -23,7 +24,7 @@ struct DemoReleaseBundle: Sendable {
     var publicKey: String { folder + "/release.pub" }
 
     /// The scratch folder of this test process.
-    static let scratch = NSTemporaryDirectory() + "fbport-\(DockerTestSupport.runID)-\(UUID().uuidString.prefix(8))"
+    static let scratch = NSTemporaryDirectory() + "fbport-\(TestRun.id)-\(UUID().uuidString.prefix(8))"
 
     /// The one bundle of this test process (built on first use).
     static let shared: Result<DemoReleaseBundle, TestFailure> = {
@@ -34,7 +35,7 @@ struct DemoReleaseBundle: Sendable {
     }()
 
     private init(binary: String) throws {
-        let root = DockerTestSupport.repoRoot
+        let root = TestRun.repositoryRoot
         let out = ProcessInfo.processInfo.environment["FB_OUT"] ?? root + "/out"
         for input in Self.images.map({ "\(out)/images/\($0).tar" }) + ["\(out)/models/demo-embed.bin"]
         where !FileManager.default.fileExists(atPath: input) {
@@ -56,22 +57,22 @@ struct DemoReleaseBundle: Sendable {
         }
         try spec.write(toFile: folder + "/demo.yaml", atomically: true, encoding: .utf8)
 
-        try DockerTestSupport.check([binary, "keygen", "--out", folder + "/release"])
-        try DockerTestSupport.check([binary, "build", folder + "/demo.yaml", "-o", folder + "/",
+        try TestCommand.check([binary, "keygen", "--out", folder + "/release"])
+        try TestCommand.check([binary, "build", folder + "/demo.yaml", "-o", folder + "/",
                                      "--sign-key", folder + "/release.key"], timeout: 600)
-        try DockerTestSupport.check(["tar", "--zstd", "-xf", bundle, "-C", folder])
+        try TestCommand.check(["tar", "--zstd", "-xf", bundle, "-C", folder])
 
         // The tampered copy: the same tar with one byte of the signed tenant
         // config changed ("example-tenant" -> "fxample-tenant"), compressed again.
         let plain = folder + "/plain.tar"
-        try DockerTestSupport.check(["zstd", "-q", "-d", bundle, "-o", plain])
+        try TestCommand.check(["zstd", "-q", "-d", bundle, "-o", plain])
         var bytes = try Data(contentsOf: URL(fileURLWithPath: plain))
         guard let at = bytes.firstRange(of: Data("\"example-tenant\"".utf8)) else {
             throw TestFailure("the bundle's tar has no \"example-tenant\" (bundle-template/config/tenant.json changed?)")
         }
         bytes[at.lowerBound + 1] = UInt8(ascii: "f")
         try bytes.write(to: URL(fileURLWithPath: plain))
-        try DockerTestSupport.check(["zstd", "-q", "--rm", plain, "-o", tampered])
-        try DockerTestSupport.check(["chmod", "-R", "a+rX", folder])
+        try TestCommand.check(["zstd", "-q", "--rm", plain, "-o", tampered])
+        try TestCommand.check(["chmod", "-R", "a+rX", folder])
     }
 }

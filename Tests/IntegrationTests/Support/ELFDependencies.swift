@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 
 /// What an ELF executable asks of the host's dynamic loader, read with binutils
 /// (`readelf -d`, `objdump -T`): the shared libraries it names (NEEDED) and, per
@@ -11,9 +12,9 @@ struct ELFDependencies {
     var versions: [String: [String]]
 
     init(path: String) throws {
-        let dynamic = try DockerTestSupport.check(["readelf", "-d", "-W", path])
+        let dynamic = try TestCommand.check(["readelf", "-d", "-W", path])
         needed = Self.parseNeeded(dynamic)
-        let symbols = try DockerTestSupport.check(["objdump", "-T", "-w", path])
+        let symbols = try TestCommand.check(["objdump", "-T", "-w", path])
         versions = Self.parseUndefinedVersions(symbols)
     }
 

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 
 /// Where the portability tests find their inputs, and what they do when one is
 /// missing: the release binary (FROSTBYTE_RELEASE_BIN, set by scripts/test after
@@ -9,8 +10,6 @@ import Testing
 /// throws); elsewhere the tests are skipped (`enabled` is false) unless the input
 /// is there.
 enum ReleaseBinarySupport {
-    static let underCI = ProcessInfo.processInfo.environment["CI"] == "true"
-
     /// FROSTBYTE_RELEASE_BIN when it names an executable file, else nil.
     static let binary: String? = {
         guard let path = ProcessInfo.processInfo.environment["FROSTBYTE_RELEASE_BIN"], !path.isEmpty,
@@ -31,11 +30,11 @@ enum ReleaseBinarySupport {
     }
 
     /// True when the ELF tests can run or must fail (CI).
-    static var binaryEnabled: Bool { binary != nil || underCI }
+    static var binaryEnabled: Bool { binary != nil || TestRun.isCI }
 
     /// True when the chroot tests can run or must fail (CI): they also need root.
     static var rootsEnabled: Bool {
-        underCI || (binary != nil && getuid() == 0 && suites.allSatisfy { root($0) != nil })
+        TestRun.isCI || (binary != nil && getuid() == 0 && suites.allSatisfy { root($0) != nil })
     }
 
     /// The release binary, or a thrown failure naming how to make it.
@@ -60,9 +59,9 @@ enum ReleaseBinarySupport {
     /// mounted and the host folder `share` bind-mounted on `/mnt`, in a private
     /// mount namespace (both mounts vanish with the process; the cached root is
     /// not changed). The environment is a bare login's: PATH, HOME, LANG=C.
-    static func inRoot(_ root: String, share: String, _ command: [String]) throws -> DockerTestSupport.Output {
+    static func inRoot(_ root: String, share: String, _ command: [String]) throws -> CommandOutput {
         let script = #"mount -t proc proc "$1/proc" && mount --bind "$2" "$1/mnt" && root=$1 && shift 2 && exec chroot "$root" "$@""#
-        return try DockerTestSupport.run(
+        return try TestCommand.run(
             ["unshare", "--mount", "--propagation", "private", "--", "sh", "-c", script, "sh", root, share,
              "env", "-i", "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
              "HOME=/root", "LANG=C"] + command)

@@ -1,9 +1,10 @@
 import BundleFormat
 import FrostbyteCrypto
 import Foundation
+import TestSupport
 
 /// Demo bundles in format v2 (docs/FORMAT.md, "Format v2") for the install tests,
-/// written by the project's `BundleWriter` from the demo images' `docker save`
+/// written by the project's `BundleWriter` (layout: TestSupport's `V2Layout`) from the demo images' `docker save`
 /// archives (out/images, scripts/make-demo-images): each layer.tar becomes a layer
 /// blob (uncompressed, so its digest is its diff ID), the config its own blob, plus
 /// the canonical image manifest of `OCILayout`, `images/index.json` and
@@ -42,16 +43,16 @@ struct V2DemoBundle {
         try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: scratch) }
 
-        var compose = try InstallEnv.check([InstallEnv.binary, "render", "\(InstallEnv.repoRoot)/manifests/demo.yaml"])
+        var compose = try TestCommand.check([FrostbyteBinary.path, "render", "\(TestRun.repositoryRoot)/manifests/demo.yaml"])
         compose = compose.replacingOccurrences(of: "io.frostbyte.bundle: demo-1.0.0", with: "io.frostbyte.bundle: demo-\(version)")
         for name in images {
             compose = compose.replacingOccurrences(of: "image: frostbyte-demo/\(name):1.0", with: "image: \(reference(name))")
         }
         var entries: [BundleEntry] = [
             BundleEntry(path: "docker-compose.yml", source: .data(Data((compose + "\n").utf8))),
-            BundleEntry(path: ".env.example", source: .file("\(InstallEnv.repoRoot)/bundle-template/.env.example")),
+            BundleEntry(path: ".env.example", source: .file("\(TestRun.repositoryRoot)/bundle-template/.env.example")),
         ]
-        let migrationSource = "\(InstallEnv.repoRoot)/migrations/demo"
+        let migrationSource = "\(TestRun.repositoryRoot)/migrations/demo"
         var migrations = try FileManager.default.contentsOfDirectory(atPath: migrationSource).filter { $0.hasSuffix(".sql") }.sorted()
         for name in migrations { entries.append(BundleEntry(path: "migrations/\(name)", source: .file("\(migrationSource)/\(name)"))) }
         for extra in extraMigrations {
@@ -59,36 +60,16 @@ struct V2DemoBundle {
             migrations.append(extra.name)
         }
 
-        var manifestImages: [Manifest.Image] = []
-        var blobs: [Manifest.Blob] = []
-        var blobFiles: [String: String] = [:]
-        var indexEntries: [(fullReference: String, tag: String?, manifest: OCILayout.Descriptor)] = []
-        func addBlob(_ digest: String, size: Int64, mediaType: String, file: String) {
-            guard blobFiles[digest] == nil else { return }
-            blobFiles[digest] = file
-            blobs.append(.init(digest: digest, size: size, mediaType: mediaType))
-        }
+        var layout = V2Layout(images: [])
         for name in images {
-            let image = try Self.convert("\(InstallEnv.demoImagesFolder)/\(name).tar", into: "\(scratch)/\(name)",
-                                         extraLayer: extraLayers[name])
             let ref = reference(name)
-            let manifestDescriptor = OCILayout.Descriptor(mediaType: OCILayout.manifestMediaType,
-                                                          digest: image.manifest.digest, size: image.manifest.size)
-            addBlob(image.manifest.digest, size: image.manifest.size, mediaType: OCILayout.manifestMediaType, file: image.manifest.file)
-            addBlob(image.config.digest, size: image.config.size, mediaType: OCILayout.configMediaType, file: image.config.file)
-            for layer in image.layers { addBlob(layer.digest, size: layer.size, mediaType: OCILayout.layerMediaType, file: layer.file) }
-            manifestImages.append(.init(name: ref, digest: image.config.digest, manifestDigest: image.manifest.digest,
-                                        layers: image.layers.map(\.digest)))
-            indexEntries.append((fullReference: "docker.io/\(ref)", tag: String(ref.split(separator: ":").last!),
-                                 manifest: manifestDescriptor))
+            let (config, layers) = try Self.convert("\(Docker.demoImagesFolder)/\(name).tar", into: "\(scratch)/\(name)",
+                                                    extraLayer: extraLayers[name])
+            layout.images.append(try V2Image(name: ref, fullReference: "docker.io/\(ref)",
+                                             tag: String(ref.split(separator: ":").last!), config: config, layers: layers))
         }
-        entries.append(BundleEntry(path: OCILayout.layoutPath, source: .data(OCILayout.layoutFile)))
-        entries.append(BundleEntry(path: OCILayout.indexPath, source: .data(try OCILayout.indexData(indexEntries))))
-        for blob in blobs {
-            entries.append(BundleEntry(path: blob.path, source: .file(blobFiles[blob.digest]!),
-                                       digest: SHA256Digest(hex: String(blob.digest.dropFirst(7))), size: blob.size))
-        }
-        entries = try BundleWriter.hash(entries)
+        let blobs = layout.blobs.map(\.listed)
+        entries = try BundleWriter.hash(entries + layout.entries())
 
         var baseRecord: Manifest.Base?
         if let base {
@@ -110,7 +91,7 @@ struct V2DemoBundle {
         }
 
         let composeDigest = SHA256Hasher.hash(Data((compose + "\n").utf8))
-        let manifest = DemoBundle.manifest(version: version, composeDigest: composeDigest, images: manifestImages,
+        let manifest = DemoBundle.manifest(version: version, composeDigest: composeDigest, images: layout.images.map(\.listed),
                                            migrations: migrations, files: [], format: Manifest.formatV2,
                                            blobs: blobs, base: baseRecord)
         let name = root + (base == nil ? "" : "-delta") + (tamperBlob ? "-tampered" : "") + ".tar"
@@ -118,36 +99,28 @@ struct V2DemoBundle {
             .write(manifest: manifest, entries: entries, to: "\(folder)/\(name)")
     }
 
-    /// One blob as converted: its digest, size and file.
-    struct Blob { var digest: String; var size: Int64; var file: String }
-
-    /// A legacy `docker save` archive as v2 blobs in `folder`: config, layers and the
-    /// canonical image manifest; with `extraLayer`, one more layer holding
-    /// `/frostbyte-extra.txt` and a config naming it (a new image).
+    /// A legacy `docker save` archive as v2 blobs in `folder`: its config and layers
+    /// (uncompressed, so a layer's digest is its diff ID); with `extraLayer`, one more
+    /// layer holding `/frostbyte-extra.txt` and a config naming it (a new image).
     static func convert(_ archive: String, into folder: String, extraLayer: String?) throws
-        -> (manifest: Blob, config: Blob, layers: [Blob]) {
+        -> (config: V2Blob, layers: [V2Blob]) {
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-        try InstallEnv.check(["tar", "-xf", archive, "-C", folder])
+        try TestCommand.check(["tar", "-xf", archive, "-C", folder])
         let saved = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: "\(folder)/manifest.json")))
         guard let entry = (saved as? [[String: Any]])?.first, let configName = entry["Config"] as? String,
-              let layerNames = entry["Layers"] as? [String] else { throw FixtureFailure("\(archive): no manifest.json") }
-        var layers: [Blob] = []
-        for name in layerNames {
-            let hashed = try SHA256Hasher.hash(fileAt: "\(folder)/\(name)")
-            layers.append(Blob(digest: "sha256:\(hashed.digest.hex)", size: hashed.size, file: "\(folder)/\(name)"))
-        }
+              let layerNames = entry["Layers"] as? [String] else { throw TestFailure("\(archive): no manifest.json") }
+        var layers = try layerNames.map { try V2Blob(file: "\(folder)/\($0)", mediaType: OCILayout.layerMediaType) }
         var configPath = "\(folder)/\(configName)"
         if let extraLayer {
             let content = "\(folder)/extra"
             try FileManager.default.createDirectory(atPath: content, withIntermediateDirectories: true)
             try Data((extraLayer + "\n").utf8).write(to: URL(fileURLWithPath: "\(content)/frostbyte-extra.txt"))
             let layerPath = "\(folder)/extra-layer.tar"
-            try InstallEnv.check(["tar", "-cf", layerPath, "-C", content, "--owner=0", "--group=0", "--numeric-owner",
-                                  "--mtime=@1767225600", "--format=ustar", "frostbyte-extra.txt"])
-            let hashed = try SHA256Hasher.hash(fileAt: layerPath)
-            layers.append(Blob(digest: "sha256:\(hashed.digest.hex)", size: hashed.size, file: layerPath))
+            try TestCommand.check(["tar", "-cf", layerPath, "-C", content, "--owner=0", "--group=0", "--numeric-owner",
+                                   "--mtime=@1767225600", "--format=ustar", "frostbyte-extra.txt"])
+            layers.append(try V2Blob(file: layerPath, mediaType: OCILayout.layerMediaType))
             guard var config = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: configPath))) as? [String: Any],
-                  var rootfs = config["rootfs"] as? [String: Any] else { throw FixtureFailure("\(archive): unreadable config") }
+                  var rootfs = config["rootfs"] as? [String: Any] else { throw TestFailure("\(archive): unreadable config") }
             rootfs["diff_ids"] = layers.map(\.digest)
             config["rootfs"] = rootfs
             var history = config["history"] as? [[String: Any]] ?? []
@@ -157,18 +130,10 @@ struct V2DemoBundle {
             try JSONSerialization.data(withJSONObject: config, options: [.sortedKeys, .withoutEscapingSlashes])
                 .write(to: URL(fileURLWithPath: configPath))
         }
-        let configHash = try SHA256Hasher.hash(fileAt: configPath)
-        let config = Blob(digest: "sha256:\(configHash.digest.hex)", size: configHash.size, file: configPath)
         guard let diffIDs = OCILayout.parseDiffIDs(config: try Data(contentsOf: URL(fileURLWithPath: configPath))),
               diffIDs == layers.map(\.digest) else {
-            throw FixtureFailure("\(archive): the layers do not hash to the config's diff_ids (compressed layers?)")
+            throw TestFailure("\(archive): the layers do not hash to the config's diff_ids (compressed layers?)")
         }
-        let manifestData = try OCILayout.manifestData(
-            config: .init(mediaType: OCILayout.configMediaType, digest: config.digest, size: config.size),
-            layers: layers.map { .init(mediaType: OCILayout.layerMediaType, digest: $0.digest, size: $0.size) })
-        let manifestPath = "\(folder)/image-manifest.json"
-        try manifestData.write(to: URL(fileURLWithPath: manifestPath))
-        let manifest = Blob(digest: "sha256:\(SHA256Hasher.hash(manifestData).hex)", size: Int64(manifestData.count), file: manifestPath)
-        return (manifest, config, layers)
+        return (try V2Blob(file: configPath, mediaType: OCILayout.configMediaType), layers)
     }
 }

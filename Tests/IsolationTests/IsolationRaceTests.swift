@@ -1,4 +1,6 @@
 import Foundation
+import Synchronization
+import TestSupport
 import Testing
 @testable import Engine
 @testable import InstallationState
@@ -14,7 +16,7 @@ import FrostbyteCore
 /// `fail` (negative controls). The checker runs in this process (root), against
 /// two small projects the fixture creates and always removes.
 @Suite("Isolation races with other projects", .serialized,
-       .enabled(if: RaceProjects.dockerTestsEnabled, "needs dockerd (CI=true makes a missing dockerd a failure)"))
+       .requiresDockerAndTestImage)
 struct IsolationRaceTests {
     @Test("Baseline: both projects up, the check passes and nothing vanished")
     func baseline() throws {
@@ -153,32 +155,22 @@ struct IsolationRaceTests {
 /// plus `io.frostbyte.test.run`, so the integration tests' sweeper removes what a
 /// killed run leaves. `down()` removes every container and network, idempotently.
 final class RaceProjects: @unchecked Sendable {
-    static let dockerAvailable: Bool =
-        ((try? CommandRunner.run(["docker", "info", "--format", "{{.ServerVersion}}"], timeout: 20))?.status ?? 1) == 0
-    /// Whether the suites that need dockerd run: when it answers, and always under
-    /// CI=true, where a missing dockerd then fails them instead of skipping them.
-    static let dockerTestsEnabled = dockerAvailable || ProcessInfo.processInfo.environment["CI"] == "true"
-    static let image = "fbtest/busybox:1"
-    static let runID = String(UInt32.random(in: 0...UInt32.max), radix: 16)
-    private static let counter = Counter()
-
     let own: String
     let other: String
     let folder: String
     private var containers: [String] = []
     private var networks: [String] = []
-    private let ran = Counter()
+    private let ran = HookRuns()
     private var checkerRunIDs: [String] = []
 
     init() throws {
-        let n = Self.counter.next()
-        own = "fbtest-\(Self.runID)-race\(n)a"
-        other = "fbtest-\(Self.runID)-race\(n)b"
+        let n = TestRun.next()
+        own = "fbtest-\(TestRun.id)-race\(n)a"
+        other = "fbtest-\(TestRun.id)-race\(n)b"
         folder = NSTemporaryDirectory() + "fbtest-\(own)"
-        try #require(Self.dockerAvailable, "dockerd is not running")
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         do {
-            try Self.ensureImage()
+            try Docker.ensureTestImage()
             try createNetwork("\(own)_internal", project: own)
             try createNetwork("\(other)_internal", project: other)
             try createNetwork("\(other)_extra", project: other)
@@ -200,7 +192,7 @@ final class RaceProjects: @unchecked Sendable {
     func otherContainer(_ service: String) -> String { "\(other)-\(service)-1" }
 
     /// True when the last check's hook ran its commands.
-    var hookRan: Bool { ran.value > 0 }
+    var hookRan: Bool { ran.count.withLock { $0 } > 0 }
 
     /// Runs the checker on `own` (cross-project probes limited to `other`); at
     /// `phase`, runs `commands` (each must succeed, else the hook records nothing).
@@ -215,7 +207,7 @@ final class RaceProjects: @unchecked Sendable {
         checker.phaseHook = { current in
             guard current == phase else { return }
             let ok = commands.allSatisfy { ((try? CommandRunner.run($0, timeout: 30))?.status ?? 1) == 0 }
-            if ok { ran.increment() }
+            if ok { ran.count.withLock { $0 += 1 } }
         }
         return try checker.run()
     }
@@ -258,7 +250,7 @@ final class RaceProjects: @unchecked Sendable {
 
     private func labels(_ project: String) -> [String] {
         ["--label", "com.docker.compose.project=\(project)", "--label", "io.frostbyte.project=\(project)",
-         "--label", "io.frostbyte.test.run=\(Self.runID)"]
+         "--label", "\(TestRun.label)=\(TestRun.id)"]
     }
 
     private func createNetwork(_ name: String, project: String) throws {
@@ -272,7 +264,7 @@ final class RaceProjects: @unchecked Sendable {
         let command = port.map { ["httpd", "-f", "-p", "\($0)", "-h", "/www"] } ?? ["sleep", "86400"]
         containers.append(name)
         try Self.docker(["run", "-d", "--name", name, "--network", network, "--network-alias", service,
-                         "--cap-drop", "NET_RAW", "--label", "com.docker.compose.service=\(service)"] + labels(project) + [Self.image] + command)
+                         "--cap-drop", "NET_RAW", "--label", "com.docker.compose.service=\(service)"] + labels(project) + [Docker.testImage] + command)
     }
 
     private func waitForListener(_ name: String) throws {
@@ -290,23 +282,10 @@ final class RaceProjects: @unchecked Sendable {
         try CommandRunner.check(["docker"] + arguments, timeout: 60)
     }
 
-    private static let imageLock = NSLock()
-
-    private static func ensureImage() throws {
-        imageLock.lock(); defer { imageLock.unlock() }
-        if (try? CommandRunner.run(["docker", "image", "inspect", image], timeout: 30))?.status == 0 { return }
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().path
-        try CommandRunner.check(["bash", "\(root)/scripts/make-test-image"], timeout: 300)
-    }
-
-    /// A thread-safe counter.
-    final class Counter: @unchecked Sendable {
-        private let lock = NSLock()
-        private var count = 0
-        var value: Int { lock.lock(); defer { lock.unlock() }; return count }
-        func next() -> Int { lock.lock(); defer { lock.unlock() }; count += 1; return count }
-        func increment() { _ = next() }
+    /// How many times a check's phase hook ran its commands (the hook runs on the
+    /// checker's thread).
+    final class HookRuns: Sendable {
+        let count = Mutex(0)
     }
 }
 

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 import BundleFormat
 import FrostbyteCrypto
@@ -13,7 +14,7 @@ import FrostbyteCore
 /// on a layer the engine does not hold fails (negative control), and the loader then
 /// loads again with every layer. On the containerd store nothing is left out.
 @Suite("Loading images with layers the engine holds (real dockerd)", .serialized,
-       .enabled(if: RaceProjects.dockerTestsEnabled, "needs dockerd (CI=true makes a missing dockerd a failure)"))
+       .requiresDocker)
 struct HeldLayerLoadTests {
     @Test func sharedBaseGoesThroughOnce() throws {
         let release = try TwoImageRelease()
@@ -77,57 +78,31 @@ private struct TwoImageRelease {
     let base: String
 
     init() throws {
-        try #require(RaceProjects.dockerAvailable, "dockerd is not running")
         store = try engine.capabilities().imageStore
-        let folder = NSTemporaryDirectory() + "fbheld-\(RaceProjects.runID)-\(UInt32.random(in: 0...UInt32.max))"
+        let folder = NSTemporaryDirectory() + "fbheld-\(TestRun.id)-\(UInt32.random(in: 0...UInt32.max))"
         let layout = InstallationLayout(prefix: "\(folder)/prefix")
-        try FileManager.default.createDirectory(atPath: "\(folder)/\(OCILayout.folder)/blobs/sha256",
-                                                withIntermediateDirectories: true)
         try FileManager.default.createDirectory(atPath: layout.state, withIntermediateDirectories: true)
-        var blobs: [Manifest.Blob] = []
-        func blob(_ data: Data, _ mediaType: String) throws -> String {
-            let digest = SHA256Hasher.hash(data).prefixed
-            try data.write(to: URL(fileURLWithPath: "\(folder)/\(OCILayout.blobPath(digest))"))
-            if !blobs.contains(where: { $0.digest == digest }) {
-                blobs.append(Manifest.Blob(digest: digest, size: Int64(data.count), mediaType: mediaType))
-            }
-            return digest
-        }
-        func layer(_ name: String, _ text: String) throws -> Data {
+        func layer(_ name: String, _ text: String) throws -> V2Blob {
             let source = "\(folder)/layer-\(name)"
             try FileManager.default.createDirectory(atPath: source, withIntermediateDirectories: true)
             try Data(text.utf8).write(to: URL(fileURLWithPath: "\(source)/\(name).txt"))
             _ = try CommandRunner.check(["tar", "--sort=name", "--mtime=@0", "--owner=0", "--group=0",
                                          "-cf", "\(source).tar", "-C", source, "."])
-            return try Data(contentsOf: URL(fileURLWithPath: "\(source).tar"))
+            return V2Blob(try Data(contentsOf: URL(fileURLWithPath: "\(source).tar")), mediaType: OCILayout.layerMediaType)
         }
-        let base = try blob(layer("base", "shared by both images \(RaceProjects.runID)\n"), OCILayout.layerMediaType)
-        var images: [Manifest.Image] = []
-        for name in ["a", "b"] {
-            let own = try blob(layer(name, "image \(name)\n"), OCILayout.layerMediaType)
-            let config = Data(#"{"architecture":"amd64","os":"linux","config":{},"rootfs":{"type":"layers","diff_ids":["\#(base)","\#(own)"]}}"#.utf8)
-            let configDigest = try blob(config, OCILayout.configMediaType)
-            let layers = [base, own]
-            let descriptor = { (digest: String) in
-                OCILayout.Descriptor(mediaType: OCILayout.layerMediaType, digest: digest,
-                                     size: blobs.first { $0.digest == digest }!.size)
-            }
-            let imageManifest = try OCILayout.manifestData(
-                config: OCILayout.Descriptor(mediaType: OCILayout.configMediaType, digest: configDigest,
-                                             size: Int64(config.count)),
-                layers: layers.map(descriptor))
-            let manifestDigest = try blob(imageManifest, OCILayout.manifestMediaType)
-            images.append(Manifest.Image(name: "fbtest-held-\(RaceProjects.runID)/\(name):1", digest: configDigest,
-                                         manifestDigest: manifestDigest, layers: layers))
-        }
-        let files = blobs.map { Manifest.File(path: $0.path, sha256: SHA256Digest(prefixed: $0.digest)!,
-                                              size: $0.size, mode: "0644") }
+        let base = try layer("base", "shared by both images \(TestRun.id)\n")
+        let v2 = V2Layout(images: try ["a", "b"].map { name in
+            let reference = "fbtest-held-\(TestRun.id)/\(name):1"
+            return try V2Image(name: reference, fullReference: "docker.io/\(reference)", tag: "1",
+                               layers: [base, try layer(name, "image \(name)\n")])
+        })
+        try v2.writeBlobs(into: folder)
         self.folder = folder
         self.layout = layout
         self.manifest = Manifest(name: "held", version: "1.0.0", bundleId: "held-1.0.0-000000000000", createdAt: "",
-                                 builder: .init(name: "test", version: "1"), images: images, files: files,
-                                 format: Manifest.formatV2, blobs: blobs)
-        self.base = base
+                                 builder: .init(name: "test", version: "1"), images: v2.images.map(\.listed),
+                                 files: v2.files, format: Manifest.formatV2, blobs: v2.blobs.map(\.listed))
+        self.base = base.digest
     }
 
     func loader() -> ImageLoader {
