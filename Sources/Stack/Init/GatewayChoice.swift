@@ -20,7 +20,8 @@ struct GatewayChoice {
 
     /// The chosen gateway, or an obstacle explaining why there is none.
     enum Outcome {
-        case chosen(service: Service, port: Int, portSource: String, note: String?)
+        /// `reason`: why this service; `portSource`: where its port comes from.
+        case chosen(service: Service, port: Int, reason: String, portSource: String, note: String?)
         case none(InitFinding)
     }
 
@@ -37,7 +38,7 @@ struct GatewayChoice {
                 guard let port = Int(parts[1]), (1...65535).contains(port) else {
                     return .none(InitFinding(service: nil, message: "--gateway '\(requested)': the port must be 1-65535.", at: documentMark))
                 }
-                return .chosen(service: service, port: port, portSource: "given with --gateway", note: nil)
+                return .chosen(service: service, port: port, reason: "named with --gateway", portSource: "given with --gateway", note: nil)
             }
             return portOf(service, reason: "named with --gateway")
         }
@@ -51,9 +52,9 @@ struct GatewayChoice {
         let fronts = publishers.filter { !dependedOn.contains($0.name) }
         if fronts.count == 1 {
             let others = publishers.filter { $0.name != fronts[0].name }.map(\.name).joined(separator: ", ")
-            let outcome = portOf(fronts[0], reason: "of the services that publish ports (\(list)), the one no other service depends on")
-            if case .chosen(let service, let port, let source, _) = outcome {
-                return .chosen(service: service, port: port, portSource: source,
+            let outcome = portOf(fronts[0], reason: "")
+            if case .chosen(let service, let port, _, let source, _) = outcome {
+                return .chosen(service: service, port: port, reason: "of the services that publish ports, the one no other service depends on", portSource: source,
                                note: "several services publish ports (\(list)); '\(service.name)' is taken as the gateway because no service depends on it, and the ports of \(others) are removed. Use --gateway SERVICE to pick another.")
             }
             return outcome
@@ -63,13 +64,13 @@ struct GatewayChoice {
 
     private static func portOf(_ service: Service, reason: String) -> Outcome {
         if let port = service.publishedTargets.first {
-            return .chosen(service: service, port: port, portSource: "\(reason); its container port", note: nil)
+            return .chosen(service: service, port: port, reason: reason, portSource: "its container port (ports:)", note: nil)
         }
         if let port = healthcheckURL(service.healthcheck)?.port {
-            return .chosen(service: service, port: port, portSource: "\(reason); the port of its healthcheck URL", note: nil)
+            return .chosen(service: service, port: port, reason: reason, portSource: "the port of its healthcheck URL", note: nil)
         }
         if let exposed = service.node["expose"]?.sequenceItems?.first?.scalarValue, let port = Int(exposed.split(separator: "/")[0]) {
-            return .chosen(service: service, port: port, portSource: "\(reason); its first 'expose'", note: nil)
+            return .chosen(service: service, port: port, reason: reason, portSource: "its first expose:", note: nil)
         }
         return .none(InitFinding(service: service.name, message: "is the gateway but its port is not known (no ports:, expose: or HTTP healthcheck); name it with --gateway \(service.name):PORT.", at: service.mark))
     }

@@ -117,6 +117,8 @@ public struct SpecDraft: Sendable {
         public var healthSource: String
         /// Why this port.
         public var portSource: String
+        /// Why this service.
+        public var reason: String
     }
 
     /// One image of the spec.

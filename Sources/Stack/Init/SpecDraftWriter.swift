@@ -26,7 +26,7 @@ enum SpecDraftWriter {
         lines.append("  # name: \(draft.networkName) is the default (<name>-internal)")
         if let gateway = draft.gateway {
             line(0, "gateway:", "the service the host reaches, through one published port")
-            line(2, "service: \(scalar(gateway.service))", "the host reaches the stack through this service only")
+            line(2, "service: \(scalar(gateway.service))", gateway.reason)
             line(2, "port: \(gateway.port)", gateway.portSource)
             line(2, "health_path: \(scalar(gateway.healthPath))", gateway.healthSource)
             lines.append("  # ipv4_address: \(gateway.ipv4Address) is the default (the subnet's tenth address)")

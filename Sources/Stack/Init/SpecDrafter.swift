@@ -52,7 +52,7 @@ public enum SpecDrafter {
         }
         var gateway: SpecDraft.DraftGateway?
         switch GatewayChoice.choose(gatewayCandidates, requested: request.gateway, composePath: request.composePath, documentMark: survey.composeMark) {
-        case .chosen(let service, let port, let portSource, let note):
+        case .chosen(let service, let port, let reason, let portSource, let note):
             if let note { survey.notes.append(InitFinding(service: nil, message: note, at: service.portsMark ?? service.mark)) }
             var health = "/health"
             var healthSource = "no HTTP healthcheck: /health assumed, set the path the gateway answers 200 on"
@@ -67,7 +67,7 @@ public enum SpecDrafter {
             }
             if !SpecPatterns.isHTTPPath(health) { health = "/health" }
             gateway = .init(service: service.name, port: port, healthPath: health, ipv4Address: subnet.address(atOffset: 10),
-                            healthSource: healthSource, portSource: portSource)
+                            healthSource: healthSource, portSource: portSource, reason: reason)
         case .none(let finding):
             survey.obstacles.append(finding)
         }
