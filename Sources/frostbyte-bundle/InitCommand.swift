@@ -77,7 +77,9 @@ extension FrostbyteBundle {
                     if written { printSummary(draft, specPath: specPath) }
                 }
                 if !written {
-                    throw InitError("\(draft.obstacles.count) problem\(draft.obstacles.count == 1 ? "" : "s") above keep\(draft.obstacles.count == 1 ? "s" : "") render from accepting this stack; fix them and run init again (nothing was written)")
+                    let count = draft.obstacles.count
+                    throw InitError(count == 1 ? "the problem above keeps render from accepting this stack; fix it and run init again (nothing was written)"
+                                    : "the \(count) problems above keep render from accepting this stack; fix them and run init again (nothing was written)")
                 }
             }
         }

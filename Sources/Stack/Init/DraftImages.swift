@@ -27,11 +27,12 @@ extension ComposeSurvey {
             index[reference.normalized] = images.count
             images.append(image)
         }
-        for i in images.indices {
-            images[i].engineID = facts.imageID(images[i].ref)
-            if facts.engineReachable && images[i].engineID == nil && images[i].builtBy == nil {
-                notes.append(InitFinding(service: images[i].services[0], message: "image '\(images[i].ref)' is not in the local engine; pull or build it before frostbyte-bundle build", at: composeMark))
-            }
+        for i in images.indices { images[i].engineID = facts.imageID(images[i].ref) }
+        let missing = images.filter { $0.engineID == nil && $0.builtBy == nil }.map(\.ref)
+        if facts.engineReachable && !missing.isEmpty {
+            let subject = missing.count == 1 ? "image \(missing[0]) is" : "\(missing.count) images are"
+            let list = missing.count == 1 ? "" : " (\(missing.joined(separator: ", ")))"
+            notes.append(InitFinding(service: nil, message: "\(subject) not in the local engine\(list); pull or build \(missing.count == 1 ? "it" : "them") before frostbyte-bundle build", at: composeMark))
         }
         return images
     }
