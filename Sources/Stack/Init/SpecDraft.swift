@@ -63,28 +63,9 @@ public struct InitHostFacts: Sendable {
     }
 }
 
-/// A note or an obstacle, at a place in the compose file (or the spec).
-public struct InitFinding: Sendable, Equatable, Codable, CustomStringConvertible {
-    public var file: String
-    public var line: Int
-    public var column: Int
-    public var service: String?
-    public var message: String
-
-    public init(service: String?, message: String, at mark: YAMLMark) {
-        file = mark.file
-        line = mark.line
-        column = mark.column
-        self.service = service
-        self.message = message
-    }
-
-    /// `file:line:column: service 'x': message` (the form `render` uses).
-    public var description: String {
-        let subject = service.map { "service '\($0)': " } ?? ""
-        return line == 0 ? "\(file): \(subject)\(message)" : "\(file):\(line):\(column): \(subject)\(message)"
-    }
-}
+/// A note or an obstacle of `init`, at a place in the compose file (or the spec):
+/// the same `{file, line, column, service, message}` as render's warnings.
+public typealias InitFinding = HardeningWarning
 
 /// A bundle spec drafted from a compose stack, with what the engineer must know.
 /// `obstacles` empty means `render` accepts `specText` unedited (`SpecDrafter`
