@@ -109,6 +109,34 @@ struct InitCommandDetailTests {
         #expect((document["obstacles"] as? [Any])?.isEmpty == true && FileManager.default.fileExists(atPath: stack.folder + "/other.yaml"))
     }
 
+    @Test("build carries the images a compose file names through variables, resolved from the spec alone",
+          .enabled(if: DockerTestSupport.enabled, "skipped: docker is not reachable (set CI=true to fail instead)"))
+    func buildWithVariables() throws {
+        guard DockerTestSupport.dockerAvailable else { Issue.record("docker is needed (CI=true)"); return }
+        let folder = NSTemporaryDirectory() + "fbtest-init-vars-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let compose = """
+            services:
+              gateway:
+                image: frostbyte-demo/gateway:${GATEWAY_TAG:-1.0}
+                ports: ["8080:8080"]
+              redis:
+                image: "$REDIS_IMAGE"
+            """
+        try Data(compose.utf8).write(to: URL(fileURLWithPath: folder + "/compose.yaml"))
+        try Data("REDIS_IMAGE=frostbyte-demo/redis:1.0\n".utf8).write(to: URL(fileURLWithPath: folder + "/.env"))
+        #expect(try InitCommandTests.tool(["init", "compose.yaml"], in: folder).status == 0)
+        // The .env is gone and the environment says otherwise: build uses the spec's resolution.
+        try FileManager.default.removeItem(atPath: folder + "/.env")
+        let built = try InitCommandTests.tool(["build", "bundle-spec.yaml", "-o", "b.tar.zst", "--json"], in: folder,
+                                              environment: ["GATEWAY_TAG": "9.9", "SOURCE_DATE_EPOCH": "0"])
+        #expect(built.status == 0, "\(built.stderr)")
+        let listing = try DockerTestSupport.run(["sh", "-c", "tar --zstd -xOf \"$0\" --wildcards '*/docker-compose.yml'", folder + "/b.tar.zst"])
+        #expect(Self.has(listing.stdout, "image", "frostbyte-demo/gateway:1.0") && Self.has(listing.stdout, "image", "frostbyte-demo/redis:1.0"), "\(listing.stdout)")
+        #expect(built.stdout.contains("frostbyte-demo/redis:1.0") && built.stdout.contains("frostbyte-demo/gateway:1.0"))
+    }
+
     @Test("the demo: init's spec with the demo's name, version and subnet renders and builds what manifests/demo.yaml does",
           .enabled(if: DockerTestSupport.enabled, "skipped: docker is not reachable (set CI=true to fail instead)"))
     func demo() throws {
