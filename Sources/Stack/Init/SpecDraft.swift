@@ -100,6 +100,11 @@ public struct SpecDraft: Sendable {
         public var portSource: String
         /// Why this service.
         public var reason: String
+
+        enum CodingKeys: String, CodingKey {
+            case service, port, reason
+            case healthPath = "health_path", ipv4Address = "ipv4_address", healthSource = "health_source", portSource = "port_source"
+        }
     }
 
     /// One image of the spec.
@@ -116,6 +121,11 @@ public struct SpecDraft: Sendable {
         public var resolution: String?
         /// The local engine's image ID, when it holds the image.
         public var engineID: String?
+
+        enum CodingKeys: String, CodingKey {
+            case ref, written, services, resolution
+            case builtBy = "built_by", engineID = "engine_id"
+        }
     }
 
     /// A file or folder the compose file refers to.

@@ -31,7 +31,8 @@ public enum SpecDrafter {
         let project = survey.project
         let services = survey.activeServices()
         guard !services.isEmpty else {
-            throw InitError("no service of \(request.composePath) runs with the active profiles (\(survey.activeProfiles.joined(separator: ", "))); name one with --profile")
+            let active = survey.activeProfiles.isEmpty ? "no profile is active" : "the active profiles are \(survey.activeProfiles.joined(separator: ", "))"
+            throw InitError("no service of \(request.composePath) runs: every one has profiles, and \(active); name one with --profile")
         }
         let images = survey.images(services, project: project, facts: facts)
 
