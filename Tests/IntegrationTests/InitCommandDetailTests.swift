@@ -85,6 +85,24 @@ struct InitCommandDetailTests {
         #expect(spec.contains("#   bind mount ./models (service app): looks like model or data files: list each file under the spec's models:"))
     }
 
+    @Test("the frostbyte-etl stack: five publishers, two fronts, so --gateway; then the images of manifests/frostbyte-etl.yaml")
+    func etl() throws {
+        let folder = NSTemporaryDirectory() + "fbtest-init-etl-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        try FileManager.default.copyItem(atPath: DockerTestSupport.repoRoot + "/compose/frostbyte-etl.yaml", toPath: folder + "/compose.yaml")
+        let unclear = try InitCommandTests.tool(["init", "compose.yaml"], in: folder)
+        #expect(unclear.status == 2 && unclear.stderr.contains("several services publish ports (postgres (5432), minio (9000), qdrant (6333), intake-gateway (8080), serving (8000))"), "\(unclear.stderr)")
+        let chosen = try InitCommandTests.tool(["init", "compose.yaml", "--gateway", "intake-gateway"], in: folder)
+        #expect(chosen.status == 0, "\(chosen.stderr)")
+        #expect(try InitCommandTests.tool(["render", "bundle-spec.yaml"], in: folder).status == 0)
+        func refs(_ path: String) throws -> [String] {
+            try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n")
+                .filter { $0.hasPrefix("  - ref: ") }.map { $0.split(separator: " ")[2].replacingOccurrences(of: "\"", with: "") }
+        }
+        #expect(try refs(folder + "/bundle-spec.yaml") == refs(DockerTestSupport.repoRoot + "/manifests/frostbyte-etl.yaml"))
+    }
+
     @Test("bad input: a missing file, a folder without a compose file, an existing spec (kept unless --force), a bad --name")
     func badInput() throws {
         let stack = try Stack("anchors-merges")
