@@ -71,7 +71,7 @@ extension ComposeSurvey {
                 switch use.source {
                 case .environment: return "\(use.name)=\(use.value ?? "") from the environment"
                 case .envFile: return "\(use.name)=\(use.value ?? "") from \(envFileName)"
-                case .unset: return "\(use.name) unset"
+                case .unset: return "\(use.name) unset, the default applies"
                 }
             }.joined(separator: ", ")
             if resolved.text.isEmpty || resolved.hasEmptyVariable && ImageReference(resolved.text)?.isPinned != true {
