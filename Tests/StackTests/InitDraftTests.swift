@@ -89,6 +89,29 @@ struct InitDraftTests {
         #expect(engine.obstacles[0].message.contains("The local engine holds it as sha256:feed"))
     }
 
+    @Test("COMPOSE_PROFILES and COMPOSE_PROJECT_NAME from .env count, as in Compose; --profile wins")
+    func composeVariables() throws {
+        let compose = """
+            services:
+              app:
+                image: example/app:1.0
+                ports: ["80:80"]
+              tools:
+                image: example/tools:1.0
+                profiles: [ops]
+            """
+        let (fromEnv, fixture) = try draft(compose, env: "COMPOSE_PROFILES=ops\nCOMPOSE_PROJECT_NAME=My_Shop\n")
+        defer { fixture.cleanup() }
+        #expect(fromEnv.profiles == ["ops"] && fromEnv.images.count == 2 && fromEnv.project == "my_shop" && fromEnv.name == "my-shop")
+        #expect(fromEnv.specText.contains("profiles: [ops]") && fromEnv.obstacles.isEmpty, "\(fromEnv.obstacles)")
+        let (plain, plainFixture) = try draft(compose)
+        defer { plainFixture.cleanup() }
+        #expect(plain.profiles.isEmpty && plain.images.map(\.ref) == ["example/app:1.0"], "negative control: no profile, no tools")
+        let (given, givenFixture) = try draft(compose, env: "COMPOSE_PROFILES=ops\n", profiles: ["other"])
+        defer { givenFixture.cleanup() }
+        #expect(given.profiles == ["other"] && given.images.count == 1)
+    }
+
     @Test("spec keys: written needs a variable, built_by names a service, profiles, the defaults")
     func specKeys() throws {
         func load(_ extra: String, images: String = "  - ref: frostbyte-demo/gateway:1.0\n") throws -> BundleSpec {
