@@ -115,17 +115,7 @@ struct InitDraftTests {
     @Test("spec keys: written needs a variable, built_by names a service, profiles, the defaults")
     func specKeys() throws {
         func load(_ extra: String, images: String = "  - ref: frostbyte-demo/gateway:1.0\n") throws -> BundleSpec {
-            let text = """
-                name: demo
-                version: 1.0.0
-                project: frostbyte-demo
-                compose: compose.yaml
-                network: {subnet: 10.9.0.0/24}
-                gateway: {service: gateway, port: 8080}
-                \(extra)
-                images:
-                \(images)
-                """
+            let text = InitRenderTests.spec(images: images, extra: extra)
             let fixture = try Fixture(spec: text)
             defer { fixture.cleanup() }
             return try fixture.spec()
