@@ -27,7 +27,12 @@ extension ComposeSurvey {
             index[reference.normalized] = images.count
             images.append(image)
         }
-        for i in images.indices { images[i].engineID = facts.imageID(images[i].ref) }
+        // The engine is asked about up to 8 images at once (one `docker image inspect` each).
+        for batch in stride(from: 0, to: images.count, by: 8) {
+            let range = batch..<min(batch + 8, images.count)
+            let lookups = images[range].map { image in BackgroundWork { [lookup = facts.imageID] in lookup(image.ref) } }
+            for (i, work) in zip(range, lookups) { images[i].engineID = (try? work.join()) ?? nil }
+        }
         let missing = images.filter { $0.engineID == nil && $0.builtBy == nil }.map(\.ref)
         if facts.engineReachable && !missing.isEmpty {
             let subject = missing.count == 1 ? "image \(missing[0]) is" : "\(missing.count) images are"
