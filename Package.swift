@@ -66,7 +66,7 @@ let package = Package(
         .executableTarget(
             name: "frostbyte-bundle",
             dependencies: [
-                "FrostbyteCore", "FrostbyteCrypto", "FrostbyteArchive", "BundleFormat", "Stack", "InstallationState",
+                "FrostbyteCore", "FrostbyteCrypto", "FrostbyteArchive", "BundleFormat", "Stack", "Engine", "InstallationState",
                 "Builder", "Isolation", "Installation", "Export",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),

@@ -13,7 +13,7 @@ struct FrostbyteBundle: AsyncParsableCommand {
         abstract: "Build, verify, install and audit air-gapped Docker Compose bundles.",
         version: version,
         subcommands: [
-            Render.self, Build.self, Keygen.self, VerifyBundle.self, Inspect.self,
+            Init.self, Render.self, Build.self, Keygen.self, VerifyBundle.self, Inspect.self,
             Install.self, Status.self, CheckIsolation.self, Uninstall.self, Export.self,
         ])
 

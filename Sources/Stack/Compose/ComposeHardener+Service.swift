@@ -10,11 +10,18 @@ extension ComposeHardener {
         }
         try refuseUnsafeSettings(service: name, node)
         var warnings = notes(service: name, node)
-        let image = try checkImage(service: name, node, specImages: specImages)
+        let (image, resolved) = try checkImage(service: name, node, specImages: specImages)
         var service = node
+        if let resolved {
+            // The spec resolves an image written with variables, or names a build-only service's image.
+            let source = node.pair("image")
+            warnings.append(HardeningWarning(service: name, message: source.map { "image '\($0.value.scalarValue ?? "")' is '\(resolved.reference.text)' (the spec's images, written:)" }
+                                                 ?? "image '\(resolved.reference.text)' (the spec's images, built_by:) replaces 'build'", at: source?.value.mark ?? node.mark))
+            service.set("image", .string(resolved.reference.text))
+        }
 
         if let build = service.remove("build") {
-            warnings.append(HardeningWarning(service: name, message: "'build' removed: the bundle carries the image '\(node["image"]?.scalarValue ?? "")' and never builds", at: build.key.mark))
+            warnings.append(HardeningWarning(service: name, message: "'build' removed: the bundle carries the image '\(service["image"]?.scalarValue ?? "")' and never builds", at: build.key.mark))
         }
         if let ports = service.remove("ports") {
             let list = (ports.value.sequenceItems ?? []).map { $0.scalarValue ?? "{...}" }.joined(separator: ", ")
@@ -38,8 +45,13 @@ extension ComposeHardener {
 
     // MARK: - Image
 
-    private func checkImage(service: String, _ node: YAMLNode, specImages: [String: BundleSpec.Image]) throws -> String {
+    /// The normalised image `service` uses, and the spec image to write in its place
+    /// when the compose file cannot be taken literally (variables, or build only).
+    private func checkImage(service: String, _ node: YAMLNode, specImages: [String: BundleSpec.Image]) throws -> (String, BundleSpec.Image?) {
         guard let imagePair = node.pair("image") else {
+            if node.pair("build") != nil, let image = spec.images.first(where: { $0.builtBy == service }) {
+                return (image.reference.normalized, image)
+            }
             if let build = node.pair("build") {
                 throw ComposeError.refused(service: service, what: "'build' without 'image'", why: "the bundle carries built images, it cannot build on the host",
                                            fix: "Build the image, give it a tagged name in 'image', and list it in the spec's images.", at: build.key.mark)
@@ -50,8 +62,9 @@ extension ComposeHardener {
             throw ComposeError.invalid(path: "services.\(service).image", expected: "a string", found: imagePair.value.kindName, at: imagePair.value.mark)
         }
         if text.contains("$") {
+            if let image = spec.images.first(where: { $0.written == text }) { return (image.reference.normalized, image) }
             throw ComposeError.refused(service: service, what: "image '\(text)' with interpolation", why: "the bundle must know exactly which image it carries",
-                                       fix: "Write the full reference with its tag.", at: imagePair.value.mark)
+                                       fix: "Give the resolved reference in the spec's images with 'written: \"\(text)\"' (frostbyte-bundle init does it), or write the full reference with its tag.", at: imagePair.value.mark)
         }
         guard let reference = ImageReference(text) else {
             throw ComposeError.invalid(path: "services.\(service).image", expected: "a valid image reference", found: "'\(text)'", at: imagePair.value.mark)
@@ -63,7 +76,7 @@ extension ComposeHardener {
         guard specImages[reference.normalized] != nil else {
             throw ComposeError.imageNotInSpec(service: service, image: text, specPath: spec.specPath, at: imagePair.value.mark)
         }
-        return reference.normalized
+        return (reference.normalized, nil)
     }
 
     // MARK: - Networks

@@ -75,9 +75,12 @@ public struct ComposeHardener: Sendable {
         guard let servicesPair = source.pair("services") else {
             throw ComposeError.invalid(path: "services", expected: "a mapping of services", found: "nothing", at: source.mark)
         }
-        guard let servicePairs = servicesPair.value.mappingPairs, !servicePairs.isEmpty else {
+        guard let allServices = servicesPair.value.mappingPairs, !allServices.isEmpty else {
             throw ComposeError.invalid(path: "services", expected: "a non-empty mapping of services", found: servicesPair.value.kindName, at: servicesPair.value.mark)
         }
+        // Services of profiles the spec does not run are left out, as Compose leaves them out.
+        let (servicePairs, profileNotes) = try ComposeProfiles(active: spec.profiles).select(allServices)
+        warnings += profileNotes
 
         // Every image a service uses, to match against the spec both ways.
         let specImages = Dictionary(uniqueKeysWithValues: spec.images.map { ($0.reference.normalized, $0) })
@@ -224,7 +227,7 @@ public struct ComposeHardener: Sendable {
     /// Source networks are replaced by the bundle's network: each non-external
     /// one is dropped with a warning; an external one is refused (the bundle
     /// cannot own or guarantee a network it does not create).
-    private func droppedNetworks(_ pair: YAMLPair?) throws -> [HardeningWarning] {
+    func droppedNetworks(_ pair: YAMLPair?) throws -> [HardeningWarning] {
         guard let pair, !pair.value.isNull else { return [] }
         guard let networks = pair.value.mappingPairs else {
             throw ComposeError.invalid(path: "networks", expected: "a mapping", found: pair.value.kindName, at: pair.value.mark)

@@ -5,7 +5,7 @@ import Glibc
 extension BundleSpec {
     static let topLevelKeys = [
         "name", "version", "created_at", "project", "compose", "network", "gateway",
-        "images", "models", "template", "migrations", "exports",
+        "images", "models", "template", "migrations", "exports", "profiles",
     ]
 
     /// Reads, parses and validates the spec at `path` (relative paths resolve
@@ -47,7 +47,7 @@ extension BundleSpec {
         composePath = resolve(compose)
         try Self.requireFile(composePath, directory: false, path: "compose", at: composeMark)
 
-        let (network, subnetMark) = try Self.parseNetwork(try top.requiredNode("network"))
+        let (network, subnetMark) = try Self.parseNetwork(try top.requiredNode("network"), bundleName: name)
         self.network = network
         let (gateway, gatewayServiceMark) = try Self.parseGateway(try top.requiredNode("gateway"), subnet: network.subnet)
         self.gateway = gateway
@@ -77,6 +77,7 @@ extension BundleSpec {
 
         let (exports, exportMarks) = try Self.parseExports(top)
         self.exports = exports
+        profiles = try Self.parseProfiles(top)
         marks = Marks(
             compose: composeMark, gatewayService: gatewayServiceMark,
             migrationsService: migrationMarks?.service, exportServices: exportMarks,
@@ -100,9 +101,15 @@ extension BundleSpec {
                                      reason: "is not an RFC 3339 time; write it like 2026-01-01T00:00:00Z", at: mark)
     }
 
-    private static func parseNetwork(_ node: YAMLNode) throws -> (Network, YAMLMark) {
+    /// `network.name` defaults to `<name>-internal`.
+    private static func parseNetwork(_ node: YAMLNode, bundleName: String) throws -> (Network, YAMLMark) {
         let reader = try MappingReader(node, path: "network", keys: ["name", "subnet"])
-        let name = try reader.string("name", matching: SpecPatterns.isComposeName, rule: "[a-zA-Z0-9][a-zA-Z0-9_.-]*").0
+        let rule = "[a-zA-Z0-9][a-zA-Z0-9_.-]* (at most 63 characters)"
+        let name = reader.optionalNode("name") == nil
+            ? "\(bundleName)-internal" : try reader.string("name", matching: SpecPatterns.isComposeName, rule: rule).0
+        guard SpecPatterns.isComposeName(name) else {
+            throw SpecError.invalidValue(path: "network.name", value: name, reason: "(the default, <name>-internal) must match \(rule); set network.name", at: node.mark)
+        }
         let (text, mark) = try reader.string("subnet")
         return (Network(name: name, subnet: try validatePrivateSubnet(text, path: "network.subnet", at: mark)), mark)
     }
@@ -146,7 +153,8 @@ extension BundleSpec {
     private static func parseGateway(_ node: YAMLNode, subnet: IPv4Network) throws -> (Gateway, YAMLMark) {
         let reader = try MappingReader(node, path: "gateway", keys: ["service", "ipv4_address", "port", "health_path"])
         let (service, serviceMark) = try reader.string("service", matching: SpecPatterns.isComposeName, rule: "[a-zA-Z0-9][a-zA-Z0-9_.-]*")
-        let (text, mark) = try reader.string("ipv4_address")
+        // Default: the subnet's tenth address, so that changing the subnet alone keeps the spec valid.
+        let (text, mark) = try reader.optionalString("ipv4_address") ?? (subnet.address(atOffset: 10).description, node.mark)
         guard let address = IPv4Address(text) else {
             throw SpecError.invalidValue(path: "gateway.ipv4_address", value: text, reason: "is not an IPv4 address like 172.29.0.10", at: mark)
         }
@@ -172,7 +180,7 @@ extension BundleSpec {
         var seen: [String: YAMLMark] = [:]
         for (index, item) in items.enumerated() {
             let path = "images[\(index)]"
-            let reader = try MappingReader(item, path: path, keys: ["ref", "archive"])
+            let reader = try MappingReader(item, path: path, keys: ["ref", "archive", "written", "built_by"])
             let (text, mark) = try reader.string("ref")
             guard let reference = ImageReference(text) else {
                 throw SpecError.invalidValue(path: "\(path).ref", value: text,
@@ -187,9 +195,29 @@ extension BundleSpec {
             }
             seen[reference.normalized] = mark
             let archive = try reader.optionalString("archive").map { resolve($0.0) }
-            images.append(Image(reference: reference, archivePath: archive, mark: mark))
+            var image = Image(reference: reference, archivePath: archive, mark: mark)
+            if let (written, writtenMark) = try reader.optionalString("written") {
+                guard written.contains("$") else {
+                    throw SpecError.invalidValue(path: "\(path).written", value: written,
+                                                 reason: "has no variable; 'written' is only for image references written with ${...}, remove it", at: writtenMark)
+                }
+                image.written = written
+            }
+            image.builtBy = try reader.optionalString("built_by").map { try SpecPatterns.checked($0, path: "\(path).built_by") }
+            images.append(image)
         }
         return images
+    }
+
+    /// `profiles:` a list of Compose profile names (`*` enables every profile).
+    private static func parseProfiles(_ top: MappingReader) throws -> [String] {
+        try (top.optionalList("profiles") ?? []).map { item in
+            guard let text = item.scalarValue, text == "*" || SpecPatterns.isComposeName(text) else {
+                throw SpecError.invalidValue(path: "profiles", value: item.scalarValue ?? item.kindName,
+                                             reason: "is not a Compose profile name ([a-zA-Z0-9][a-zA-Z0-9_.-]*)", at: item.mark)
+            }
+            return text
+        }
     }
 
     private static func parseModels(_ top: MappingReader, resolve: (String) -> String) throws -> [Model] {

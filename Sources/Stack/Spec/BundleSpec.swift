@@ -32,6 +32,9 @@ public struct BundleSpec: Sendable, Equatable {
     public var migrations: Migrations?
     /// Export commands used by `export`.
     public var exports: [Export]
+    /// Compose profiles the bundle runs (`profiles:`; services of other profiles are
+    /// left out, as `docker compose` leaves them out without `--profile`).
+    public var profiles: [String] = []
 
     /// `<name>-<version>`: the bundle file stem and the `io.frostbyte.bundle` label.
     public var bundleStem: String { "\(name)-\(version)" }
@@ -71,6 +74,12 @@ public struct BundleSpec: Sendable, Equatable {
         public var reference: ImageReference
         /// A `docker save` archive already on disk (absolute), if given.
         public var archivePath: String?
+        /// The compose file's `image:` text with variables (`app:${TAG:-1.0}`) that
+        /// `reference` resolves, so `render` needs no environment (docs/SPEC.md).
+        public var written: String? = nil
+        /// The compose service that only `build:`s this image (no `image:`);
+        /// `render` gives that service `reference`.
+        public var builtBy: String? = nil
         /// Where the entry is in the spec.
         public var mark: YAMLMark
     }

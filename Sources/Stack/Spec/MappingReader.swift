@@ -114,6 +114,14 @@ enum SpecPatterns {
             && !s.unicodeScalars.contains { $0.value < 0x20 || $0.value == 0x7f }
     }
 
+    /// `value` when it is a Compose service name, else `SpecError.invalidValue` at `path`.
+    static func checked(_ value: (String, YAMLMark), path: String) throws -> String {
+        guard isComposeName(value.0) else {
+            throw SpecError.invalidValue(path: path, value: value.0, reason: "must be a compose service name ([a-zA-Z0-9][a-zA-Z0-9_.-]*)", at: value.1)
+        }
+        return value.0
+    }
+
     /// An absolute HTTP path without spaces.
     static func isHTTPPath(_ s: String) -> Bool {
         s.hasPrefix("/") && !s.contains(where: { $0.isWhitespace })
