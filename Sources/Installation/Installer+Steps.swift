@@ -157,6 +157,8 @@ extension Installer {
         let start = Date()
         let compose = InstalledStack.compose(for: receipt, layout: layout)
         try IngressPlan.applyFirewall(plan, layout: layout)  // gone after a host reboot
+        try HostStateRepair.writeBootUnit(project: plan.project, layout: layout,
+                                          releaseFolder: layout.release(receipt.bundleId), note: note)
         try compose.up(timeout: request.timeout)
         let services = try HealthWaiter(compose: compose, timeout: request.timeout).wait(progress: note)
         try dropImagePayload(layout.release(receipt.bundleId))
