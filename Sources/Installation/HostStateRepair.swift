@@ -59,9 +59,9 @@ public enum HostStateRepair {
         expectedRules(layout, receipt: receipt).filter { !HostFirewall.isPresent($0) }
     }
 
-    /// One line naming `rule` (`iptables -t filter INPUT -i br-x ... (network p_net)`).
+    /// Names `rule`: `the INPUT rule rejecting new connections from fb0123456789i (network p_ingress)`.
     public static func describe(_ rule: FirewallRule) -> String {
-        "\(rule.command) -t \(rule.table) -I \(rule.chain) -i \(rule.bridge) ... -j REJECT (network \(rule.network))"
+        "the \(rule.family == "ipv6" ? "ip6tables " : "")\(rule.chain) rule rejecting new connections from \(rule.bridge) (network \(rule.network))"
     }
 
     /// Puts back every expected rule that is missing (recording it) and the boot
