@@ -113,7 +113,7 @@ public final class Installer {
 
         // Verify while extracting; an image reaches docker only once its archive is
         // verified, and is removed again if the rest of the bundle fails.
-        let settled = try watchingEngine(docker, during: "the verification (docker load of a verified image)") {
+        let settled = try watchingEngine(docker, during: "docker load (an image verified while the bundle was extracted)") {
             try extract(trust: trust, expectedManifest: peeked.bytes, manifest: manifest, delta: delta,
                         loader: loader, imagesPresent: present.values.allSatisfy { $0 }, journal: &journal)
         }
