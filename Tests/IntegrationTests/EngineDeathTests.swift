@@ -27,7 +27,7 @@ struct EngineDeathTests {
         let prefix = InstallHarness.prefix("die\(point)")
         let scratch = try InstallEnv.temporaryFolder("die\(point)")
         defer {
-            FaultEngine.cleanup(engine, prefix: prefix)
+            FaultEngine.cleanup(engine, project: project, prefix: prefix)
             try? FileManager.default.removeItem(atPath: scratch)
         }
         let bundle = try InstallHarness.v1(suite: "fault")

@@ -96,9 +96,16 @@ enum FaultEngine {
             .filter { $0.contains("frostbyte-bundle project=\(project) ") }
     }
 
-    /// Uninstalls `prefix` on the engine and removes what is left of it.
-    static func cleanup(_ engine: String, prefix: String) {
+    /// Uninstalls `prefix` on the engine (started if a test left it down) and removes
+    /// what is left of it, the boot unit of `project` included.
+    static func cleanup(_ engine: String, project: String, prefix: String) {
+        try? up(engine)
         _ = try? tool(engine, ["uninstall", "--prefix", prefix, "--purge-data"])
         try? FileManager.default.removeItem(atPath: prefix)
+        let unit = "frostbyte-bundle-\(project).service"
+        for path in ["/etc/systemd/system/\(unit)", "/etc/systemd/system/docker.service.wants/\(unit)",
+                     "/etc/systemd/system/multi-user.target.wants/\(unit)"] {
+            unlink(path)
+        }
     }
 }

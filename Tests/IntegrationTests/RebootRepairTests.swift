@@ -29,7 +29,7 @@ struct RebootRepairTests {
         let canary = RebootCanary(folder: scratch, namespace: "fbrb-\(InstallEnv.runID)")
         defer {
             canary.stop()
-            FaultEngine.cleanup(engine, prefix: prefix)
+            FaultEngine.cleanup(engine, project: project, prefix: prefix)
             try? FileManager.default.removeItem(atPath: scratch)
         }
         let install = try FaultEngine.tool(engine, ["install", try InstallHarness.v1(suite: "fault"), "--allow-unsigned",
@@ -76,6 +76,7 @@ struct RebootRepairTests {
         // The reboot with the boot step: not one probe gets through.
         let closed = try canary.reboot(engine, gateway: "\(project)-gateway-1", bootStep: execStart)
         #expect(closed.attempts >= 20 && closed.reached == 0, "with the boot step: \(closed)")
+        print("reboot without the boot step: \(open)\nreboot with the boot step: \(closed)")
         #expect(try FaultEngine.projectRules(engine, project: project).count == 3)
         let healthy = FaultEngine.wait(seconds: 120) {
             (try? FaultEngine.tool(engine, ["status", "--prefix", prefix]).status) == 0
