@@ -97,12 +97,16 @@ final class RebootCanary: @unchecked Sendable {
     /// What the gateway's probes saw.
     struct Probe: CustomStringConvertible {
         var attempts = 0
-        var reached = 0
+        /// Connections accepted by the listener in the engine's namespace (INPUT).
+        var reachedInput = 0
+        /// Connections accepted behind the veth (forwarded: DOCKER-USER).
+        var reachedForward = 0
+        var reached: Int { reachedInput + reachedForward }
         /// Seconds from the gateway's process appearing to the first probe.
         var firstProbeAfter = -1.0
         var arrivals: [String] = []
         var description: String {
-            "\(attempts) attempts, \(reached) reached the canary, first probe \(firstProbeAfter) s after the gateway started; listener logs: \(arrivals.prefix(4))"
+            "\(attempts) attempts, \(reachedInput) reached the canary through INPUT and \(reachedForward) through forwarding, first probe \(firstProbeAfter) s after the gateway started; listener logs: \(arrivals.prefix(4))"
         }
     }
 
@@ -117,17 +121,17 @@ final class RebootCanary: @unchecked Sendable {
             """
         let probe = """
             import socket,sys,time
-            start=float(sys.argv[3]); end=time.time()+float(sys.argv[1]); port=int(sys.argv[2]); n=0; ok=0; first=-1.0
+            start=float(sys.argv[3]); end=time.time()+float(sys.argv[1]); port=int(sys.argv[2]); n=0; ok={}; first=-1.0
             while time.time()<end:
                 for addr in ("198.18.251.1","198.18.251.2"):
                     if first<0: first=time.time()-start
                     s=socket.socket(); s.settimeout(0.3); n+=1
                     try:
-                        s.connect((addr,port)); ok+=1
+                        s.connect((addr,port)); ok[addr]=ok.get(addr,0)+1
                     except Exception: pass
                     s.close()
                 time.sleep(0.05)
-            print("%d %d %f"%(n,ok,first))
+            print("%d %d %d %f"%(n,ok.get("198.18.251.1",0),ok.get("198.18.251.2",0),first))
             """
         let canary = """
             set -e
@@ -187,8 +191,9 @@ final class RebootCanary: @unchecked Sendable {
             let out = (try? InstallEnv.run(["nsenter", "--net=/proc/\(pid)/ns/net", python, "\(folder)/probe.py", "8", "\(port)",
                                             "\(seen)"]))?.stdout ?? ""
             let fields = out.split(separator: " ").map { String($0).trimmingCharacters(in: .whitespacesAndNewlines) }
-            if fields.count == 3 {
-                result.set(Probe(attempts: Int(fields[0]) ?? 0, reached: Int(fields[1]) ?? 0, firstProbeAfter: Double(fields[2]) ?? -1))
+            if fields.count == 4 {
+                result.set(Probe(attempts: Int(fields[0]) ?? 0, reachedInput: Int(fields[1]) ?? 0,
+                                 reachedForward: Int(fields[2]) ?? 0, firstProbeAfter: Double(fields[3]) ?? -1))
             }
         }
         let boot = ["bash \(folder)/canary.sh \(port)", bootStep].compactMap { $0 }.joined(separator: " && ")
