@@ -1,5 +1,6 @@
 import BundleFormat
 import Foundation
+import FrostbyteCore
 @testable import InstallationState
 @testable import Isolation
 @testable import Installation
@@ -59,11 +60,11 @@ struct BootUnitTests {
         defer { try? FileManager.default.removeItem(atPath: folder) }
         let unit = BootUnit(project: "p2", prefix: folder, folder: folder)
         _ = try unit.write(executable: "/bin/true")
-        let good = try CommandLineRun.run(["systemd-analyze", "verify", unit.path])
-        #expect(good.status == 0, "\(good.output)")
+        let good = try CommandRunner.run(["systemd-analyze", "verify", unit.path], timeout: 120)
+        #expect(good.status == 0, "\(good.errorOutput)")
         _ = try unit.write(executable: "\(folder)/no-such-program")
-        let bad = try CommandLineRun.run(["systemd-analyze", "verify", unit.path])
-        #expect(bad.status != 0, "a unit whose program is missing must be refused: \(bad.output)")
+        let bad = try CommandRunner.run(["systemd-analyze", "verify", unit.path], timeout: 120)
+        #expect(bad.status != 0, "a unit whose program is missing must be refused: \(bad.errorOutput)")
     }
 
     /// The rules an installation that publishes its gateway needs: the three of its
@@ -92,21 +93,5 @@ struct BootUnitTests {
         #expect(HostStateRepair.describe(planned[2]).contains("DOCKER-USER rule rejecting new connections from"))
         #expect(HostStateError.rulesMissing(rules: ["r1"], prefix: "/opt/x").message
             .contains("run 'frostbyte-bundle repair --prefix /opt/x'"))
-    }
-}
-
-/// Runs a program for these tests (no shell) and returns its status and combined output.
-enum CommandLineRun {
-    static func run(_ arguments: [String]) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
     }
 }
