@@ -48,10 +48,14 @@ public struct BootUnit: Sendable, Equatable {
         if FileManager.default.isExecutableFile(atPath: "\(releaseFolder)/bin/frostbyte-bundle") {
             return "\(InstallationLayout(prefix: prefix).current)/bin/frostbyte-bundle"
         }
+        return linkTarget("/proc/self/exe") ?? CommandLine.arguments[0]
+    }
+
+    /// Where the symbolic link `path` points; nil when it is no link.
+    static func linkTarget(_ path: String) -> String? {
         var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
-        let count = readlink("/proc/self/exe", &buffer, buffer.count - 1)
-        return count > 0 ? String(decoding: buffer[0..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
-                         : CommandLine.arguments[0]
+        let count = readlink(path, &buffer, buffer.count - 1)
+        return count > 0 ? String(decoding: buffer[0..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self) : nil
     }
 
     /// The unit's text.
@@ -103,9 +107,7 @@ public struct BootUnit: Sendable, Equatable {
         if written { try AtomicFile.write(Data(wanted.utf8), to: path, mode: 0o644) }
         var linked = 0
         for link in links {
-            var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
-            let count = readlink(link, &buffer, buffer.count - 1)
-            if count > 0, String(decoding: buffer[0..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self) == path { continue }
+            if Self.linkTarget(link) == path { continue }
             try AtomicFile.makeFolder(PathText.deletingLastComponent(link), mode: 0o755)
             unlink(link)
             guard symlink(path, link) == 0 else { throw FileSystemError.current("link", link) }
