@@ -155,6 +155,8 @@ extension Installer {
         let start = Date()
         let compose = InstalledStack(for: receipt, layout: layout).compose()
         try IngressPlan.applyFirewall(plan, layout: layout)  // gone after a host reboot
+        try HostStateRepair.writeBootUnit(project: plan.project, layout: layout,
+                                          releaseFolder: layout.release(receipt.bundleId), note: note)
         try compose.up(timeout: request.timeout)
         let services = try HealthWaiter(compose: compose, timeout: request.timeout).wait(progress: note)
         try dropImagePayload(layout.release(receipt.bundleId))

@@ -111,10 +111,12 @@ public final class Installer {
 
         // Verify while extracting; an image reaches docker only once its archive is
         // verified, and is removed again if the rest of the bundle fails.
-        let settled = try extract(trust: trust, expectedManifest: peeked.bytes, manifest: manifest, delta: delta,
-                                  loader: loader, imagesPresent: present.values.allSatisfy { $0 }, journal: &journal)
-        let images = try timed("load") {
-            try loader.load(manifest, timeout: request.timeout, settled: settled) { note($0) }
+        let settled = try watchingEngine(docker, during: "docker load (an image verified while the bundle was extracted)") {
+            try extract(trust: trust, expectedManifest: peeked.bytes, manifest: manifest, delta: delta,
+                        loader: loader, imagesPresent: present.values.allSatisfy { $0 }, journal: &journal)
+        }
+        let images = try watchingEngine(docker, during: "docker load") {
+            try timed("load") { try loader.load(manifest, timeout: request.timeout, settled: settled) { note($0) } }
         }
         try journal.complete(.imagesLoaded, in: layout)
         try dropImagePayload(releaseFolder)
@@ -128,13 +130,16 @@ public final class Installer {
                                      gatewayIP: plan.gatewayIP, publish: plan.publish,
                                      ingressSubnet: plan.ingressSubnet, layout: layout).compose(engine: docker)
         try IngressPlan.applyFirewall(plan, layout: layout)
+        try HostStateRepair.writeBootUnit(project: plan.project, layout: layout, releaseFolder: releaseFolder, note: note)
         var services: [ServiceState] = []
+        var step = "compose up"
         var migrations: [String] = []
         var isolationOutcome: IsolationOutcome?
         do {
             note("starting the stack (project \(plan.project))")
             try timed("compose_up") { try compose.up(timeout: request.timeout) }
             try journal.complete(.composeUp, in: layout)
+            step = "the health wait"
             services = try timed("health") {
                 try HealthWaiter(compose: compose, timeout: request.timeout).wait(progress: note)
             }
@@ -143,6 +148,7 @@ public final class Installer {
             // (Docker's state and network probes) need nothing from each other: they
             // run at once, and each is recorded in the journal in the old order once
             // both are over. A failed migration is reported before the isolation verdict.
+            step = "the migrations and the isolation check"
             let migrationWork = startMigrations(manifest.migrations, compose: compose, releaseFolder: releaseFolder)
             let checked = Result {
                 try timed("isolation") {
@@ -162,6 +168,12 @@ public final class Installer {
             }
             try journal.complete(.isolated, in: layout)
         } catch {
+            // A dead engine is no reason to roll back (nothing could be): the journal
+            // keeps the steps done and the same command resumes once dockerd is back.
+            if let died = engineDeath(docker, during: step) {
+                try? journal.finish(.failed, failure: died.message, in: layout)
+                throw died
+            }
             throw try handleFailure(error, receipt: receipt, journal: &journal, newBundleId: manifest.bundleId)
         }
 

@@ -38,9 +38,16 @@ public struct InstallationStatus: Codable, Sendable {
     /// The last install's journal status when it did not complete (failed, rolled_back, in_progress).
     public var lastInstall: String?
     public var lastInstallFailure: String?
+    /// The firewall rules the installation needs that are not in the live firewall
+    /// (`HostStateRepair`); when any is missing the isolation result is `fail`.
+    public var missingFirewallRules: [String] = []
+    /// The sentence that names the missing rules and says to run `repair`.
+    public var isolationProblem: String?
 
     enum CodingKeys: String, CodingKey {
         case prefix, receipt, current, services, healthy, isolation
+        case missingFirewallRules = "missing_firewall_rules"
+        case isolationProblem = "isolation_problem"
         case gatewayURL = "gateway_url"
         case lastInstall = "last_install"
         case lastInstallFailure = "last_install_failure"
@@ -56,7 +63,14 @@ public enum StatusReader {
             throw InstallError.notInstalled(prefix: layout.prefix)
         }
         let compose = InstalledStack(for: receipt, layout: layout).compose()
-        let services = try compose.ps()
+        let services: [ServiceState]
+        do {
+            services = try compose.ps()
+        } catch {
+            let engine = DockerEngine()
+            if !engine.answers() { throw HostStateError.engineDown(endpoint: engine.endpoint, what: "the state of project \(receipt.project)'s services") }
+            throw error
+        }
         let expected = (try? compose.services()) ?? services.map(\.service)
         let healthy = !expected.isEmpty && HealthWaiter.judge(expected: expected, states: services) == (nil, [])
         let manifest = FileManager.default.contents(atPath: "\(layout.release(receipt.bundleId))/MANIFEST.json")
@@ -65,6 +79,12 @@ public enum StatusReader {
             prefix: layout.prefix, receipt: receipt, gatewayURL: GatewayIngress.url(receipt: receipt, gateway: manifest?.gateway),
             current: ReleaseSwitcher.currentBundleId(layout),
             services: services, healthy: healthy, isolation: isolation(receipt))
+        let missing = HostStateRepair.missingRules(layout, receipt: receipt)
+        if !missing.isEmpty {
+            status.missingFirewallRules = missing.map(HostStateRepair.describe)
+            status.isolationProblem = HostStateError.rulesMissing(rules: status.missingFirewallRules, prefix: layout.prefix).message
+            status.isolation?.result = "fail"
+        }
         if let journal = InstallJournal.load(layout), journal.status != .complete {
             status.lastInstall = "\(journal.status.rawValue) (\(journal.bundleId))"
             status.lastInstallFailure = journal.failure

@@ -90,6 +90,8 @@ public struct Uninstaller {
         let volumesLeft = try names(.volume, project: project)
         result.volumesRemoved = volumesBefore.filter { !volumesLeft.contains($0) }
         result.firewallRulesRemoved = try firewall.removeRules(layout: layout, note: note)
+        let unit = BootUnit(project: project, prefix: layout.prefix)
+        if unit.remove() { note("removed boot unit \(unit.path)") }
         try removePrefix(into: &result)
         return result
     }

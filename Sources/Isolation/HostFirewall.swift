@@ -92,13 +92,19 @@ public enum HostFirewall {
         return result?.status == 0
     }
 
-    /// Inserts `rule` at the top of its chain unless it is there already, and
-    /// records it under `prefix`.
+    /// Inserts `rule` at the top of its chain unless it is there already (creating a
+    /// missing non-built-in chain such as DOCKER-USER), and records it under `prefix`.
     /// - Throws: `IsolationError.firewall` when iptables or the record fails.
     public static func apply(_ rule: FirewallRule, prefix: String, timeout: Double = 20) throws {
         if !isPresent(rule, timeout: timeout) {
-            let result = try CommandRunner.run(
-                [rule.command, "-w", "-t", rule.table, "-I", rule.chain, "1"] + rule.args, timeout: timeout)
+            let insert = [rule.command, "-w", "-t", rule.table, "-I", rule.chain, "1"] + rule.args
+            var result = try CommandRunner.run(insert, timeout: timeout)
+            if result.status != 0, !["INPUT", "FORWARD", "OUTPUT"].contains(rule.chain) {
+                // Before dockerd has run (at boot) DOCKER-USER does not exist yet; dockerd
+                // keeps a chain it finds and only adds its jump and RETURN rule.
+                _ = try CommandRunner.run([rule.command, "-w", "-t", rule.table, "-N", rule.chain], timeout: timeout)
+                result = try CommandRunner.run(insert, timeout: timeout)
+            }
             guard result.status == 0 else {
                 throw IsolationError.firewall(detail: "\(rule.command) -I \(rule.chain) failed: \(result.errorOutput)")
             }

@@ -80,7 +80,8 @@ extension IsolationChecker {
                 firewall = FirewallFacts.gather(timeout: options.commandTimeout)
             }
 
-            let remedy = "run 'frostbyte-bundle check-isolation --prefix <prefix> --fix-host-exposure' (adds 'iptables -I INPUT -i \(network.bridgeInterface) -m conntrack --ctstate NEW -j REJECT' and records it for uninstall), or re-run install (it inserts that rule for releases with an ingress network), or bind host services to 127.0.0.1 or a specific address"
+            let repair = target.publish == nil ? "" : "run 'frostbyte-bundle repair --prefix \(target.prefix ?? "<prefix>")' (puts back the rules the install recorded), or "
+            let remedy = repair + "run 'frostbyte-bundle check-isolation --prefix <prefix> --fix-host-exposure' (adds 'iptables -I INPUT -i \(network.bridgeInterface) -m conntrack --ctstate NEW -j REJECT' and records it for uninstall), or re-run install (it inserts that rule for releases with an ingress network), or bind host services to 127.0.0.1 or a specific address"
             // An installation that publishes its gateway promises this rule: its
             // absence is a failure there, a warning for older releases.
             let missing: CheckStatus = target.publish != nil ? .fail : .warn

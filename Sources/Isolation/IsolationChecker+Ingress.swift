@@ -15,6 +15,7 @@ extension IsolationChecker {
     /// - `configuration.host-input-rule/<net>`: for an installation that publishes the
     ///   gateway, INPUT rejects new connections from each project bridge.
     func checkIngress(_ snapshot: IsolationSnapshot, firewall: FirewallFacts, into checks: inout CheckList) {
+        let repair = "run 'frostbyte-bundle repair --prefix \(target.prefix ?? "<prefix>")': it puts back the firewall rules the install recorded (after a reboot or a firewall reload)"
         let remedy = "re-run install: it creates the ingress network and inserts (and records) the firewall rules before the stack starts"
         for network in snapshot.networks where isIngress(network) {
             let key = network.label(IsolationLabels.composeNetwork) ?? network.name
@@ -46,7 +47,7 @@ extension IsolationChecker {
                 "configuration.ingress-forward-rule/\(key)", "configuration", "Host forwards no new connection from \(bridge)",
                 probe: "iptables -S DOCKER-USER", expected: "-A DOCKER-USER -i \(bridge) ... -j REJECT (or DROP)",
                 observed: guarded ? "present" : "no DOCKER-USER rule rejects new connections from \(bridge)",
-                status: guarded ? .pass : .fail, remedy: remedy)
+                status: guarded ? .pass : .fail, remedy: repair)
         }
         guard target.publish != nil else { return }
         for network in snapshot.networks where network.driver == "bridge" {
@@ -57,7 +58,7 @@ extension IsolationChecker {
                 "configuration.host-input-rule/\(key)", "configuration", "Host accepts no new connection from \(bridge)",
                 probe: "iptables -S INPUT", expected: "-A INPUT -i \(bridge) ... -j REJECT (or DROP)",
                 observed: guarded ? "present" : "no INPUT rule rejects new connections from \(bridge)",
-                status: guarded ? .pass : .fail, remedy: remedy)
+                status: guarded ? .pass : .fail, remedy: repair)
         }
     }
 }

@@ -65,6 +65,12 @@ extension FrostbyteBundle {
                     let folder = Self.absolute(prefix ?? InstallationLayout.defaultPrefix)
                     target = try CommandFailure.reporting(json: json) { try IsolationTarget.load(prefix: folder) }
                 }
+                // A rule the installation needs that is gone (a reboot, a firewall reload)
+                // is named at once; the probes then show what its absence opens.
+                let missingRules = Self.missingRules(prefix: target.prefix)
+                if !missingRules.isEmpty, let prefix = target.prefix {
+                    Console.error(HostStateError.rulesMissing(rules: missingRules, prefix: prefix).message)
+                }
                 var options = IsolationOptions()
                 options.toolVersion = FrostbyteBundle.version
                 options.fixHostExposure = fixHostExposure
@@ -88,7 +94,7 @@ extension FrostbyteBundle {
                 } else {
                     Self.printSummary(result, written: written)
                 }
-                if !result.passed { throw ExitCode(ExitStatus.checkFailed.rawValue) }
+                if !result.passed || !missingRules.isEmpty { throw ExitCode(ExitStatus.checkFailed.rawValue) }
             }
         }
 
@@ -102,6 +108,13 @@ extension FrostbyteBundle {
             let s = evidence.summary
             Console.out("isolation of project \(evidence.project): \(evidence.result.uppercased()) — \(s.pass) pass, \(s.fail) fail, \(s.warn) warn, \(s.info) info in \(TextFormat.fixed(evidence.durationSeconds, digits: 1)) s")
             for (path, digest) in written { Console.out("evidence: \(path) sha256:\(digest.hex)") }
+        }
+
+        /// The firewall rules the installation at `prefix` needs that are not in the live firewall.
+        static func missingRules(prefix: String?) -> [String] {
+            let layout = InstallationLayout(prefix: prefix ?? "")
+            guard prefix != nil, let receipt = try? InstallationReceipt.load(layout) else { return [] }
+            return HostStateRepair.missingRules(layout, receipt: receipt).map(HostStateRepair.describe)
         }
 
         static func absolute(_ path: String) -> String {

@@ -10,7 +10,11 @@ extension FrostbyteBundle {
         static let configuration = CommandConfiguration(
             commandName: "status",
             abstract: "Show the installed release, each service's state and health, and the last isolation result.",
-            discussion: "Exit status 0 when every service is healthy, 1 when one is not, 2 when nothing is installed.")
+            discussion: """
+                Exit status 0 when every service is healthy and every firewall rule the installation \
+                needs is in place, 1 when a service is not healthy or a rule is missing (run repair), \
+                2 when nothing is installed, 3 when the Docker engine does not answer.
+                """)
 
         @OptionGroup(title: "Installation")
         var location: InstallationPrefixOptions
@@ -26,7 +30,8 @@ extension FrostbyteBundle {
                 } else {
                     printStatus(status)
                 }
-                if !status.healthy { throw ExitCode(ExitStatus.checkFailed.rawValue) }
+                if let problem = status.isolationProblem { Console.error(problem) }
+                if !status.healthy || !status.missingFirewallRules.isEmpty { throw ExitCode(ExitStatus.checkFailed.rawValue) }
             }
         }
 
@@ -46,7 +51,9 @@ extension FrostbyteBundle {
                 let health = service.health.isEmpty ? "no healthcheck" : service.health
                 Console.out("  \(service.service): \(service.state), \(health)")
             }
-            if let isolation = status.isolation {
+            if let problem = status.isolationProblem {
+                Console.out("isolation: FAIL: \(problem)")
+            } else if let isolation = status.isolation {
                 Console.out("isolation: \(isolation.result) (\(isolation.timestamp ?? "unknown time"); evidence \(isolation.evidencePath)\(isolation.intact ? "" : ", CHANGED since install"))")
             } else {
                 Console.out("isolation: no evidence recorded")
