@@ -22,7 +22,7 @@ struct FrostbyteBundle: AsyncParsableCommand {
         version: version,
         subcommands: [
             Render.self, Build.self, Keygen.self, VerifyBundle.self, Inspect.self,
-            Install.self, Status.self, CheckIsolation.self, Uninstall.self, Export.self,
+            Install.self, Prepare.self, Status.self, CheckIsolation.self, Uninstall.self, Export.self,
         ])
 
     /// Parses and runs a subcommand. argument-parser exits 64 on a usage error; the
