@@ -1,0 +1,77 @@
+import FrostbyteCore
+import BundleFormat
+import Stack
+import InstallationState
+import Installation
+import ArgumentParser
+import FoundationEssentials
+
+extension FrostbyteBundle {
+    /// `swarm-render RELEASE`: a draft, hidden until `install --swarm` uses it. Turns a
+    /// prepared release's hardened compose file into a stack file (`SwarmRenderer`).
+    struct SwarmRender: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "swarm-render",
+            abstract: "Draft: render a prepared release's compose file as a Swarm stack file.",
+            discussion: """
+                RELEASE is a release folder that prepare kept (PREFIX/releases/<bundle_id>); the \
+                image IDs come from that node's record (PREFIX/state/prepared/<bundle_id>.json). \
+                Writes the stack file to --output (or stdout), the notes and the obligations the \
+                deploy must still enforce to stderr. Exit 2 with the service and key for a \
+                guarantee Swarm cannot keep. See docs/SWARM.md.
+                """,
+            shouldDisplay: false)
+
+        @Argument(help: "The prepared release folder.", completion: .directory)
+        var release: String
+
+        @Option(name: .long, help: "The node's prepare record (default: ../../state/prepared/<bundle_id>.json).")
+        var prepared: String?
+
+        @Option(name: .long, help: ArgumentHelp("Pin a service owning named volumes to a node; repeatable.", valueName: "SERVICE=NODE"))
+        var pin: [String] = []
+
+        @Option(name: .long, help: ArgumentHelp("Where the gateway is published: PORT (on 127.0.0.1) or IPV4:PORT.", valueName: "[ADDRESS:]PORT"))
+        var publish: String?
+
+        @Flag(name: .long, help: "Encrypt the internal overlay (needs ESP between the nodes).")
+        var encryptOverlay = false
+
+        @Option(name: [.short, .long], help: "The stack file to write (default: stdout).")
+        var output: String?
+
+        func run() async throws {
+            try await runReportingErrors {
+                let manifestData = try Data(contentsOf: URL(fileURLWithPath: "\(release)/MANIFEST.json"))
+                let manifest = try ManifestCoding.decodeManifest(manifestData)
+                guard let gateway = manifest.gateway, let compose = manifest.compose else {
+                    throw ValidationError("\(release)/MANIFEST.json names no gateway or compose file")
+                }
+                let recordPath = prepared ?? "\(release)/../../state/prepared/\(manifest.bundleId).json"
+                let record = try JSONDecoder().decode(PreparedRelease.self, from: Data(contentsOf: URL(fileURLWithPath: recordPath)))
+                var pins: [String: String] = [:]
+                for entry in pin {
+                    let parts = entry.split(separator: "=", maxSplits: 1).map(String.init)
+                    guard parts.count == 2 else { throw ValidationError("--pin '\(entry)' is not SERVICE=NODE") }
+                    pins[parts[0]] = parts[1]
+                }
+                let binding = GatewayIngress.binding(publish: try IngressPlan.parsePublish(publish ?? "\(gateway.port)"))
+                let options = SwarmRenderOptions(
+                    imageIDs: record.images, gatewayService: gateway.service, gatewayPort: gateway.port,
+                    publishAddress: binding?.address ?? "127.0.0.1", publishPort: Int(binding?.port ?? 0),
+                    volumePins: pins, encryptOverlay: encryptOverlay)
+                let path = "\(release)/\(compose.file)"
+                let tree = try YAMLParser(bytes: Array(try Data(contentsOf: URL(fileURLWithPath: path))), file: path)
+                    .parseSingleDocument()
+                let rendering = try SwarmRenderer(options: options).render(tree)
+                for note in rendering.notes { Console.note("note: \(note)") }
+                for obligation in rendering.obligations { Console.note("the deploy must: \(obligation)") }
+                if let output {
+                    try AtomicFile.write(Data(rendering.stackYAML), to: output, mode: 0o644)
+                } else {
+                    FileDescriptorIO.writeStandardOutput(Data(rendering.stackYAML))
+                }
+            }
+        }
+    }
+}
