@@ -113,6 +113,38 @@ struct PrepareTests {
         #expect(engineID(gateway) == ids[gateway])
     }
 
+    /// A delta (format v2 with `base`) prepares over its base prepared under the same
+    /// prefix, loading only the image it changes; under a prefix without the base it is
+    /// refused (2) before anything is loaded.
+    @Test func deltaPreparesOverItsPreparedBase() throws {
+        let repository = "\(Self.repository)-delta"
+        let base = try V2Bundles.write("prepare-delta-base") { V2DemoBundle(repository: repository) }
+        let delta = try V2Bundles.write("prepare-delta-next") {
+            V2DemoBundle(version: "1.1.0", repository: repository, extraLayers: ["gateway": "prepare \(InstallEnv.runID)"],
+                         base: base.manifestData)
+        }
+        let prefix = InstallHarness.prefix("prepare-delta"), bare = InstallHarness.prefix("prepare-bare")
+        let names = ["gateway:1.0", "gateway:1.1", "postgres:1.0", "redis:1.0", "worker:1.0"].map { "\(repository)/\($0)" }
+        defer {
+            _ = try? InstallEnv.run(["docker", "rmi"] + names)
+            for folder in [prefix, bare] { try? FileManager.default.removeItem(atPath: folder) }
+        }
+        let before = try InstallEnv.imageListing()
+        let refused = try InstallEnv.tool(["prepare", delta.path, "--allow-unsigned", "--prefix", bare])
+        #expect(refused.status == 2, "\(refused.stderr)")
+        #expect(refused.stderr.contains("delta"), "\(refused.stderr)")
+        #expect(try InstallEnv.imageListing() == before)
+
+        let prepared = try InstallEnv.tool(["prepare", base.path, "--allow-unsigned", "--prefix", prefix, "--json"])
+        #expect(prepared.status == 0, "\(prepared.stderr)")
+        let next = try InstallEnv.tool(["prepare", delta.path, "--allow-unsigned", "--prefix", prefix, "--json"])
+        #expect(next.status == 0, "\(next.stderr)")
+        #expect(InstallHarness.json(next)["images_loaded"] as? [String] == ["\(repository)/gateway:1.1"])
+        let ids = InstallHarness.json(next)["images"] as? [String: String] ?? [:]
+        #expect(ids.count == 4)
+        for (name, id) in ids { #expect(engineID(name) == id, "\(name)") }
+    }
+
     /// The records under `prefix/state/prepared`.
     static func receipts(_ prefix: String) -> [String] {
         InstallHarness.listing("\(prefix)/state/prepared")
