@@ -40,15 +40,33 @@ extension FrostbyteBundle {
         @Option(name: [.short, .long], help: "The stack file to write (default: stdout).")
         var output: String?
 
+        @Flag(name: .long, help: "Print one JSON document on stdout (the stack file in 'stack' unless --output).")
+        var json = false
+
+        /// What `--json` prints.
+        struct Result: Encodable {
+            var stack: String?
+            var output: String?
+            var notes: [String]
+            var obligations: [String]
+        }
+
         func run() async throws {
             try await runReportingErrors {
-                let manifestData = try Data(contentsOf: URL(fileURLWithPath: "\(release)/MANIFEST.json"))
-                let manifest = try ManifestCoding.decodeManifest(manifestData)
+                func read(_ path: String) throws -> Data {
+                    guard let data = FileManager.default.contents(atPath: path) else {
+                        throw ValidationError("cannot read \(path); give a release folder that prepare kept and its record")
+                    }
+                    return data
+                }
+                let manifest = try ManifestCoding.decodeManifest(try read("\(release)/MANIFEST.json"))
                 guard let gateway = manifest.gateway, let compose = manifest.compose else {
                     throw ValidationError("\(release)/MANIFEST.json names no gateway or compose file")
                 }
                 let recordPath = prepared ?? "\(release)/../../state/prepared/\(manifest.bundleId).json"
-                let record = try JSONDecoder().decode(PreparedRelease.self, from: Data(contentsOf: URL(fileURLWithPath: recordPath)))
+                guard let record = try? JSONDecoder().decode(PreparedRelease.self, from: try read(recordPath)) else {
+                    throw ValidationError("\(recordPath) is not a prepare record")
+                }
                 var pins: [String: String] = [:]
                 for entry in pin {
                     let parts = entry.split(separator: "=", maxSplits: 1).map(String.init)
@@ -61,16 +79,18 @@ extension FrostbyteBundle {
                     publishAddress: binding?.address ?? "127.0.0.1", publishPort: Int(binding?.port ?? 0),
                     volumePins: pins, encryptOverlay: encryptOverlay)
                 let path = "\(release)/\(compose.file)"
-                let tree = try YAMLParser(bytes: Array(try Data(contentsOf: URL(fileURLWithPath: path))), file: path)
+                let tree = try YAMLParser(bytes: Array(try read(path)), file: path)
                     .parseSingleDocument()
-                let rendering = try SwarmRenderer(options: options).render(tree)
+                let rendering = try CommandFailure.reporting(json: json) { try SwarmRenderer(options: options).render(tree) }
+                if let output { try AtomicFile.write(Data(rendering.stackYAML), to: output, mode: 0o644) }
+                if json {
+                    try Console.json(Result(stack: output == nil ? String(decoding: rendering.stackYAML, as: UTF8.self) : nil,
+                                            output: output, notes: rendering.notes, obligations: rendering.obligations))
+                    return
+                }
                 for note in rendering.notes { Console.note("note: \(note)") }
                 for obligation in rendering.obligations { Console.note("the deploy must: \(obligation)") }
-                if let output {
-                    try AtomicFile.write(Data(rendering.stackYAML), to: output, mode: 0o644)
-                } else {
-                    FileDescriptorIO.writeStandardOutput(Data(rendering.stackYAML))
-                }
+                if output == nil { FileDescriptorIO.writeStandardOutput(Data(rendering.stackYAML)) }
             }
         }
     }
