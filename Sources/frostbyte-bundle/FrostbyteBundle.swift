@@ -23,7 +23,7 @@ struct FrostbyteBundle: AsyncParsableCommand {
         subcommands: [
             Render.self, Build.self, Keygen.self, VerifyBundle.self, Inspect.self,
             Install.self, Prepare.self, Status.self, CheckIsolation.self, Uninstall.self, Export.self,
-            SwarmRender.self,
+            SwarmRender.self, SwarmCheckPrepared.self,
         ])
 
     /// Parses and runs a subcommand. argument-parser exits 64 on a usage error; the

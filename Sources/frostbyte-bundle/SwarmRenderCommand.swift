@@ -53,19 +53,10 @@ extension FrostbyteBundle {
 
         func run() async throws {
             try await runReportingErrors {
-                func read(_ path: String) throws -> Data {
-                    guard let data = FileManager.default.contents(atPath: path) else {
-                        throw ValidationError("cannot read \(path); give a release folder that prepare kept and its record")
-                    }
-                    return data
-                }
-                let manifest = try ManifestCoding.decodeManifest(try read("\(release)/MANIFEST.json"))
+                let input = try PreparedReleaseInput(folder: release, recordPath: prepared)
+                let manifest = input.manifest, record = input.record
                 guard let gateway = manifest.gateway, let compose = manifest.compose else {
                     throw ValidationError("\(release)/MANIFEST.json names no gateway or compose file")
-                }
-                let recordPath = prepared ?? "\(release)/../../state/prepared/\(manifest.bundleId).json"
-                guard let record = try? JSONDecoder().decode(PreparedRelease.self, from: try read(recordPath)) else {
-                    throw ValidationError("\(recordPath) is not a prepare record")
                 }
                 var pins: [String: String] = [:]
                 for entry in pin {
@@ -79,7 +70,7 @@ extension FrostbyteBundle {
                     publishAddress: binding?.address ?? "127.0.0.1", publishPort: Int(binding?.port ?? 0),
                     volumePins: pins, encryptOverlay: encryptOverlay)
                 let path = "\(release)/\(compose.file)"
-                let tree = try YAMLParser(bytes: Array(try read(path)), file: path)
+                let tree = try YAMLParser(bytes: Array(try PreparedReleaseInput.read(path)), file: path)
                     .parseSingleDocument()
                 let rendering = try CommandFailure.reporting(json: json) { try SwarmRenderer(options: options).render(tree) }
                 if let output { try AtomicFile.write(Data(rendering.stackYAML), to: output, mode: 0o644) }
