@@ -108,7 +108,7 @@ struct SwarmRendererTests {
         #expect(limits?["memory"]?.scalarValue == "64m" && limits?["cpus"]?.scalarValue == "0.5" && limits?["pids"]?.scalarValue == "100")
         let mounts = gateway["volumes"]?.sequenceItems ?? []
         #expect(mounts.map { $0["target"]?.scalarValue } == ["/run", "/tmp"])
-        #expect(mounts.first?["type"]?.scalarValue == "tmpfs" && mounts.first?["tmpfs"]?["size"]?.scalarValue == "1m")
+        #expect(mounts.first?["type"]?.scalarValue == "tmpfs" && mounts.first?["tmpfs"]?["size"]?.scalarValue == "1048576")
         let port = gateway["ports"]?.sequenceItems?.first
         #expect(port?["mode"]?.scalarValue == "host" && port?["published"]?.scalarValue == "8080")
         #expect(gateway["networks"]?["internal"]?["ipv4_address"] == nil)
@@ -163,7 +163,14 @@ struct SwarmRendererTests {
         #expect(SwarmRenderer.seconds(text) == seconds)
     }
 
-    @Test func unreadableDurationsAreNil() {
+    @Test(arguments: [("65536", 65536), ("64k", 65536), ("1m", 1_048_576), ("2G", 2_147_483_648)])
+    func tmpfsSizes(text: String, bytes: Int) {
+        #expect(SwarmRenderer.bytes(text) == bytes)
+    }
+
+    @Test func unreadableSizesAndDurationsAreNil() {
+        #expect(SwarmRenderer.bytes("50%") == nil)
+        #expect(SwarmRenderer.bytes("m") == nil)
         #expect(SwarmRenderer.seconds("soon") == nil)
         #expect(SwarmRenderer.seconds("5") == nil)
         #expect(SwarmRenderer.seconds("") == nil)

@@ -115,11 +115,11 @@ extension SwarmRenderer {
             let parts = entry.split(separator: ":", maxSplits: 1).map(String.init)
             var mount: [(String, YAMLNode)] = [("type", .string("tmpfs")), ("target", .string(parts.first ?? ""))]
             if parts.count == 2 {
-                guard parts[1].hasPrefix("size="), !parts[1].contains(",") else {
+                guard parts[1].hasPrefix("size="), !parts[1].contains(","), let bytes = Self.bytes(String(parts[1].dropFirst(5))) else {
                     throw SwarmRenderError(service: service, key: "tmpfs",
-                                           reason: "'\(entry)': a Swarm tmpfs mount takes only a size, not '\(parts[1])'")
+                                           reason: "'\(entry)': a Swarm tmpfs mount takes only a size in bytes, k, m or g, not '\(parts[1])'")
                 }
-                mount.append(("tmpfs", .mapping([("size", .plain(String(parts[1].dropFirst(5))))])))
+                mount.append(("tmpfs", .mapping([("size", .plain("\(bytes)"))])))
             }
             return .mapping(mount)
         }
@@ -182,6 +182,17 @@ extension SwarmRenderer {
         let start = seconds(healthcheck["start_period"]?.scalarValue) ?? 0
         let retries = Double(healthcheck["retries"]?.scalarValue ?? "") ?? 3
         return "\(Int((start + interval * retries).rounded(.up)) + 5)s"
+    }
+
+    /// A tmpfs size (`65536`, `64k`, `1m`, `2g`; binary units) in bytes, which is
+    /// all a stack file's `tmpfs.size` accepts; nil when unreadable.
+    static func bytes(_ text: String) -> Int? {
+        let lower = text.lowercased()
+        let units: [Character: Int] = ["k": 1 << 10, "m": 1 << 20, "g": 1 << 30]
+        if let unit = lower.last.flatMap({ units[$0] }) {
+            return Int(lower.dropLast()).map { $0 * unit }
+        }
+        return Int(lower)
     }
 
     /// A Compose duration (`1m30s`, `500ms`, `2s`, `1h`) in seconds, nil when unreadable.
