@@ -14,7 +14,8 @@ struct FrostbyteBundle: AsyncParsableCommand {
         version: version,
         subcommands: [
             Init.self, Render.self, Build.self, Keygen.self, VerifyBundle.self, Inspect.self,
-            Install.self, Status.self, CheckIsolation.self, Repair.self, Uninstall.self, Export.self,
+            Install.self, Prepare.self, Status.self, CheckIsolation.self, Repair.self, Uninstall.self, Export.self,
+            SwarmRender.self, SwarmCheckPrepared.self,
         ])
 
     /// Parses and runs a subcommand. argument-parser exits 64 on a usage error; the
