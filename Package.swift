@@ -42,8 +42,10 @@ let package = Package(
         .target(name: "Engine", dependencies: ["FrostbyteCore", "BundleFormat"]),
         // What an installation is on disk (prefix layout, receipt, ownership labels).
         .target(name: "InstallationState", dependencies: ["FrostbyteCore", "BundleFormat", "Engine"]),
+        // The package catalogue: layer scans, the squashed view, dpkg/apk, CycloneDX.
+        .target(name: "SBOM", dependencies: ["FrostbyteCore"]),
         // build: stage images, models and files, write the bundle.
-        .target(name: "Builder", dependencies: ["FrostbyteCore", "BundleFormat", "Stack", "Engine"]),
+        .target(name: "Builder", dependencies: ["FrostbyteCore", "BundleFormat", "Stack", "Engine", "SBOM"]),
         // check-isolation: probes, canary, evidence.
         .target(name: "Isolation", dependencies: ["FrostbyteCore", "BundleFormat", "Stack", "Engine", "InstallationState"]),
         // install, status, uninstall.
@@ -62,6 +64,7 @@ let package = Package(
 
         .testTarget(name: "BundleFormatTests", dependencies: ["FrostbyteCore", "BundleFormat"]),
         .testTarget(name: "StackTests", dependencies: ["FrostbyteCore", "Stack"]),
+        .testTarget(name: "SBOMTests", dependencies: ["FrostbyteCore", "SBOM"]),
         .testTarget(name: "FrostbyteCoreTests", dependencies: ["FrostbyteCore"]),
         .testTarget(name: "HostTests", dependencies: ["FrostbyteCore", "BundleFormat", "Engine", "InstallationState", "Isolation", "Installation", "Export"]),
         // Runs the real binary (FROSTBYTE_BIN or .build/debug) against real tools and dockerd.

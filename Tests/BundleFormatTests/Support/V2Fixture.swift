@@ -110,7 +110,7 @@ struct V2Fixture {
     }
 
     func indexData() throws -> Data {
-        try index ?? OCILayout.indexData(images.map { ($0.fullReference, $0.tag, $0.manifest.descriptor) })
+        try index ?? OCILayout.indexData(images.map { ($0.fullReference, $0.manifest.descriptor) })
     }
 
     /// The draft manifest and hashed entries BundleWriter takes.

@@ -61,7 +61,7 @@ struct V2DemoBundle {
         var manifestImages: [Manifest.Image] = []
         var blobs: [Manifest.Blob] = []
         var blobFiles: [String: String] = [:]
-        var indexEntries: [(fullReference: String, tag: String?, manifest: OCILayout.Descriptor)] = []
+        var indexEntries: [(fullReference: String, manifest: OCILayout.Descriptor)] = []
         func addBlob(_ digest: String, size: Int64, mediaType: String, file: String) {
             guard blobFiles[digest] == nil else { return }
             blobFiles[digest] = file
@@ -78,8 +78,7 @@ struct V2DemoBundle {
             for layer in image.layers { addBlob(layer.digest, size: layer.size, mediaType: OCILayout.layerMediaType, file: layer.file) }
             manifestImages.append(.init(name: ref, digest: image.config.digest, manifestDigest: image.manifest.digest,
                                         layers: image.layers.map(\.digest)))
-            indexEntries.append((fullReference: "docker.io/\(ref)", tag: String(ref.split(separator: ":").last!),
-                                 manifest: manifestDescriptor))
+            indexEntries.append((fullReference: "docker.io/\(ref)", manifest: manifestDescriptor))
         }
         entries.append(BundleEntry(path: OCILayout.layoutPath, source: .data(OCILayout.layoutFile)))
         entries.append(BundleEntry(path: OCILayout.indexPath, source: .data(try OCILayout.indexData(indexEntries))))
