@@ -58,7 +58,7 @@ let package = Package(
             name: "frostbyte-bundle",
             dependencies: [
                 "FrostbyteCore", "BundleFormat", "Stack", "Engine", "InstallationState", "Builder",
-                "Isolation", "Installation", "Export",
+                "Isolation", "Installation", "Export", "SBOM",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
