@@ -152,6 +152,20 @@ struct OCIInteropTests {
         // The top layer really holds whiteouts and an opaque folder.
         let top = try DockerTestSupport.check(["tar", "-tf", "\(root)/\(OCILayout.blobPath(layers[1]))"])
         #expect(top.contains(".wh.") && top.contains(".wh..wh..opq"))
+        // inspect --sbom counts and lists the same packages, from the archive and the folder.
+        let inspected = try DockerTestSupport.tool(["inspect", bundle, "--sbom", "--json"])
+        let report = try JSONSerialization.jsonObject(with: Data(inspected.stdout.utf8)) as? [String: Any]
+        let counted = (report?["images"] as? [[String: Any]])?.first?["package_count"] as? Int
+        #expect(counted == oracle.count, "\(inspected.stderr)")
+        let listing = try DockerTestSupport.tool(["inspect", root, "--sbom", image])
+        #expect(listing.status == 0 && listing.stdout.contains("\n  libc6 ") && !listing.stdout.contains("adduser"))
+        // A changed SBOM: inspect refuses it, verify-bundle names it (sha256).
+        let sbomPath = "\(root)/\(listed.sbom!)"
+        let changed = try String(contentsOfFile: sbomPath, encoding: .utf8).replacingOccurrences(of: "\"libc6\"", with: "\"libc7\"")
+        try changed.write(toFile: sbomPath, atomically: true, encoding: .utf8)
+        #expect(try DockerTestSupport.tool(["inspect", root, "--sbom"]).status == 1)
+        let verified = try DockerTestSupport.tool(["verify-bundle", root, "--json"])
+        #expect(verified.status == 1 && verified.stdout.contains("\"check\" : \"sha256\"") && verified.stdout.contains(listed.sbom!))
         // Same inputs, same SBOM and bundle bytes.
         let again = fixture.out + "/again.tar.zst"
         try #require(try DockerTestSupport.tool(["build", fixture.spec, "-o", again]).status == 0)
