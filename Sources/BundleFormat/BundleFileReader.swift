@@ -26,13 +26,7 @@ public enum BundleFileReader {
         while let header = try reader.nextEntry() {
             guard header.kind == .regular else { try reader.skipData(); continue }
             guard header.utf8Path?.hasSuffix("/MANIFEST.json") == true, header.size <= limit else { break }
-            var data = Data()
-            while true {
-                let count = try reader.readData(into: buffer)
-                if count == 0 { break }
-                data.append(contentsOf: UnsafeRawBufferPointer(rebasing: buffer[0..<count]))
-            }
-            return try ManifestCoding.decodeManifest(data)
+            return try ManifestCoding.decodeManifest(try readAll(reader, buffer))
         }
         throw BundleFileReadError.noManifest(path: path)
     }
@@ -58,13 +52,7 @@ public enum BundleFileReader {
                 guard let text = header.utf8Path, header.kind == .regular, header.size <= limit,
                       let slash = text.firstIndex(of: "/"), wanted.contains(String(text[text.index(after: slash)...]))
                 else { try reader.skipData(); continue }
-                var data = Data()
-                while true {
-                    let count = try reader.readData(into: buffer)
-                    if count == 0 { break }
-                    data.append(contentsOf: UnsafeRawBufferPointer(rebasing: buffer[0..<count]))
-                }
-                found[String(text[text.index(after: slash)...])] = data
+                found[String(text[text.index(after: slash)...])] = try readAll(reader, buffer)
             }
         }
         for (relative, data) in found {
@@ -74,6 +62,16 @@ public enum BundleFileReader {
             }
         }
         return found
+    }
+
+    /// The rest of the current entry's data.
+    private static func readAll(_ reader: ArchiveReader, _ buffer: UnsafeMutableRawBufferPointer) throws -> Data {
+        var data = Data()
+        while true {
+            let count = try reader.readData(into: buffer)
+            if count == 0 { return data }
+            data.append(contentsOf: UnsafeRawBufferPointer(rebasing: buffer[0..<count]))
+        }
     }
 }
 
