@@ -34,7 +34,7 @@ public struct LayerScan: Sendable, Equatable {
     /// Folders whose direct regular files the catalogue reads (distroless-style dpkg).
     public static let keptFolders: Set<String> = ["var/lib/dpkg/status.d"]
     /// The largest file kept in memory; a bigger one counts as `.other`.
-    public static let keptFileLimit: Int64 = 64 << 20
+    public static let keptFileLimit: Int64 = 16 << 20
 
     /// Every ancestor folder of a kept path: an entry there (a symlink, a file
     /// replacing the folder, a whiteout) changes what the kept path resolves to.
