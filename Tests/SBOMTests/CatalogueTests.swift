@@ -120,6 +120,13 @@ struct CatalogueTests {
         #expect(CycloneDXWriter.purl(epoch, distribution: catalogue.distribution)
                 == "pkg:deb/debian/libstdc%2B%2B6@1%3A12.2.0-14?arch=amd64&distro=debian-12")
 
+        // What inspect --sbom reads back: the same packages, their layer and type.
+        let summary = try #require(SBOMSummary(data))
+        #expect(summary.distribution == "debian 12")
+        #expect(summary.packages.map(\.name) == catalogue.packages.map(\.name))
+        #expect(summary.packages.allSatisfy { $0.type == "deb" && $0.layer == catalogue.packages[0].layer })
+        #expect(SBOMSummary(Data(#"{"bomFormat":"SPDX"}"#.utf8)) == nil && SBOMSummary(Data("x".utf8)) == nil)
+
         let path = fixture.scratch.path + "/app.cdx.json"
         try data.write(to: URL(fileURLWithPath: path))
         let valid = try CommandRunner.run([Self.validator, path])
