@@ -18,6 +18,10 @@ public struct SBOMSummary: Codable, Sendable, Equatable {
     public var distribution: String?
     public var packages: [Package]
 
+    public init(distribution: String?, packages: [Package]) {
+        self.distribution = distribution; self.packages = packages
+    }
+
     /// Parses the SBOM's bytes; nil when they are not a CycloneDX JSON document.
     public init?(_ data: Data) {
         struct Document: Decodable {

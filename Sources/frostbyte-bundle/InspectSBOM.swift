@@ -1,6 +1,7 @@
 import FrostbyteCore
 import BundleFormat
 import SBOM
+import ArgumentParser
 import FoundationEssentials
 
 /// `inspect --sbom [IMAGE]`: the packages of each image's SBOM, read from the bundle
@@ -42,6 +43,20 @@ struct SBOMInspection: Encodable {
         })
     }
 
+    /// The images' packages as one SPDX 2.3 JSON document (`SPDXWriter`); images
+    /// without an SBOM are left out.
+    func spdx(_ manifest: Manifest) throws -> Data {
+        let listed = Dictionary(manifest.images.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+        return try SPDXWriter.document(
+            bundleId: manifest.bundleId, created: manifest.createdAt,
+            tool: (manifest.builder.name, manifest.builder.version),
+            images: images.compactMap { image in
+                guard image.sbom != nil, let digest = listed[image.name]?.manifestDigest else { return nil }
+                return SPDXWriter.Image(name: image.name, manifestDigest: digest,
+                                        summary: SBOMSummary(distribution: image.distribution, packages: image.packages))
+            })
+    }
+
     /// One line per image; with `detailed`, a table of its packages after it.
     func printHuman(detailed: Bool) {
         for image in images {
@@ -61,6 +76,11 @@ struct SBOMInspection: Encodable {
     }
 }
 
+/// `inspect --sbom --format`: the document formats besides the default summary.
+enum SBOMOutputFormat: String, ExpressibleByArgument {
+    case spdx
+}
+
 /// Bad `inspect --sbom` input.
 enum InspectSBOMError: UserFacingError {
     case noSuchImage(String, known: [String])
@@ -73,7 +93,7 @@ enum InspectSBOMError: UserFacingError {
         case .noSuchImage(let name, let known):
             return "inspect --sbom: the bundle has no image '\(name)'; its images are \(known.joined(separator: ", "))"
         case .imageWithoutSBOM:
-            return "inspect: an IMAGE argument needs --sbom (inspect BUNDLE --sbom IMAGE)"
+            return "inspect: an IMAGE argument and --format need --sbom (inspect BUNDLE --sbom [IMAGE] [--format spdx])"
         case .splitBundle(let path):
             return "inspect --sbom reads a bundle file or folder, not the parts index \(path): join the parts first "
                 + "(cat BUNDLE.part[0-9]* > BUNDLE)"

@@ -142,3 +142,39 @@ struct CatalogueTests {
             .deletingLastPathComponent().appendingPathComponent("scripts/validate-cyclonedx").path
     }
 }
+
+/// `inspect --sbom --format spdx`: SPDX 2.3 JSON that spdx-tools (PyPI, an independent
+/// implementation) accepts, the same bytes for the same input.
+@Suite("SBOM: SPDX 2.3 output")
+struct SPDXTests {
+    @Test("the packages as SPDX 2.3: valid for pyspdxtools, deterministic; a broken document is refused")
+    func spdx() throws {
+        var fixture = try LayerFixture()
+        let scan = LayerFixture.scan(try fixture.layer(CatalogueTests.base))
+        let catalogue = ImageCatalogue(layers: [("sha256:" + String(repeating: "a", count: 64), scan)])
+        let digest = "sha256:" + String(repeating: "c", count: 64)
+        let bom = try CycloneDXWriter.document(
+            catalogue, image: .init(reference: "frostbyte-demo/app:1.0", manifestDigest: digest,
+                                    configDigest: "sha256:" + String(repeating: "d", count: 64)),
+            timestamp: "2026-01-01T00:00:00Z", tool: ("frostbyte-bundle", "test"))
+        let images = [SPDXWriter.Image(name: "frostbyte-demo/app:1.0", manifestDigest: digest,
+                                       summary: try #require(SBOMSummary(bom)))]
+        func write() throws -> Data {
+            try SPDXWriter.document(bundleId: "demo-1.0.0-0123456789ab", created: "2026-01-01T00:00:00Z",
+                                    tool: ("frostbyte-bundle", "test"), images: images)
+        }
+        let data = try write()
+        #expect(try write() == data)
+        let text = String(decoding: data, as: UTF8.self)
+        #expect(text.contains(#""referenceLocator" : "pkg:deb/debian/libssl3@3.0.17-1~deb12u2?arch=amd64&distro=debian-12""#))
+        let path = fixture.scratch.path + "/bundle.spdx.json"
+        try data.write(to: URL(fileURLWithPath: path))
+        let checked = try CommandRunner.run(["pyspdxtools", "-i", path])
+        #expect(checked.status == 0, "\(checked.errorOutput) \(checked.output)")
+        // Negative control: a relationship to an element the document lacks.
+        try Data(text.replacingOccurrences(of: "\"relatedSpdxElement\" : \"SPDXRef-Package-0-0\"",
+                                       with: "\"relatedSpdxElement\" : \"SPDXRef-Package-9-9\"").utf8)
+            .write(to: URL(fileURLWithPath: path))
+        #expect(try CommandRunner.run(["pyspdxtools", "-i", path]).status != 0)
+    }
+}
