@@ -48,9 +48,11 @@ let package = Package(
         // What an installation is on disk (prefix layout, receipt, ownership labels,
         // the description of an installed compose project). Does not drive compose.
         .target(name: "InstallationState", dependencies: ["FrostbyteCrypto", "BundleFormat"]),
+        // The package catalogue: layer scans, the squashed view, dpkg/apk, CycloneDX and SPDX.
+        .target(name: "SBOM", dependencies: ["FrostbyteCore"]),
         // build: stage images, models and files, write the bundle.
         .target(name: "Builder",
-                dependencies: ["FrostbyteCore", "FrostbyteCrypto", "FrostbyteArchive", "BundleFormat", "Stack", "Engine"]),
+                dependencies: ["FrostbyteCore", "FrostbyteCrypto", "FrostbyteArchive", "BundleFormat", "Stack", "Engine", "SBOM"]),
         // check-isolation: probes, canary, evidence.
         .target(name: "Isolation",
                 dependencies: ["FrostbyteCore", "FrostbyteCrypto", "BundleFormat", "Stack", "Engine", "InstallationState"]),
@@ -67,7 +69,7 @@ let package = Package(
             name: "frostbyte-bundle",
             dependencies: [
                 "FrostbyteCore", "FrostbyteCrypto", "FrostbyteArchive", "BundleFormat", "Stack", "Engine", "InstallationState",
-                "Builder", "Isolation", "Installation", "Export",
+                "Builder", "Isolation", "Installation", "Export", "SBOM",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
@@ -81,6 +83,7 @@ let package = Package(
         .testTarget(name: "FrostbyteCoreTests", dependencies: ["FrostbyteCore", "TestSupport"]),
         .testTarget(name: "BundleFormatTests",
                     dependencies: ["FrostbyteCore", "FrostbyteCrypto", "FrostbyteArchive", "BundleFormat", "TestSupport"]),
+        .testTarget(name: "SBOMTests", dependencies: ["FrostbyteCore", "SBOM", "TestSupport"]),
         .testTarget(name: "StackTests", dependencies: ["FrostbyteCore", "Stack", "TestSupport"]),
         .testTarget(name: "BuilderTests",
                     dependencies: ["FrostbyteCore", "FrostbyteCrypto", "FrostbyteArchive", "BundleFormat", "Stack",

@@ -34,16 +34,19 @@ extension BundleBuilder {
     /// The `images/` entries go to `emit`, hashed and in layout order, as soon as they
     /// are known: the folders, then each image's new blobs right after its save (so
     /// they can be compressed while the next image is saved), then index.json and
-    /// oci-layout.
+    /// oci-layout, then `sbom/`: each image's SBOM, catalogued from its layers while they
+    /// streamed (`LayerScanCollector`; no second read).
     /// - Throws: `DockerImageError`, `CommandError`, `DockerEngineError`, `BundleWriteError`,
     ///   or what `emit` throws.
-    func stageBlobs(_ spec: BundleSpec, folder: BlobFolder, emit: ([BundleEntry]) throws -> Void) throws -> StagedLayout {
+    func stageBlobs(_ spec: BundleSpec, folder: BlobFolder, createdAt: String,
+                    emit: ([BundleEntry]) throws -> Void) throws -> StagedLayout {
         let engineIDs = try engineImageIDs(spec)
+        let layerScans = LayerScanCollector()
         let docker = DockerEngine()
         var images: [Manifest.Image] = []
         var blobs: [Manifest.Blob] = []
         var known = Set<String>()
-        var index: [(fullReference: String, tag: String?, manifest: OCILayout.Descriptor)] = []
+        var index: [(fullReference: String, manifest: OCILayout.Descriptor)] = []
         try emit([OCILayout.folder, OCILayout.blobFolder.dropLast("/sha256".count).description, OCILayout.blobFolder].map {
             BundleEntry(path: $0, source: .directory, mode: .executable)
         })
@@ -51,10 +54,10 @@ extension BundleBuilder {
             let reference = image.reference.text
             let extracted: ExtractedImage
             if let archive = image.archivePath {
-                extracted = try extractArchive(archive, reference: image.reference, folder: folder)
+                extracted = try extractArchive(archive, reference: image.reference, folder: folder, observer: layerScans)
             } else {
                 let (_, result) = try docker.save(reference, scratch: folder.temporaryPath(), progress: progress) {
-                    try ImageBlobExtractor.extract($0, into: folder)
+                    try ImageBlobExtractor.extract($0, into: folder, observer: layerScans)
                 }
                 extracted = try unwrap(result, path: "from docker save \(reference)")
                 // The engine names the image by its config digest (graphdriver) or by the
@@ -77,13 +80,22 @@ extension BundleBuilder {
                 BundleEntry(path: $0.path, source: .file(folder.blobPath($0.digest)), mode: .file,
                             digest: SHA256Digest(prefixed: $0.digest), size: $0.size)
             })
-            images.append(Manifest.Image(name: reference, digest: extracted.config.digest,
-                                         manifestDigest: manifestBlob.digest, layers: extracted.layers.map(\.digest)))
-            index.append((image.reference.normalized, image.reference.tag, descriptor(manifestBlob)))
+            var listed = Manifest.Image(name: reference, digest: extracted.config.digest,
+                                        manifestDigest: manifestBlob.digest, layers: extracted.layers.map(\.digest))
+            listed.sbom = ImageSBOMs.path(reference)
+            images.append(listed)
+            index.append((image.reference.normalized, descriptor(manifestBlob)))
         }
         try emit([(OCILayout.indexPath, try OCILayout.indexData(index)), (OCILayout.layoutPath, OCILayout.layoutFile)].map {
             BundleEntry(path: $0.0, source: .data($0.1), mode: .file, digest: SHA256Hasher.hash($0.1), size: Int64($0.1.count))
         })
+        var sboms = [BundleEntry(path: ImageSBOMs.folder, source: .directory, mode: .executable)]
+        var sbomPaths = Set<String>()
+        for image in images where sbomPaths.insert(image.sbom!).inserted {
+            sboms.append(try ImageSBOMs.entry(for: image, scans: layerScans.scans, timestamp: createdAt,
+                                              builder: request.builder))
+        }
+        try emit(sboms.sorted { $0.path.utf8.lexicographicallyPrecedes($1.path.utf8) })
         return StagedLayout(images: images, blobs: blobs)
     }
 
@@ -110,7 +122,8 @@ extension BundleBuilder {
         return ids
     }
 
-    private func extractArchive(_ path: String, reference: ImageReference, folder: BlobFolder) throws -> ExtractedImage {
+    private func extractArchive(_ path: String, reference: ImageReference, folder: BlobFolder,
+                                observer: ArchiveEntryObserver) throws -> ExtractedImage {
         let input = open(path, O_RDONLY | O_CLOEXEC)
         guard input >= 0 else {
             throw FileReadError.cannotOpen(path: path, reason: String(cString: strerror(errno)))
@@ -122,7 +135,7 @@ extension BundleBuilder {
         defer { progress.end() }
         let source = HashingTeeSource(input: input, inputPath: path, output: nil, outputPath: path,
                                       progress: progress, hashing: false)
-        let result = try ImageBlobExtractor.extract(source, into: folder)
+        let result = try ImageBlobExtractor.extract(source, into: folder, observer: observer)
         if let error = source.error { throw error }
         let extracted = try unwrap(result, path: path)
         guard extracted.repoTags.contains(where: { ImageReference($0)?.normalized == reference.normalized }) else {

@@ -161,7 +161,7 @@ public struct BundleBuilder: Sendable {
             let folder = try BlobFolder(path: try stagingFolder().path + "/blobs")
             blobFolder = folder
             var imageEntries: [BundleEntry] = []
-            layout = try stageBlobs(spec, folder: folder) { fresh in
+            layout = try stageBlobs(spec, folder: folder, createdAt: BuildInputs.iso8601(epoch)) { fresh in
                 let marked = base?.markingInBase(fresh) ?? fresh
                 imageEntries += marked
                 if packWhileSaving { try writer.append(marked) }

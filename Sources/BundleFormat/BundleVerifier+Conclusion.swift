@@ -169,7 +169,7 @@ extension VerificationSession {
         }
     }
 
-    /// Images, models, the compose file, scripts and migrations must point at
+    /// Images (and their SBOMs), models, the compose file, scripts and migrations must point at
     /// listed files with the same digest and size.
     private func checkReferences(_ manifest: Manifest) {
         var byPath: [String: Manifest.File] = [:]
@@ -190,6 +190,7 @@ extension VerificationSession {
             }
         }
         for image in manifest.images {
+            if let sbom = image.sbom { require(sbom, sha256: nil, size: nil, what: "SBOM of image \(image.name)") }
             guard let file = image.file else { continue }
             require(file, sha256: image.sha256, size: image.size, what: "image \(image.name)")
         }
@@ -201,7 +202,7 @@ extension VerificationSession {
 
     private func checkImages(_ manifest: Manifest) {
         for image in manifest.images {
-            guard let file = image.file else { continue }
+            guard let file = image.archiveFile else { continue }
             var check = ImageCheck(file: file, name: image.name, expectedDigest: image.digest,
                                    actualDigest: nil, layout: nil, layers: 0)
             defer { report.images.append(check) }

@@ -13,7 +13,7 @@ import Glibc
 public struct BundleInspection: Codable, Sendable, Equatable {
     public struct ImageSummary: Codable, Sendable, Equatable {
         public var name: String
-        /// v1 only: the archive file, its size and SHA-256.
+        /// v1: the archive file, its size and SHA-256. v2: the manifest blob and its SHA-256.
         public var file: String?
         /// v1: the archive's size. v2: the sum of the sizes of the image's blobs
         /// (manifest, config, layers), shared blobs counted in every image using them.

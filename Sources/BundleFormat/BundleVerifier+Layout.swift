@@ -77,10 +77,7 @@ extension VerificationSession {
                                             actual: "absent", "format v2 image \(image.name) lacks manifest_digest or layers"))
                 continue
             }
-            if image.file != nil {
-                problem(VerificationProblem(.manifestField, path: "MANIFEST.json", expected: "no file",
-                                            actual: image.file, "format v2 image \(image.name) names an archive file"))
-            }
+            checkSpecificationFields(image, manifestDigest: manifestDigest)
             let uses = [(manifestDigest, OCILayout.manifestMediaType, "manifest"),
                         (image.digest, OCILayout.configMediaType, "config")]
                 + layers.map { ($0, OCILayout.layerMediaType, "layer") }
@@ -112,6 +109,26 @@ extension VerificationSession {
         report.blobs = BlobTally(listed: blobs.count,
                                  carried: listedBlobs.filter { observed[$0.path] != nil }.count,
                                  inBase: listedBlobs.filter { files[$0.path]?.isCarried == false }.count)
+    }
+
+    /// `images[].file` and `images[].sha256` (the bundle specification's image fields),
+    /// when present, name the image's manifest blob and its hash; bundles built before
+    /// they existed lack both, which is fine. (`checkReferences` compares them with `files[]`.)
+    private func checkSpecificationFields(_ image: Manifest.Image, manifestDigest: String) {
+        if let file = image.file, file != OCILayout.blobPath(manifestDigest) {
+            problem(VerificationProblem(.manifestReference, path: file, expected: OCILayout.blobPath(manifestDigest),
+                                        actual: file, "images[].file of \(image.name) is not its manifest blob"))
+        }
+        if let sha256 = image.sha256, sha256.prefixed != manifestDigest {
+            problem(VerificationProblem(.manifestReference, path: image.file ?? OCILayout.blobPath(manifestDigest),
+                                        expected: manifestDigest.dropPrefix("sha256:"), actual: sha256.hex,
+                                        "images[].sha256 of \(image.name) is not its manifest_digest"))
+        }
+        if (image.file == nil) != (image.sha256 == nil) || image.size != nil {
+            problem(VerificationProblem(.manifestField, path: "MANIFEST.json", expected: "file and sha256 together, no size",
+                                        actual: "file \(image.file ?? "absent"), sha256 \(image.sha256?.hex ?? "absent")",
+                                        "format v2 image \(image.name) has an incomplete file/sha256 pair or a size"))
+        }
     }
 
     /// `blobs[]` is well formed and agrees with `files[]`; returns blobs by digest.

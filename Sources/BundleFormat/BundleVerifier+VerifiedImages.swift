@@ -21,7 +21,7 @@ import Glibc
 /// rest of the bundle may still fail: the caller applies its own signature policy
 /// and must undo what it did with the file if the final report is not verified.
 ///
-/// For a format v2 image (`image.file` nil) the promises are about its blobs: every
+/// For a format v2 image (`image.archiveFile` nil) the promises are about its blobs: every
 /// blob of the image that the bundle carries (manifest, config, layers) is complete,
 /// hashed to its name and to `files[]`, and extracted; the manifest blob names the
 /// image's config and layers, and the config's `rootfs.diff_ids` are the layers.
@@ -42,7 +42,7 @@ extension VerificationSession {
                             inspection: Result<ImageArchiveSummary, ImageArchiveProblem>?) {
         guard let onVerifiedImage, written, report.problems.isEmpty,
               let manifest, let manifestData, let extractor,
-              let image = manifest.images.first(where: { $0.file == path }),
+              let image = manifest.images.first(where: { $0.archiveFile == path }),
               image.sha256 == digest, image.size == size,
               manifest.files.contains(where: { $0.path == path && !$0.isDirectory && $0.sha256 == digest && $0.size == size }),
               case .success(let summary)? = inspection, summary.configDigest == image.digest,

@@ -56,8 +56,9 @@ public struct BundleEntry: Sendable, Equatable {
 public enum BundleLayout {
     /// Written by the builder, never taken from inputs.
     public static let metaFiles = ["MANIFEST.json", "MANIFEST.json.sig", "SHA256SUMS"]
-    /// Folders written after everything else, in this order.
-    public static let trailingSections = ["models", "images"]
+    /// Folders written after everything else, in this order (`sbom/` last: `build`
+    /// writes the SBOMs from the image layers once they have streamed).
+    public static let trailingSections = ["models", "images", "sbom"]
 
     /// True for `images/` and every path under it (v1 archives, the v2 layout): what an
     /// installed release leaves to the engine.

@@ -66,10 +66,12 @@ public enum ImageBlobExtractor {
     }
 
     /// Reads the archive whose raw (plain tar) bytes come from `source`, storing the
-    /// blobs the image needs into `blobs`.
+    /// blobs the image needs into `blobs`. `observer`, when given, sees every regular
+    /// entry's bytes as they stream by (the same pass: nothing is read twice).
     /// - Throws: `BundleWriteError.writeFailed` (disk), `FileReadError` (source).
     /// - Returns: the image, or the problem that makes the archive unusable.
-    public static func extract(_ source: ArchiveByteSource, into blobs: BlobFolder) throws
+    public static func extract(_ source: ArchiveByteSource, into blobs: BlobFolder,
+                               observer: ArchiveEntryObserver? = nil) throws
         -> Result<ExtractedImage, Problem>
     {
         var seen: [String: Seen] = [:]
@@ -88,7 +90,9 @@ public enum ImageBlobExtractor {
                     try reader.skipData()
                 case .regular:
                     let keep = header.size <= keepLimit && keptBytes + Int(header.size) <= keepBudget
-                    let entry = try read(reader, buffer, keep: keep, blobs: blobs)
+                    observer?.entryBegins(path: path, size: header.size)
+                    let entry = try read(reader, buffer, keep: keep, blobs: blobs, observer: observer)
+                    observer?.entryEnds(digest: entry.digest)
                     if let data = entry.data { keptBytes += data.count }
                     if let old = seen[path]?.file { unlink(old) }
                     seen[path] = entry
@@ -104,7 +108,7 @@ public enum ImageBlobExtractor {
     }
 
     private static func read(_ reader: ArchiveReader, _ buffer: UnsafeMutableRawBufferPointer, keep: Bool,
-                             blobs: BlobFolder) throws -> Seen {
+                             blobs: BlobFolder, observer: ArchiveEntryObserver?) throws -> Seen {
         let hasher = SHA256Hasher()
         var data = Data()
         var size: Int64 = 0
@@ -125,6 +129,7 @@ public enum ImageBlobExtractor {
                 if count == 0 { break }
                 let chunk = UnsafeRawBufferPointer(rebasing: buffer[0..<count])
                 hasher.update(chunk)
+                observer?.entryData(chunk)
                 size += Int64(count)
                 if keep {
                     data.append(contentsOf: chunk)

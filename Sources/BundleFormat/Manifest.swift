@@ -130,11 +130,13 @@ public struct Manifest: Codable, Sendable, Equatable {
     }
 
     /// One image. v1: a `docker save` archive (`file`, `sha256`, `size`). v2: an image
-    /// of the OCI layout under `images/` (`manifest_digest`, `layers`; no file).
+    /// of the OCI layout under `images/` (`manifest_digest`, `layers`, and `file`/`sha256`
+    /// naming its image manifest blob; bundles built before those two lack them).
     /// `digest` is the config digest in both: the image ID graphdriver engines report.
     public struct Image: Codable, Sendable, Equatable {
         public var name: String
-        /// v1: `images/<safe-ref>.tar`, its SHA-256 and size. Absent in v2.
+        /// v1: `images/<safe-ref>.tar`, its SHA-256 and size. v2: the image manifest
+        /// blob (`images/blobs/sha256/<hex>`) and its SHA-256 (`<hex>`), no size; optional.
         public var file: String?
         public var sha256: SHA256Digest?
         public var size: Int64?
@@ -149,19 +151,25 @@ public struct Manifest: Codable, Sendable, Equatable {
         /// v2: the layer blobs in order. Layers are stored uncompressed, so these are
         /// also the config's diff IDs.
         public var layers: [String]?
+        /// v2 (optional): the image's CycloneDX SBOM, `sbom/<safe-ref>.cdx.json`, a file of `files[]`.
+        public var sbom: String?
         public init(name: String, file: String, sha256: SHA256Digest, digest: String, size: Int64,
                     manifestDigest: String? = nil, diffIDs: [String]? = nil) {
             self.name = name; self.file = file; self.sha256 = sha256; self.digest = digest; self.size = size
             self.manifestDigest = manifestDigest; self.diffIDs = diffIDs
         }
-        /// A v2 image.
+        /// A v2 image; `file` and `sha256` name its manifest blob.
         public init(name: String, digest: String, manifestDigest: String, layers: [String]) {
             self.name = name; self.digest = digest; self.manifestDigest = manifestDigest; self.layers = layers
+            self.file = OCILayout.blobPath(manifestDigest)
+            self.sha256 = SHA256Digest(prefixed: manifestDigest)
         }
+        /// The v1 `docker save` archive; nil for a v2 image (whose `file` is its manifest blob).
+        public var archiveFile: String? { layers == nil ? file : nil }
         /// The layers' diff IDs, whichever format recorded them.
         public var layerDiffIDs: [String]? { layers ?? diffIDs }
         enum CodingKeys: String, CodingKey {
-            case name, file, sha256, digest, size, layers
+            case name, file, sha256, digest, size, layers, sbom
             case manifestDigest = "manifest_digest"
             case diffIDs = "diff_ids"
         }

@@ -19,7 +19,8 @@ public enum OCILayout {
     public static let layerMediaType = "application/vnd.oci.image.layer.v1.tar"
     /// The annotation containerd and Docker 25+ read the full reference from.
     public static let nameAnnotation = "io.containerd.image.name"
-    /// The OCI annotation for the tag.
+    /// The OCI annotation OCI tools (skopeo, umoci, oras: `oci:<layout>:<name>`) address
+    /// an image by: also the full reference, so it is unique within the layout.
     public static let refAnnotation = "org.opencontainers.image.ref.name"
 
     /// `images/blobs/sha256/<hex>` for `sha256:<hex>`: a blob's path in a bundle.
@@ -98,13 +99,13 @@ public enum OCILayout {
     }
 
     /// `index.json`: one manifest descriptor per image, in the order given, each
-    /// annotated with its full reference (`docker.io/library/redis:7`) and its tag.
-    public static func indexData(_ images: [(fullReference: String, tag: String?, manifest: Descriptor)]) throws -> Data {
+    /// annotated with its full reference (`docker.io/library/redis:7`) under both
+    /// `io.containerd.image.name` (Docker, containerd) and `org.opencontainers.image.ref.name`
+    /// (OCI tools). Bundles built before used the bare tag for the latter.
+    public static func indexData(_ images: [(fullReference: String, manifest: Descriptor)]) throws -> Data {
         let manifests = images.map { image in
             var descriptor = image.manifest
-            var annotations = [nameAnnotation: image.fullReference]
-            if let tag = image.tag { annotations[refAnnotation] = tag }
-            descriptor.annotations = annotations
+            descriptor.annotations = [nameAnnotation: image.fullReference, refAnnotation: image.fullReference]
             return descriptor
         }
         return try compactEncoder().encode(Index(manifests: manifests))

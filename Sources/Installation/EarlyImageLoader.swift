@@ -53,7 +53,7 @@ public final class EarlyImageLoader: Sendable {
                 _ = previous?.result()
                 guard absent else { return false }
                 do {
-                    let source: ImageLoader.Source = try verified.image.file == nil
+                    let source: ImageLoader.Source = try verified.image.archiveFile == nil
                         ? .blobs(manifest: ManifestCoding.decodeManifest(verified.manifestData), folder: verified.path)
                         : .archive(verified.path)
                     try loader.startLoad(verified.image, from: source, timeout: timeout, absentBefore: true,

@@ -82,13 +82,13 @@ public struct ImageLoader: Sendable {
 
     /// `image`'s source in this release folder: its v1 archive, or the v2 blobs.
     func source(of image: Manifest.Image, in manifest: Manifest) -> Source {
-        image.file.map { .archive("\(releaseFolder)/\($0)") } ?? .blobs(manifest: manifest, folder: releaseFolder)
+        image.archiveFile.map { .archive("\(releaseFolder)/\($0)") } ?? .blobs(manifest: manifest, folder: releaseFolder)
     }
 
     /// True when the release folder holds what `manifest`'s images load from: every v1
     /// archive, or every blob file the (v2) bundle carries.
     public func hasImagePayload(_ manifest: Manifest) -> Bool {
-        let files = manifest.images.compactMap(\.file)
+        let files = manifest.images.compactMap(\.archiveFile)
             + manifest.files.filter { $0.isCarried && OCILayout.digest(ofBlobPath: $0.path) != nil }.map(\.path)
         return files.allSatisfy { FileManager.default.fileExists(atPath: "\(releaseFolder)/\($0)") }
     }
@@ -146,7 +146,7 @@ public struct ImageLoader: Sendable {
     /// - Throws: `DockerEngineError.failed` when `docker load` fails.
     public func startLoad(_ image: Manifest.Image, from source: Source, timeout: Double, absentBefore: Bool,
                           progress: (String) -> Void = { _ in }) throws {
-        if absentBefore, let expected = store.isContainerd ? (image.file == nil ? image.manifestDigest : nil) : image.digest {
+        if absentBefore, let expected = store.isContainerd ? (image.archiveFile == nil ? image.manifestDigest : nil) : image.digest {
             try LoadedImagesRecord.add([image.name: expected], in: layout)
         }
         progress("loading image \(image.name)")

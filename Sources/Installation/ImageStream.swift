@@ -92,8 +92,7 @@ struct ImageStream {
             }
             let reference = ImageReference(image.name)
             let descriptor = OCILayout.Descriptor(mediaType: OCILayout.manifestMediaType, digest: manifestDigest, size: size)
-            let index = try OCILayout.indexData([(fullReference: reference?.normalized ?? image.name,
-                                                  tag: reference?.tag, manifest: descriptor)])
+            let index = try OCILayout.indexData([(fullReference: reference?.normalized ?? image.name, manifest: descriptor)])
             try writer.writeFile("oci-layout", mode: .file, contents: OCILayout.layoutFile)
             try writer.writeFile("index.json", mode: .file, contents: index)
         } else {

@@ -25,6 +25,15 @@ extension FrostbyteBundle {
             completion: .file())
         var trust: [String] = []
 
+        @Argument(help: "With --sbom: only this image (its reference as the bundle lists it), its packages listed.")
+        var image: String?
+
+        @Flag(help: "Show the packages of each image's SBOM (one line per image; with IMAGE, its packages).")
+        var sbom = false
+
+        @Option(help: ArgumentHelp("With --sbom: print the packages as one SPDX 2.3 JSON document.", valueName: "spdx"))
+        var format: SBOMOutputFormat?
+
         @Flag(help: "Print one JSON document on stdout.")
         var json = false
 
@@ -33,6 +42,17 @@ extension FrostbyteBundle {
                 guard let bundle else { throw UsageError.missingBundle(command: "inspect") }
                 let keys = try trust.map { try TrustedKey(contentsOf: $0) }
                 let facts = try BundleVerifier.inspect(path: bundle, trust: keys)
+                if sbom || image != nil || format != nil {
+                    guard sbom else { throw InspectSBOMError.imageWithoutSBOM }
+                    guard !SplitPartsIndex.isIndexPath(bundle) else { throw InspectSBOMError.splitBundle(bundle) }
+                    _ = facts
+                    let manifest = try BundleFileReader.manifest(path: bundle)
+                    let found = try SBOMInspection.read(path: bundle, manifest: manifest, image: image)
+                    if format == .spdx {
+                        FileDescriptorIO.writeStandardOutput(try found.spdx(manifest))
+                    } else if json { try Console.json(found) } else { found.printHuman(detailed: image != nil) }
+                    return
+                }
                 if json {
                     try Console.json(facts)
                 } else {

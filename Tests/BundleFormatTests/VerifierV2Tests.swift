@@ -173,18 +173,18 @@ struct VerifierV2Tests {
     func indexLacksImage() throws {
         let lacking = try verify { fixture in
             let first = fixture.layout.images[0]
-            fixture.layout.index = try OCILayout.indexData([(first.fullReference, first.tag, first.manifest.descriptor)])
+            fixture.layout.index = try OCILayout.indexData([(first.fullReference, first.manifest.descriptor)])
         }
         #expect(lacking.failedChecks == [.ociIndex])
         let renamed = try verify { fixture in
             fixture.layout.index = try OCILayout.indexData(fixture.layout.images.map {
-                ("docker.io/frostbyte-demo/other:1.0", $0.tag, $0.manifest.descriptor)
+                ("docker.io/frostbyte-demo/other:1.0", $0.manifest.descriptor)
             })
         }
         #expect(renamed.failedChecks == [.ociIndex])
         // The short reference names the same image as the full one: accepted.
         let short = try verify { fixture in
-            fixture.layout.index = try OCILayout.indexData(fixture.layout.images.map { ($0.name, $0.tag, $0.manifest.descriptor) })
+            fixture.layout.index = try OCILayout.indexData(fixture.layout.images.map { ($0.name, $0.manifest.descriptor) })
         }
         #expect(short.problems == [])
     }
@@ -263,7 +263,7 @@ struct VerifierV2AnnounceTests {
         let (report, images, staging) = try announced(fixture)
         #expect(report.verified, "\(report.problems)")
         #expect(images.map(\.image.name) == ["frostbyte-demo/app:1.0", "frostbyte-demo/worker:1.0"])
-        #expect(images.allSatisfy { $0.image.file == nil && $0.path == staging })
+        #expect(images.allSatisfy { $0.image.archiveFile == nil && $0.path == staging })
     }
 
     @Test("a config whose diff_ids disagree, or a damaged blob, is never announced")

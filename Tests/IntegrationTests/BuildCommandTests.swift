@@ -80,7 +80,9 @@ struct BuildCommandTests {
         let names = listing.stdout.split(separator: "\n").map(String.init)
         #expect(Array(names.prefix(3)) == ["fbtest-1.2.3/MANIFEST.json", "fbtest-1.2.3/MANIFEST.json.sig", "fbtest-1.2.3/SHA256SUMS"])
         #expect(names.contains("fbtest-1.2.3/bin/frostbyte-bundle"))
-        #expect(names.last?.hasPrefix("fbtest-1.2.3/images/") == true)
+        // v2: the images, then the SBOMs build wrote from their layers; v1: the images last.
+        #expect(names.last?.hasPrefix(format == "v2" ? "fbtest-1.2.3/sbom/" : "fbtest-1.2.3/images/") == true)
+        #expect(names.last { !$0.hasPrefix("fbtest-1.2.3/sbom") }?.hasPrefix("fbtest-1.2.3/images/") == true)
 
         let extract = fixture.folder + "/x"
         try FileManager.default.createDirectory(atPath: extract, withIntermediateDirectories: true)

@@ -67,6 +67,8 @@ struct BuildV2Tests {
         #expect(index.manifests.map(\.digest) == manifest.images.map(\.manifestDigest))
         #expect(index.manifests.map { $0.annotations?[OCILayout.nameAnnotation] }
                     == ["docker.io/fbtest-v2/gateway:1", "docker.io/fbtest-v2/worker:1"])
+        #expect(index.manifests.map { $0.annotations?[OCILayout.refAnnotation] }
+                    == ["docker.io/fbtest-v2/gateway:1", "docker.io/fbtest-v2/worker:1"])
 
         // Same inputs, same bytes.
         let again = try Self.build(fixture, name: "again.tar.zst")

@@ -100,7 +100,7 @@ public struct V2Layout: Sendable {
 
     /// `index.json`: `index`, else one entry per image.
     public func indexData() throws -> Data {
-        try index ?? OCILayout.indexData(images.map { ($0.fullReference, $0.tag, $0.manifest.descriptor) })
+        try index ?? OCILayout.indexData(images.map { ($0.fullReference, $0.manifest.descriptor) })
     }
 
     /// The bundle entries of the layout: `oci-layout`, `index.json`, then every blob

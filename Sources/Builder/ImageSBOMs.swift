@@ -1,0 +1,52 @@
+import FrostbyteCore
+import BundleFormat
+import SBOM
+import FoundationEssentials
+
+/// Scans every entry `ImageBlobExtractor` streams as a layer tar, in the same pass
+/// that hashes and stores it, and keeps each layer's `LayerScan` by the entry's
+/// digest (a layer's diff ID). Entries that are not tar archives (configs,
+/// manifests) leave nothing. Holds only the scans: a few small files per layer.
+final class LayerScanCollector: ArchiveEntryObserver {
+    private(set) var scans: [String: LayerScan] = [:]
+    private var scanner: LayerScanner?
+
+    func entryBegins(path: String, size: Int64) {
+        // The smallest tar is its two end-of-archive blocks.
+        scanner = size >= 1024 ? LayerScanner() : nil
+    }
+
+    func entryData(_ bytes: UnsafeRawBufferPointer) { scanner?.consume(bytes) }
+
+    func entryEnds(digest: String) {
+        if let scan = scanner?.scan { scans[digest] = scan }
+        scanner = nil
+    }
+}
+
+/// The per-image SBOM files of a v2 bundle (docs/FORMAT.md, "SBOMs"):
+/// `sbom/<safe-ref>.cdx.json`, CycloneDX 1.6 JSON, listed in MANIFEST.json like
+/// every file (so the signature covers them) and named by `images[].sbom`.
+enum ImageSBOMs {
+    static let folder = "sbom"
+
+    /// `sbom/<safe-ref>.cdx.json` (`frostbyte-demo/postgres:1.0` →
+    /// `sbom/frostbyte-demo_postgres_1.0.cdx.json`).
+    static func path(_ reference: String) -> String {
+        let archive = BuildInputs.imageFileName(reference)
+        return "\(folder)/\(archive.dropFirst("images/".count).dropLast(".tar".count)).cdx.json"
+    }
+
+    /// The SBOM entry of `image` from the scans of its layers.
+    static func entry(for image: Manifest.Image, scans: [String: LayerScan], timestamp: String,
+                      builder: Manifest.Builder) throws -> BundleEntry {
+        let layers = (image.layers ?? []).map { (diffID: $0, scan: scans[$0]) }
+        let catalogue = ImageCatalogue(layers: layers)
+        let data = try CycloneDXWriter.document(
+            catalogue,
+            image: .init(reference: image.name, manifestDigest: image.manifestDigest ?? "", configDigest: image.digest),
+            timestamp: timestamp, tool: (builder.name, builder.version))
+        return BundleEntry(path: path(image.name), source: .data(data), mode: .file,
+                           digest: SHA256Hasher.hash(data), size: Int64(data.count))
+    }
+}
