@@ -2,6 +2,7 @@ import FrostbyteCore
 import BundleFormat
 import SBOM
 import FoundationEssentials
+import FrostbyteCrypto
 
 /// Scans every entry `ImageBlobExtractor` streams as a layer tar, in the same pass
 /// that hashes and stores it, and keeps each layer's `LayerScan` by the entry's

@@ -1,6 +1,8 @@
 import FrostbyteCore
 import FoundationEssentials
 import Glibc
+import FrostbyteCrypto
+import FrostbyteArchive
 
 /// Reads a few named files of a bundle (an archive or an extracted folder) without
 /// extracting it: one streaming pass over the archive, everything else skipped.

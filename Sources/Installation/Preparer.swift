@@ -4,6 +4,7 @@ import Engine
 import InstallationState
 import FoundationEssentials
 import Glibc
+import FrostbyteCrypto
 
 /// Prepares this node for a bundle without starting anything: verifies the bundle
 /// while extracting it, loads every image with its identity checked, keeps the

@@ -1,5 +1,6 @@
 import FrostbyteCore
 import FrostbyteCrypto
+import Installation
 import InstallationState
 import Isolation
 import ArgumentParser

@@ -1,5 +1,7 @@
 import BundleFormat
 import Foundation
+import FrostbyteCrypto
+import TestSupport
 import Testing
 
 /// Format v2 keeps the bundle specification's image fields: `images[].file` names the
@@ -46,7 +48,7 @@ struct ImageSpecFieldsTests {
         let report = try BundleVerifier.verify(path: path)
         #expect(report.problems == [])
         #expect(report.images.count == 2)
-        #expect(try WriterTools.run(["tar", "--zstd", "-xf", path, "-C", temp.path]).status == 0)
+        #expect(try TestCommand.run(["tar", "--zstd", "-xf", path, "-C", temp.path]).status == 0)
         #expect(try BundleVerifier.verify(path: temp.file("demo-1.0.0")).problems == [])
     }
 
@@ -79,9 +81,9 @@ struct ImageSpecFieldsTests {
     func specificationScript() throws {
         let (temp, path, result) = try written()
         defer { temp.remove() }
-        #expect(try WriterTools.run(["tar", "--zstd", "-xf", path, "-C", temp.path]).status == 0)
+        #expect(try TestCommand.run(["tar", "--zstd", "-xf", path, "-C", temp.path]).status == 0)
         let root = temp.file("demo-1.0.0")
-        let passed = try WriterTools.run(["sh", "-c", Self.specScript], in: root)
+        let passed = try TestCommand.run(["sh", "-c", Self.specScript], in: root)
         #expect(passed.status == 0, "\(passed.stderr)")
 
         // Negative control: one byte of the first image's manifest blob changed.
@@ -89,8 +91,8 @@ struct ImageSpecFieldsTests {
         var bytes = try Data(contentsOf: URL(fileURLWithPath: blob))
         bytes[bytes.count - 2] ^= 0x20
         try bytes.write(to: URL(fileURLWithPath: blob))
-        let failed = try WriterTools.run(["sh", "-c", Self.specScript], in: root)
+        let failed = try TestCommand.run(["sh", "-c", Self.specScript], in: root)
         #expect(failed.status != 0)
-        #expect(failed.text.contains(result.manifest.images[0].file! + ": FAILED"))
+        #expect(failed.stdout.contains(result.manifest.images[0].file! + ": FAILED"))
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 /// A dying engine: dockerd SIGKILLed during `docker load`, during `compose up` and
@@ -7,13 +8,9 @@ import Testing
 /// (resuming from the journal) without manual cleanup. Runs on the second engine
 /// FROSTBYTE_FAULT_ENGINE (never the host's shared dockerd).
 @Suite("Engine death: dockerd killed mid-install (second engine)", .serialized,
-       .enabled(if: FaultEngine.enabled, "needs FROSTBYTE_FAULT_ENGINE (scripts/test-engines) and the demo images"))
+       .enabled(if: FaultEngine.enabled, "needs FROSTBYTE_FAULT_ENGINE (scripts/test-engines) and the demo images"),
+       .requiresDocker)
 struct EngineDeathTests {
-    init() throws {
-        try InstallEnv.requireDocker()
-        InstallHarness.sweepStale()
-    }
-
     /// Where the kill lands, what shows that the install is there, and the step the error names.
     @Test(arguments: [
         ("load", "docker load"),
@@ -25,25 +22,20 @@ struct EngineDeathTests {
         try FaultEngine.up(engine)
         let project = InstallHarness.project("die\(point)")
         let prefix = InstallHarness.prefix("die\(point)")
-        let scratch = try InstallEnv.temporaryFolder("die\(point)")
-        defer {
-            FaultEngine.cleanup(engine, project: project, prefix: prefix)
-            try? FileManager.default.removeItem(atPath: scratch)
-        }
+        defer { FaultEngine.cleanup(engine, project: project, prefix: prefix) }
         let bundle = try InstallHarness.v1(suite: "fault")
         if point == "load" {
             // The bundle's images must not be in the engine: they load while the bundle is verified.
             for name in ["gateway", "postgres", "redis", "worker"] {
-                _ = FaultEngine.docker(engine, ["rmi", "\(InstallHarness.projectPrefix)\(InstallEnv.runID)-fault/\(name):1.0"])
+                _ = FaultEngine.docker(engine, ["rmi", "\(InstallHarness.projectPrefix)\(TestRun.id)-fault/\(name):1.0"])
             }
         }
         let subnet = ["load": "10.219.11.0/24", "composeup": "10.219.12.0/24", "isolation": "10.219.13.0/24"][point]!
         let arguments = ["install", bundle, "--allow-unsigned", "--prefix", prefix, "--project", project,
                          "--subnet", subnet, "--publish", "\(Int.random(in: 21_000...21_999))", "--timeout", "180"]
-        let stderrPath = "\(scratch)/install.err"
-        let process = try FaultEngine.start(engine, arguments, stderrPath: stderrPath)
-        let pid = process.processIdentifier
-        let stderrText = { (try? String(contentsOfFile: stderrPath, encoding: .utf8)) ?? "" }
+        let process = try FaultEngine.start(engine, arguments)
+        let pid = process.pid
+        let stderrText = { process.errorOutput }
         let reached: Bool
         switch point {
         case "load":
@@ -56,15 +48,15 @@ struct EngineDeathTests {
         default:
             reached = FaultEngine.wait(seconds: 240) { stderrText().contains("reading Docker state of project \(project)") }
         }
-        if !reached { kill(pid, SIGKILL) }
+        if !reached { process.signal(SIGKILL) }
         try #require(reached, "the install never reached \(point): \(stderrText())")
         try FaultEngine.crash(engine)
         let exited = FaultEngine.wait(seconds: 120) { !process.isRunning }
-        if !exited { kill(pid, SIGKILL) }
-        process.waitUntilExit()
+        if !exited { process.signal(SIGKILL) }
+        let ended = process.wait()
         let stderr = stderrText()
         #expect(exited, "install still ran 120 s after dockerd died: \(stderr)")
-        #expect(process.terminationStatus == 3, "\(stderr)")
+        #expect(ended.status == 3, "\(stderr)")
         #expect(stderr.contains("stopped answering during \(step)"), "\(stderr)")
         #expect(stderr.contains(FaultEngine.socket(engine)), "the error names the engine: \(stderr)")
         #expect(!FileManager.default.fileExists(atPath: "\(prefix)/current"), "a release became current without dockerd")

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 /// The second engine that the reboot and engine-death suites kill and start again
@@ -11,8 +12,8 @@ import Testing
 /// rather than skip when the variable is missing.
 enum FaultEngine {
     static let name = ProcessInfo.processInfo.environment["FROSTBYTE_FAULT_ENGINE"].flatMap { $0.isEmpty ? nil : $0 }
-    static let enabled = (name != nil || ProcessInfo.processInfo.environment["CI"] == "true") && InstallEnv.demoImagesPresent
-    static let script = "\(DockerTestSupport.repoRoot)/scripts/engine"
+    static let enabled = (name != nil || TestRun.isCI) && Docker.demoImagesPresent
+    static let script = "\(TestRun.repositoryRoot)/scripts/engine"
 
     /// The engine's name; fails the test when FROSTBYTE_FAULT_ENGINE is not set.
     static func required() throws -> String {
@@ -25,44 +26,36 @@ enum FaultEngine {
 
     /// Starts the engine (idempotent); `boot` runs in its fresh network namespace before dockerd.
     static func up(_ engine: String, boot: String? = nil) throws {
-        let result = try InstallEnv.run([script, "up", engine], environment: boot.map { ["FB_ENGINE_BOOT": $0] } ?? [:])
+        let result = try TestCommand.run([script, "up", engine], environment: boot.map { ["FB_ENGINE_BOOT": $0] } ?? [:])
         guard result.status == 0 else { throw TestFailure("scripts/engine up \(engine): \(result.stderr)") }
     }
 
     /// SIGKILLs the engine's dockerd.
     static func crash(_ engine: String) throws {
-        let result = try InstallEnv.run([script, "crash", engine])
+        let result = try TestCommand.run([script, "crash", engine])
         guard result.status == 0 else { throw TestFailure("scripts/engine crash \(engine): \(result.stderr)") }
     }
 
     /// Runs the binary under test as an operator of the engine's host.
-    static func tool(_ engine: String, _ arguments: [String]) throws -> InstallEnv.Output {
-        try InstallEnv.run([script, "run", engine, "--", InstallEnv.binary] + arguments)
+    static func tool(_ engine: String, _ arguments: [String]) throws -> CommandOutput {
+        try TestCommand.run([script, "run", engine, "--", try FrostbyteBinary.path] + arguments)
     }
 
     /// Runs a program in the engine's network namespace (iptables, ip).
-    static func inNamespace(_ engine: String, _ arguments: [String]) throws -> InstallEnv.Output {
-        try InstallEnv.run([script, "run", engine, "--"] + arguments)
+    static func inNamespace(_ engine: String, _ arguments: [String]) throws -> CommandOutput {
+        try TestCommand.run([script, "run", engine, "--"] + arguments)
     }
 
     /// A docker command against the engine, from the host (no namespace needed).
-    static func docker(_ engine: String, _ arguments: [String]) -> InstallEnv.Output? {
-        try? DockerTestSupport.run(["docker", "-H", "unix://\(socket(engine))"] + arguments, timeout: 30)
+    static func docker(_ engine: String, _ arguments: [String]) -> CommandOutput? {
+        try? TestCommand.run(["docker", "-H", "unix://\(socket(engine))"] + arguments, timeout: 30)
     }
 
-    /// Starts the binary under test in the engine's namespace with stderr going to
-    /// `stderrPath`; the tool's pid is the process's own (`env`, the script and
-    /// `nsenter` each exec the next).
-    static func start(_ engine: String, _ arguments: [String], stderrPath: String) throws -> Process {
-        FileManager.default.createFile(atPath: stderrPath, contents: nil)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = [script, "run", engine, "--", InstallEnv.binary] + arguments
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: stderrPath))
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        return process
+    /// Starts the binary under test in the engine's namespace (stdout and stderr kept
+    /// by the `RunningCommand`, read with `errorOutput`); the tool's pid is the
+    /// command's own (the script and `nsenter` each exec the next).
+    static func start(_ engine: String, _ arguments: [String]) throws -> RunningCommand {
+        try RunningCommand([script, "run", engine, "--", try FrostbyteBinary.path] + arguments)
     }
 
     /// Polls `condition` every 20 ms until it holds (true) or `seconds` pass (false).

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 /// What `init` writes, stack by stack, and how it treats bad input; then the demo:
@@ -90,7 +91,7 @@ struct InitCommandDetailTests {
         let folder = NSTemporaryDirectory() + "fbtest-init-etl-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: folder) }
-        try FileManager.default.copyItem(atPath: DockerTestSupport.repoRoot + "/compose/frostbyte-etl.yaml", toPath: folder + "/compose.yaml")
+        try FileManager.default.copyItem(atPath: TestRun.repositoryRoot + "/compose/frostbyte-etl.yaml", toPath: folder + "/compose.yaml")
         let unclear = try InitCommandTests.tool(["init", "compose.yaml"], in: folder)
         #expect(unclear.status == 2 && unclear.stderr.contains("several services publish ports (postgres (5432), minio (9000), qdrant (6333), intake-gateway (8080), serving (8000))"), "\(unclear.stderr)")
         let chosen = try InitCommandTests.tool(["init", "compose.yaml", "--gateway", "intake-gateway"], in: folder)
@@ -100,7 +101,7 @@ struct InitCommandDetailTests {
             try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n")
                 .filter { $0.hasPrefix("  - ref: ") }.map { $0.split(separator: " ")[2].replacingOccurrences(of: "\"", with: "") }
         }
-        #expect(try refs(folder + "/bundle-spec.yaml") == refs(DockerTestSupport.repoRoot + "/manifests/frostbyte-etl.yaml"))
+        #expect(try refs(folder + "/bundle-spec.yaml") == refs(TestRun.repositoryRoot + "/manifests/frostbyte-etl.yaml"))
     }
 
     @Test("bad input: a missing file, a folder without a compose file, an existing spec (kept unless --force), a bad --name")
@@ -128,9 +129,8 @@ struct InitCommandDetailTests {
     }
 
     @Test("build carries the images a compose file names through variables, resolved from the spec alone",
-          .enabled(if: DockerTestSupport.enabled, "skipped: docker is not reachable (set CI=true to fail instead)"))
+          .requiresDocker)
     func buildWithVariables() throws {
-        guard DockerTestSupport.dockerAvailable else { Issue.record("docker is needed (CI=true)"); return }
         let folder = NSTemporaryDirectory() + "fbtest-init-vars-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: folder) }
@@ -150,16 +150,15 @@ struct InitCommandDetailTests {
         let built = try InitCommandTests.tool(["build", "bundle-spec.yaml", "-o", "b.tar.zst", "--json"], in: folder,
                                               environment: ["GATEWAY_TAG": "9.9", "SOURCE_DATE_EPOCH": "0"])
         #expect(built.status == 0, "\(built.stderr)")
-        let listing = try DockerTestSupport.run(["sh", "-c", "tar --zstd -xOf \"$0\" --wildcards '*/docker-compose.yml'", folder + "/b.tar.zst"])
+        let listing = try TestCommand.run(["sh", "-c", "tar --zstd -xOf \"$0\" --wildcards '*/docker-compose.yml'", folder + "/b.tar.zst"])
         #expect(Self.has(listing.stdout, "image", "frostbyte-demo/gateway:1.0") && Self.has(listing.stdout, "image", "frostbyte-demo/redis:1.0"), "\(listing.stdout)")
         #expect(built.stdout.contains("frostbyte-demo/redis:1.0") && built.stdout.contains("frostbyte-demo/gateway:1.0"))
     }
 
     @Test("the demo: init's spec with the demo's name, version and subnet renders and builds what manifests/demo.yaml does",
-          .enabled(if: DockerTestSupport.enabled, "skipped: docker is not reachable (set CI=true to fail instead)"))
+          .requiresDocker)
     func demo() throws {
-        guard DockerTestSupport.dockerAvailable else { Issue.record("docker is needed (CI=true)"); return }
-        let root = DockerTestSupport.repoRoot
+        let root = TestRun.repositoryRoot
         let folder = NSTemporaryDirectory() + "fbtest-init-demo-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: folder + "/compose", withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: folder) }

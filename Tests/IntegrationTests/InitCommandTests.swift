@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 /// `init` through the real binary over the corpus in Tests/Fixtures/init-corpus (compose
@@ -8,7 +9,7 @@ import Testing
 /// `expect`: first line `ok [init arguments]` or `refused`, then one line per obstacle.
 @Suite("init: a spec render accepts, or every obstacle named", .serialized)
 struct InitCommandTests {
-    static let corpus = DockerTestSupport.repoRoot + "/Tests/Fixtures/init-corpus"
+    static let corpus = TestRun.repositoryRoot + "/Tests/Fixtures/init-corpus"
     static let stacks: [String] = ((try? FileManager.default.contentsOfDirectory(atPath: corpus)) ?? []).sorted()
 
     /// A copy of one corpus stack in a scratch folder (init writes beside the compose file).
@@ -29,13 +30,12 @@ struct InitCommandTests {
         func read(_ name: String) throws -> String { try String(contentsOfFile: folder + "/" + name, encoding: .utf8) }
     }
 
-    static func tool(_ arguments: [String], in folder: String? = nil, environment: [String: String] = [:]) throws -> DockerTestSupport.Output {
-        let command = folder.map { ["sh", "-c", "cd \"$0\" && exec \"$@\"", $0, DockerTestSupport.binary] } ?? [DockerTestSupport.binary]
-        return try DockerTestSupport.run(command + arguments, environment: environment)
+    static func tool(_ arguments: [String], in folder: String? = nil, environment: [String: String] = [:]) throws -> CommandOutput {
+        try TestCommand.tool(arguments, environment: environment, in: folder)
     }
 
     /// Compose's JSON schema (reference/compose-spec.json) over YAML text, with python3-jsonschema.
-    static func schemaCheck(_ yaml: String) throws -> DockerTestSupport.Output {
+    static func schemaCheck(_ yaml: String) throws -> CommandOutput {
         let script = """
             import json, sys, yaml, jsonschema
             schema = json.load(open(sys.argv[1]))
@@ -44,7 +44,7 @@ struct InitCommandTests {
             except jsonschema.ValidationError as error:
                 print(error.message); sys.exit(1)
             """
-        return try DockerTestSupport.run(["python3", "-c", script, DockerTestSupport.repoRoot + "/reference/compose-spec.json"], stdin: yaml)
+        return try TestCommand.run(["python3", "-c", script, TestRun.repositoryRoot + "/reference/compose-spec.json"], stdin: Data(yaml.utf8))
     }
 
     @Test("the corpus holds every shape the issue lists, 30+ services in one", arguments: [0])
@@ -56,10 +56,8 @@ struct InitCommandTests {
     }
 
     @Test("init then render: valid and accepted by docker compose, or every obstacle named with exit 2",
-          .enabled(if: DockerTestSupport.enabled, "skipped: docker is not reachable (set CI=true to fail instead)"),
-          arguments: stacks)
+          .requiresDocker, arguments: stacks)
     func initThenRender(_ name: String) throws {
-        guard DockerTestSupport.dockerAvailable else { Issue.record("docker compose is needed (CI=true)"); return }
         let stack = try Stack(name)
         defer { stack.remove() }
         let drafted = try Self.tool(["init", "compose.yaml"] + stack.initArguments, in: stack.folder)
@@ -80,14 +78,13 @@ struct InitCommandTests {
         let schema = try Self.schemaCheck(try stack.read("rendered.yml"))
         #expect(schema.status == 0, "\(schema.stdout)\(schema.stderr)")
         // Beside the stack's own files (env_file, configs, secrets), as in the bundle.
-        let config = try DockerTestSupport.run(["docker", "compose", "--project-directory", stack.folder, "-f", stack.folder + "/rendered.yml", "config", "-q"])
+        let config = try TestCommand.run(["docker", "compose", "--project-directory", stack.folder, "-f", stack.folder + "/rendered.yml", "config", "-q"])
         #expect(config.status == 0, "\(config.stderr)")
     }
 
     @Test("negative controls: the checks above fail on a schema-invalid file and on a spec missing what init wrote",
-          .enabled(if: DockerTestSupport.enabled, "skipped: docker is not reachable (set CI=true to fail instead)"))
+          .requiresDocker)
     func negativeControls() throws {
-        guard DockerTestSupport.dockerAvailable else { Issue.record("docker compose is needed (CI=true)"); return }
         let stack = try Stack("variables")
         defer { stack.remove() }
         #expect(try Self.tool(["init", "compose.yaml"], in: stack.folder).status == 0)
@@ -95,7 +92,7 @@ struct InitCommandTests {
         let bad = try stack.read("rendered.yml").replacingOccurrences(of: "pull_policy: never", with: "pull_policy: never\n    bogus_key: 1")
         #expect(try Self.schemaCheck(bad).status != 0)
         try Data(bad.replacingOccurrences(of: "bogus_key: 1", with: "depends_on: [nowhere]").utf8).write(to: URL(fileURLWithPath: stack.folder + "/bad.yml"))
-        #expect(try DockerTestSupport.run(["docker", "compose", "-f", stack.folder + "/bad.yml", "config", "-q"]).status != 0)
+        #expect(try TestCommand.run(["docker", "compose", "-f", stack.folder + "/bad.yml", "config", "-q"]).status != 0)
         // Without the spec's `written:`, render refuses the interpolated image as before.
         let spec = try stack.read("bundle-spec.yaml").split(separator: "\n").filter { !$0.contains("written:") }.joined(separator: "\n")
         try Data(spec.utf8).write(to: URL(fileURLWithPath: stack.spec))

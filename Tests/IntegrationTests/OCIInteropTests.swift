@@ -1,5 +1,6 @@
 import BundleFormat
 import Foundation
+import TestSupport
 import Testing
 
 /// The bundle's OCI layout read by independent OCI tools (skopeo, umoci), and its
@@ -8,25 +9,23 @@ import Testing
 /// dpkg-query and the demo images (`FB_DEMO_REPO` names another repository of them,
 /// as `scripts/make-demo-images` does).
 @Suite("OCI layout and SBOMs with independent tools (real dockerd, skopeo, umoci)", .serialized,
-       .enabled(if: DockerTestSupport.enabled))
+       .requiresDockerAndTestImage)
 struct OCIInteropTests {
     static let repository = ProcessInfo.processInfo.environment["FB_DEMO_REPO"] ?? "frostbyte-demo"
-
-    init() throws { try DockerTestSupport.prepare() }
 
     /// Builds the demo spec (images of `repository`) and extracts it; returns the root folder and manifest.
     private func demoBundle(_ folder: String) throws -> (root: String, manifest: Manifest) {
         let spec = try CrossEngine.demoSpec(repository: Self.repository, in: folder)
         let bundle = folder + "/demo.tar.zst"
-        let built = try DockerTestSupport.tool(["build", spec, "-o", bundle, "--source-date-epoch", "1767225600"])
+        let built = try TestCommand.tool(["build", spec, "-o", bundle, "--source-date-epoch", "1767225600"])
         try #require(built.status == 0, "\(built.stderr)")
-        try DockerTestSupport.check(["tar", "--zstd", "-xf", bundle, "-C", folder])
+        try TestCommand.check(["tar", "--zstd", "-xf", bundle, "-C", folder])
         let root = folder + "/demo-1.0.0"
         return (root, try ManifestCoding.decodeManifest(Data(contentsOf: URL(fileURLWithPath: root + "/MANIFEST.json"))))
     }
 
     private func scratch(_ tag: String) throws -> String {
-        let folder = NSTemporaryDirectory() + "fbsbom-\(tag)-\(DockerTestSupport.runID)-\(UUID().uuidString.prefix(8))"
+        let folder = NSTemporaryDirectory() + "fbsbom-\(tag)-\(TestRun.id)-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         return folder
     }
@@ -39,16 +38,16 @@ struct OCIInteropTests {
         let layout = root + "/images"
         for (index, image) in manifest.images.enumerated() {
             let full = "docker.io/" + image.name
-            let tag = "fbtest-oci-\(DockerTestSupport.runID)/image\(index):probe"
+            let tag = "fbtest-oci-\(TestRun.id)/image\(index):probe"
             let archive = "\(folder)/image\(index).tar"
-            try DockerTestSupport.check(["skopeo", "copy", "--quiet", "oci:\(layout):\(full)", "docker-archive:\(archive):\(tag)"])
-            defer { _ = try? DockerTestSupport.run(["docker", "rmi", tag]) }
-            try DockerTestSupport.check(["docker", "load", "-q", "-i", archive])
-            let id = try DockerTestSupport.check(["docker", "image", "inspect", "--format", "{{.Id}}", tag])
+            try TestCommand.check(["skopeo", "copy", "--quiet", "oci:\(layout):\(full)", "docker-archive:\(archive):\(tag)"])
+            defer { _ = try? TestCommand.run(["docker", "rmi", tag]) }
+            try TestCommand.check(["docker", "load", "-q", "-i", archive])
+            let id = try TestCommand.check(["docker", "image", "inspect", "--format", "{{.Id}}", tag])
             #expect(id == image.digest || id == image.manifestDigest, "\(image.name): engine ID \(id)")
 
             let unpacked = "\(folder)/unpack\(index)"
-            try DockerTestSupport.check(["umoci", "unpack", "--image", "\(layout):\(full)", unpacked])
+            try TestCommand.check(["umoci", "unpack", "--image", "\(layout):\(full)", unpacked])
             let config = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(
                 fileURLWithPath: "\(root)/\(OCILayout.blobPath(image.digest))"))) as? [String: Any]
             let entrypoint = try #require(((config?["config"] as? [String: Any])?["Entrypoint"] as? [String])?.first)
@@ -56,14 +55,14 @@ struct OCIInteropTests {
         }
         // Negative controls: the bare tag, which every image shared before, names nothing
         // now; a reference the layout lacks is refused.
-        #expect(try DockerTestSupport.run(["skopeo", "inspect", "oci:\(layout):1.0"]).status != 0)
-        #expect(try DockerTestSupport.run(["skopeo", "inspect", "oci:\(layout):docker.io/frostbyte-demo/absent:1.0"]).status != 0)
+        #expect(try TestCommand.run(["skopeo", "inspect", "oci:\(layout):1.0"]).status != 0)
+        #expect(try TestCommand.run(["skopeo", "inspect", "oci:\(layout):docker.io/frostbyte-demo/absent:1.0"]).status != 0)
     }
 
     /// `name\tversion\tarch` of the packages dpkg-query lists in state `ii` under `rootfs`.
     static func dpkgOracle(_ rootfs: String) throws -> [String] {
-        let listed = try DockerTestSupport.check(["dpkg-query", "-W", "--admindir=\(rootfs)/var/lib/dpkg",
-                                                  "-f", "${db:Status-Abbrev}\t${Package}\t${Version}\t${Architecture}\n"])
+        let listed = try TestCommand.check(["dpkg-query", "-W", "--admindir=\(rootfs)/var/lib/dpkg",
+                                            "-f", "${db:Status-Abbrev}\t${Package}\t${Version}\t${Architecture}\n"])
         return listed.split(separator: "\n").compactMap { line in
             let fields = line.split(separator: "\t", omittingEmptySubsequences: false)
             return fields.count == 4 && fields[0].hasPrefix("ii") ? fields[1...].joined(separator: "\t") : nil
@@ -94,15 +93,15 @@ struct OCIInteropTests {
         for (index, image) in manifest.images.enumerated() {
             let sbom = try #require(image.sbom, "\(image.name) names its SBOM")
             let unpacked = "\(folder)/unpack\(index)"
-            try DockerTestSupport.check(["umoci", "unpack", "--image", "\(root)/images:docker.io/\(image.name)", unpacked])
+            try TestCommand.check(["umoci", "unpack", "--image", "\(root)/images:docker.io/\(image.name)", unpacked])
             let oracle = try Self.dpkgOracle(unpacked + "/rootfs")
             let ours = try Self.sbomDebs("\(root)/\(sbom)")
             #expect(!oracle.isEmpty, "\(image.name) carries dpkg status entries (scripts/make-demo-images)")
             #expect(ours.packages == oracle, "\(image.name)")
             #expect(Set(ours.layers.values).isSubset(of: Set(image.layers ?? [])))
         }
-        let validated = try DockerTestSupport.run(["\(DockerTestSupport.repoRoot)/scripts/validate-cyclonedx"]
-                                                  + manifest.images.compactMap { "\(root)/\($0.sbom!)" })
+        let validated = try TestCommand.run(["\(TestRun.repositoryRoot)/scripts/validate-cyclonedx"]
+                                            + manifest.images.compactMap { "\(root)/\($0.sbom!)" })
         #expect(validated.status == 0, "\(validated.stderr)")
         // Negative control: the oracle sees a package removed from the status file.
         let status = "\(folder)/unpack0/rootfs/var/lib/dpkg/status"
@@ -119,28 +118,28 @@ struct OCIInteropTests {
                      "needs the cached bookworm root of scripts/make-demo-images")
         let folder = try scratch("purge")
         defer { try? FileManager.default.removeItem(atPath: folder) }
-        let repo = "fbtest-sbom-\(DockerTestSupport.runID)"
+        let repo = "fbtest-sbom-\(TestRun.id)"
         let base = "\(repo)/bookworm:minbase", image = "\(repo)/purged:1"
-        defer { _ = try? DockerTestSupport.run(["docker", "rmi", image, base]) }
-        try DockerTestSupport.check(["tar", "-C", minbase, "--exclude=./.frostbyte-minbase", "-cf", folder + "/root.tar", "."])
-        try DockerTestSupport.check(["docker", "import", folder + "/root.tar", base])
+        defer { _ = try? TestCommand.run(["docker", "rmi", image, base]) }
+        try TestCommand.check(["tar", "-C", minbase, "--exclude=./.frostbyte-minbase", "-cf", folder + "/root.tar", "."])
+        try TestCommand.check(["docker", "import", folder + "/root.tar", base])
         let dockerfile = """
             FROM \(base)
             RUN dpkg --purge --force-depends adduser && rm -rf /usr/share/doc && mkdir -p /usr/share/doc/kept
             """
-        let built = try DockerTestSupport.run(["docker", "build", "-q", "-t", image, "-"], environment: ["DOCKER_BUILDKIT": "0"],
-                                              stdin: dockerfile, timeout: 600)
+        let built = try TestCommand.run(["docker", "build", "-q", "-t", image, "-"], environment: ["DOCKER_BUILDKIT": "0"],
+                                        stdin: Data(dockerfile.utf8), timeout: 600)
         try #require(built.status == 0, "\(built.stderr)")
         let fixture = try BuildFixture(image: image)
         defer { fixture.remove() }
         let bundle = fixture.out + "/purged.tar.zst"
-        let result = try DockerTestSupport.tool(["build", fixture.spec, "-o", bundle])
+        let result = try TestCommand.tool(["build", fixture.spec, "-o", bundle])
         try #require(result.status == 0, "\(result.stderr)")
-        try DockerTestSupport.check(["tar", "--zstd", "-xf", bundle, "-C", folder])
+        try TestCommand.check(["tar", "--zstd", "-xf", bundle, "-C", folder])
         let root = folder + "/fbtest-1.2.3"
         let manifest = try ManifestCoding.decodeManifest(Data(contentsOf: URL(fileURLWithPath: root + "/MANIFEST.json")))
         let listed = try #require(manifest.images.first)
-        try DockerTestSupport.check(["umoci", "unpack", "--image", "\(root)/images:docker.io/\(image)", folder + "/unpacked"])
+        try TestCommand.check(["umoci", "unpack", "--image", "\(root)/images:docker.io/\(image)", folder + "/unpacked"])
         let oracle = try Self.dpkgOracle(folder + "/unpacked/rootfs")
         let ours = try Self.sbomDebs("\(root)/\(listed.sbom!)")
         #expect(oracle.count > 50 && !oracle.contains { $0.hasPrefix("adduser\t") })
@@ -150,25 +149,25 @@ struct OCIInteropTests {
         let layers = try #require(listed.layers)
         #expect(layers.count == 2 && ours.layers["libc6"] == layers[0])
         // The top layer really holds whiteouts and an opaque folder.
-        let top = try DockerTestSupport.check(["tar", "-tf", "\(root)/\(OCILayout.blobPath(layers[1]))"])
+        let top = try TestCommand.check(["tar", "-tf", "\(root)/\(OCILayout.blobPath(layers[1]))"])
         #expect(top.contains(".wh.") && top.contains(".wh..wh..opq"))
         // inspect --sbom counts and lists the same packages, from the archive and the folder.
-        let inspected = try DockerTestSupport.tool(["inspect", bundle, "--sbom", "--json"])
+        let inspected = try TestCommand.tool(["inspect", bundle, "--sbom", "--json"])
         let report = try JSONSerialization.jsonObject(with: Data(inspected.stdout.utf8)) as? [String: Any]
         let counted = (report?["images"] as? [[String: Any]])?.first?["package_count"] as? Int
         #expect(counted == oracle.count, "\(inspected.stderr)")
-        let listing = try DockerTestSupport.tool(["inspect", root, "--sbom", image])
+        let listing = try TestCommand.tool(["inspect", root, "--sbom", image])
         #expect(listing.status == 0 && listing.stdout.contains("\n  libc6 ") && !listing.stdout.contains("adduser"))
         // A changed SBOM: inspect refuses it, verify-bundle names it (sha256).
         let sbomPath = "\(root)/\(listed.sbom!)"
         let changed = try String(contentsOfFile: sbomPath, encoding: .utf8).replacingOccurrences(of: "\"libc6\"", with: "\"libc7\"")
         try changed.write(toFile: sbomPath, atomically: true, encoding: .utf8)
-        #expect(try DockerTestSupport.tool(["inspect", root, "--sbom"]).status == 1)
-        let verified = try DockerTestSupport.tool(["verify-bundle", root, "--json"])
+        #expect(try TestCommand.tool(["inspect", root, "--sbom"]).status == 1)
+        let verified = try TestCommand.tool(["verify-bundle", root, "--json"])
         #expect(verified.status == 1 && verified.stdout.contains("\"check\" : \"sha256\"") && verified.stdout.contains(listed.sbom!))
         // Same inputs, same SBOM and bundle bytes.
         let again = fixture.out + "/again.tar.zst"
-        try #require(try DockerTestSupport.tool(["build", fixture.spec, "-o", again]).status == 0)
+        try #require(try TestCommand.tool(["build", fixture.spec, "-o", again]).status == 0)
         #expect(FileManager.default.contentsEqual(atPath: bundle, andPath: again))
     }
 }

@@ -1,5 +1,7 @@
 import BundleFormat
 import Foundation
+import FrostbyteCrypto
+import TestSupport
 import Testing
 
 /// `prepare` through the real binary against whichever engine DOCKER_HOST names: a
@@ -9,29 +11,23 @@ import Testing
 /// says so; a bundle whose image fails verification, or a node holding another image
 /// under a bundle's name, loads nothing (each with its control).
 @Suite("prepare: a node's images from the bundle, verified (real dockerd)", .serialized,
-       .enabled(if: InstallEnv.dockerTestsEnabled && InstallEnv.demoImagesPresent,
-                "needs dockerd and scripts/make-demo-images"))
+       .enabled(if: Docker.demoImagesPresent, "needs scripts/make-demo-images"), .requiresDocker)
 struct PrepareTests {
-    init() throws {
-        try InstallEnv.requireDocker()
-        InstallHarness.sweepStale()
-    }
-
     /// The run's own image names for this suite: `fbtest-i<run>-prepare/<name>:1.0`.
-    private static let repository = "\(InstallHarness.projectPrefix)\(InstallEnv.runID)-prepare"
+    private static let repository = "\(InstallHarness.projectPrefix)\(TestRun.id)-prepare"
     private static let images = ["gateway", "redis"]
 
     private func engineID(_ reference: String) -> String? {
-        try? InstallEnv.check(["docker", "image", "inspect", "--format", "{{.Id}}", reference])
+        try? TestCommand.check(["docker", "image", "inspect", "--format", "{{.Id}}", reference])
     }
 
     private func removeImages() {
         let names = Self.images.map { "\(Self.repository)/\($0):1.0" }
-        _ = try? InstallEnv.run(["docker", "rmi"] + names)
+        _ = try? TestCommand.run(["docker", "rmi"] + names)
     }
 
     @Test func preparesOnlyVerifiedImagesWithTheirIdentity() throws {
-        let folder = try InstallEnv.temporaryFolder("prepare")
+        let folder = try TestRun.scratchFolder("fbinst-prepare")
         let prefix = InstallHarness.prefix("prepare")
         defer {
             removeImages()
@@ -45,12 +41,12 @@ struct PrepareTests {
         var spec = DemoBundle(signingKey: key, images: Self.images)
         spec.repository = Self.repository
         let bundle = try spec.write(in: "\(folder)")
-        let before = try InstallEnv.imageListing()
+        let before = try InstallHarness.imageListing()
 
         // Signed by another key: exit 1, nothing loaded, nothing kept.
-        let wrongKey = try InstallEnv.tool(["prepare", bundle, "--trust", "\(folder)/other.pub", "--prefix", prefix, "--json"])
+        let wrongKey = try TestCommand.tool(["prepare", bundle, "--trust", "\(folder)/other.pub", "--prefix", prefix, "--json"])
         #expect(wrongKey.status == 1, "\(wrongKey.stderr)")
-        #expect(try InstallEnv.imageListing() == before)
+        #expect(try InstallHarness.imageListing() == before)
         #expect(InstallHarness.listing("\(prefix)/releases").isEmpty)
 
         // An image that fails verification: exit 1, and no image of the bundle stays
@@ -59,15 +55,15 @@ struct PrepareTests {
         tampered.tamperImage = true
         let tamperedFolder = "\(folder)/tampered"
         try FileManager.default.createDirectory(atPath: tamperedFolder, withIntermediateDirectories: true)
-        let bad = try InstallEnv.tool(["prepare", try tampered.write(in: tamperedFolder), "--trust", "\(folder)/release.pub",
+        let bad = try TestCommand.tool(["prepare", try tampered.write(in: tamperedFolder), "--trust", "\(folder)/release.pub",
                                        "--prefix", prefix, "--json"])
         #expect(bad.status == 1, "\(bad.stderr)")
-        #expect(try InstallEnv.imageListing() == before)
+        #expect(try InstallHarness.imageListing() == before)
         #expect(PrepareTests.receipts(prefix).isEmpty)
 
         // Under its key: exit 0, every image loaded, each name resolving to the ID the
         // result and the node's record give.
-        let prepared = try InstallEnv.tool(["prepare", bundle, "--trust", "\(folder)/release.pub", "--prefix", prefix, "--json"])
+        let prepared = try TestCommand.tool(["prepare", bundle, "--trust", "\(folder)/release.pub", "--prefix", prefix, "--json"])
         #expect(prepared.status == 0, "\(prepared.stderr)")
         let result = InstallHarness.json(prepared)
         let ids = try #require(result["images"] as? [String: String], "\(prepared.stdout)")
@@ -86,7 +82,7 @@ struct PrepareTests {
         #expect(!FileManager.default.fileExists(atPath: "\(prefix)/releases/\(bundleId)/images"))
 
         // Again: verified again, nothing to load.
-        let again = try InstallEnv.tool(["prepare", bundle, "--trust", "\(folder)/release.pub", "--prefix", prefix, "--json"])
+        let again = try TestCommand.tool(["prepare", bundle, "--trust", "\(folder)/release.pub", "--prefix", prefix, "--json"])
         #expect(again.status == 0, "\(again.stderr)")
         #expect((InstallHarness.json(again)["images_loaded"] as? [String]) == [])
 
@@ -94,12 +90,12 @@ struct PrepareTests {
         // loaded, the impostor left as it was; also under the prefix that loaded the
         // name before, since the engine's image is not the one it loaded.
         let gateway = names[0], redis = names[1]
-        try InstallEnv.check(["docker", "tag", redis, gateway])
+        try TestCommand.check(["docker", "tag", redis, gateway])
         let impostor = try #require(engineID(gateway))
         let otherPrefix = InstallHarness.prefix("prepare-other")
         defer { try? FileManager.default.removeItem(atPath: otherPrefix) }
         for target in [otherPrefix, prefix] {
-            let refused = try InstallEnv.tool(["prepare", bundle, "--trust", "\(folder)/release.pub", "--prefix", target])
+            let refused = try TestCommand.tool(["prepare", bundle, "--trust", "\(folder)/release.pub", "--prefix", target])
             #expect(refused.status == 2, "\(refused.stderr)")
             #expect(refused.stderr.contains("another image under \(gateway)"), "\(refused.stderr)")
             #expect(engineID(gateway) == impostor)
@@ -107,8 +103,8 @@ struct PrepareTests {
         #expect(PrepareTests.receipts(otherPrefix).isEmpty)
 
         // Control: with the impostor's tag gone, the same bundle prepares there.
-        try InstallEnv.check(["docker", "rmi", gateway])
-        let control = try InstallEnv.tool(["prepare", bundle, "--trust", "\(folder)/release.pub", "--prefix", otherPrefix, "--json"])
+        try TestCommand.check(["docker", "rmi", gateway])
+        let control = try TestCommand.tool(["prepare", bundle, "--trust", "\(folder)/release.pub", "--prefix", otherPrefix, "--json"])
         #expect(control.status == 0, "\(control.stderr)")
         #expect(engineID(gateway) == ids[gateway])
     }
@@ -120,24 +116,24 @@ struct PrepareTests {
         let repository = "\(Self.repository)-delta"
         let base = try V2Bundles.write("prepare-delta-base") { V2DemoBundle(repository: repository) }
         let delta = try V2Bundles.write("prepare-delta-next") {
-            V2DemoBundle(version: "1.1.0", repository: repository, extraLayers: ["gateway": "prepare \(InstallEnv.runID)"],
+            V2DemoBundle(version: "1.1.0", repository: repository, extraLayers: ["gateway": "prepare \(TestRun.id)"],
                          base: base.manifestData)
         }
         let prefix = InstallHarness.prefix("prepare-delta"), bare = InstallHarness.prefix("prepare-bare")
         let names = ["gateway:1.0", "gateway:1.1", "postgres:1.0", "redis:1.0", "worker:1.0"].map { "\(repository)/\($0)" }
         defer {
-            _ = try? InstallEnv.run(["docker", "rmi"] + names)
+            _ = try? TestCommand.run(["docker", "rmi"] + names)
             for folder in [prefix, bare] { try? FileManager.default.removeItem(atPath: folder) }
         }
-        let before = try InstallEnv.imageListing()
-        let refused = try InstallEnv.tool(["prepare", delta.path, "--allow-unsigned", "--prefix", bare])
+        let before = try InstallHarness.imageListing()
+        let refused = try TestCommand.tool(["prepare", delta.path, "--allow-unsigned", "--prefix", bare])
         #expect(refused.status == 2, "\(refused.stderr)")
         #expect(refused.stderr.contains("delta"), "\(refused.stderr)")
-        #expect(try InstallEnv.imageListing() == before)
+        #expect(try InstallHarness.imageListing() == before)
 
-        let prepared = try InstallEnv.tool(["prepare", base.path, "--allow-unsigned", "--prefix", prefix, "--json"])
+        let prepared = try TestCommand.tool(["prepare", base.path, "--allow-unsigned", "--prefix", prefix, "--json"])
         #expect(prepared.status == 0, "\(prepared.stderr)")
-        let next = try InstallEnv.tool(["prepare", delta.path, "--allow-unsigned", "--prefix", prefix, "--json"])
+        let next = try TestCommand.tool(["prepare", delta.path, "--allow-unsigned", "--prefix", prefix, "--json"])
         #expect(next.status == 0, "\(next.stderr)")
         #expect(InstallHarness.json(next)["images_loaded"] as? [String] == ["\(repository)/gateway:1.1"])
         let ids = InstallHarness.json(next)["images"] as? [String: String] ?? [:]

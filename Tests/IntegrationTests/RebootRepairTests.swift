@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 /// Isolation that survives a reboot, tested as a reboot does it on a real engine:
@@ -13,20 +14,16 @@ import Testing
 /// `status` with dockerd down (exit 3), `status` and `check-isolation` naming the
 /// missing rules, `repair` putting them back, twice without duplicates.
 @Suite("Reboot: the boot unit restores the firewall before dockerd (second engine)", .serialized,
-       .enabled(if: FaultEngine.enabled, "needs FROSTBYTE_FAULT_ENGINE (scripts/test-engines) and the demo images"))
+       .enabled(if: FaultEngine.enabled, "needs FROSTBYTE_FAULT_ENGINE (scripts/test-engines) and the demo images"),
+       .requiresDocker)
 struct RebootRepairTests {
-    init() throws {
-        try InstallEnv.requireDocker()
-        InstallHarness.sweepStale()
-    }
-
     @Test func bootStepClosesEgressBeforeTheGatewayRuns() throws {
         let engine = try FaultEngine.required()
         try FaultEngine.up(engine)
         let project = InstallHarness.project("reboot")
         let prefix = InstallHarness.prefix("reboot")
-        let scratch = try InstallEnv.temporaryFolder("reboot")
-        let canary = RebootCanary(folder: scratch, namespace: "fbrb-\(InstallEnv.runID)")
+        let scratch = try TestRun.scratchFolder("fbinst-reboot")
+        let canary = RebootCanary(folder: scratch, namespace: "fbrb-\(TestRun.id)")
         defer {
             canary.stop()
             FaultEngine.cleanup(engine, project: project, prefix: prefix)
@@ -46,14 +43,14 @@ struct RebootRepairTests {
         let execStart = try #require(unit.split(separator: "\n").first { $0.hasPrefix("ExecStart=") }.map { String($0.dropFirst(10)) })
         #expect(execStart.hasSuffix(" repair --prefix \(prefix)"), "\(execStart)")
         if FileManager.default.isExecutableFile(atPath: "/usr/bin/systemd-analyze") {
-            let verify = try InstallEnv.run(["systemd-analyze", "verify", unitPath])
+            let verify = try TestCommand.run(["systemd-analyze", "verify", unitPath])
             #expect(verify.status == 0, "\(verify.stderr)")
         }
 
         // dockerd down: status says so in one sentence.
         try FaultEngine.crash(engine)
-        let down = try InstallEnv.run([InstallEnv.binary, "status", "--prefix", prefix],
-                                      environment: ["DOCKER_HOST": "unix://\(FaultEngine.socket(engine))"])
+        let down = try TestCommand.tool(["status", "--prefix", prefix],
+                                    environment: ["DOCKER_HOST": "unix://\(FaultEngine.socket(engine))"])
         #expect(down.status == 3 && down.stderr.contains("does not answer") && down.stderr.contains(FaultEngine.socket(engine)),
                 "\(down.stderr)")
 
@@ -112,7 +109,7 @@ final class RebootCanary: @unchecked Sendable {
 
     init(folder: String, namespace: String) {
         self.folder = folder; self.namespace = namespace
-        let python = (try? InstallEnv.check(["python3", "-c", "import sys; print(sys.executable)"])) ?? "python3"
+        let python = (try? TestCommand.check(["python3", "-c", "import sys; print(sys.executable)"])) ?? "python3"
         let listener = """
             import socket,sys,time
             s=socket.socket(); s.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1); s.bind((sys.argv[1],int(sys.argv[2]))); s.listen(64)
@@ -162,7 +159,7 @@ final class RebootCanary: @unchecked Sendable {
             }
             try? FileManager.default.removeItem(atPath: "\(folder)/\(name)")
         }
-        _ = try? InstallEnv.run(["ip", "netns", "del", namespace])
+        _ = try? TestCommand.run(["ip", "netns", "del", namespace])
         try? FileManager.default.removeItem(atPath: "\(folder)/arrivals.log")
     }
 
@@ -188,8 +185,8 @@ final class RebootCanary: @unchecked Sendable {
             }
             guard found else { return }
             let seen = Date().timeIntervalSince1970
-            let out = (try? InstallEnv.run(["nsenter", "--net=/proc/\(pid)/ns/net", python, "\(folder)/probe.py", "8", "\(port)",
-                                            "\(seen)"]))?.stdout ?? ""
+            let out = (try? TestCommand.run(["nsenter", "--net=/proc/\(pid)/ns/net", python, "\(folder)/probe.py", "8", "\(port)",
+                                              "\(seen)"]))?.stdout ?? ""
             let fields = out.split(separator: " ").map { String($0).trimmingCharacters(in: .whitespacesAndNewlines) }
             if fields.count == 4 {
                 result.set(Probe(attempts: Int(fields[0]) ?? 0, reachedInput: Int(fields[1]) ?? 0,
