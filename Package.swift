@@ -66,8 +66,8 @@ let package = Package(
         .executableTarget(
             name: "frostbyte-bundle",
             dependencies: [
-                "FrostbyteCore", "FrostbyteCrypto", "FrostbyteArchive", "BundleFormat", "Stack", "InstallationState",
-                "Builder", "Isolation", "Installation", "Export",
+                "FrostbyteCore", "FrostbyteCrypto", "FrostbyteArchive", "BundleFormat", "Stack", "Engine",
+                "InstallationState", "Builder", "Isolation", "Installation", "Export",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
@@ -81,3 +81,9 @@ let package = Package(
     ],
     swiftLanguageModes: [.v6]
 )
+// Each file imports the modules it uses, members included: without this, a member of a
+// type from a module that is only loaded indirectly would compile without its import.
+for target in package.targets where target.type == .regular || target.type == .executable {
+    target.swiftSettings = (target.swiftSettings ?? []) + [.enableUpcomingFeature("MemberImportVisibility")]
+}
+
