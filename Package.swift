@@ -102,3 +102,9 @@ let package = Package(
     ],
     swiftLanguageModes: [.v6]
 )
+// Each file imports the modules it uses, members included: without this, a member of a
+// type from a module that is only loaded indirectly would compile without its import.
+for target in package.targets where target.type == .regular || target.type == .executable {
+    target.swiftSettings = (target.swiftSettings ?? []) + [.enableUpcomingFeature("MemberImportVisibility")]
+}
+

@@ -1,4 +1,5 @@
 import FrostbyteCrypto
+import FrostbyteArchive
 import FoundationEssentials
 import Glibc
 

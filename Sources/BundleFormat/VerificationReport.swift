@@ -1,3 +1,4 @@
+import FrostbyteCrypto
 import FoundationEssentials
 import Glibc
 

@@ -1,5 +1,6 @@
 import FrostbyteCore
 import BundleFormat
+import Engine
 import FoundationEssentials
 import Glibc
 import Synchronization

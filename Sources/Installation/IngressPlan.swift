@@ -1,4 +1,5 @@
 import FrostbyteCrypto
+import BundleFormat
 import Stack
 import Engine
 import InstallationState

@@ -1,3 +1,4 @@
+import Engine
 import InstallationState
 import FoundationEssentials
 import Glibc

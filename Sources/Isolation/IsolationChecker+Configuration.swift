@@ -1,3 +1,4 @@
+import BundleFormat
 import Stack
 import Engine
 import FoundationEssentials

@@ -1,4 +1,6 @@
+import BundleFormat
 import Stack
+import Engine
 import FoundationEssentials
 import Glibc
 

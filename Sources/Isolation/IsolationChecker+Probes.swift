@@ -1,4 +1,5 @@
 import FrostbyteCore
+import BundleFormat
 import Engine
 import FoundationEssentials
 import Glibc

@@ -1,3 +1,4 @@
+import FrostbyteCrypto
 import FrostbyteArchive
 import BundleFormat
 import Builder

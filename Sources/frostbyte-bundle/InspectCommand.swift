@@ -1,4 +1,5 @@
 import FrostbyteCore
+import FrostbyteCrypto
 import BundleFormat
 import ArgumentParser
 import FoundationEssentials

@@ -1,4 +1,5 @@
 import FrostbyteCore
+import Engine
 import InstallationState
 import Isolation
 import Installation

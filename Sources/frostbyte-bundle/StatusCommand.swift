@@ -1,4 +1,6 @@
 import FrostbyteCore
+import Engine
+import InstallationState
 import Installation
 import ArgumentParser
 import FoundationEssentials
