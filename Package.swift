@@ -69,3 +69,14 @@ let package = Package(
     ],
     swiftLanguageModes: [.v6]
 )
+
+// The libFuzzer targets (docs/FUZZING.md) exist only when scripts/fuzz builds them
+// (FROSTBYTE_FUZZ=1, its own scratch path, -sanitize=fuzzer,address): plain
+// `swift build`, `swift test` and scripts/release-binary never see them.
+if Context.environment["FROSTBYTE_FUZZ"] == "1" {
+    package.products.append(.executable(name: "frostbyte-fuzz", targets: ["frostbyte-fuzz"]))
+    package.targets.append(.executableTarget(
+        name: "frostbyte-fuzz",
+        dependencies: ["FrostbyteCore", "BundleFormat", "Stack", "Isolation"],
+        path: "Fuzz/Sources/frostbyte-fuzz"))
+}
