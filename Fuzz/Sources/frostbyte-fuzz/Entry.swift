@@ -3,7 +3,8 @@ import Glibc
 
 // The libFuzzer entry point of frostbyte-fuzz (docs/FUZZING.md). One binary holds
 // every target; FROSTBYTE_FUZZ_TARGET picks the one this process runs, so one
-// instrumented build serves them all. scripts/fuzz sets it; run by hand:
+// instrumented build serves them all. scripts/fuzz sets it and the rest of the
+// environment (FROSTBYTE_FUZZ_SPEC, FROSTBYTE_FUZZ_TRUST, sanitizer options); by hand:
 //   FROSTBYTE_FUZZ_TARGET=dns .build-fuzz/debug/frostbyte-fuzz Fuzz/corpus/dns
 // FROSTBYTE_FUZZ_TARGET=list prints the targets (scripts/fuzz --list).
 // FROSTBYTE_FUZZ_MAKE_SEEDS=FOLDER writes the generated seed bundles of the verify

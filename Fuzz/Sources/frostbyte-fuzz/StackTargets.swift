@@ -9,28 +9,11 @@ enum StackTargets {
     /// name `../compose/demo.yaml`, `../out/models/...`, `../bundle-template`,
     /// `../migrations/demo`) resolve: specs are parsed as `<tree>/manifests/spec.yaml`.
     nonisolated(unsafe) static var tree = ""
-    /// The spec the compose target hardens against (manifests/demo.yaml's content).
+    /// The spec the compose target hardens against: manifests/demo.yaml, whose
+    /// path scripts/fuzz passes in FROSTBYTE_FUZZ_SPEC.
     nonisolated(unsafe) static var demoSpec: BundleSpec?
 
     static var specPath: String { tree + "/manifests/spec.yaml" }
-
-    static let demoSpecText = """
-        name: demo
-        version: 1.0.0
-        project: frostbyte-demo
-        compose: ../compose/demo.yaml
-        network:
-          name: demo-internal
-          subnet: 172.29.0.0/16
-        gateway:
-          service: gateway
-          ipv4_address: 172.29.0.10
-          port: 8080
-        images:
-          - ref: frostbyte-demo/postgres:1.0
-          - ref: frostbyte-demo/gateway:1.0
-
-        """
 
     static let demoCompose = """
         services:
@@ -59,7 +42,11 @@ enum StackTargets {
                 throw FuzzSetUpError("cannot write \(tree)/\(file)")
             }
         }
-        demoSpec = try BundleSpec.parse(Array(demoSpecText.utf8), specPath: specPath)
+        guard let demo = ProcessInfo.processInfo.environment["FROSTBYTE_FUZZ_SPEC"],
+              let text = FileManager.default.contents(atPath: demo) else {
+            throw FuzzSetUpError("set FROSTBYTE_FUZZ_SPEC to the repository's manifests/demo.yaml")
+        }
+        demoSpec = try BundleSpec.parse([UInt8](text), specPath: specPath)
     }
 
     /// A hardened document must be YAML the parser reads back.
