@@ -10,7 +10,7 @@ import Glibc
 // FROSTBYTE_FUZZ_MAKE_SEEDS=FOLDER writes the generated seed bundles of the verify
 // target there and exits instead (scripts/fuzz --seeds).
 
-/// The target this process feeds, chosen once in `LLVMFuzzerInitialize`.
+/// The target this process feeds, chosen once in `fuzzMain`.
 nonisolated(unsafe) private var selected: FuzzTarget?
 
 /// libFuzzer's driver (the part of its `main` that parses flags and runs the loop).
