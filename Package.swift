@@ -108,3 +108,13 @@ for target in package.targets where target.type == .regular || target.type == .e
     target.swiftSettings = (target.swiftSettings ?? []) + [.enableUpcomingFeature("MemberImportVisibility")]
 }
 
+// The libFuzzer targets (docs/FUZZING.md) exist only when scripts/fuzz builds them
+// (FROSTBYTE_FUZZ=1, its own scratch path, -sanitize=fuzzer,address): plain
+// `swift build`, `swift test` and scripts/release-binary never see them.
+if Context.environment["FROSTBYTE_FUZZ"] == "1" {
+    package.products.append(.executable(name: "frostbyte-fuzz", targets: ["frostbyte-fuzz"]))
+    package.targets.append(.executableTarget(
+        name: "frostbyte-fuzz",
+        dependencies: ["FrostbyteCore", "FrostbyteCrypto", "FrostbyteArchive", "BundleFormat", "Stack", "Isolation"],
+        path: "Fuzz/Sources/frostbyte-fuzz"))
+}

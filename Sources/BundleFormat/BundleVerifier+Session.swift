@@ -251,7 +251,7 @@ final class VerificationSession {
             case .missingField(let field):
                 problem(VerificationProblem(.manifestField, path: "MANIFEST.json", expected: field,
                                             actual: "absent", error.message))
-            case .notJSON:
+            case .notJSON, .sizeOutOfRange:
                 problem(VerificationProblem(.manifestInvalid, path: "MANIFEST.json", error.message))
             }
         } catch {

@@ -17,6 +17,24 @@ public struct Manifest: Codable, Sendable, Equatable {
     /// True for format v2 (OCI layout, blobs).
     public var isV2: Bool { format == Manifest.formatV2 }
 
+    /// The largest size a manifest may give a file, image, model or blob (16 TiB).
+    /// A MANIFEST.json is at most `BundleHead.manifestLimit` (16 MiB), so it names
+    /// fewer than 2^18 sizes, and any sum of them, even one counting a shared blob
+    /// once per image, stays below 2^62: no total a reader computes can overflow.
+    public static let maximumSize: Int64 = 1 << 44
+
+    /// Throws for the first size outside 0...`maximumSize` (decoding calls it).
+    func checkSizes() throws {
+        func check(_ value: Int64?, _ field: @autoclosure () -> String) throws {
+            guard let value, value < 0 || value > Self.maximumSize else { return }
+            throw ManifestError.sizeOutOfRange(field: field(), value: value)
+        }
+        for (index, file) in files.enumerated() { try check(file.size, "files[\(index)].size") }
+        for (index, image) in images.enumerated() { try check(image.size, "images[\(index)].size") }
+        for (index, model) in models.enumerated() { try check(model.size, "models[\(index)].size") }
+        for (index, blob) in (blobs ?? []).enumerated() { try check(blob.size, "blobs[\(index)].size") }
+    }
+
     /// What a bundle carries: a deployable stack, or data exported from one.
     public enum Kind: String, Codable, Sendable { case stack, export }
 
@@ -301,9 +319,13 @@ public enum ManifestError: UserFacingError, Equatable {
     case notJSON(detail: String)
     case missingField(String)
     case unknownFormat(String)
+    /// A size outside 0...`Manifest.maximumSize` (`field` as `files[3].size`).
+    case sizeOutOfRange(field: String, value: Int64)
 
     public var message: String {
         switch self {
+        case .sizeOutOfRange(let field, let value):
+            return "MANIFEST.json gives \(field) as \(value) bytes; a size must be 0 to \(Manifest.maximumSize) (16 TiB)"
         case .notJSON(let detail): return "MANIFEST.json is not a valid manifest: \(detail)"
         case .missingField(let field): return "MANIFEST.json lacks the required field '\(field)'"
         case .unknownFormat(let format):
@@ -340,8 +362,9 @@ public enum ManifestCoding {
            !Manifest.readableFormats.contains(format) {
             throw ManifestError.unknownFormat(format)
         }
+        let manifest: Manifest
         do {
-            return try JSONDecoder().decode(Manifest.self, from: data)
+            manifest = try JSONDecoder().decode(Manifest.self, from: data)
         } catch DecodingError.keyNotFound(let key, let context) {
             let path = (context.codingPath + [key]).map(\.stringValue).joined(separator: ".")
             throw ManifestError.missingField(path)
@@ -350,6 +373,8 @@ public enum ManifestCoding {
         } catch {
             throw ManifestError.notJSON(detail: "\(error)")
         }
+        try manifest.checkSizes()
+        return manifest
     }
 
     private static func describe(_ error: DecodingError) -> String {

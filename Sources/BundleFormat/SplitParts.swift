@@ -133,7 +133,11 @@ public struct SplitPartsIndex: Codable, Sendable, Equatable {
                 throw SplitIndexError.malformed(
                     path: path, detail: "part \(number) is \(part.size) bytes; every part but the last must be part_size (\(partSize)) bytes, the last at most that")
             }
-            total += part.size
+            let (sum, overflow) = total.addingReportingOverflow(part.size)
+            guard !overflow else {
+                throw SplitIndexError.malformed(path: path, detail: "its part sizes add up to more than \(Int64.max) bytes")
+            }
+            total = sum
         }
         guard total == size else {
             throw SplitIndexError.malformed(path: path, detail: "its parts add up to \(total) bytes, not the listed size \(size)")

@@ -208,7 +208,19 @@ extension DockerEngine {
         if failure == nil {
             do { try source.drain() } catch { failure = error }
         }
-        if failure != nil { child.signal(SIGTERM) }
+        if let failure {
+            // The consumer stopped early (say on a full disk): docker save may be
+            // blocked writing into the pipe nobody reads any more, and it catches
+            // SIGTERM, so wait(seconds:) kills it if need be. When it ended by our
+            // signal, the consumer's error is what went wrong; when it failed on its
+            // own (no such image), its message below is.
+            child.signal(SIGTERM)
+            let status = child.wait(seconds: 2)
+            if status == nil || status == 128 + SIGTERM {
+                progress.end()
+                throw failure
+            }
+        }
         let status = child.wait()
         progress.end()
         guard status == 0 else {
