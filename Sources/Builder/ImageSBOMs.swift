@@ -3,6 +3,7 @@ import BundleFormat
 import SBOM
 import FoundationEssentials
 import FrostbyteCrypto
+import FrostbyteArchive
 
 /// Scans every entry `ImageBlobExtractor` streams as a layer tar, in the same pass
 /// that hashes and stores it, and keeps each layer's `LayerScan` by the entry's

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 
 /// `build` into an output folder on a real filesystem that fills up (a 1 MiB tmpfs
 /// the test mounts): exit 3 with a sentence naming the file and "no space", nothing
@@ -9,26 +10,21 @@ import Testing
 @Suite("build: a full output filesystem", .serialized)
 struct BuildFullDiskTests {
     @Test("the output folder's filesystem fills while the image is staged: exit 3, nothing left, re-run completes",
-          .enabled(if: DockerTestSupport.enabled, "skipped: docker is not reachable (set CI=true to fail instead)"))
+          .requiresDockerAndTestImage)
     func fillsWhileStaging() throws {
-        guard DockerTestSupport.dockerAvailable else {
-            Issue.record("docker is not available but CI=true")
-            return
-        }
         guard geteuid() == 0 else {
             Issue.record("mounting the small filesystem needs root")
             return
         }
-        try DockerTestSupport.ensureTestImage()
-        let fixture = try BuildFixture(image: DockerTestSupport.image)
+        let fixture = try BuildFixture(image: Docker.testImage)
         defer { fixture.remove() }
-        let mount = try DockerTestSupport.run(["mount", "-t", "tmpfs", "-o", "size=1m,mode=0777", "fbtest-full", fixture.out])
+        let mount = try TestCommand.run(["mount", "-t", "tmpfs", "-o", "size=1m,mode=0777", "fbtest-full", fixture.out])
         try #require(mount.status == 0, "mount failed: \(mount.stderr)")
         var mounted = true
-        defer { if mounted { _ = try? DockerTestSupport.run(["umount", fixture.out]) } }
+        defer { if mounted { _ = try? TestCommand.run(["umount", fixture.out]) } }
 
         let started = Date()
-        let full = try DockerTestSupport.run([DockerTestSupport.binary, "build", fixture.spec, "-o", fixture.out],
+        let full = try TestCommand.run([FrostbyteBinary.path, "build", fixture.spec, "-o", fixture.out],
                                              timeout: 120)
         #expect(Date().timeIntervalSince(started) < 60, "a full disk must end the build promptly")
         #expect(full.status == 3, "stderr: \(full.stderr)")
@@ -40,9 +36,9 @@ struct BuildFullDiskTests {
         #expect(lines.filter { $0.hasPrefix("frostbyte-bundle: ") }.count == 1)
 
         // Control: space freed (the small filesystem gone), the same command builds.
-        #expect(try DockerTestSupport.run(["umount", fixture.out]).status == 0)
+        #expect(try TestCommand.run(["umount", fixture.out]).status == 0)
         mounted = false
-        let roomy = try DockerTestSupport.run([DockerTestSupport.binary, "build", fixture.spec, "-o", fixture.out])
+        let roomy = try TestCommand.run([FrostbyteBinary.path, "build", fixture.spec, "-o", fixture.out])
         #expect(roomy.status == 0, "stderr: \(roomy.stderr)")
         #expect(fixture.outputListing() == ["fbtest-1.2.3.tar.zst", "fbtest-1.2.3.tar.zst.sha256"])
     }
