@@ -171,6 +171,12 @@ public struct BundleBuilder: Sendable {
                 try writer.append(imageEntries)
             }
             hashed = inputs + imageEntries
+            if let key, let staged = layout {
+                let provenance = try provenanceEntries(spec: spec, hashed: hashed, images: staged.images, epoch: epoch,
+                                                       base: base?.record, key: key)
+                try writer.append(provenance)
+                hashed += provenance
+            }
         } else {
             images = try stageImages(spec, staging: stagingFolder)
             for image in images {
@@ -184,7 +190,7 @@ public struct BundleBuilder: Sendable {
             let entry = byPath[path]!
             return (entry.digest!, entry.size!)
         }
-        let manifest = Manifest(
+        var manifest = Manifest(
             kind: .stack, name: spec.name, version: spec.version, bundleId: "",
             createdAt: BuildInputs.iso8601(epoch), builder: request.builder,
             compose: Manifest.Compose(
@@ -213,6 +219,7 @@ public struct BundleBuilder: Sendable {
                 Manifest.ExportStep(name: $0.name, service: $0.service, command: $0.command)
             },
             files: [], format: request.format, blobs: layout?.blobs, base: base?.record)
+        if byPath[BuildProvenance.path] != nil { manifest.provenance = BuildProvenance.path }
 
         let result: BundleWriteResult
         if let pipeline {

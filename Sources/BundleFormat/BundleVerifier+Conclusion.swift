@@ -30,6 +30,7 @@ extension VerificationSession {
         checkReferences(manifest)
         checkImages(manifest)
         if let layout { checkLayout(manifest, layout: layout) }
+        if let layout { checkProvenance(manifest, layout: layout) }
         checkDelta(manifest)
         if imagesLeftToEngine > 0 {
             report.warnings.append("installed release: \(imagesLeftToEngine) entries under images/ are not in the folder; "

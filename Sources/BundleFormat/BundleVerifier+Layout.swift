@@ -29,6 +29,7 @@ final class LayoutState {
             if let manifestDigest = image.manifestDigest { wanted.insert(OCILayout.blobPath(manifestDigest)) }
             wanted.insert(OCILayout.blobPath(image.digest))
         }
+        if let provenance = manifest.provenance { wanted.insert(provenance) }
         self.wanted = wanted
     }
 

@@ -56,9 +56,10 @@ public struct BundleEntry: Sendable, Equatable {
 public enum BundleLayout {
     /// Written by the builder, never taken from inputs.
     public static let metaFiles = ["MANIFEST.json", "MANIFEST.json.sig", "SHA256SUMS"]
-    /// Folders written after everything else, in this order (`sbom/` last: `build`
-    /// writes the SBOMs from the image layers once they have streamed).
-    public static let trailingSections = ["models", "images", "sbom"]
+    /// Folders written after everything else, in this order (`sbom/` after `images/`:
+    /// `build` writes the SBOMs from the image layers once they have streamed; then
+    /// `provenance/`, which names the digest of every other file).
+    public static let trailingSections = ["models", "images", "sbom", "provenance"]
 
     /// True for `images/` and every path under it (v1 archives, the v2 layout): what an
     /// installed release leaves to the engine.

@@ -66,6 +66,9 @@ public struct Manifest: Codable, Sendable, Equatable {
     public var blobs: [Blob]?
     /// Format v2 delta bundles: the release whose files and blobs this one leaves out.
     public var base: Base?
+    /// Format v2, signed bundles (optional): the build provenance, `provenance/build.intoto.json`,
+    /// a file of `files[]` (docs/FORMAT.md, "Provenance"). Absent in bundles built before it existed.
+    public var provenance: String?
 
     public init(
         kind: Kind = .stack, name: String, version: String, bundleId: String, createdAt: String,
@@ -97,7 +100,7 @@ public struct Manifest: Codable, Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case format, kind, name, version, builder, compose, gateway, images, models, scripts
-        case migrations, exports, source, files, blobs, base
+        case migrations, exports, source, files, blobs, base, provenance
         case bundleId = "bundle_id"
         case createdAt = "created_at"
     }

@@ -56,6 +56,8 @@ public struct VerificationProblem: Error, Codable, Sendable, Equatable, CustomSt
         // Split media (build --split).
         case part                                       // a part of a split bundle: missing, other size, other bytes, extra
         case partsIndex = "parts-index"                 // the parts index disagrees with the bundle its parts make up
+        case provenance                                 // provenance/build.intoto.json: envelope, signature, statement, subject
+        case sbomRederived = "sbom-rederived"           // --rederive-sbom: a shipped SBOM differs from its layers'
         case partsSignature = "parts-signature"         // <index>.sig absent or not by a --trust key
     }
 

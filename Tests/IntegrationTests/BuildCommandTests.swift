@@ -80,9 +80,13 @@ struct BuildCommandTests {
         let names = listing.stdout.split(separator: "\n").map(String.init)
         #expect(Array(names.prefix(3)) == ["fbtest-1.2.3/MANIFEST.json", "fbtest-1.2.3/MANIFEST.json.sig", "fbtest-1.2.3/SHA256SUMS"])
         #expect(names.contains("fbtest-1.2.3/bin/frostbyte-bundle"))
-        // v2: the images, then the SBOMs build wrote from their layers; v1: the images last.
-        #expect(names.last?.hasPrefix(format == "v2" ? "fbtest-1.2.3/sbom/" : "fbtest-1.2.3/images/") == true)
-        #expect(names.last { !$0.hasPrefix("fbtest-1.2.3/sbom") }?.hasPrefix("fbtest-1.2.3/images/") == true)
+        // v2: the images, then the SBOMs build wrote from their layers, then (signed) the
+        // provenance naming them all; v1: the images last.
+        #expect(names.last?.hasPrefix(format == "v2" ? "fbtest-1.2.3/provenance/" : "fbtest-1.2.3/images/") == true)
+        #expect(names.last { !$0.hasPrefix("fbtest-1.2.3/provenance") }?.hasPrefix(
+            format == "v2" ? "fbtest-1.2.3/sbom/" : "fbtest-1.2.3/images/") == true)
+        #expect(names.last { !$0.hasPrefix("fbtest-1.2.3/sbom") && !$0.hasPrefix("fbtest-1.2.3/provenance") }?
+            .hasPrefix("fbtest-1.2.3/images/") == true)
 
         let extract = fixture.folder + "/x"
         try FileManager.default.createDirectory(atPath: extract, withIntermediateDirectories: true)
