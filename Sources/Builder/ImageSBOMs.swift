@@ -42,13 +42,18 @@ enum ImageSBOMs {
     /// The SBOM entry of `image` from the scans of its layers.
     static func entry(for image: Manifest.Image, scans: [String: LayerScan], timestamp: String,
                       builder: Manifest.Builder) throws -> BundleEntry {
-        let layers = (image.layers ?? []).map { (diffID: $0, scan: scans[$0]) }
-        let catalogue = ImageCatalogue(layers: layers)
-        let data = try CycloneDXWriter.document(
-            catalogue,
-            image: .init(reference: image.name, manifestDigest: image.manifestDigest ?? "", configDigest: image.digest),
-            timestamp: timestamp, tool: (builder.name, builder.version))
+        let data = try document(for: image, scans: scans, timestamp: timestamp, builder: builder)
         return BundleEntry(path: path(image.name), source: .data(data), mode: .file,
                            digest: SHA256Hasher.hash(data), size: Int64(data.count))
+    }
+
+    /// The SBOM bytes of `image` from the scans of its layers (keyed by diff ID).
+    static func document(for image: Manifest.Image, scans: [String: LayerScan], timestamp: String,
+                         builder: Manifest.Builder) throws -> Data {
+        let layers = (image.layers ?? []).map { (diffID: $0, scan: scans[$0]) }
+        return try CycloneDXWriter.document(
+            ImageCatalogue(layers: layers),
+            image: .init(reference: image.name, manifestDigest: image.manifestDigest ?? "", configDigest: image.digest),
+            timestamp: timestamp, tool: (builder.name, builder.version))
     }
 }

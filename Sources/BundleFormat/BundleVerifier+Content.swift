@@ -26,6 +26,8 @@ final class EntryContentStream: ArchiveByteSource {
     private(set) var byteCount: Int64 = 0
     private(set) var readError: Error?
     private(set) var writeError: Error?
+    /// Given every chunk as it passes (after hashing), when set.
+    var onChunk: ((UnsafeRawBufferPointer) -> Void)?
     private var ended = false
 
     init(_ supplier: ChunkSupplier, writer: ExtractedFileWriter?, collectLimit: Int = 0) {
@@ -50,6 +52,7 @@ final class EntryContentStream: ArchiveByteSource {
         }
         hasher.update(chunk)
         byteCount += Int64(chunk.count)
+        onChunk?(chunk)
         if let writer {
             do { try writer.write(chunk) } catch {
                 writeError = error

@@ -19,7 +19,8 @@ extension BundleVerifier {
     ///   and no SHA256SUMS; `FileReadError` when a file cannot be read.
     public static func verify(directoryAt path: String, trust: [TrustedKey] = [], base: BundleBaseManifest? = nil,
                               installedRelease: Bool = false,
-                              progress: ProgressReporter = SilentProgress()) throws -> VerificationReport {
+                              progress: ProgressReporter = SilentProgress(),
+                              observer: VerificationObserver? = nil) throws -> VerificationReport {
         let root = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         guard root >= 0 else {
             if errno == ENOENT { throw BundleInputError.notFound(path: path) }
@@ -30,6 +31,7 @@ extension BundleVerifier {
                                           trust: trust, extractor: nil, isArchive: false)
         session.base = base
         session.imagesInEngine = installedRelease
+        session.observer = observer
         let walker = DirectoryWalker(session: session, base: path, progress: progress)
         progress.begin("verify", totalBytes: nil)
         defer { progress.end() }

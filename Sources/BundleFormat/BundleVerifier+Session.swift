@@ -26,6 +26,8 @@ final class VerificationSession {
     /// Told about each image archive as soon as it is verified and extracted
     /// (`VerifiedImage`), on the verifying thread; nil when nobody asks.
     var onVerifiedImage: ((VerifiedImage) -> Void)?
+    /// Sees the listed files as they stream (`VerificationObserver`); nil when nobody asks.
+    var observer: VerificationObserver?
     /// Archives carry a root folder and strict modes; extracted folders do not.
     let isArchive: Bool
 
@@ -189,6 +191,9 @@ final class VerificationSession {
             ? layout?.collectLimit(path: path, size: header.size) ?? 0 : 0
         let content = EntryContentStream(data, writer: writer,
                                          collectLimit: isMeta ? Self.metaLimit : documentLimit)
+        let watched = !isMeta && acceptable && recordable && header.kind == .regular
+            && observer?.entryBegins(path: path, size: header.size) == true
+        if watched, let observer { content.onChunk = { observer.entryData($0) } }
         var inspection: Result<ImageArchiveSummary, ImageArchiveProblem>?
         if acceptable, header.kind == .regular, imagesByFile[path] != nil {
             inspection = ImageArchiveInspector.inspect(content)
@@ -198,6 +203,7 @@ final class VerificationSession {
         if let error = content.writeError { throw error }
         report.bytesHashed += size
         guard isComplete(), recordable else { return }
+        if watched { observer?.entryEnds(path: path, digest: digest.prefixed) }
         if header.kind == .regular || header.kind == .directory {
             observed[path] = ObservedEntry(isDirectory: header.kind == .directory, size: size,
                                            digest: header.kind == .regular ? digest : nil,
@@ -233,6 +239,7 @@ final class VerificationSession {
             let decoded = try ManifestCoding.decodeManifest(data)
             manifest = decoded
             report.manifest = decoded
+            observer?.manifestAccepted(decoded)
             report.name = decoded.name
             report.version = decoded.version
             report.bundleId = decoded.bundleId

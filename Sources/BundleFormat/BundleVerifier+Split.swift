@@ -21,7 +21,8 @@ extension BundleVerifier {
     /// - Throws: `SplitIndexError` (not a usable index, exit 2), `BundleInputError`,
     ///   `ExtractionError`; part problems are reported, not thrown.
     static func verify(partsAt indexPath: String, trust: [TrustedKey], base: BundleBaseManifest?, extractTo staging: String?,
-                       progress: ProgressReporter, onVerifiedImage: ((VerifiedImage) -> Void)?) throws -> VerificationReport {
+                       progress: ProgressReporter, observer: VerificationObserver? = nil,
+                       onVerifiedImage: ((VerifiedImage) -> Void)?) throws -> VerificationReport {
         let set = try SplitPartsSet(indexPath: indexPath)
         let (problems, summary) = set.preflight(trust: trust)
         var initial = VerificationReport(source: indexPath, sourceKind: .archive)
@@ -36,6 +37,7 @@ extension BundleVerifier {
 
         let session = VerificationSession(report: initial, trust: trust, extractor: extractor, isArchive: true)
         session.onVerifiedImage = onVerifiedImage
+        session.observer = observer
         session.base = base
         let parts = SplitPartsReader(set: set) { progress.advance(by: $0) }
         progress.begin("verify", totalBytes: set.index.size)

@@ -66,17 +66,20 @@ public enum BundleVerifier {
     /// - Throws: `BundleInputError`, `ArchiveReadError.unrecognizedFormat` (not a
     ///   bundle, exit 2), `FileReadError`; a bundle that fails checks is a report
     ///   with problems, not an error.
+    /// `observer` sees the files as they stream (`VerificationObserver`).
     public static func verify(path: String, trust: [TrustedKey] = [], base: BundleBaseManifest? = nil,
-                              progress: ProgressReporter = SilentProgress()) throws -> VerificationReport {
+                              progress: ProgressReporter = SilentProgress(),
+                              observer: VerificationObserver? = nil) throws -> VerificationReport {
         var info = stat()
         guard stat(path, &info) == 0 else {
             if errno == ENOENT || errno == ENOTDIR { throw BundleInputError.notFound(path: path) }
             throw FileReadError.cannotOpen(path: path, reason: String(cString: strerror(errno)))
         }
         if info.st_mode & S_IFMT == S_IFDIR {
-            return try verify(directoryAt: path, trust: trust, base: base, progress: progress)
+            return try verify(directoryAt: path, trust: trust, base: base, progress: progress, observer: observer)
         }
-        return try verify(archiveAt: path, trust: trust, base: base, extractTo: nil, progress: progress)
+        return try verify(archiveAt: path, trust: trust, base: base, extractTo: nil, progress: progress,
+                          observer: observer)
     }
 
     /// Verifies the archive at `path` in one pass and, with `extractTo`, writes its
@@ -97,10 +100,11 @@ public enum BundleVerifier {
     public static func verify(archiveAt path: String, trust: [TrustedKey] = [], base: BundleBaseManifest? = nil,
                               extractTo staging: String? = nil,
                               progress: ProgressReporter = SilentProgress(),
+                              observer: VerificationObserver? = nil,
                               onVerifiedImage: ((VerifiedImage) -> Void)? = nil) throws -> VerificationReport {
         if SplitPartsIndex.isIndexPath(path) {
             return try verify(partsAt: path, trust: trust, base: base, extractTo: staging, progress: progress,
-                              onVerifiedImage: onVerifiedImage)
+                              observer: observer, onVerifiedImage: onVerifiedImage)
         }
         let size = try archiveSize(path)
         let sidecarPath = path + ".sha256"
@@ -112,6 +116,7 @@ public enum BundleVerifier {
         let session = VerificationSession(report: VerificationReport(source: path, sourceKind: .archive),
                                           trust: trust, extractor: extractor, isArchive: true)
         session.onVerifiedImage = onVerifiedImage
+        session.observer = observer
         session.base = base
         let hint = splitHint(path)
         if let hint { session.report.warnings.append(hint) }

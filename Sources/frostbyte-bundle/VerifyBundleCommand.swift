@@ -1,5 +1,6 @@
 import FrostbyteCore
 import BundleFormat
+import Builder
 import ArgumentParser
 import FoundationEssentials
 import Glibc
@@ -22,6 +23,9 @@ extension FrostbyteBundle {
                 A split bundle (build --split) is verified from its OUT.parts.json across its \
                 parts, each part checked against the index before the next is read; with \
                 --trust the index must be signed too (OUT.parts.json.sig). \
+                A signed v2 bundle's provenance (provenance/build.intoto.json) is checked \
+                against the same --trust keys. --rederive-sbom writes every image's SBOM \
+                again from its layers as they stream and compares it with the shipped one. \
                 Exit status: 0 verified, 1 verification failed, 2 not a bundle or bad usage.
                 """)
 
@@ -44,6 +48,9 @@ extension FrostbyteBundle {
         @Flag(help: "Print one JSON report on stdout (schema in docs/FORMAT.md).")
         var json = false
 
+        @Flag(help: "Write every image's SBOM again from its layer blobs (in the same pass) and compare it byte for byte with the shipped sbom/ file; a difference is an sbom-rederived problem.")
+        var rederiveSbom = false
+
         func run() async throws {
             try await runReportingErrors {
                 guard let bundle else {
@@ -52,21 +59,32 @@ extension FrostbyteBundle {
                 let keys = try trust.map { try TrustedKey(contentsOf: $0) }
                 let baseManifest = try base.map { try BundleBaseManifest.load(path: $0) }
                 let progress: ProgressReporter = (!json && Console.stderrIsTTY) ? TerminalProgress() : SilentProgress()
-                let report: VerificationReport
+                var report: VerificationReport
+                let rederivation = rederiveSbom ? SBOMRederivation() : nil
                 if installed {
                     var info = stat()
                     guard stat(bundle, &info) == 0, info.st_mode & S_IFMT == S_IFDIR else {
                         throw ValidationError("--installed takes an installed release folder, and \(bundle) is not a folder")
                     }
                     report = try BundleVerifier.verify(directoryAt: bundle, trust: keys, base: baseManifest,
-                                                       installedRelease: true, progress: progress)
+                                                       installedRelease: true, progress: progress, observer: rederivation)
                 } else {
-                    report = try BundleVerifier.verify(path: bundle, trust: keys, base: baseManifest, progress: progress)
+                    report = try BundleVerifier.verify(path: bundle, trust: keys, base: baseManifest, progress: progress,
+                                                       observer: rederivation)
+                }
+                let outcome = rederivation?.conclude()
+                if let outcome {
+                    report.problems += outcome.problems
+                    report.warnings += outcome.warnings
                 }
                 if json {
                     try Console.json(report)
                 } else {
                     printHuman(report)
+                    if let outcome, outcome.identical > 0 {
+                        Console.out("sbom: \(outcome.identical) SBOM\(outcome.identical == 1 ? "" : "s") written again from "
+                                    + "the layers, byte-identical to the shipped ones")
+                    }
                 }
                 if !report.verified { throw ExitCode(ExitStatus.checkFailed.rawValue) }
             }
