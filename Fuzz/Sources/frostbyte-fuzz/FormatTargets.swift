@@ -1,5 +1,6 @@
 import FrostbyteCore
 import BundleFormat
+import FrostbyteArchive
 import FoundationEssentials
 
 /// JSON in: MANIFEST.json, SHA256SUMS, `.parts.json`, the OCI layout documents and

@@ -1,5 +1,7 @@
 import FrostbyteCore
 import BundleFormat
+import FrostbyteArchive
+import FrostbyteCrypto
 import FoundationEssentials
 import Glibc
 
@@ -30,7 +32,7 @@ enum SeedBundles {
         let config = blob(configData, OCILayout.configMediaType)
         let manifestBlob = blob(try OCILayout.manifestData(config: config.descriptor, layers: [shared.descriptor, own.descriptor]),
                                 OCILayout.manifestMediaType)
-        let index = try OCILayout.indexData([("docker.io/frostbyte-demo/app:1.0", "1.0", manifestBlob.descriptor)])
+        let index = try OCILayout.indexData([("docker.io/frostbyte-demo/app:1.0", manifestBlob.descriptor)])
         var entries = [
             BundleEntry(path: "docker-compose.yml", source: .data(compose)),
             BundleEntry(path: OCILayout.layoutPath, source: .data(OCILayout.layoutFile)),
@@ -131,7 +133,7 @@ enum SeedBundles {
         let layerBlob = blob(layer, OCILayout.layerMediaType)
         let manifest = blob(try OCILayout.manifestData(config: config.descriptor, layers: [layerBlob.descriptor]),
                             OCILayout.manifestMediaType)
-        let index = try OCILayout.indexData([("docker.io/frostbyte-demo/app:1.0", "1.0", manifest.descriptor)])
+        let index = try OCILayout.indexData([("docker.io/frostbyte-demo/app:1.0", manifest.descriptor)])
         let hex = { (blob: Blob) in String(blob.digest.dropFirst(7)) }
         return try tar([("blobs/sha256/\(hex(config))", config.data), ("blobs/sha256/\(hex(layerBlob))", layer),
                         ("blobs/sha256/\(hex(manifest))", manifest.data), ("index.json", index),
