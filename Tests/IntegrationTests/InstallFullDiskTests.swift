@@ -19,7 +19,7 @@ struct InstallFullDiskTests {
         let project = InstallHarness.project("diskv")
         let mount = InstallHarness.prefix("diskv")
         let prefix = mount + "/prefix"
-        let small = try SmallFilesystem(at: mount, megabytes: 256)
+        let small = try SmallFilesystem(at: mount, megabytes: 400)
         defer { InstallHarness.cleanup(project: project, prefix: prefix); small.unmount() }
         let bundle = try InstallHarness.v1(suite: "disk")
         let subnet = try DockerTestSupport.freeSubnet(in: "10.214")
@@ -46,7 +46,7 @@ struct InstallFullDiskTests {
         let project = InstallHarness.project("disku")
         let mount = InstallHarness.prefix("disku")
         let prefix = mount + "/prefix"
-        let small = try SmallFilesystem(at: mount, megabytes: 256)
+        let small = try SmallFilesystem(at: mount, megabytes: 400)
         defer { InstallHarness.cleanup(project: project, prefix: prefix); small.unmount() }
         let v1 = try InstallHarness.v1(suite: "disk")
         let v11 = try InstallHarness.bundle("v1.1") { DemoBundle(version: "1.1.0") }
@@ -85,7 +85,7 @@ struct InstallFullDiskTests {
         // (c) After the new stack is up (isolation evidence, journal, switch): 2.0.0
         // runs and is healthy when the filesystem fills; the upgrade is rolled back.
         small.fill(leaving: try Self.preflightNeed(v2) + (2 << 20))
-        small.fill(when: { Self.journalRecords("healthy", prefix: prefix) })
+        small.fill(when: { Self.journalRecords("healthy", of: "demo-2.0.0", prefix: prefix) })
         let late = try install(v2, prefix: prefix, project: project, subnet: subnet)
         #expect(small.stopWatching(), "the filesystem was never filled: 2.0.0 never became healthy")
         try Self.expectFullDiskSentence(late, mount: mount)
@@ -126,9 +126,11 @@ struct InstallFullDiskTests {
             .contains { $0.hasPrefix(".staging-") }
     }
 
-    static func journalRecords(_ step: String, prefix: String) -> Bool {
+    /// True when the journal is `release`'s install and records `step` done.
+    static func journalRecords(_ step: String, of release: String, prefix: String) -> Bool {
         guard let data = FileManager.default.contents(atPath: prefix + "/state/journal.json"),
               let journal = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+              (journal["bundle_id"] as? String)?.hasPrefix(release + "-") == true,
               let completed = journal["completed"] as? [String: Any] else { return false }
         return completed[step] != nil
     }

@@ -60,6 +60,7 @@ public final class SmallFilesystem: @unchecked Sendable {
     /// every millisecond until `stopWatching()` or `timeout` seconds.
     public func fill(when condition: @escaping @Sendable () -> Bool, timeout: Double = 900) {
         let deadline = Date().addingTimeInterval(timeout)
+        lock.withLock { watchDone = false; watchFired = false }
         let thread = Thread { [self] in
             while lock.withLock({ !watchDone }) && Date() < deadline {
                 if condition() {
