@@ -85,9 +85,10 @@ public enum FullDisk {
         return current
     }
 
-    /// `bytes` as "23.3 MB" (decimal megabytes, one digit).
+    /// `bytes` as "23.3 MB" (decimal megabytes, one digit), below 1 MB as "4.5 kB".
     public static func megabytes(_ bytes: Int64) -> String {
-        TextFormat.fixed(Double(bytes) / 1_000_000, digits: 1) + " MB"
+        if bytes < 1_000_000 { return TextFormat.fixed(Double(bytes) / 1_000, digits: 1) + " kB" }
+        return TextFormat.fixed(Double(bytes) / 1_000_000, digits: 1) + " MB"
     }
 
     private static func existingAncestor(of path: String) -> String {

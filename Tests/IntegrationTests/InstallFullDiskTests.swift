@@ -160,9 +160,10 @@ struct InstallFullDiskTests {
         let errors = output.stderr.split(separator: "\n").filter { $0.hasPrefix("frostbyte-bundle: ") }
         #expect(errors.count == 1, "\(output.stderr)")
         let sentence = String(errors.first ?? "")
+        print("full disk: \(sentence)")
         #expect(sentence.contains("the filesystem mounted at \(mount) is full"), "\(sentence)")
         #expect(sentence.contains("No space left on device"), "\(sentence)")
-        #expect(sentence.range(of: #"the release demo-[0-9.]+-[0-9a-f]+ needs [0-9.]+ MB there and [0-9.]+ MB is free"#,
+        #expect(sentence.range(of: #"the release demo-[0-9.]+-[0-9a-f]+ needs [0-9.]+ [kM]B there and [0-9.]+ [kM]B is free"#,
                                 options: .regularExpression) != nil, "\(sentence)")
     }
 
