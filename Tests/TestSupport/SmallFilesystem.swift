@@ -16,6 +16,7 @@ public final class SmallFilesystem: @unchecked Sendable {
     private var watcher: Thread?
     private var watchDone = false
     private var watchFired = false
+    private let finished = DispatchSemaphore(value: 0)
 
     /// Mounts a fresh tmpfs of `megabytes` MiB on `path` (created when missing, and
     /// then removed again by `unmount()`).
@@ -64,21 +65,25 @@ public final class SmallFilesystem: @unchecked Sendable {
         let thread = Thread { [self] in
             while lock.withLock({ !watchDone }) && Date() < deadline {
                 if condition() {
-                    fill()
                     lock.withLock { watchFired = true }
-                    return
+                    fill()
+                    break
                 }
                 usleep(1000)
             }
+            finished.signal()
         }
         watcher = thread
         thread.start()
     }
 
-    /// Stops the watcher of `fill(when:)`; true when it filled the filesystem.
+    /// Stops the watcher of `fill(when:)` and waits for it (a fill under way ends
+    /// first); true when the condition held and it filled the filesystem.
     @discardableResult
     public func stopWatching() -> Bool {
-        lock.withLock { watchDone = true; return watchFired }
+        lock.withLock { watchDone = true }
+        if watcher != nil { finished.wait(); watcher = nil }
+        return lock.withLock { watchFired }
     }
 
     /// Removes every filler file: the space is free again.
