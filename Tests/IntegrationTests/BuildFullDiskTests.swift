@@ -3,7 +3,7 @@ import Testing
 import TestSupport
 
 /// `build` into an output folder on a real filesystem that fills up (a 1 MiB tmpfs
-/// the test mounts): exit 3 with a sentence naming the file and "no space", nothing
+/// the test mounts): exit 3 with the full-disk sentence naming the filesystem, nothing
 /// left behind, and the same build completes once there is room. Before the fix the
 /// build hung for good: the image stager stopped reading `docker save`'s pipe on
 /// ENOSPC and waited for docker save, which was blocked writing into that pipe.
@@ -26,6 +26,7 @@ struct BuildFullDiskTests {
         #expect(lines.last?.hasPrefix("frostbyte-bundle: ") == true)
         #expect(full.stderr.contains("No space left on device"), "\(full.stderr)")
         #expect(full.stderr.contains(fixture.out), "the message names the path: \(full.stderr)")
+        FullDiskSentence.expect(full, mount: fixture.out, option: "-o")
         #expect(fixture.outputListing() == [], "nothing left in the output folder")
         #expect(lines.filter { $0.hasPrefix("frostbyte-bundle: ") }.count == 1)
 

@@ -29,7 +29,7 @@ struct ExportFullDiskTests {
         // Full from the start: the first step's spool hits ENOSPC.
         small.fill()
         let spooling = try export()
-        Self.expectFullDiskSentence(spooling, mount: out)
+        FullDiskSentence.expect(spooling, mount: out, option: "-o")
         #expect(small.listing() == [], "nothing may be left in the output folder")
 
         // Control: space freed, the same command writes the export.
@@ -48,7 +48,7 @@ struct ExportFullDiskTests {
         let spoolPages = spools.reduce(Int64(0)) { $0 + ($1 + 4095) / 4096 * 4096 }
         small.fill(leaving: spoolPages + 4096)
         let writing = try export()
-        Self.expectFullDiskSentence(writing, mount: out)
+        FullDiskSentence.expect(writing, mount: out, option: "-o")
         #expect(writing.stderr.contains("the export needs"), "\(writing.stderr)")
         #expect(small.listing() == [], "nothing may be left in the output folder")
 
@@ -56,17 +56,5 @@ struct ExportFullDiskTests {
         let again = try export()
         #expect(again.status == 0, "export after freeing space: \(again.stderr)")
         #expect(small.listing() == ["export.tar.zst", "export.tar.zst.sha256"])
-    }
-
-    static func expectFullDiskSentence(_ output: CommandOutput, mount: String) {
-        #expect(output.status == 3, "\(output.stderr)")
-        let errors = output.stderr.split(separator: "\n").filter { $0.hasPrefix("frostbyte-bundle: ") }
-        #expect(errors.count == 1, "\(output.stderr)")
-        let sentence = String(errors.first ?? "")
-        print("full disk: \(sentence)")
-        #expect(sentence.contains("the filesystem mounted at \(mount) is full"), "\(sentence)")
-        #expect(sentence.contains("No space left on device"), "\(sentence)")
-        #expect(sentence.range(of: #"[0-9.]+ [kM]B is free"#, options: .regularExpression) != nil, "\(sentence)")
-        #expect(sentence.contains("or choose another -o"), "\(sentence)")
     }
 }

@@ -16,13 +16,10 @@ import Testing
 struct InstallFullDiskTests {
     @Test("fills during verification of a first install: exit 3, nothing installed, nothing left; re-run completes")
     func fillsDuringVerification() throws {
-        let project = InstallHarness.project("diskv")
-        let mount = InstallHarness.prefix("diskv")
-        let prefix = mount + "/prefix"
-        let small = try SmallFilesystem(at: mount, megabytes: 400)
-        defer { InstallHarness.cleanup(project: project, prefix: prefix); small.unmount() }
+        let disk = try SmallPrefix("diskv")
+        defer { disk.tearDown() }
+        let (small, mount, prefix, project, subnet) = (disk.small, disk.mount, disk.prefix, disk.project, disk.subnet)
         let bundle = try InstallHarness.v1(suite: "disk")
-        let subnet = try DockerTestSupport.freeSubnet(in: "10.214")
 
         small.fill(leaving: try Self.preflightNeed(bundle) + (2 << 20))
         small.fill(when: { Self.stagingExists(prefix) })
@@ -43,15 +40,12 @@ struct InstallFullDiskTests {
 
     @Test("an upgrade that fills during the release copy, then after the new stack is up: 1.0.0 stays current and healthy; re-runs complete")
     func upgradeFillsDuringCopyAndSwitch() throws {
-        let project = InstallHarness.project("disku")
-        let mount = InstallHarness.prefix("disku")
-        let prefix = mount + "/prefix"
-        let small = try SmallFilesystem(at: mount, megabytes: 400)
-        defer { InstallHarness.cleanup(project: project, prefix: prefix); small.unmount() }
+        let disk = try SmallPrefix("disku")
+        defer { disk.tearDown() }
+        let (small, mount, prefix, project, subnet) = (disk.small, disk.mount, disk.prefix, disk.project, disk.subnet)
         let v1 = try InstallHarness.v1(suite: "disk")
         let v11 = try InstallHarness.bundle("v1.1") { DemoBundle(version: "1.1.0") }
         let v2 = try InstallHarness.v2()
-        let subnet = try DockerTestSupport.freeSubnet(in: "10.214")
         let gateway = subnet.replacingOccurrences(of: ".0/24", with: ".10")
 
         // 1.0.0 on the roomy filesystem.
@@ -153,16 +147,9 @@ struct InstallFullDiskTests {
             .split(separator: "\n").count
     }
 
-    /// Exit 3, exactly one error line: the mount point, "No space left on device",
-    /// the release's size and what is free.
+    /// The full-disk sentence, naming the release, its size and what is free.
     static func expectFullDiskSentence(_ output: CommandOutput, mount: String) throws {
-        #expect(output.status == 3, "\(output.stderr)")
-        let errors = output.stderr.split(separator: "\n").filter { $0.hasPrefix("frostbyte-bundle: ") }
-        #expect(errors.count == 1, "\(output.stderr)")
-        let sentence = String(errors.first ?? "")
-        print("full disk: \(sentence)")
-        #expect(sentence.contains("the filesystem mounted at \(mount) is full"), "\(sentence)")
-        #expect(sentence.contains("No space left on device"), "\(sentence)")
+        let sentence = FullDiskSentence.expect(output, mount: mount, option: "--prefix")
         #expect(sentence.range(of: #"the release demo-[0-9.]+-[0-9a-f]+ needs [0-9.]+ [kM]B there and [0-9.]+ [kM]B is free"#,
                                 options: .regularExpression) != nil, "\(sentence)")
     }
@@ -175,5 +162,28 @@ struct InstallFullDiskTests {
         #expect(status.stdout.contains(bundleId), "\(status.stdout)")
         let health = try TestCommand.run(["curl", "-s", "-m", "5", "http://\(gateway):8080/health"])
         #expect(health.status == 0 && health.stdout.contains("ok"), "gateway: \(health.stdout) \(health.stderr)")
+    }
+}
+
+/// A prefix (`<mount>/prefix`) on its own 400 MiB tmpfs (the demo release is 285 MB
+/// while its images are in it), a project name and a free subnet of this run.
+struct SmallPrefix {
+    let small: SmallFilesystem
+    let mount: String
+    var prefix: String { mount + "/prefix" }
+    let project: String
+    let subnet: String
+
+    init(_ tag: String) throws {
+        project = InstallHarness.project(tag)
+        mount = InstallHarness.prefix(tag)
+        subnet = try DockerTestSupport.freeSubnet(in: "10.214")
+        small = try SmallFilesystem(at: mount, megabytes: 400)
+    }
+
+    /// Uninstalls the project, then unmounts the filesystem.
+    func tearDown() {
+        InstallHarness.cleanup(project: project, prefix: prefix)
+        small.unmount()
     }
 }
