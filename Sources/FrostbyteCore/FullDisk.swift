@@ -50,13 +50,13 @@ public enum FullDisk {
 
     /// `error` unchanged unless it reports a full filesystem; then a `FullDiskError`
     /// for the fullest of `folders` (the filesystems the work writes to), naming
-    /// `what` needs `neededBytes` there.
+    /// `what` needs `neededBytes` there. `failure` replaces the error's own text.
     public static func explain(_ error: Error, folders: [String], what: String, neededBytes: Int64?,
-                               state: String = "", option: String) -> Error {
+                               state: String = "", option: String, failure: String? = nil) -> Error {
         guard isNoSpace(error) else { return error }
         let spaces = folders.compactMap { folder in freeBytes(at: folder).map { (folder, $0) } }
         guard let fullest = spaces.min(by: { $0.1 < $1.1 }) else { return error }
-        let failure = (error as? UserFacingError)?.message ?? "\(error)"
+        let failure = failure ?? (error as? UserFacingError)?.message ?? "\(error)"
         return FullDiskError(mountPoint: mountPoint(of: fullest.0), what: what, neededBytes: neededBytes,
                              freeBytes: fullest.1, failure: failure, state: state, option: option)
     }

@@ -18,11 +18,14 @@ extension Installer {
     func explainFullDisk(_ error: Error) -> Error {
         var state = ReleaseSwitcher.currentBundleId(layout).map { "\($0) is still current" }
             ?? "nothing is installed under \(layout.prefix) yet"
-        if case InstallError.rolledBack(_, let restored)? = error as? InstallError {
+        var failure: String?
+        if case InstallError.rolledBack(let reason, let restored)? = error as? InstallError {
             state = "the upgrade was rolled back and \(restored) is current and running again"
+            failure = reason
         }
         let what = spaceNeeded.map { "the release \($0.bundleId)" } ?? "the install"
         return FullDisk.explain(error, folders: [layout.prefix] + (spaceNeeded.map { [$0.dockerRootDir] } ?? []),
-                                what: what, neededBytes: spaceNeeded?.prefixBytes, state: state, option: "--prefix")
+                                what: what, neededBytes: spaceNeeded?.prefixBytes, state: state, option: "--prefix",
+                                failure: failure)
     }
 }

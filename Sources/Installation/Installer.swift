@@ -12,7 +12,8 @@ import Glibc
 /// folder's `images/` (the engine is the image store) → secrets → compose up → health →
 /// migrations → isolation → switch `current` and write the receipt. `current` only ever points at a
 /// release that passed every step; an upgrade that fails health, migrations or
-/// isolation brings the previous release back up and reports why.
+/// isolation, or whose switch fails (a full disk), brings the previous release back up
+/// and reports why; a full filesystem is reported as `FullDiskError` (`explainFullDisk`).
 public final class Installer {
     let request: InstallRequest
     let unpacker: BundleUnpacker
