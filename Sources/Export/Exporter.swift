@@ -73,6 +73,18 @@ public struct Exporter: Sendable {
     /// - Throws: `ExportError` (bad installation, failed step, disk full), `BundleWriteError`,
     ///   `ArchiveWriteError`, `CommandError` (no docker).
     public func run() throws -> ExportSummary {
+        var spooledBytes: Int64?
+        do {
+            return try runSteps(spooledBytes: &spooledBytes)
+        } catch {
+            // The spools plus at most as much again for the bundle written from them.
+            throw FullDisk.explain(error, folders: [request.output], what: "the export",
+                                   neededBytes: spooledBytes.map { 2 * $0 }, option: "-o")
+        }
+    }
+
+    /// The export itself; `spooledBytes` is set once every step is spooled.
+    private func runSteps(spooledBytes: inout Int64?) throws -> ExportSummary {
         // The export holds tenant data: OUT, its sidecar and the spools are created
         // readable by the owner only (0600), whatever the caller's umask.
         let previousMask = umask(0o077)
@@ -94,6 +106,7 @@ public struct Exporter: Sendable {
             spooled.append(result)
         }
 
+        spooledBytes = spooled.reduce(Int64(0)) { $0 + $1.size }
         let source = Manifest.ExportSource(
             bundleId: target.manifest.bundleId, project: target.receipt.project, host: Self.hostName(),
             steps: spooled.map {

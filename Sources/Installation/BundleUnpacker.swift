@@ -81,8 +81,9 @@ public struct VerifierUnpacker: BundleUnpacker {
             try FileManager.default.copyItem(atPath: bundlePath, toPath: stagingPath)
         } catch {
             try? FileManager.default.removeItem(atPath: stagingPath)
+            let full = (error as? CocoaError)?.code == .fileWriteOutOfSpace
             throw InstallError.filesystem(operation: "copy the bundle folder to", path: stagingPath,
-                                          reason: "\(error); check free space")
+                                          reason: full ? String(cString: strerror(ENOSPC)) : "\(error); check free space")
         }
         let report = try BundleVerifier.verify(directoryAt: stagingPath, trust: trust, progress: progress)
         if !report.verified { try? FileManager.default.removeItem(atPath: stagingPath) }

@@ -12,7 +12,8 @@ import Glibc
 /// folder's `images/` (the engine is the image store) → secrets → compose up → health →
 /// migrations → isolation → switch `current` and write the receipt. `current` only ever points at a
 /// release that passed every step; an upgrade that fails health, migrations or
-/// isolation brings the previous release back up and reports why.
+/// isolation, or whose switch fails (a full disk), brings the previous release back up
+/// and reports why; a full filesystem is reported as `FullDiskError` (`explainFullDisk`).
 public final class Installer {
     let request: InstallRequest
     let unpacker: BundleUnpacker
@@ -21,6 +22,8 @@ public final class Installer {
     let note: @Sendable (String) -> Void
     var layout: InstallationLayout { request.layout }
     var timings: [String: Double] = [:]
+    /// What the release needs on disk, known once the preflight measured it.
+    var spaceNeeded: SpaceNeeded?
 
     /// - Parameters:
     ///   - unpacker: verifies and extracts (the verifier of `verify-bundle`).
@@ -38,6 +41,15 @@ public final class Installer {
     /// - Throws: `InstallError` and the verifier's or runner's errors, each with the
     ///   contract's exit status; preflight failures leave the host unchanged.
     public func run() throws -> InstallResult {
+        do {
+            return try runSteps()
+        } catch {
+            throw explainFullDisk(error)
+        }
+    }
+
+    /// The install itself (`run` adds the full-disk sentence to its failures).
+    private func runSteps() throws -> InstallResult {
         let started = Date()
         let trust = try request.validate()
 
@@ -80,6 +92,8 @@ public final class Installer {
         let report = Preflight.Report(
             engineVersion: engine.serverVersion, composeVersion: composeVersion, prefixFreeBytes: space.prefixFree,
             prefixNeededBytes: space.prefixNeeded, dockerFreeBytes: space.dockerFree, dockerNeededBytes: space.dockerNeeded)
+        spaceNeeded = SpaceNeeded(bundleId: manifest.bundleId, prefixBytes: Preflight.releaseBytes(manifest),
+                                  dockerRootDir: engine.dockerRootDir)
         note("preflight ok: engine \(engine.serverVersion) (\(engine.imageStore.description)), compose \(composeVersion), project \(plan.project), subnet \(plan.subnet)")
 
         // From here on the host changes; everything below is journaled.
@@ -135,6 +149,7 @@ public final class Installer {
         var step = "compose up"
         var migrations: [String] = []
         var isolationOutcome: IsolationOutcome?
+        var newReceipt: InstallationReceipt
         do {
             note("starting the stack (project \(plan.project))")
             try timed("compose_up") { try compose.up(timeout: request.timeout) }
@@ -167,6 +182,17 @@ public final class Installer {
                 throw InstallError.isolationFailed(detail: outcome.failures.joined(separator: "; "), evidence: outcome.evidencePath)
             }
             try journal.complete(.isolated, in: layout)
+            // The switch: `current`, the journal and the receipt. Inside this block so
+            // that a failure here (a full disk) brings the previous release back too.
+            step = "the switch"
+            try ReleaseSwitcher.activate(manifest.bundleId, in: layout)
+            try journal.complete(.switched, in: layout)
+            newReceipt = InstallationReceipt(
+                bundleId: manifest.bundleId, name: manifest.name, version: manifest.version, project: plan.project,
+                subnet: plan.subnet, gatewayIP: plan.gatewayIP, installedAt: UTCTime.now(), images: images.ids,
+                evidenceSHA256: outcome.evidenceSHA256, evidencePath: outcome.evidencePath,
+                previousBundleId: journal.previousBundleId, publish: plan.publish, ingressSubnet: plan.ingressSubnet)
+            try AtomicFile.write(try ManifestCoding.encode(newReceipt), to: layout.receipt, mode: 0o644)
         } catch {
             // A dead engine is no reason to roll back (nothing could be): the journal
             // keeps the steps done and the same command resumes once dockerd is back.
@@ -177,15 +203,9 @@ public final class Installer {
             throw try handleFailure(error, receipt: receipt, journal: &journal, newBundleId: manifest.bundleId)
         }
 
-        try ReleaseSwitcher.activate(manifest.bundleId, in: layout)
-        try journal.complete(.switched, in: layout)
-        let newReceipt = InstallationReceipt(
-            bundleId: manifest.bundleId, name: manifest.name, version: manifest.version, project: plan.project,
-            subnet: plan.subnet, gatewayIP: plan.gatewayIP, installedAt: UTCTime.now(), images: images.ids,
-            evidenceSHA256: isolationOutcome?.evidenceSHA256, evidencePath: isolationOutcome?.evidencePath,
-            previousBundleId: journal.previousBundleId, publish: plan.publish, ingressSubnet: plan.ingressSubnet)
-        try AtomicFile.write(try ManifestCoding.encode(newReceipt), to: layout.receipt, mode: 0o644)
-        try journal.finish(.complete, in: layout)
+        // The receipt is the commit point: a journal that cannot be closed now (a disk
+        // that filled this very moment) only makes the next run re-check the release.
+        do { try journal.finish(.complete, in: layout) } catch { note("cannot close the journal: \(error)") }
         timings["total"] = Date().timeIntervalSince(started)
         note("\(manifest.bundleId) is current")
 

@@ -213,8 +213,7 @@ public enum Preflight {
         isPresent: (Manifest.Image) -> Bool
     ) throws -> (prefixFree: Int64?, prefixNeeded: Int64, dockerFree: Int64?, dockerNeeded: Int64) {
         let margin: Int64 = 1 << 20
-        let stored = manifest.files.filter { $0.isCarried || !BundleLayout.isImagesEntry($0.path) }
-        let prefixNeeded = releaseExists ? 0 : stored.reduce(Int64(0)) { $0 + $1.size } + margin
+        let prefixNeeded = releaseExists ? 0 : releaseBytes(manifest) + margin
         let dockerNeeded = imageBytes(manifest, of: manifest.images.filter { !isPresent($0) })
         let prefixSpace = HostProbe.freeSpace(at: layout.prefix)
         let dockerSpace = HostProbe.freeSpace(at: dockerRootDir)
@@ -232,6 +231,13 @@ public enum Preflight {
             }
         }
         return (prefixSpace?.bytes, prefixNeeded, dockerSpace?.bytes, dockerNeeded)
+    }
+
+    /// The bytes of the extracted release: the files the bundle carries plus those a
+    /// delta copies from its base (never the base's images).
+    static func releaseBytes(_ manifest: Manifest) -> Int64 {
+        manifest.files.filter { $0.isCarried || !BundleLayout.isImagesEntry($0.path) }
+            .reduce(Int64(0)) { $0 + $1.size }
     }
 
     /// The bytes `docker load` reads for `images`: their v1 archives, or the v2 blobs

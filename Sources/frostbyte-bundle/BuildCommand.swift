@@ -1,3 +1,4 @@
+import FrostbyteCore
 import FrostbyteCrypto
 import FrostbyteArchive
 import BundleFormat
@@ -97,7 +98,12 @@ extension FrostbyteBundle {
                 let builder = BundleBuilder(request: request, progress: TerminalProgress()) { warning in
                     Console.note("warning: \(warning)")
                 }
-                let summary = try builder.build()
+                let summary: BuildSummary
+                do {
+                    summary = try builder.build()
+                } catch {
+                    throw FullDisk.explain(error, folders: [output], what: "the bundle", neededBytes: nil, option: "-o")
+                }
                 // A split build: the index stands where the bundle file would.
                 let parts = try request.splitSize.map { _ in try SplitPartsSet(indexPath: summary.sidecar).index }
                 if json {
