@@ -65,14 +65,19 @@ public final class AtomicOutputFile: ArchiveOutput {
         guard stat(folder, &info) == 0, info.st_mode & S_IFMT == S_IFDIR else {
             throw BundleWriteError.cannotCreate(path: finalPath, reason: "the folder \(folder) does not exist")
         }
+        // Registered before the file exists: a signal between open and register
+        // would otherwise leave the temporary file behind.
+        let token = CleanupOnSignal.register(temporary)
         let descriptor = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0o644)
         guard descriptor >= 0 else {
-            throw BundleWriteError.cannotCreate(path: finalPath, reason: String(cString: strerror(errno)))
+            let reason = String(cString: strerror(errno))
+            CleanupOnSignal.unregister(token)
+            throw BundleWriteError.cannotCreate(path: finalPath, reason: reason)
         }
         self.finalPath = finalPath
         self.temporaryPath = temporary
         self.descriptor = descriptor
-        self.token = CleanupOnSignal.register(temporary)
+        self.token = token
     }
 
     deinit { discard() }

@@ -125,11 +125,12 @@ public final class Installer {
 
         // Verify while extracting; an image reaches docker only once its archive is
         // verified, and is removed again if the rest of the bundle fails.
-        let settled = try watchingEngine(docker, during: "docker load (an image verified while the bundle was extracted)") {
+        let settled = try watchingEngine(docker, during: "docker load (an image verified while the bundle was extracted)",
+                                         journal: &journal) { journal in
             try extract(trust: trust, expectedManifest: peeked.bytes, manifest: manifest, delta: delta,
                         loader: loader, imagesPresent: present.values.allSatisfy { $0 }, journal: &journal)
         }
-        let images = try watchingEngine(docker, during: "docker load") {
+        let images = try watchingEngine(docker, during: "docker load", journal: &journal) { _ in
             try timed("load") { try loader.load(manifest, timeout: request.timeout, settled: settled) { note($0) } }
         }
         try journal.complete(.imagesLoaded, in: layout)

@@ -60,6 +60,12 @@ struct EngineDeathTests {
         #expect(stderr.contains("stopped answering during \(step)"), "\(stderr)")
         #expect(stderr.contains(FaultEngine.socket(engine)), "the error names the engine: \(stderr)")
         #expect(!FileManager.default.fileExists(atPath: "\(prefix)/current"), "a release became current without dockerd")
+        // The journal says why (status shows it), and keeps the steps done for the re-run.
+        let journal = FileManager.default.contents(atPath: "\(prefix)/state/journal.json")
+            .flatMap { try? JSONSerialization.jsonObject(with: $0) as? [String: Any] }
+        #expect(journal?["status"] as? String == "failed", "journal: \(String(describing: journal))")
+        #expect((journal?["failure"] as? String)?.contains("stopped answering during \(step)") == true,
+                "journal: \(String(describing: journal))")
 
         try FaultEngine.up(engine)
         let rerun = try FaultEngine.tool(engine, arguments + ["--json"])
