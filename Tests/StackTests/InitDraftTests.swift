@@ -56,6 +56,9 @@ struct InitDraftTests {
         #expect(draft.obstacles.isEmpty, "\(draft.obstacles)")
         #expect(draft.gateway?.service == "web" && draft.gateway?.port == 80 && draft.gateway?.healthPath == "/ready")
         #expect(draft.images.map(\.ref) == ["example/web:1.0", "postgres:16.4"] && draft.images[1].engineID == "sha256:abc")
+        // The image the engine lacks gets a note at its own image: line (line 3), naming its service.
+        let missing = draft.notes.filter { $0.message.contains("not in the local engine") }
+        #expect(missing.map(\.service) == ["web"] && missing.first?.line == 3, "\(draft.notes)")
         try fixture.write("bundle-spec.yaml", draft.specText)
         let spec = try BundleSpec.load(path: fixture.folder + "/bundle-spec.yaml")
         #expect(spec.network.name == "\(draft.name)-internal" && spec.gateway.ipv4Address == draft.subnet.address(atOffset: 10))

@@ -8,6 +8,8 @@ extension ComposeSurvey {
     mutating func images(_ services: [YAMLPair], project: String, facts: InitHostFacts) -> [SpecDraft.DraftImage] {
         var images: [SpecDraft.DraftImage] = []
         var index: [String: Int] = [:]
+        /// Where each image is first named (its `image:` value, else the service).
+        var marks: [YAMLMark] = []
         for pair in services {
             let name = pair.key.scalarValue ?? ""
             guard let image = resolveImage(service: name, pair.value, project: project, facts: facts) else { continue }
@@ -26,6 +28,7 @@ extension ComposeSurvey {
             }
             index[reference.normalized] = images.count
             images.append(image)
+            marks.append(pair.value["image"]?.mark ?? pair.key.mark)
         }
         // The engine is asked about up to 8 images at once (one `docker image inspect` each).
         for batch in stride(from: 0, to: images.count, by: 8) {
@@ -33,11 +36,9 @@ extension ComposeSurvey {
             let lookups = images[range].map { image in BackgroundWork { [lookup = facts.imageID] in lookup(image.ref) } }
             for (i, work) in zip(range, lookups) { images[i].engineID = (try? work.join()) ?? nil }
         }
-        let missing = images.filter { $0.engineID == nil && $0.builtBy == nil }.map(\.ref)
-        if facts.engineReachable && !missing.isEmpty {
-            let subject = missing.count == 1 ? "image \(missing[0]) is" : "\(missing.count) images are"
-            let list = missing.count == 1 ? "" : " (\(missing.joined(separator: ", ")))"
-            notes.append(InitFinding(service: nil, message: "\(subject) not in the local engine\(list); pull or build \(missing.count == 1 ? "it" : "them") before frostbyte-bundle build", at: composeMark))
+        // One note per missing image, at the line that names it.
+        for (image, mark) in zip(images, marks) where facts.engineReachable && image.engineID == nil && image.builtBy == nil {
+            notes.append(InitFinding(service: image.services[0], message: "image \(image.ref) is not in the local engine; pull or build it before frostbyte-bundle build", at: mark))
         }
         return images
     }
