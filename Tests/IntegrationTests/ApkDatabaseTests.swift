@@ -77,6 +77,9 @@ struct ApkDatabaseTests {
         let second = try bundleSBOM(removed, folder: folder)
         #expect(try Self.sbomApks(first.sbom) == before)
         #expect(try Self.sbomApks(second.sbom) == after)
+        // Valid for the official schema and for cyclonedx-python-lib.
+        let validated = try TestCommand.run(["\(TestRun.repositoryRoot)/scripts/validate-cyclonedx", first.sbom, second.sbom])
+        #expect(validated.status == 0, "\(validated.stderr)")
         // Negative control: the two states differ, so each comparison can fail.
         #expect(try Self.sbomApks(second.sbom) != before)
         // The purl form scanners match on.

@@ -164,6 +164,9 @@ struct OCIInteropTests {
         let ours = try Self.sbomDebs("\(root)/\(listed.sbom!)")
         #expect(oracle.count > 50 && !oracle.contains { $0.hasPrefix("adduser\t") })
         #expect(ours.packages == oracle)
+        // Valid for the official schema and for cyclonedx-python-lib.
+        let validated = try TestCommand.run(["\(TestRun.repositoryRoot)/scripts/validate-cyclonedx", "\(root)/\(listed.sbom!)"])
+        #expect(validated.status == 0, "\(validated.stderr)")
         // The purge rewrote the status file in the top layer: packages keep the base
         // layer, since their versions did not change.
         let layers = try #require(listed.layers)
