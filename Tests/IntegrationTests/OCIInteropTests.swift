@@ -7,7 +7,8 @@ import Testing
 /// SBOMs checked against an independent oracle: `dpkg-query` on the root filesystem
 /// `umoci unpack` makes from the bundle's own layout. Needs dockerd, skopeo, umoci,
 /// dpkg-query and the demo images (`FB_DEMO_REPO` names another repository of them,
-/// as `scripts/make-demo-images` does).
+/// as `scripts/make-demo-images` does). Runs against whichever engine DOCKER_HOST
+/// names: scripts/test-engines runs it on every engine of the matrix.
 @Suite("OCI layout and SBOMs with independent tools (real dockerd, skopeo, umoci)", .serialized,
        .requiresDockerAndTestImage)
 struct OCIInteropTests {
@@ -43,8 +44,16 @@ struct OCIInteropTests {
             try TestCommand.check(["skopeo", "copy", "--quiet", "oci:\(layout):\(full)", "docker-archive:\(archive):\(tag)"])
             defer { _ = try? TestCommand.run(["docker", "rmi", tag]) }
             try TestCommand.check(["docker", "load", "-q", "-i", archive])
-            let id = try TestCommand.check(["docker", "image", "inspect", "--format", "{{.Id}}", tag])
-            #expect(id == image.digest || id == image.manifestDigest, "\(image.name): engine ID \(id)")
+            // The identity right for the engine's store (LoadedImageIdentity): the config
+            // digest as ID on a graph driver store; on the containerd store the digest of the
+            // manifest `docker load` wrote, whose config is MANIFEST's digest.
+            let loaded = try LoadedImageIdentity(reference: tag, scratch: folder)
+            #expect(loaded.isImage(configDigest: image.digest, layers: image.layers),
+                    "\(image.name): engine ID \(loaded.id), config \(loaded.configDigest), layers \(loaded.diffIDs)")
+            if !loaded.containerdStore { #expect(loaded.id == image.digest, "\(image.name): ID \(loaded.id)") }
+            // Negative control: the identity of another image of the bundle does not match.
+            let other = manifest.images[(index + 1) % manifest.images.count]
+            #expect(!loaded.isImage(configDigest: other.digest, layers: other.layers), "\(image.name) vs \(other.name)")
 
             let unpacked = "\(folder)/unpack\(index)"
             try TestCommand.check(["umoci", "unpack", "--image", "\(layout):\(full)", unpacked])
@@ -134,6 +143,17 @@ struct OCIInteropTests {
         defer { fixture.remove() }
         let bundle = fixture.out + "/purged.tar.zst"
         let result = try TestCommand.tool(["build", fixture.spec, "-o", bundle])
+        // Known limitation: the containerd store keeps the layers of images it built or
+        // imported gzip-compressed, `docker save` hands them out so, and a v2 build refuses
+        // them (demo images, loaded from uncompressed archives, are not affected). Once
+        // build takes them, this branch is not taken and the test runs in full there.
+        if result.status != 0, try LoadedImageIdentity.containerdStore(),
+           result.stderr.contains("compressed; format v2 stores layers uncompressed") {
+            withKnownIssue("v2 build of an image built on the containerd store: compressed layers refused") {
+                Issue.record("\(result.stderr)")
+            }
+            return
+        }
         try #require(result.status == 0, "\(result.stderr)")
         try TestCommand.check(["tar", "--zstd", "-xf", bundle, "-C", folder])
         let root = folder + "/fbtest-1.2.3"
@@ -144,6 +164,9 @@ struct OCIInteropTests {
         let ours = try Self.sbomDebs("\(root)/\(listed.sbom!)")
         #expect(oracle.count > 50 && !oracle.contains { $0.hasPrefix("adduser\t") })
         #expect(ours.packages == oracle)
+        // Valid for the official schema and for cyclonedx-python-lib.
+        let validated = try TestCommand.run(["\(TestRun.repositoryRoot)/scripts/validate-cyclonedx", "\(root)/\(listed.sbom!)"])
+        #expect(validated.status == 0, "\(validated.stderr)")
         // The purge rewrote the status file in the top layer: packages keep the base
         // layer, since their versions did not change.
         let layers = try #require(listed.layers)
