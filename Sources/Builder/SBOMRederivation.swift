@@ -66,8 +66,10 @@ public final class SBOMRederivation: VerificationObserver {
     public struct Outcome: Sendable {
         public var problems: [VerificationProblem] = []
         public var warnings: [String] = []
-        /// SBOMs written again and found byte-identical to the shipped ones.
+        /// Image SBOMs written again and found byte-identical to the shipped ones.
         public var identical = 0
+        /// The bundle SBOM was written again from MANIFEST.json and found byte-identical.
+        public var bundleIdentical = false
     }
 
     /// Rederives every image's SBOM and compares it with the shipped file. An SBOM
@@ -142,7 +144,7 @@ public final class SBOMRederivation: VerificationObserver {
             return
         }
         if rederived == shippedData {
-            outcome.identical += 1
+            outcome.bundleIdentical = true
             return
         }
         outcome.problems.append(VerificationProblem(
