@@ -14,7 +14,7 @@ struct StagedLayout {
     var blobs: [Manifest.Blob]
     /// The `sbom/` folder and each image's SBOM, not yet handed to the writer: the bundle
     /// SBOM (which names their hashes) goes into the same folder (`BundleSBOM`).
-    var sboms: [BundleEntry]
+    var sboms: [BundleEntry] = []
 
     /// Bytes each image's blobs add up to, summed over the images, minus the bytes
     /// of the distinct blobs: what storing each blob once saved.
