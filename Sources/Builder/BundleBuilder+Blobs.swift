@@ -16,14 +16,14 @@ struct StagedLayout {
     /// SBOM (which names their hashes) goes into the same folder (`BundleSBOM`).
     var sboms: [BundleEntry] = []
 
-    /// Bytes each image's blobs add up to, summed over the images, minus the bytes
-    /// of the distinct blobs: what storing each blob once saved.
+    /// Bytes each image's blobs (manifest, config, layers) add up to, summed over the
+    /// images, minus the bytes of the distinct ones: what storing each blob once saved.
+    /// (SBOM referrer blobs are not image data and count in neither.)
     var sharedBytesSaved: Int64 {
         let sizes = Dictionary(blobs.map { ($0.digest, $0.size) }, uniquingKeysWith: { first, _ in first })
-        let perImage = images.reduce(Int64(0)) { total, image in
-            total + ([image.manifestDigest!, image.digest] + (image.layers ?? [])).reduce(0) { $0 + (sizes[$1] ?? 0) }
-        }
-        return perImage - blobs.reduce(0) { $0 + $1.size }
+        let uses = images.map { [$0.manifestDigest!, $0.digest] + ($0.layers ?? []) }
+        let perImage = uses.joined().reduce(Int64(0)) { $0 + (sizes[$1] ?? 0) }
+        return perImage - Set(uses.joined()).reduce(Int64(0)) { $0 + (sizes[$1] ?? 0) }
     }
 }
 
