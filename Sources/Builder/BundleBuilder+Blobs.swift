@@ -12,15 +12,18 @@ struct StagedLayout {
     var images: [Manifest.Image]
     /// Every blob, in archive order (per image: manifest, config, layers; each once).
     var blobs: [Manifest.Blob]
+    /// The `sbom/` folder and each image's SBOM, not yet handed to the writer: the bundle
+    /// SBOM (which names their hashes) goes into the same folder (`BundleSBOM`).
+    var sboms: [BundleEntry] = []
 
-    /// Bytes each image's blobs add up to, summed over the images, minus the bytes
-    /// of the distinct blobs: what storing each blob once saved.
+    /// Bytes each image's blobs (manifest, config, layers) add up to, summed over the
+    /// images, minus the bytes of the distinct ones: what storing each blob once saved.
+    /// (SBOM referrer blobs are not image data and count in neither.)
     var sharedBytesSaved: Int64 {
         let sizes = Dictionary(blobs.map { ($0.digest, $0.size) }, uniquingKeysWith: { first, _ in first })
-        let perImage = images.reduce(Int64(0)) { total, image in
-            total + ([image.manifestDigest!, image.digest] + (image.layers ?? [])).reduce(0) { $0 + (sizes[$1] ?? 0) }
-        }
-        return perImage - blobs.reduce(0) { $0 + $1.size }
+        let uses = images.map { [$0.manifestDigest!, $0.digest] + ($0.layers ?? []) }
+        let perImage = uses.joined().reduce(Int64(0)) { $0 + (sizes[$1] ?? 0) }
+        return perImage - Set(uses.joined()).reduce(Int64(0)) { $0 + (sizes[$1] ?? 0) }
     }
 }
 
@@ -33,9 +36,11 @@ extension BundleBuilder {
     ///
     /// The `images/` entries go to `emit`, hashed and in layout order, as soon as they
     /// are known: the folders, then each image's new blobs right after its save (so
-    /// they can be compressed while the next image is saved), then index.json and
-    /// oci-layout, then `sbom/`: each image's SBOM, catalogued from its layers while they
-    /// streamed (`LayerScanCollector`; no second read).
+    /// they can be compressed while the next image is saved), then the OCI 1.1 SBOM
+    /// referrers (`OCIReferrer`: the empty config, each image's SBOM as a blob and its
+    /// artifact manifest), then index.json and oci-layout. Each image's SBOM, catalogued
+    /// from its layers while they streamed (`LayerScanCollector`; no second read), is
+    /// returned in `sboms`, not emitted.
     /// - Throws: `DockerImageError`, `CommandError`, `DockerEngineError`, `BundleWriteError`,
     ///   or what `emit` throws.
     func stageBlobs(_ spec: BundleSpec, folder: BlobFolder, createdAt: String,
@@ -86,17 +91,45 @@ extension BundleBuilder {
             images.append(listed)
             index.append((image.reference.normalized, descriptor(manifestBlob)))
         }
-        try emit([(OCILayout.indexPath, try OCILayout.indexData(index)), (OCILayout.layoutPath, OCILayout.layoutFile)].map {
+        var sboms = [BundleEntry(path: ImageSBOMs.folder, source: .directory, mode: .executable)]
+        var sbomData: [String: Data] = [:]
+        for image in images where sbomData[image.sbom!] == nil {
+            let data = try ImageSBOMs.document(for: image, scans: layerScans.scans, timestamp: createdAt,
+                                               builder: request.builder)
+            sbomData[image.sbom!] = data
+            sboms.append(BundleEntry(path: image.sbom!, source: .data(data), mode: .file,
+                                     digest: SHA256Hasher.hash(data), size: Int64(data.count)))
+        }
+        // OCI 1.1 referrers: each image's SBOM attached to its manifest, after every image's blobs.
+        var referrerBlobs: [(Manifest.Blob, Data)] = []
+        var referrers: [OCILayout.Descriptor] = []
+        func addBlob(_ data: Data, mediaType: String) throws -> Manifest.Blob {
+            let blob = Manifest.Blob(digest: try folder.store(data), size: Int64(data.count), mediaType: mediaType)
+            if known.insert(blob.digest).inserted { referrerBlobs.append((blob, data)) }
+            return blob
+        }
+        if !images.isEmpty { _ = try addBlob(OCIReferrer.emptyData, mediaType: OCIReferrer.emptyMediaType) }
+        for position in images.indices {
+            let data = sbomData[images[position].sbom!]!
+            let sbomBlob = try addBlob(data, mediaType: OCIReferrer.sbomMediaType)
+            let subject = index[position].manifest
+            let referrer = try addBlob(try OCIReferrer.manifestData(subject: subject, sbomDigest: sbomBlob.digest,
+                                                                     sbomSize: sbomBlob.size),
+                                       mediaType: OCILayout.manifestMediaType)
+            images[position].sbomReferrer = referrer.digest
+            referrers.append(OCIReferrer.indexEntry(descriptor(referrer), imageReference: index[position].fullReference,
+                                                    subjectDigest: subject.digest))
+        }
+        blobs += referrerBlobs.map(\.0)
+        try emit(referrerBlobs.map { blob, _ in
+            BundleEntry(path: blob.path, source: .file(folder.blobPath(blob.digest)), mode: .file,
+                        digest: SHA256Digest(prefixed: blob.digest), size: blob.size)
+        })
+        try emit([(OCILayout.indexPath, try OCILayout.indexData(index, referrers: referrers)),
+                  (OCILayout.layoutPath, OCILayout.layoutFile)].map {
             BundleEntry(path: $0.0, source: .data($0.1), mode: .file, digest: SHA256Hasher.hash($0.1), size: Int64($0.1.count))
         })
-        var sboms = [BundleEntry(path: ImageSBOMs.folder, source: .directory, mode: .executable)]
-        var sbomPaths = Set<String>()
-        for image in images where sbomPaths.insert(image.sbom!).inserted {
-            sboms.append(try ImageSBOMs.entry(for: image, scans: layerScans.scans, timestamp: createdAt,
-                                              builder: request.builder))
-        }
-        try emit(sboms.sorted { $0.path.utf8.lexicographicallyPrecedes($1.path.utf8) })
-        return StagedLayout(images: images, blobs: blobs)
+        return StagedLayout(images: images, blobs: blobs, sboms: sboms)
     }
 
     /// Every spec image that comes from the engine must be there (all checked before

@@ -171,6 +171,11 @@ public struct BundleBuilder: Sendable {
                 try writer.append(imageEntries)
             }
             hashed = inputs + imageEntries
+            if let staged = layout {
+                let sboms = try sbomEntries(spec, staged: staged, hashed: hashed, models: models, epoch: epoch)
+                try writer.append(sboms)
+                hashed += sboms
+            }
             if let key, let staged = layout {
                 let provenance = try provenanceEntries(spec: spec, hashed: hashed, images: staged.images, epoch: epoch,
                                                        base: base?.record, key: key)
@@ -220,6 +225,7 @@ public struct BundleBuilder: Sendable {
             },
             files: [], format: request.format, blobs: layout?.blobs, base: base?.record)
         if byPath[BuildProvenance.path] != nil { manifest.provenance = BuildProvenance.path }
+        if byPath[BundleSBOM.path] != nil { manifest.sbom = BundleSBOM.path }
 
         let result: BundleWriteResult
         if let pipeline {

@@ -4,6 +4,7 @@ import SBOM
 import FoundationEssentials
 import FrostbyteCrypto
 import FrostbyteArchive
+import Stack
 
 /// Scans every entry `ImageBlobExtractor` streams as a layer tar, in the same pass
 /// that hashes and stores it, and keeps each layer's `LayerScan` by the entry's
@@ -55,5 +56,29 @@ enum ImageSBOMs {
             ImageCatalogue(layers: layers),
             image: .init(reference: image.name, manifestDigest: image.manifestDigest ?? "", configDigest: image.digest),
             timestamp: timestamp, tool: (builder.name, builder.version))
+    }
+}
+
+extension BundleBuilder {
+    /// The `sbom/` entries of a v2 build, sorted as the bundle lists them: the folder, each
+    /// image's SBOM (`staged.sboms`) and the bundle SBOM (`BundleSBOM`), which names the
+    /// images, the models and every file of `hashed` and those SBOMs with their SHA-256.
+    /// - Throws: encoding errors (none in practice).
+    func sbomEntries(_ spec: BundleSpec, staged: StagedLayout, hashed: [BundleEntry],
+                     models: [(model: BundleSpec.Model, entry: BundleEntry)], epoch: Int64) throws -> [BundleEntry] {
+        let digests = Dictionary((hashed + staged.sboms).compactMap { entry in entry.digest.map { (entry.path, $0) } },
+                                 uniquingKeysWith: { first, _ in first })
+        let listedModels = models.compactMap { model, entry in
+            digests[entry.path].map { Manifest.Model(name: model.name, path: entry.path, sha256: $0, size: entry.size ?? 0) }
+        }
+        let files = (hashed + staged.sboms).compactMap { entry in
+            entry.source == .directory ? nil : entry.digest.map { (path: entry.path, sha256: $0) }
+        }
+        let data = try BundleSBOM.document(name: spec.name, version: spec.version, images: staged.images,
+                                           models: listedModels, files: files, provenance: nil,
+                                           createdAt: BuildInputs.iso8601(epoch), builder: request.builder)
+        let bundle = BundleEntry(path: BundleSBOM.path, source: .data(data), mode: .file,
+                                 digest: SHA256Hasher.hash(data), size: Int64(data.count))
+        return (staged.sboms + [bundle]).sorted { $0.path.utf8.lexicographicallyPrecedes($1.path.utf8) }
     }
 }

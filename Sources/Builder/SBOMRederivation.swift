@@ -33,6 +33,7 @@ public final class SBOMRederivation: VerificationObserver {
             for layer in image.layers ?? [] { layerPaths.insert(OCILayout.blobPath(layer)) }
             if let sbom = image.sbom { sbomPaths.insert(sbom) }
         }
+        if let sbom = manifest.sbom { sbomPaths.insert(sbom) }
     }
 
     public func entryBegins(path: String, size: Int64) -> Bool {
@@ -65,8 +66,10 @@ public final class SBOMRederivation: VerificationObserver {
     public struct Outcome: Sendable {
         public var problems: [VerificationProblem] = []
         public var warnings: [String] = []
-        /// SBOMs written again and found byte-identical to the shipped ones.
+        /// Image SBOMs written again and found byte-identical to the shipped ones.
         public var identical = 0
+        /// The bundle SBOM was written again from MANIFEST.json and found byte-identical.
+        public var bundleIdentical = false
     }
 
     /// Rederives every image's SBOM and compares it with the shipped file. An SBOM
@@ -117,7 +120,37 @@ public final class SBOMRederivation: VerificationObserver {
                 "the shipped SBOM of image \(image.name) is not the one its layers give; "
                     + Self.firstDifference(rederived, shippedData)))
         }
+        concludeBundleSBOM(manifest, into: &outcome)
         return outcome
+    }
+
+    /// The bundle SBOM (`manifest.sbom`), written again from MANIFEST.json alone
+    /// (`BundleSBOM.document(for:)`), must be byte-identical to the shipped one.
+    private func concludeBundleSBOM(_ manifest: Manifest, into outcome: inout Outcome) {
+        guard let path = manifest.sbom else { return }
+        if oversized.contains(path) {
+            outcome.problems.append(VerificationProblem(
+                .sbomRederived, path: path, expected: "at most \(Self.sbomLimit >> 20) MiB", actual: "larger",
+                "the shipped bundle SBOM is too large to compare"))
+            return
+        }
+        guard let shippedData = shipped[path] else { return }  // absent: a missing-file problem already
+        let rederived: Data
+        do {
+            rederived = try BundleSBOM.document(for: manifest)
+        } catch {
+            outcome.problems.append(VerificationProblem(.sbomRederived, path: path,
+                "the bundle SBOM could not be written again: \(error)"))
+            return
+        }
+        if rederived == shippedData {
+            outcome.bundleIdentical = true
+            return
+        }
+        outcome.problems.append(VerificationProblem(
+            .sbomRederived, path: path, expected: SHA256Hasher.hash(rederived).prefixed,
+            actual: SHA256Hasher.hash(shippedData).prefixed,
+            "the shipped bundle SBOM is not the one MANIFEST.json gives; " + Self.firstDifference(rederived, shippedData)))
     }
 
     /// "first difference at line N: expected '…', found '…'" (lines cut to 120 characters).

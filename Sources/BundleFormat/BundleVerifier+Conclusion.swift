@@ -196,6 +196,7 @@ extension VerificationSession {
             guard let file = image.file else { continue }
             require(file, sha256: image.sha256, size: image.size, what: "image \(image.name)")
         }
+        if let sbom = manifest.sbom { require(sbom, sha256: nil, size: nil, what: "bundle SBOM") }
         for model in manifest.models { require(model.path, sha256: model.sha256, size: model.size, what: "model \(model.name)") }
         if let compose = manifest.compose { require(compose.file, sha256: compose.sha256, size: nil, what: "compose file") }
         for script in manifest.scripts { require(script, sha256: nil, size: nil, what: "script") }

@@ -28,6 +28,7 @@ final class LayoutState {
         for image in manifest.images {
             if let manifestDigest = image.manifestDigest { wanted.insert(OCILayout.blobPath(manifestDigest)) }
             wanted.insert(OCILayout.blobPath(image.digest))
+            if let referrer = image.sbomReferrer { wanted.insert(OCILayout.blobPath(referrer)) }
         }
         if let provenance = manifest.provenance { wanted.insert(provenance) }
         self.wanted = wanted
@@ -82,6 +83,7 @@ extension VerificationSession {
             let uses = [(manifestDigest, OCILayout.manifestMediaType, "manifest"),
                         (image.digest, OCILayout.configMediaType, "config")]
                 + layers.map { ($0, OCILayout.layerMediaType, "layer") }
+                + referrerUses(image, files: files)
             for (digest, mediaType, role) in uses {
                 used.insert(digest)
                 guard let blob = byDigest[digest] else {
@@ -99,6 +101,7 @@ extension VerificationSession {
                                    actualDigest: nil, layout: "oci", layers: layers.count, manifestDigest: manifestDigest)
             check.actualDigest = checkImageManifest(image, layers: layers, byDigest: byDigest, files: files, layout: layout)
             checkImageConfig(image, layers: layers, files: files, layout: layout)
+            checkReferrer(image, byDigest: byDigest, files: files, layout: layout)
             report.images.append(check)
         }
         for blob in blobs where !used.contains(blob.digest) {
@@ -191,7 +194,7 @@ extension VerificationSession {
 
     /// The document at `path` when the bundle carried it; reports an unusable one.
     /// Nil without a problem when it is left to the base or absent (reported elsewhere).
-    private func document(_ path: String, files: [String: Manifest.File], layout: LayoutState,
+    func document(_ path: String, files: [String: Manifest.File], layout: LayoutState,
                           check: VerificationProblem.Check, what: String) -> Data? {
         if let data = layout.documents[path] { return data }
         if layout.oversized.contains(path) {
@@ -300,6 +303,8 @@ extension VerificationSession {
                                             "images/index.json describes image \(image.name)'s manifest wrongly"))
             }
         }
+        checkReferrerEntries(manifest, index: index, byDigest: byDigest)
+        expected.formUnion(manifest.images.compactMap(\.sbomReferrer))
         for entry in index.manifests where !expected.contains(entry.digest) {
             problem(VerificationProblem(.ociIndex, path: OCILayout.indexPath, expected: "only the images of images[]",
                                         actual: entry.digest, "images/index.json names a manifest no image of the bundle has"))

@@ -69,6 +69,9 @@ public struct Manifest: Codable, Sendable, Equatable {
     /// Format v2, signed bundles (optional): the build provenance, `provenance/build.intoto.json`,
     /// a file of `files[]` (docs/FORMAT.md, "Provenance"). Absent in bundles built before it existed.
     public var provenance: String?
+    /// Format v2 (optional): the bundle SBOM, `sbom/bundle.cdx.json`, a file of `files[]`
+    /// (docs/FORMAT.md, "SBOMs"). Absent in bundles built before it existed.
+    public var sbom: String?
 
     public init(
         kind: Kind = .stack, name: String, version: String, bundleId: String, createdAt: String,
@@ -100,7 +103,7 @@ public struct Manifest: Codable, Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case format, kind, name, version, builder, compose, gateway, images, models, scripts
-        case migrations, exports, source, files, blobs, base, provenance
+        case migrations, exports, source, files, blobs, base, provenance, sbom
         case bundleId = "bundle_id"
         case createdAt = "created_at"
     }
@@ -174,6 +177,10 @@ public struct Manifest: Codable, Sendable, Equatable {
         public var layers: [String]?
         /// v2 (optional): the image's CycloneDX SBOM, `sbom/<safe-ref>.cdx.json`, a file of `files[]`.
         public var sbom: String?
+        /// v2 (optional): the digest of the OCI 1.1 artifact manifest (a blob of `blobs[]`,
+        /// named in `images/index.json`) that attaches `sbom` to this image's manifest as
+        /// its `subject` (docs/FORMAT.md, "SBOM referrers").
+        public var sbomReferrer: String?
         public init(name: String, file: String, sha256: SHA256Digest, digest: String, size: Int64,
                     manifestDigest: String? = nil, diffIDs: [String]? = nil) {
             self.name = name; self.file = file; self.sha256 = sha256; self.digest = digest; self.size = size
@@ -193,6 +200,7 @@ public struct Manifest: Codable, Sendable, Equatable {
             case name, file, sha256, digest, size, layers, sbom
             case manifestDigest = "manifest_digest"
             case diffIDs = "diff_ids"
+            case sbomReferrer = "sbom_referrer"
         }
     }
 

@@ -52,8 +52,13 @@ public enum OCILayout {
         public var digest: String
         public var size: Int64
         public var annotations: [String: String]?
-        public init(mediaType: String, digest: String, size: Int64, annotations: [String: String]? = nil) {
+        /// OCI 1.1: the artifact type of the manifest this descriptor points to (index.json
+        /// entries of SBOM referrers); absent for images.
+        public var artifactType: String?
+        public init(mediaType: String, digest: String, size: Int64, annotations: [String: String]? = nil,
+                    artifactType: String? = nil) {
             self.mediaType = mediaType; self.digest = digest; self.size = size; self.annotations = annotations
+            self.artifactType = artifactType
         }
     }
 
@@ -63,8 +68,13 @@ public enum OCILayout {
         public var mediaType: String?
         public var config: Descriptor
         public var layers: [Descriptor]
-        public init(config: Descriptor, layers: [Descriptor]) {
+        /// OCI 1.1 artifact manifests (SBOM referrers): the artifact's type and the image
+        /// manifest it refers to. Absent in image manifests.
+        public var artifactType: String?
+        public var subject: Descriptor?
+        public init(config: Descriptor, layers: [Descriptor], artifactType: String? = nil, subject: Descriptor? = nil) {
             schemaVersion = 2; mediaType = OCILayout.manifestMediaType; self.config = config; self.layers = layers
+            self.artifactType = artifactType; self.subject = subject
         }
     }
 
@@ -102,13 +112,15 @@ public enum OCILayout {
     /// annotated with its full reference (`docker.io/library/redis:7`) under both
     /// `io.containerd.image.name` (Docker, containerd) and `org.opencontainers.image.ref.name`
     /// (OCI tools). Bundles built before used the bare tag for the latter.
-    public static func indexData(_ images: [(fullReference: String, manifest: Descriptor)]) throws -> Data {
+    /// `referrers` (OCI 1.1 artifact manifests, `OCIReferrer.indexEntry`) follow the images.
+    public static func indexData(_ images: [(fullReference: String, manifest: Descriptor)],
+                                 referrers: [Descriptor] = []) throws -> Data {
         let manifests = images.map { image in
             var descriptor = image.manifest
             descriptor.annotations = [nameAnnotation: image.fullReference, refAnnotation: image.fullReference]
             return descriptor
         }
-        return try compactEncoder().encode(Index(manifests: manifests))
+        return try compactEncoder().encode(Index(manifests: manifests + referrers))
     }
 
     /// Decodes a manifest blob.
@@ -126,7 +138,7 @@ public enum OCILayout {
         (try? JSONDecoder().decode(ConfigLayers.self, from: data))?.rootfs.diffIDs
     }
 
-    private static func compactEncoder() -> JSONEncoder {
+    static func compactEncoder() -> JSONEncoder {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         return encoder

@@ -58,6 +58,7 @@ public struct VerificationProblem: Error, Codable, Sendable, Equatable, CustomSt
         case partsIndex = "parts-index"                 // the parts index disagrees with the bundle its parts make up
         case provenance                                 // provenance/build.intoto.json: envelope, signature, statement, subject
         case sbomRederived = "sbom-rederived"           // --rederive-sbom: a shipped SBOM differs from its layers'
+        case sbomReferrer = "sbom-referrer"             // an image's OCI 1.1 SBOM referrer: not its SBOM, or another subject
         case partsSignature = "parts-signature"         // <index>.sig absent or not by a --trust key
     }
 

@@ -19,7 +19,17 @@ struct SBOMInspection: Encodable {
             case packageCount = "package_count"
         }
     }
+    /// The bundle SBOM (`sbom/bundle.cdx.json`): what it names, by component type.
+    struct Bundle: Encodable {
+        var sbom: String
+        var images: Int
+        var models: Int
+        var files: Int
+        /// The document itself (CycloneDX 1.6 JSON), in `--json` output.
+        var document: JSONValue
+    }
     var source: String
+    var bundle: Bundle?
     var images: [Image]
 
     /// Reads the SBOMs of `manifest`'s images (only `image` when given: its reference as listed).
@@ -32,8 +42,24 @@ struct SBOMInspection: Encodable {
                 throw InspectSBOMError.noSuchImage(image, known: manifest.images.map(\.name))
             }
         }
-        let files = try BundleFileReader.read(path: path, wanted: Set(images.compactMap(\.sbom)), manifest: manifest)
-        return SBOMInspection(source: path, images: try images.map { image in
+        var wanted = Set(images.compactMap(\.sbom))
+        if let sbom = manifest.sbom { wanted.insert(sbom) }
+        let files = try BundleFileReader.read(path: path, wanted: wanted, manifest: manifest)
+        var bundle: Bundle?
+        if let sbom = manifest.sbom, let data = files[sbom] {
+            guard let document = try? JSONDecoder().decode(JSONValue.self, from: data),
+                  case .object(let root) = document, case .array(let components)? = root["components"] else {
+                throw InspectSBOMError.notCycloneDX(sbom)
+            }
+            let types = components.map { component -> String in
+                if case .object(let fields) = component, case .string(let type)? = fields["type"] { return type }
+                return ""
+            }
+            bundle = Bundle(sbom: sbom, images: types.filter { $0 == "container" }.count,
+                            models: types.filter { $0 == "machine-learning-model" }.count,
+                            files: types.filter { $0 == "file" }.count, document: document)
+        }
+        return SBOMInspection(source: path, bundle: bundle, images: try images.map { image in
             guard let sbom = image.sbom, let data = files[sbom] else {
                 return Image(name: image.name, sbom: image.sbom, distribution: nil, packageCount: 0, packages: [])
             }
@@ -59,6 +85,11 @@ struct SBOMInspection: Encodable {
 
     /// One line per image; with `detailed`, a table of its packages after it.
     func printHuman(detailed: Bool) {
+        if let bundle {
+            Console.out("bundle: \(bundle.images) image\(bundle.images == 1 ? "" : "s"), \(bundle.models) "
+                        + "model\(bundle.models == 1 ? "" : "s"), \(bundle.files) other file\(bundle.files == 1 ? "" : "s")"
+                        + "  (\(bundle.sbom))")
+        }
         for image in images {
             guard let sbom = image.sbom else {
                 Console.out("\(image.name): no SBOM (bundle built before SBOMs, or format v1)")

@@ -85,6 +85,9 @@ extension FrostbyteBundle {
                         Console.out("sbom: \(outcome.identical) SBOM\(outcome.identical == 1 ? "" : "s") written again from "
                                     + "the layers, byte-identical to the shipped ones")
                     }
+                    if let outcome, outcome.bundleIdentical {
+                        Console.out("sbom: the bundle SBOM written again from MANIFEST.json, byte-identical to the shipped one")
+                    }
                 }
                 if !report.verified { throw ExitCode(ExitStatus.checkFailed.rawValue) }
             }

@@ -47,8 +47,9 @@ struct BuildV2Tests {
         #expect(result.status == 0, "\(result.stderr)")
         let summary = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
         #expect(summary["format"] as? String == "frostbyte-bundle/2")
-        // 2 manifests + 2 configs + 3 distinct layers.
-        #expect(summary["blobs"] as? Int == 7)
+        // 2 manifests + 2 configs + 3 distinct layers; the SBOM referrers: the empty
+        // config once, and per image its SBOM and its artifact manifest.
+        #expect(summary["blobs"] as? Int == 7 + 1 + 2 * 2)
         let manifest = try BundleHead.manifest(at: bundle).manifest
         let layers = manifest.images.map { $0.layers ?? [] }
         #expect(layers.count == 2 && layers[0][0] == layers[1][0], "both images start with the same base layer")
@@ -56,14 +57,17 @@ struct BuildV2Tests {
         #expect(summary["shared_blob_bytes_saved"] as? Int64 == baseSize
                     || summary["shared_blob_bytes_saved"] as? Int == Int(baseSize))
         let listing = try TestCommand.check(["sh", "-c", "zstd -dc '\(bundle)' | tar -tf - | grep -c '/images/blobs/sha256/.'"])
-        #expect(listing == "7", "each blob is in the archive once")
+        #expect(listing == "12", "each blob is in the archive once")
 
         let extract = fixture.folder + "/x"
         try FileManager.default.createDirectory(atPath: extract, withIntermediateDirectories: true)
         try TestCommand.check(["tar", "--zstd", "-xf", bundle, "-C", extract])
         let root = extract + "/fbtest-1.2.3"
         #expect(try TestCommand.run(["sh", "-c", "cd '\(root)' && sha256sum --strict -c SHA256SUMS"]).status == 0)
-        let index = try #require(OCILayout.parseIndex(Data(contentsOf: URL(fileURLWithPath: root + "/images/index.json"))))
+        let layout = try #require(OCILayout.parseIndex(Data(contentsOf: URL(fileURLWithPath: root + "/images/index.json"))))
+        // The images first; then their SBOM referrers (artifacts, FORMAT.md "SBOM referrers").
+        let index = OCILayout.Index(manifests: layout.manifests.filter { $0.artifactType == nil })
+        #expect(layout.manifests.filter { $0.artifactType != nil }.map(\.digest) == manifest.images.map(\.sbomReferrer))
         #expect(index.manifests.map(\.digest) == manifest.images.map(\.manifestDigest))
         #expect(index.manifests.map { $0.annotations?[OCILayout.nameAnnotation] }
                     == ["docker.io/fbtest-v2/gateway:1", "docker.io/fbtest-v2/worker:1"])
