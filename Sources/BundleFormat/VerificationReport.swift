@@ -227,6 +227,9 @@ public struct VerificationReport: Codable, Sendable, Equatable {
     public var blobs: BlobTally?
     /// Delta bundles only: the base the bundle needs (absent from the JSON otherwise).
     public var base: BaseCheck?
+    /// `verify-bundle --rederive-sbom` only: the SBOMs written again and found
+    /// byte-identical to the shipped ones (absent from the JSON otherwise).
+    public var sbomRederived: RederivedSBOMs?
     public var problems: [VerificationProblem] = []
     public var warnings: [String] = []
     /// The decoded manifest when it could be read (not part of the JSON report).
@@ -243,6 +246,7 @@ public struct VerificationReport: Codable, Sendable, Equatable {
     enum CodingKeys: String, CodingKey {
         case schema, source, name, version, signature, sidecar, images, problems, warnings, parts
         case verified, blobs, base
+        case sbomRederived = "sbom_rederived"
         case sourceKind = "source_kind"
         case bundleId = "bundle_id"
         case rootFolder = "root_folder"
@@ -268,6 +272,7 @@ public struct VerificationReport: Codable, Sendable, Equatable {
         try container.encode(images, forKey: .images)
         try container.encodeIfPresent(blobs, forKey: .blobs)
         try container.encodeIfPresent(base, forKey: .base)
+        try container.encodeIfPresent(sbomRederived, forKey: .sbomRederived)
         try container.encode(problems, forKey: .problems)
         try container.encode(warnings, forKey: .warnings)
     }
@@ -289,6 +294,7 @@ public struct VerificationReport: Codable, Sendable, Equatable {
         images = try container.decode([ImageCheck].self, forKey: .images)
         blobs = try container.decodeIfPresent(BlobTally.self, forKey: .blobs)
         base = try container.decodeIfPresent(BaseCheck.self, forKey: .base)
+        sbomRederived = try container.decodeIfPresent(RederivedSBOMs.self, forKey: .sbomRederived)
         problems = try container.decode([VerificationProblem].self, forKey: .problems)
         warnings = try container.decode([String].self, forKey: .warnings)
     }
@@ -296,5 +302,22 @@ public struct VerificationReport: Codable, Sendable, Equatable {
     /// True when some problem comes from `check`.
     public func has(_ check: VerificationProblem.Check, path: String? = nil) -> Bool {
         problems.contains { $0.check == check && (path == nil || $0.path == path) }
+    }
+}
+
+/// What `verify-bundle --rederive-sbom` wrote again and found byte-identical.
+public struct RederivedSBOMs: Codable, Sendable, Equatable {
+    /// Image SBOMs identical to the shipped `images[].sbom` files.
+    public var imagesIdentical: Int
+    /// The bundle SBOM (`sbom`) identical to the shipped one.
+    public var bundleIdentical: Bool
+
+    public init(imagesIdentical: Int, bundleIdentical: Bool) {
+        self.imagesIdentical = imagesIdentical; self.bundleIdentical = bundleIdentical
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case imagesIdentical = "images_identical"
+        case bundleIdentical = "bundle_identical"
     }
 }

@@ -76,6 +76,8 @@ extension FrostbyteBundle {
                 if let outcome {
                     report.problems += outcome.problems
                     report.warnings += outcome.warnings
+                    report.sbomRederived = RederivedSBOMs(imagesIdentical: outcome.identical,
+                                                          bundleIdentical: outcome.bundleIdentical)
                 }
                 if json {
                     try Console.json(report)

@@ -127,6 +127,10 @@ struct BundleSBOMCommandTests {
         defer { built.remove() }
         let (root, manifest) = try built.extract("changed")
         let path = "\(root)/\(manifest.sbom!)"
+        let untouched = try built.verify(root)
+        let counted = untouched.report["sbom_rederived"] as? [String: Any]
+        #expect(untouched.status == 0 && counted?["images_identical"] as? Int == manifest.images.count
+                && counted?["bundle_identical"] as? Bool == true, "\(untouched.report)")
         let forged = try String(contentsOfFile: path, encoding: .utf8).replacingOccurrences(of: "\"demo-embed\"", with: "\"demo-embex\"")
         try forged.write(toFile: path, atomically: true, encoding: .utf8)
         // Same length: the size check cannot catch it, only the hash.
@@ -142,6 +146,8 @@ struct BundleSBOMCommandTests {
         #expect(rederived.status == 1)
         let found = Self.problems(rederived.report)
         #expect(found.count == 1 && found.first?.check == "sbom-rederived" && found.first?.path == manifest.sbom!, "\(found)")
+        #expect((rederived.report["sbom_rederived"] as? [String: Any])?["bundle_identical"] as? Bool == false)
+        #expect(signed.report["sbom_rederived"] == nil, "absent without --rederive-sbom")
     }
 
     @Test("a referrer re-pointed at another image's manifest, re-signed, is refused as sbom-referrer")
