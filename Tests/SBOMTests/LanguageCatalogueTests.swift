@@ -1,6 +1,7 @@
 import FrostbyteCore
 import Foundation
 import SBOM
+import TestSupport
 import Testing
 
 /// The language package catalogers on layers GNU tar wrote: Python core metadata,
@@ -77,67 +78,11 @@ struct LanguageCatalogueTests {
                     "pkg:npm/express@4.18.2@sha256:n1"])
     }
 
-    /// Builds the test module (one vendored dependency, one replaced by a local
-    /// folder) with the Go toolchain, offline; returns the binary's path.
-    static func goBinary(in folder: String) throws -> String {
-        let module = folder + "/hello"
-        let files = [
-            "go.mod": "module example.com/hello\n\ngo 1.19\n\nrequire (\n\texample.com/dep v1.4.0\n\texample.com/greet v1.2.3\n)\n\n"
-                + "replace example.com/greet v1.2.3 => ./greet\n",
-            "main.go": "package main\n\nimport (\n\t\"example.com/dep\"\n\t\"example.com/greet\"\n)\n\n"
-                + "func main() { println(greet.Hello(), dep.Name()) }\n",
-            "greet/go.mod": "module example.com/greet\n\ngo 1.19\n",
-            "greet/greet.go": "package greet\n\nfunc Hello() string { return \"hello\" }\n",
-            "vendor/example.com/greet/greet.go": "package greet\n\nfunc Hello() string { return \"hello\" }\n",
-            "vendor/example.com/dep/dep.go": "package dep\n\nfunc Name() string { return \"dep\" }\n",
-            "vendor/modules.txt": "# example.com/dep v1.4.0\n## explicit\nexample.com/dep\n"
-                + "# example.com/greet v1.2.3 => ./greet\n## explicit\nexample.com/greet\n# example.com/greet v1.2.3 => ./greet\n",
-        ]
-        for (path, text) in files {
-            let url = URL(fileURLWithPath: "\(module)/\(path)")
-            try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
-            try Data(text.utf8).write(to: url)
-        }
-        let binary = folder + "/hello-bin"
-        let environment = ["HOME": folder, "GOPATH": folder + "/gopath", "GOCACHE": folder + "/gocache",
-                           "GOPROXY": "off", "GOFLAGS": "-mod=vendor", "CGO_ENABLED": "0", "GOTOOLCHAIN": "local",
-                           ]
-        try CommandRunner.check(["sh", "-c", "cd \"$1\" && go build -trimpath -o \"$2\" .", "sh", module, binary],
-                                extraEnvironment: environment)
-        return binary
-    }
-
-    /// The modules `go version -m` lists, as `pkg:golang` purls: the stdlib (Go
-    /// version), the main module, each dependency or its replacement.
-    static func goVersionOracle(_ binary: String) throws -> [String] {
-        let output = try CommandRunner.check(["go", "version", "-m", binary])
-        var purls: [String] = []
-        var lastDep: String?
-        for line in output.split(separator: "\n") {
-            let fields = line.split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
-            if fields.count == 1, let colon = line.range(of: ": go") {
-                purls.append("pkg:golang/stdlib@" + line[colon.upperBound...].split(separator: " ")[0])
-            }
-            guard fields.count >= 4, fields[0].isEmpty else { continue }
-            let version = fields[3].replacingOccurrences(of: "(", with: "%28").replacingOccurrences(of: ")", with: "%29")
-            switch fields[1] {
-            case "mod", "dep":
-                purls.append("pkg:golang/\(fields[2])@\(version)")
-                lastDep = fields[1] == "dep" ? fields[2] : nil
-            case "=>":
-                let path = fields[2].hasPrefix(".") ? lastDep! : fields[2]
-                purls[purls.count - 1] = "pkg:golang/\(path)@\(version)"
-            default: break
-            }
-        }
-        return purls.sorted()
-    }
-
     @Test("Go: a binary's build info read while its layer streams equals `go version -m`; a whiteout removes it")
     func goBinaries() throws {
         var fixture = try LayerFixture()
-        let binary = try Self.goBinary(in: fixture.scratch.path)
-        let oracle = try Self.goVersionOracle(binary)
+        let binary = try GoFixture.binary(in: fixture.scratch.path)
+        let oracle = try GoFixture.versionOracle(binary)
         #expect(oracle.contains("pkg:golang/example.com/dep@v1.4.0") && oracle.contains("pkg:golang/example.com/greet@%28devel%29"))
         let bytes = try Data(contentsOf: URL(fileURLWithPath: binary))
         let layer = try fixture.layer(.init(files: ["etc/os-release": LayerFixture.debianRelease],
