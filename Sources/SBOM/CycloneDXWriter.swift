@@ -85,7 +85,7 @@ public enum CycloneDXWriter {
         if let purl = LanguagePackages.purl(type: package.type, name: package.name, version: package.version) {
             return purl
         }
-        let namespace = distribution?.id ?? (package.type == "apk" ? "alpine" : "debian")
+        let namespace = distribution?.id ?? ["apk": "alpine", "rpm": "redhat"][package.type] ?? "debian"
         var qualifiers: [String] = []
         if !package.architecture.isEmpty { qualifiers.append("arch=\(encode(package.architecture))") }
         if let distro = distribution?.distroQualifier { qualifiers.append("distro=\(encode(distro))") }

@@ -33,6 +33,7 @@ public struct LayerScan: Sendable, Equatable {
     /// Files whose content the catalogue reads.
     public static let keptFiles: Set<String> = [
         "var/lib/dpkg/status", "etc/os-release", "usr/lib/os-release", "lib/apk/db/installed",
+        "var/lib/rpm/rpmdb.sqlite", "usr/lib/sysimage/rpm/rpmdb.sqlite",
     ]
     /// Folders whose direct regular files the catalogue reads (distroless-style dpkg).
     public static let keptFolders: Set<String> = ["var/lib/dpkg/status.d"]

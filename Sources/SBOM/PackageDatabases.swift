@@ -79,6 +79,12 @@ enum PackageDatabases {
         }
     }
 
+    /// The packages of an rpm sqlite database (`rpmdb.sqlite`): version
+    /// `[EPOCH:]VERSION-RELEASE`; empty when the file is no such database.
+    static func rpm(_ data: Data) -> [(name: String, version: String, architecture: String)] {
+        (RPMDatabase(data)?.headerBlobs() ?? []).compactMap(RPMHeader.package)
+    }
+
     /// Blank-line separated stanzas of `Key:value` lines; continuation
     /// lines (starting with a space or tab) are skipped.
     private static func stanzas(_ data: Data) -> [[String: String]] {
