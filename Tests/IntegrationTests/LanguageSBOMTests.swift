@@ -69,13 +69,7 @@ struct LanguageSBOMTests {
 
         let fixture = try BuildFixture(image: image)
         defer { fixture.remove() }
-        let bundle = fixture.out + "/lang.tar.zst"
-        let result = try TestCommand.tool(["build", fixture.spec, "-o", bundle])
-        try #require(result.status == 0, "\(result.stderr)")
-        try TestCommand.check(["tar", "--zstd", "-xf", bundle, "-C", folder])
-        let root = folder + "/fbtest-1.2.3"
-        let manifest = try ManifestCoding.decodeManifest(Data(contentsOf: URL(fileURLWithPath: root + "/MANIFEST.json")))
-        let listed = try #require(manifest.images.first)
+        let (bundle, root, listed) = try fixture.buildAndExtract("lang", into: folder)
         let layers = try #require(listed.layers)
         let sbom = "\(root)/\(try #require(listed.sbom))"
 

@@ -132,13 +132,7 @@ struct OCIInteropTests {
         try #require(built.status == 0, "\(built.stderr)")
         let fixture = try BuildFixture(image: image)
         defer { fixture.remove() }
-        let bundle = fixture.out + "/purged.tar.zst"
-        let result = try TestCommand.tool(["build", fixture.spec, "-o", bundle])
-        try #require(result.status == 0, "\(result.stderr)")
-        try TestCommand.check(["tar", "--zstd", "-xf", bundle, "-C", folder])
-        let root = folder + "/fbtest-1.2.3"
-        let manifest = try ManifestCoding.decodeManifest(Data(contentsOf: URL(fileURLWithPath: root + "/MANIFEST.json")))
-        let listed = try #require(manifest.images.first)
+        let (bundle, root, listed) = try fixture.buildAndExtract("purged", into: folder)
         try TestCommand.check(["umoci", "unpack", "--image", "\(root)/images:docker.io/\(image)", folder + "/unpacked"])
         let oracle = try Self.dpkgOracle(folder + "/unpacked/rootfs")
         let ours = try Self.sbomDebs("\(root)/\(listed.sbom!)")
