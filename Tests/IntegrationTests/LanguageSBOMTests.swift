@@ -89,6 +89,15 @@ struct LanguageSBOMTests {
 
         let validated = try TestCommand.run(["\(TestRun.repositoryRoot)/scripts/validate-cyclonedx", sbom])
         #expect(validated.status == 0, "\(validated.stderr)")
+        // inspect --sbom lists them; its SPDX form (purls of every type) passes spdx-tools.
+        let listing = try TestCommand.tool(["inspect", bundle, "--sbom", image])
+        #expect(listing.status == 0 && listing.stdout.contains("example.com/dep") && listing.stdout.contains("Demo_Pkg"),
+                "\(listing.stdout)")
+        let spdx = try TestCommand.tool(["inspect", bundle, "--sbom", "--format", "spdx"])
+        try #require(spdx.status == 0, "\(spdx.stderr)")
+        try Data(spdx.stdout.utf8).write(to: URL(fileURLWithPath: folder + "/lang.spdx.json"))
+        let spdxChecked = try TestCommand.run(["pyspdxtools", "-i", folder + "/lang.spdx.json"])
+        #expect(spdxChecked.status == 0, "\(spdxChecked.stdout) \(spdxChecked.stderr)")
         let rederived = try TestCommand.tool(["verify-bundle", bundle, "--rederive-sbom"])
         #expect(rederived.status == 0, "\(rederived.stdout) \(rederived.stderr)")
     }
