@@ -118,6 +118,6 @@ if Context.environment["FROSTBYTE_FUZZ"] == "1" {
     package.products.append(.executable(name: "frostbyte-fuzz", targets: ["frostbyte-fuzz"]))
     package.targets.append(.executableTarget(
         name: "frostbyte-fuzz",
-        dependencies: ["FrostbyteCore", "FrostbyteCrypto", "FrostbyteArchive", "BundleFormat", "Stack", "Isolation"],
+        dependencies: ["FrostbyteCore", "FrostbyteCrypto", "FrostbyteArchive", "BundleFormat", "Stack", "Isolation", "SBOM"],
         path: "Fuzz/Sources/frostbyte-fuzz"))
 }
