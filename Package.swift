@@ -24,6 +24,9 @@ let package = Package(
         .systemLibrary(
             name: "CZstd", pkgConfig: "libzstd",
             providers: [.apt(["libzstd-dev"])]),
+        .systemLibrary(
+            name: "CSQLite", pkgConfig: "sqlite3",
+            providers: [.apt(["libsqlite3-dev"])]),
 
         // hypot/hypotf and two more symbols bound to versions glibc 2.34 / GCC 11 have, so
         // the release binary loads there (scripts/release-binary compiles them in; see
@@ -49,7 +52,7 @@ let package = Package(
         // the description of an installed compose project). Does not drive compose.
         .target(name: "InstallationState", dependencies: ["FrostbyteCrypto", "BundleFormat"]),
         // The package catalogue: layer scans, the squashed view, dpkg/apk, CycloneDX and SPDX.
-        .target(name: "SBOM", dependencies: ["FrostbyteCore"]),
+        .target(name: "SBOM", dependencies: ["FrostbyteCore", "CSQLite"]),
         // build: stage images, models and files, write the bundle.
         .target(name: "Builder",
                 dependencies: ["FrostbyteCore", "FrostbyteCrypto", "FrostbyteArchive", "BundleFormat", "Stack", "Engine", "SBOM"]),
@@ -115,6 +118,6 @@ if Context.environment["FROSTBYTE_FUZZ"] == "1" {
     package.products.append(.executable(name: "frostbyte-fuzz", targets: ["frostbyte-fuzz"]))
     package.targets.append(.executableTarget(
         name: "frostbyte-fuzz",
-        dependencies: ["FrostbyteCore", "FrostbyteCrypto", "FrostbyteArchive", "BundleFormat", "Stack", "Isolation"],
+        dependencies: ["FrostbyteCore", "FrostbyteCrypto", "FrostbyteArchive", "BundleFormat", "Stack", "Isolation", "SBOM"],
         path: "Fuzz/Sources/frostbyte-fuzz"))
 }

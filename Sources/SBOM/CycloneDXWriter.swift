@@ -80,8 +80,12 @@ public enum CycloneDXWriter {
     }
 
     /// `pkg:<type>/<namespace>/<name>@<version>?arch=<arch>&distro=<distro>`.
+    /// Language packages: `LanguagePackages.purl`.
     public static func purl(_ package: CataloguedPackage, distribution: OSRelease?) -> String {
-        let namespace = distribution?.id ?? (package.type == "apk" ? "alpine" : "debian")
+        if let purl = LanguagePackages.purl(type: package.type, name: package.name, version: package.version) {
+            return purl
+        }
+        let namespace = distribution?.id ?? ["apk": "alpine", "rpm": "redhat"][package.type] ?? "debian"
         var qualifiers: [String] = []
         if !package.architecture.isEmpty { qualifiers.append("arch=\(encode(package.architecture))") }
         if let distro = distribution?.distroQualifier { qualifiers.append("distro=\(encode(distro))") }

@@ -4,7 +4,8 @@ import FoundationEssentials
 ///
 /// Guarantees: the result depends only on the scans and diff IDs, in layer order;
 /// packages are those the squashed image's databases list as installed (dpkg
-/// `status` and `status.d/*`, apk `installed`), sorted by type, name, architecture;
+/// `status` and `status.d/*`, apk `installed`, rpm `rpmdb.sqlite`) and the language packages
+/// (`LanguagePackages`), sorted by type, name, architecture, location;
 /// each names the lowest layer from which on its version stayed installed in every
 /// layer's view (an upgrade or a reinstall after a removal moves it up).
 public struct ImageCatalogue: Sendable, Equatable {
@@ -32,7 +33,7 @@ public struct ImageCatalogue: Sendable, Equatable {
             current = next
         }
         packages = current.values.sorted {
-            ($0.type, $0.name, $0.architecture) < ($1.type, $1.name, $1.architecture)
+            ($0.type, $0.name, $0.architecture, $0.location ?? "") < ($1.type, $1.name, $1.architecture, $1.location ?? "")
         }
         let release = view.file("etc/os-release") ?? view.file("usr/lib/os-release")
         distribution = release.flatMap { OSRelease($0.data) }
@@ -57,6 +58,13 @@ public struct ImageCatalogue: Sendable, Equatable {
         }
         if let installed = view.file("lib/apk/db/installed") {
             add("apk", PackageDatabases.apk(installed.data), layer: installed.layer)
+        }
+        if let rpmdb = view.file("usr/lib/sysimage/rpm/rpmdb.sqlite") ?? view.file("var/lib/rpm/rpmdb.sqlite") {
+            add("rpm", PackageDatabases.rpm(rpmdb.data), layer: rpmdb.layer)
+        }
+        for found in LanguagePackages.all(in: view) {
+            result.append(CataloguedPackage(type: found.type, name: found.name, version: found.version, architecture: "",
+                                            layer: diffIDs[found.layer], location: found.path))
         }
         return result
     }

@@ -13,13 +13,16 @@ public struct LayerScan: Sendable, Equatable {
         /// Anything else (a hard link, a device, a file too big to keep): hides what
         /// lower layers had at the path, and under it.
         case other
+        /// A regular file that is a Go binary: its embedded build info (`GoBuildInfo`).
+        case goBinary(GoBuildInfo)
     }
 
     /// Kept paths (relative, no leading `/`) and the ancestors of kept paths.
     public var nodes: [String: Node] = [:]
     /// Paths a `.wh.<name>` entry deletes from lower layers (and everything under them).
+    /// Every whiteout of the layer is listed (language packages may be anywhere).
     public var whiteouts: [String] = []
-    /// Folders a `.wh..wh..opq` entry empties of lower layers' content.
+    /// Folders a `.wh..wh..opq` entry empties of lower layers' content (all of the layer's).
     public var opaqueFolders: [String] = []
 
     public init() {}
@@ -30,6 +33,7 @@ public struct LayerScan: Sendable, Equatable {
     /// Files whose content the catalogue reads.
     public static let keptFiles: Set<String> = [
         "var/lib/dpkg/status", "etc/os-release", "usr/lib/os-release", "lib/apk/db/installed",
+        "var/lib/rpm/rpmdb.sqlite", "usr/lib/sysimage/rpm/rpmdb.sqlite",
     ]
     /// Folders whose direct regular files the catalogue reads (distroless-style dpkg).
     public static let keptFolders: Set<String> = ["var/lib/dpkg/status.d"]
@@ -50,12 +54,17 @@ public struct LayerScan: Sendable, Equatable {
         return result.union(keptFolders)
     }()
 
-    /// True when the content of the regular file at `path` is kept.
+    /// True when the content of the regular file at `path` is kept whole (up to
+    /// `keptFileLimit`; a bigger one counts as `.other`).
     public static func keepsContent(_ path: String) -> Bool {
         if keptFiles.contains(path) { return true }
         guard let slash = path.lastIndex(of: "/") else { return false }
         return keptFolders.contains(String(path[..<slash]))
     }
+
+    /// The largest prefix of a `LanguagePackages.keeps` file kept: the metadata
+    /// headers come first; a longer file is cut there (a cut `package.json` is not read).
+    public static let patternFileLimit = 256 << 10
 
     /// True when an entry at `path` matters to the catalogue at all.
     public static func matters(_ path: String) -> Bool {

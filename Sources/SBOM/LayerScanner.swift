@@ -17,6 +17,10 @@ public final class LayerScanner {
     private var remaining: Int64 = 0
     private var padding: Int64 = 0
     private var capture: [UInt8]?
+    /// The most bytes of the current entry `capture` keeps.
+    private var captureLimit = Int.max
+    /// Looks for Go build info in the current regular file (none kept of it).
+    private var goFinder: GoBuildInfoFinder?
     private var current: (path: String, type: UInt8)?
     /// Pending pax (`x`) or GNU (`L`, `K`) records for the next entry.
     private var nextPath: String?
@@ -33,7 +37,12 @@ public final class LayerScanner {
         while offset < bytes.count && !finished {
             if remaining > 0 {
                 let take = Int(min(Int64(bytes.count - offset), remaining))
-                if capture != nil { capture!.append(contentsOf: bytes[offset..<offset + take]) }
+                if capture != nil {
+                    capture!.append(contentsOf: bytes[offset..<offset + min(take, max(0, captureLimit - capture!.count))])
+                }
+                if goFinder?.wantsMore == true {
+                    goFinder!.feed(UnsafeRawBufferPointer(rebasing: bytes[offset..<offset + take]))
+                }
                 offset += take
                 remaining -= Int64(take)
                 if remaining == 0 { completeEntry() }
@@ -75,6 +84,8 @@ public final class LayerScanner {
         padding = (512 - size % 512) % 512
         current = nil
         capture = nil
+        captureLimit = Int.max
+        goFinder = nil
         switch type {
         case UInt8(ascii: "x"), UInt8(ascii: "L"), UInt8(ascii: "K"):
             current = (path, type)
@@ -93,15 +104,25 @@ public final class LayerScanner {
         let name = path.split(separator: "/").last.map(String.init) ?? path
         let parent = path.contains("/") ? String(path[..<path.lastIndex(of: "/")!]) : ""
         if name == ".wh..wh..opq" {
-            if LayerScan.matters(parent) { result.opaqueFolders.append(parent) }
+            result.opaqueFolders.append(parent)
             return
         }
         if name.hasPrefix(".wh.") {
-            let hidden = (parent.isEmpty ? "" : parent + "/") + name.dropFirst(4)
-            if LayerScan.matters(hidden) { result.whiteouts.append(hidden) }
+            result.whiteouts.append((parent.isEmpty ? "" : parent + "/") + name.dropFirst(4))
             return
         }
-        guard LayerScan.matters(path) else { return }
+        let regular = type == UInt8(ascii: "0") || type == 0 || type == UInt8(ascii: "7")
+        guard LayerScan.matters(path) else {
+            guard regular else { return }
+            current = (path, type)
+            if LanguagePackages.keeps(path) {
+                capture = []
+                captureLimit = LayerScan.patternFileLimit
+            } else if size >= 64 {
+                goFinder = GoBuildInfoFinder()
+            }
+            return
+        }
         switch type {
         case UInt8(ascii: "0"), 0, UInt8(ascii: "7"):
             if LayerScan.keepsContent(path) && size <= LayerScan.keptFileLimit {
@@ -117,7 +138,11 @@ public final class LayerScanner {
     }
 
     private func completeEntry() {
-        defer { capture = nil; current = nil }
+        defer { capture = nil; current = nil; goFinder = nil }
+        if let current, let info = goFinder?.result {
+            result.nodes[current.path] = .goBinary(info)
+            return
+        }
         guard let current, let data = capture else { return }
         switch current.type {
         case UInt8(ascii: "x"):

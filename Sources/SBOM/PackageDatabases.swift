@@ -3,20 +3,25 @@ import FoundationEssentials
 
 /// One installed OS package, as the catalogue records it.
 public struct CataloguedPackage: Sendable, Equatable {
-    /// `deb` or `apk` (the purl type).
+    /// The purl type: `deb`, `apk` (OS packages), `pypi`, `npm`, `golang`.
     public var type: String
     public var name: String
     public var version: String
     public var architecture: String
     /// The diff ID of the layer that brought this version of the package.
     public var layer: String
+    /// The file a language package was read from (its metadata file, or the Go
+    /// binary); nil for OS packages, which their database lists.
+    public var location: String?
 
-    public init(type: String, name: String, version: String, architecture: String, layer: String) {
+    public init(type: String, name: String, version: String, architecture: String, layer: String,
+                location: String? = nil) {
         self.type = type; self.name = name; self.version = version; self.architecture = architecture; self.layer = layer
+        self.location = location
     }
 
     /// Identity across layers: the same key with another version is an upgrade.
-    var key: String { "\(type)/\(name):\(architecture)" }
+    var key: String { "\(type)/\(name):\(architecture)" + (location.map { "@" + $0 } ?? "") }
 }
 
 /// `etc/os-release` (or `usr/lib/os-release`): the distribution.
@@ -72,6 +77,12 @@ enum PackageDatabases {
             guard let name = fields["P"], let version = fields["V"] else { return nil }
             return (name, version, fields["A"] ?? "")
         }
+    }
+
+    /// The packages of an rpm sqlite database (`rpmdb.sqlite`): version
+    /// `[EPOCH:]VERSION-RELEASE`; empty when the file is no such database.
+    static func rpm(_ data: Data) -> [(name: String, version: String, architecture: String)] {
+        (RPMDatabase(data)?.headerBlobs() ?? []).compactMap(RPMHeader.package)
     }
 
     /// Blank-line separated stanzas of `Key:value` lines; continuation

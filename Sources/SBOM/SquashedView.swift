@@ -21,10 +21,23 @@ public struct SquashedView: Sendable {
 
     /// Applies the next layer (`layer` = its index, bottom first).
     public mutating func apply(_ scan: LayerScan, layer: Int) {
-        for folder in scan.opaqueFolders { removeBelow(folder) }
-        for hidden in scan.whiteouts {
-            nodes[hidden] = nil
-            removeBelow(hidden)
+        if !scan.opaqueFolders.isEmpty || !scan.whiteouts.isEmpty {
+            // A layer lists every whiteout; only those above a kept path cost a sweep.
+            var folders = Set<Substring>()
+            for path in nodes.keys {
+                var end = path.endIndex
+                while let slash = path[..<end].lastIndex(of: "/") {
+                    guard folders.insert(path[..<slash]).inserted else { break }
+                    end = slash
+                }
+            }
+            for folder in scan.opaqueFolders where folder.isEmpty || folders.contains(Substring(folder)) {
+                removeBelow(folder)
+            }
+            for hidden in scan.whiteouts where nodes[hidden] != nil || folders.contains(Substring(hidden)) {
+                nodes[hidden] = nil
+                removeBelow(hidden)
+            }
         }
         for (path, node) in scan.nodes {
             if case .directory = node, case .directory? = nodes[path]?.node { continue }

@@ -12,7 +12,7 @@ import Testing
 struct ModuleGraphTests {
     static let root = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    static let cModules: Set<String> = ["CArchive", "CLibCrypto", "CYAML", "CZstd", "CGlibcCompat"]
+    static let cModules: Set<String> = ["CArchive", "CLibCrypto", "CYAML", "CZstd", "CSQLite", "CGlibcCompat"]
 
     /// One `import` line: the module and whether it is an `internal import`.
     struct Import: Equatable {
@@ -158,7 +158,7 @@ struct ModuleGraphTests {
         #expect(check("Stack", "import FrostbyteCore\n").count == 1)
         #expect(Self.imports(in: "@testable import Engine\n  public import struct Foo.Bar\n")
                 == [Import(module: "Engine", isInternal: false), Import(module: "Foo", isInternal: false)])
-        let shared: [String: Set<String>] = ["A": ["CZstd", "CArchive", "CLibCrypto", "CYAML"], "B": ["CZstd"]]
+        let shared: [String: Set<String>] = ["A": ["CZstd", "CArchive", "CLibCrypto", "CYAML", "CSQLite"], "B": ["CZstd"]]
         #expect(Self.graphProblems(shared, projectModules: ["A", "B"]) == ["CZstd must have exactly one owner, has [\"A\", \"B\"]"])
         let doc = "# x\n## Module graph\n| module | may import |\n|---|---|\n| `Engine` | `FrostbyteCore`, `CArchive` | e |\n## Other\n| `Stack` | `X` | s |\n"
         #expect(Self.graph(fromArchitecture: doc) == ["Engine": ["FrostbyteCore", "CArchive"]])

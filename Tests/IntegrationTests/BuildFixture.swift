@@ -1,3 +1,4 @@
+import BundleFormat
 import Foundation
 import Testing
 import TestSupport
@@ -78,6 +79,18 @@ struct BuildFixture {
     }
 
     func remove() { try? FileManager.default.removeItem(atPath: folder) }
+
+    /// Builds the spec into `out/NAME.tar.zst` and extracts it into `folder`; returns
+    /// the bundle, its extracted root (`folder/fbtest-1.2.3`) and its first image.
+    func buildAndExtract(_ name: String, into folder: String) throws -> (bundle: String, root: String, image: Manifest.Image) {
+        let bundle = out + "/\(name).tar.zst"
+        let result = try TestCommand.tool(["build", spec, "-o", bundle])
+        try #require(result.status == 0, "\(result.stderr)")
+        try TestCommand.check(["tar", "--zstd", "-xf", bundle, "-C", folder])
+        let root = folder + "/fbtest-1.2.3"
+        let manifest = try ManifestCoding.decodeManifest(Data(contentsOf: URL(fileURLWithPath: root + "/MANIFEST.json")))
+        return (bundle, root, try #require(manifest.images.first))
+    }
 
     /// Writes a minimal legacy `docker save` archive for `reference` at `relative`
     /// (config, one empty layer, manifest.json) without Docker; returns its image ID.

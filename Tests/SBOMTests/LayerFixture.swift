@@ -16,6 +16,8 @@ struct LayerFixture {
         var files: [String: String] = [:]
         var symlinks: [String: String] = [:]
         var folders: [String] = []
+        /// Files with binary content (copied as given).
+        var binaries: [String: Data] = [:]
     }
 
     /// The layer tar of `tree` (pax format, as `docker save`/BuildKit write them).
@@ -30,6 +32,11 @@ struct LayerFixture {
             let url = URL(fileURLWithPath: "\(root)/\(path)")
             try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
             try Data(content.utf8).write(to: url)
+        }
+        for (path, content) in tree.binaries {
+            let url = URL(fileURLWithPath: "\(root)/\(path)")
+            try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try content.write(to: url)
         }
         for (path, target) in tree.symlinks {
             let url = URL(fileURLWithPath: "\(root)/\(path)")

@@ -18,6 +18,7 @@ struct FuzzTarget: Sendable {
         FormatTargets.manifest, FormatTargets.parts, FormatTargets.oci, FormatTargets.imageArchive,
         VerifyTarget.verify,
         DNSTarget.dns,
+        SBOMTarget.layer,
     ]
 }
 
