@@ -36,6 +36,9 @@ public struct SwarmInstallResult: Codable, Sendable {
     public var migrationsApplied: [String]
     public var stackFile: String
     public var notes: [String]
+    /// What the stack file cannot carry and this install does not enforce yet
+    /// (per-node firewall rules: docs/SWARM.md), one sentence each.
+    public var notEnforced: [String]
     /// Seconds: check (prepared nodes), verify (the bundle on the manager), deploy, healthy, total.
     public var timings: [String: Double]
 
@@ -46,6 +49,7 @@ public struct SwarmInstallResult: Codable, Sendable {
         case gatewayURL = "gateway_url"
         case migrationsApplied = "migrations_applied"
         case stackFile = "stack_file"
+        case notEnforced = "not_enforced"
     }
 }
 
@@ -58,7 +62,9 @@ public struct SwarmInstallResult: Codable, Sendable {
 ///    store fails that check) and the unprepared ones are named; `--pin` names
 ///    prepared nodes. Anything else is refused (exit 2) with nothing changed.
 /// 2. The whole bundle is verified on the manager (`Preparer`: on a prepared manager
-///    it loads nothing) and its release kept under the prefix.
+///    it loads nothing) and its release kept under the prefix. When the manager holds
+///    the prepare record of this release, that changes nothing and runs beside step 1's
+///    check; otherwise it runs after the check passed.
 /// 3. Node labels, set by the manager: `io.frostbyte.<stack>.prepared=<bundle_id>` on
 ///    every prepared node (every service is constrained to it), and
 ///    `io.frostbyte.<stack>.pin.<service>=true` on the node of each pinned service
@@ -108,11 +114,24 @@ public final class SwarmInstaller {
         let expected = Dictionary(manifest.images.map { image in
             (image.name, engine.imageStore.isContainerd ? (image.manifestDigest ?? image.digest) : image.digest)
         }, uniquingKeysWith: { first, _ in first })
+        // A manager that prepared this release already: verifying it again loads
+        // nothing and keeps the release as it is (only its prepare record is
+        // rewritten), so it runs beside the check.
+        let prepareRequest = request.prepare, note = self.note
+        let early = PreparedRelease.read(layout, bundleId: manifest.bundleId) == nil ? nil
+            : BackgroundWork { (try Preparer(request: prepareRequest, note: note).run(), Date()) }
         let checkStart = Date()
         note("checking which nodes hold the \(expected.count) image(s) of \(manifest.bundleId)")
-        let reports = try SwarmPreparedCheck(engine: docker).check(images: expected, timeout: min(request.timeout, 120))
+        let reports: [SwarmPreparedCheck.NodeReport]
+        do {
+            reports = try SwarmPreparedCheck(engine: docker).check(images: expected, timeout: min(request.timeout, 120))
+        } catch {
+            _ = early?.result()  // never leave the verification half done
+            throw error
+        }
         timings["check"] = Date().timeIntervalSince(checkStart)
         let unprepared = reports.filter { $0.state != "prepared" && $0.state != "not-checked" }
+        if !unprepared.isEmpty { _ = early?.result() }
         guard unprepared.isEmpty else {
             throw SwarmInstallError.unpreparedNodes(bundleId: manifest.bundleId, nodes: unprepared.map {
                 $0.missing.isEmpty ? "\($0.node) (\($0.state))" : "\($0.node) (lacks \($0.missing.joined(separator: ", ")))"
@@ -121,14 +140,22 @@ public final class SwarmInstaller {
         let prepared = reports.filter { $0.state == "prepared" }.map(\.node).sorted()
         guard !prepared.isEmpty else { throw SwarmInstallError.tooFewNodes(prepared: 0, needed: 1) }
         for (service, node) in request.pins where !prepared.contains(node) {
+            _ = early?.result()
             throw SwarmInstallError.unknownNode(service: service, node: node)
         }
         note("prepared: \(prepared.joined(separator: ", "))")
 
         // The whole bundle verified on the manager; its release kept under the prefix.
         let verifyStart = Date()
-        let preparedHere = try Preparer(request: request.prepare, note: note).run()
-        timings["verify"] = Date().timeIntervalSince(verifyStart)
+        let preparedHere: PrepareResult
+        if let early {
+            let (result, finished) = try early.join()
+            preparedHere = result
+            timings["verify"] = finished.timeIntervalSince(checkStart)
+        } else {
+            preparedHere = try Preparer(request: request.prepare, note: note).run()
+            timings["verify"] = Date().timeIntervalSince(verifyStart)
+        }
         let releaseFolder = layout.release(manifest.bundleId)
         let composePath = "\(releaseFolder)/\(compose.file)"
         let tree = try YAMLParser(bytes: Array(try Self.read(composePath)), file: composePath).parseSingleDocument()
@@ -184,6 +211,7 @@ public final class SwarmInstaller {
         let rendering = try SwarmRenderer(options: options).render(tree)
         try AtomicFile.write(Data(rendering.stackYAML), to: record.stackFile, mode: 0o644)
         for line in rendering.notes { note("note: \(line)") }
+        for line in rendering.obligations { note("not enforced yet (no per-node firewall rules): \(line)") }
 
         let releaseFolder = layout.release(manifest.bundleId)
         let secrets = try Secrets.ensure(layout: layout, examplePath: "\(releaseFolder)/.env.example")
@@ -224,7 +252,7 @@ public final class SwarmInstaller {
         return SwarmInstallResult(stack: record.stack, bundleId: manifest.bundleId, resumed: resumed, preparedNodes: prepared,
                                   pins: record.pins, services: services, gatewayURL: record.gatewayURL,
                                   migrationsApplied: applied, stackFile: record.stackFile, notes: rendering.notes,
-                                  timings: timings)
+                                  notEnforced: rendering.obligations, timings: timings)
     }
 
     /// A stack name Swarm accepts (lowercase letters, digits, `-`, `_`; from a letter or digit).
