@@ -112,7 +112,7 @@ public struct SwarmUninstaller: Sendable {
         for (node, volumes) in volumesByNode(record).sorted(by: { $0.key < $1.key }) {
             let local = volumes.filter(here.contains), remote = volumes.filter { !here.contains($0) }
             if purgeData {
-                for volume in local where engine.remove(.volume, volume) == nil { removed.append(volume) }
+                for volume in local where removeVolume(volume) { removed.append(volume) }
                 if !remote.isEmpty { notes.append("on \(node): docker volume rm \(remote.joined(separator: " "))") }
             } else if !volumes.isEmpty {
                 notes.append("kept on \(node): \(volumes.joined(separator: ", ")) (--purge-data removes them)")
@@ -123,6 +123,16 @@ public struct SwarmUninstaller: Sendable {
         if purgeData { try? FileManager.default.removeItem(atPath: layout.prefix) }
         return SwarmUninstallResult(stack: record.stack, servicesRemoved: services.sorted(), networksRemoved: networks.sorted(),
                                     labelsRemoved: labels, volumesRemoved: removed.sorted(), nodeNotes: notes)
+    }
+
+    /// Removes a volume of this node, retrying for up to 20 s: a task's container
+    /// goes a moment after `docker stack ps` stops listing the task.
+    func removeVolume(_ volume: String) -> Bool {
+        for _ in 0..<40 {
+            if engine.remove(.volume, volume) == nil { return true }
+            usleep(500_000)
+        }
+        return false
     }
 
     /// node → the stack's volumes its pinned services own (`<stack>_<volume>`), read

@@ -38,6 +38,15 @@ struct SwarmInstallTests {
         try TestCommand.check(["docker", "service", "ls", "-q", "--filter", "label=com.docker.stack.namespace=\(Self.stack)"])
     }
 
+    /// Runs a docker removal on `node` until it succeeds (a task's container goes a
+    /// moment after `docker stack ps` stops listing it), at most 20 s.
+    func removeRetrying(_ arguments: [String], on node: String) {
+        for _ in 0..<40 {
+            if (try? TestCommand.run(arguments, environment: host(node)))?.status == 0 { return }
+            usleep(500_000)
+        }
+    }
+
     func json(_ output: CommandOutput) throws -> [String: Any] {
         try #require(try JSONSerialization.jsonObject(with: output.data) as? [String: Any], "\(output.combined)")
     }
@@ -57,7 +66,9 @@ struct SwarmInstallTests {
                     _ = try? TestCommand.run(["docker", "node", "update", "--label-rm", "io.frostbyte.\(Self.stack).\(key)", node])
                 }
                 let names = ["gateway", "postgres", "redis", "worker"].map { "\(Self.repository)/\($0):1.0" }
-                _ = try? TestCommand.run(["docker", "rmi"] + names, environment: host(node))
+                for name in names where (try? TestCommand.run(["docker", "image", "inspect", name], environment: host(node)))?.status == 0 {
+                    removeRetrying(["docker", "rmi", name], on: node)
+                }
                 try? FileManager.default.removeItem(atPath: prefixes[node]!)
             }
             try? FileManager.default.removeItem(atPath: folder)
@@ -78,6 +89,14 @@ struct SwarmInstallTests {
 
         // Negative control: the last node is not prepared; refused naming it, nothing changed.
         for node in nodes.dropLast() { try prepare(node) }
+        let records = try FileManager.default.contentsOfDirectory(atPath: "\(prefixes[manager]!)/state/prepared")
+        let recordFile = try #require(records.first)
+        let recordData = try Data(contentsOf: URL(fileURLWithPath: "\(prefixes[manager]!)/state/prepared/\(recordFile)"))
+        let record = try #require(try JSONSerialization.jsonObject(with: recordData) as? [String: Any])
+        for id in (record["images"] as? [String: String] ?? [:]).values {
+            let held = try TestCommand.run(["docker", "image", "inspect", id], environment: host(nodes.last!))
+            try #require(held.status != 0, "\(nodes.last!) already holds \(id) (an earlier run's demo images): start from a fresh test bed")
+        }
         let missing = try TestCommand.tool(install)
         #expect(missing.status == 2, "\(missing.combined)")
         #expect(missing.stderr.contains("not prepared") && missing.stderr.contains(nodes.last!), "\(missing.stderr)")
@@ -140,7 +159,7 @@ struct SwarmInstallTests {
             let volumes = try TestCommand.check(["docker", "volume", "ls", "-q", "--filter", "name=\(Self.stack)_"], environment: host(node))
             for volume in volumes.split(separator: "\n") {
                 #expect(removed.stdout.contains(String(volume)), "uninstall names \(volume) on \(node)")
-                _ = try? TestCommand.run(["docker", "volume", "rm", String(volume)], environment: host(node))
+                removeRetrying(["docker", "volume", "rm", String(volume)], on: node)
             }
         }
     }
