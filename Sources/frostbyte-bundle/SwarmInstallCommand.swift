@@ -10,12 +10,7 @@ extension FrostbyteBundle.Install {
         if subnet != nil || ingressSubnet != nil {
             throw ValidationError("--subnet and --ingress-subnet are single-host options; with --swarm the bundle's subnet is the overlay's")
         }
-        var pins: [String: String] = [:]
-        for entry in pin {
-            let parts = entry.split(separator: "=", maxSplits: 1).map(String.init)
-            guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty else { throw ValidationError("--pin '\(entry)' is not SERVICE=NODE") }
-            pins[parts[0]] = parts[1]
-        }
+        let pins = try parsePins(pin)
         let request = SwarmInstallRequest(
             prepare: PrepareRequest(bundlePath: bundle, trustKeyPaths: trust, allowUnsigned: allowUnsigned,
                                     layout: location.layout, timeout: timeout),
@@ -34,4 +29,16 @@ extension FrostbyteBundle.Install {
         if !result.migrationsApplied.isEmpty { Console.out("migrations applied: \(result.migrationsApplied.joined(separator: ", "))") }
         Console.out("all healthy after \(TextFormat.fixed(result.timings["total"] ?? 0, digits: 1)) s (deploy to healthy \(TextFormat.fixed((result.timings["deploy"] ?? 0) + (result.timings["healthy"] ?? 0), digits: 1)) s)")
     }
+}
+
+/// `--pin SERVICE=NODE` options (install --swarm, swarm-render) as service → node.
+/// - Throws: `ValidationError` (exit 2) for an entry without both parts.
+func parsePins(_ entries: [String]) throws -> [String: String] {
+    var pins: [String: String] = [:]
+    for entry in entries {
+        let parts = entry.split(separator: "=", maxSplits: 1).map(String.init)
+        guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty else { throw ValidationError("--pin '\(entry)' is not SERVICE=NODE") }
+        pins[parts[0]] = parts[1]
+    }
+    return pins
 }
