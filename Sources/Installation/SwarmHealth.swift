@@ -52,15 +52,17 @@ public struct SwarmHealth: Sendable {
         }.sorted { $0.service < $1.service }
     }
 
-    /// Waits until `count` services exist and every one runs its desired replicas.
+    /// Waits until `count` services (of `only`, when given) exist and every one runs
+    /// its desired replicas.
     /// - Throws: `SwarmInstallError.notHealthy` naming the services that lag and their
     ///   tasks' errors, after `timeout` seconds.
-    public func waitHealthy(count: Int, timeout: Double, note: (String) -> Void) throws -> [SwarmServiceState] {
+    public func waitHealthy(count: Int, only: Set<String>? = nil, timeout: Double,
+                            note: (String) -> Void) throws -> [SwarmServiceState] {
         let deadline = Date().addingTimeInterval(timeout)
         var last: [SwarmServiceState] = []
         var reported = ""
         while true {
-            last = (try? services()) ?? last
+            last = ((try? services()) ?? last).filter { only?.contains($0.service) ?? true }
             if last.count >= count, last.allSatisfy(\.healthy) { return last }
             let waiting = last.filter { !$0.healthy }.map { "\($0.service) \($0.running)/\($0.desired)" }.joined(separator: ", ")
             if waiting != reported, !waiting.isEmpty { note("waiting for \(waiting)"); reported = waiting }

@@ -70,10 +70,11 @@ public struct SwarmInstallResult: Codable, Sendable {
 ///    `io.frostbyte.<stack>.pin.<service>=true` on the node of each pinned service
 ///    (services that own named volumes, and the gateway). Pins are kept from the
 ///    record on every later install: a pinned service never moves.
-/// 4. `SwarmRenderer` → `state/swarm-stack.yml`; `docker stack deploy`; wait until
-///    every service runs its desired replicas (a task with a healthcheck is only
-///    `Running` once healthy); migrations once (`SwarmMigrationJob` on the database's
-///    node); the record (`state/swarm.json`) says `deployed`.
+/// 4. `SwarmRenderer` → `state/swarm-stack.yml`; `docker stack deploy`; migrations
+///    once, as soon as the database service is healthy (`SwarmMigrationJob` on its
+///    node), while the others start; wait until every service runs its desired
+///    replicas (a task with a healthcheck is only `Running` once healthy); the record
+///    (`state/swarm.json`) says `deployed`.
 /// A failure after step 2 leaves the record `failed` with the reason; a re-run resumes
 /// (the deploy converges, applied migrations are not run again).
 public final class SwarmInstaller {
@@ -225,15 +226,13 @@ public final class SwarmInstaller {
         try record.save(layout, step: "deployed")
         timings["deploy"] = Date().timeIntervalSince(deployStart)
 
+        // Migrations once the database is healthy, while the other services still
+        // start (they wait for it anyway); then every service healthy.
         let healthStart = Date()
-        let serviceCount = tree["services"]?.mappingPairs?.count ?? 0
-        let services = try SwarmHealth(engine: docker, stack: record.stack)
-            .waitHealthy(count: serviceCount, timeout: request.timeout) { self.note($0) }
-        timings["healthy"] = Date().timeIntervalSince(healthStart)
-        try record.save(layout, step: "healthy")
-
+        let health = SwarmHealth(engine: docker, stack: record.stack)
         var applied: [String] = []
         if let spec = manifest.migrations {
+            _ = try health.waitHealthy(count: 1, only: [spec.service], timeout: request.timeout) { self.note($0) }
             let image = tree["services"]?[spec.service]?["image"]?.scalarValue.flatMap { record.images[$0] } ?? ""
             let network = Self.internalNetwork(tree).map { "\(record.stack)_\($0)" } ?? ""
             let constraint = record.pins[spec.service].map { _ in "node.labels.\(pinLabel).\(spec.service)==true" }
@@ -243,8 +242,12 @@ public final class SwarmInstaller {
             note("running migrations in a job on \(record.pins[spec.service] ?? "a prepared node") (\(spec.service) over \(network))")
             applied = try MigrationRunner(executor: { try job.run($0, stdin: $1, timeout: $2) }, spec: spec,
                                           releaseFolder: releaseFolder, timeout: request.timeout).apply { self.note($0) }
+            try record.save(layout, step: "migrated")
         }
-        try record.save(layout, step: "migrated")
+        let serviceCount = tree["services"]?.mappingPairs?.count ?? 0
+        let services = try health.waitHealthy(count: serviceCount, timeout: request.timeout) { self.note($0) }
+        timings["healthy"] = Date().timeIntervalSince(healthStart)
+        try record.save(layout, step: "healthy")
         record.phase = .deployed
         record.failure = nil
         try record.save(layout)
