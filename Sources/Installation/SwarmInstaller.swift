@@ -17,10 +17,13 @@ public struct SwarmInstallRequest: Sendable {
     public var pins: [String: String]
     /// Seconds for the prepared-node check and for the stack to become healthy.
     public var timeout: Double
+    /// `--allow-downgrade`: deploy an older version of the deployed bundle.
+    public var allowDowngrade: Bool
 
     public init(prepare: PrepareRequest, stack: String? = nil, publish: String? = nil, pins: [String: String] = [:],
-                timeout: Double = 300) {
+                timeout: Double = 300, allowDowngrade: Bool = false) {
         self.prepare = prepare; self.stack = stack; self.publish = publish; self.pins = pins; self.timeout = timeout
+        self.allowDowngrade = allowDowngrade
     }
 }
 
@@ -60,7 +63,8 @@ public struct SwarmInstallResult: Codable, Sendable {
 ///    tasks runs the same engine version; every such node holds every image by the ID
 ///    the manager's store gives it (`SwarmPreparedCheck`; a node with another image
 ///    store fails that check) and the unprepared ones are named; `--pin` names
-///    prepared nodes. Anything else is refused (exit 2) with nothing changed.
+///    prepared nodes; an older version of the deployed bundle only with
+///    `allowDowngrade`. Anything else is refused (exit 2) with nothing changed.
 /// 2. The whole bundle is verified on the manager (`Preparer`: on a prepared manager
 ///    it loads nothing) and its release kept under the prefix. When the manager holds
 ///    the prepare record of this release, that changes nothing and runs beside step 1's
@@ -107,6 +111,10 @@ public final class SwarmInstaller {
         let existing = try SwarmInstallRecord.read(layout)
         let stack = try Self.stackName(request.stack ?? existing?.stack ?? manifest.name)
         if let existing, existing.stack != stack { throw SwarmInstallError.otherStack(prefix: layout.prefix, stack: existing.stack) }
+        if let existing, !request.allowDowngrade, existing.name == manifest.name,
+           Preflight.isVersion(existing.version, newerThan: manifest.version) {
+            throw InstallError.downgrade(name: manifest.name, installed: existing.version, offered: manifest.version)
+        }
         let publish = try IngressPlan.parsePublish(request.publish ?? existing?.publish ?? "\(gateway.port)")
 
         let nodes = try docker.swarmNodes()

@@ -14,7 +14,7 @@ extension FrostbyteBundle.Install {
         let request = SwarmInstallRequest(
             prepare: PrepareRequest(bundlePath: bundle, trustKeyPaths: trust, allowUnsigned: allowUnsigned,
                                     layout: location.layout, timeout: timeout),
-            stack: project, publish: publish, pins: pins, timeout: timeout)
+            stack: project, publish: publish, pins: pins, timeout: timeout, allowDowngrade: allowDowngrade)
         let result = try CommandFailure.reporting(json: json) {
             try SwarmInstaller(request: request, note: { Console.note($0) }).run()
         }
