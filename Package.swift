@@ -95,7 +95,7 @@ let package = Package(
                     dependencies: ["FrostbyteCore", "FrostbyteCrypto", "BundleFormat", "Engine", "InstallationState",
                                    "Isolation", "Installation", "TestSupport"]),
         .testTarget(name: "InstallationTests",
-                    dependencies: ["FrostbyteCore", "FrostbyteCrypto", "FrostbyteArchive", "BundleFormat", "Engine",
+                    dependencies: ["FrostbyteCore", "FrostbyteCrypto", "FrostbyteArchive", "BundleFormat", "Stack", "Engine",
                                    "InstallationState", "Isolation", "Installation", "TestSupport"]),
         .testTarget(name: "ExportTests",
                     dependencies: ["FrostbyteCore", "FrostbyteCrypto", "BundleFormat", "Engine", "InstallationState",

@@ -28,8 +28,27 @@ public struct MigrationRunner: Sendable {
     public var releaseFolder: String
     public var timeout: Double
 
+    /// Runs one psql command (argv) with the SQL on stdin where the database is; nil:
+    /// `docker compose exec -T <service>` on this host.
+    public typealias Executor = @Sendable (_ command: [String], _ stdin: Data, _ timeout: Double) throws -> CommandResult
+    public var executor: Executor?
+
     public init(compose: ComposeDriver, spec: Manifest.Migrations, releaseFolder: String, timeout: Double = 600) {
         self.compose = compose; self.spec = spec; self.releaseFolder = releaseFolder; self.timeout = timeout
+    }
+
+    /// A runner whose psql sessions run through `executor` (a Swarm job on the
+    /// database's node, `SwarmMigrationJob`), with the same bookkeeping.
+    public init(executor: @escaping Executor, spec: Manifest.Migrations, releaseFolder: String, timeout: Double = 600) {
+        self.init(compose: ComposeDriver(project: "", composeFile: "", envFile: "", environment: [:]), spec: spec,
+                  releaseFolder: releaseFolder, timeout: timeout)
+        self.executor = executor
+    }
+
+    /// One psql session, through the executor or `compose exec`.
+    func execute(_ command: [String], stdin: Data) throws -> CommandResult {
+        if let executor { return try executor(command, stdin, timeout) }
+        return try compose.exec(spec.service, command, stdin: stdin, timeout: timeout)
     }
 
     /// Applies the pending migrations; returns the names applied now.
@@ -74,8 +93,7 @@ public struct MigrationRunner: Sendable {
             script.append(Data("\n;\nINSERT INTO \(Self.table) (name, sha256, bundle_id) VALUES ('\(migration.name)', '\(migration.digest)', '\(bundleId)');\nCOMMIT;\n".utf8))
         }
         script.append(Data("\\echo \(Self.recordedMarker)\n\(Self.recordedQuery)\n".utf8))
-        let result = try compose.exec(spec.service, psqlCommand(singleTransaction: false, tuplesOnly: true),
-                                      stdin: script, timeout: timeout)
+        let result = try execute(psqlCommand(singleTransaction: false, tuplesOnly: true), stdin: script)
         let output = result.output
         var recorded: [String: String]
         if result.status == 0, let marker = Self.lastRange(of: "\(Self.recordedMarker)\n", in: output)
@@ -137,8 +155,7 @@ public struct MigrationRunner: Sendable {
     /// stopping at the first error, which rolls the whole transaction back.
     @discardableResult
     func psql(_ sql: String, file: String, tuplesOnly: Bool = false) throws -> String {
-        let result = try compose.exec(spec.service, psqlCommand(singleTransaction: true, tuplesOnly: tuplesOnly),
-                                      stdin: Data(sql.utf8), timeout: timeout)
+        let result = try execute(psqlCommand(singleTransaction: true, tuplesOnly: tuplesOnly), stdin: Data(sql.utf8))
         guard result.status == 0 else {
             let detail = result.errorOutput.isEmpty ? "psql exited with status \(result.status)" : result.errorOutput
             throw InstallError.migrationFailed(file: file, detail: detail)

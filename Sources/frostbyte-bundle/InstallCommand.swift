@@ -95,11 +95,18 @@ extension FrostbyteBundle {
         @Option(name: .long, help: "Seconds allowed for the stack to start and become healthy.")
         var timeout: Double = 300
 
+        @Flag(name: .long, help: "Deploy as a Docker Swarm stack from this manager onto the prepared nodes (docs/SWARM.md).")
+        var swarm = false
+
+        @Option(name: .long, help: ArgumentHelp("With --swarm: run a service owning named volumes (or the gateway) on this node; repeatable; kept once installed.", valueName: "SERVICE=NODE"))
+        var pin: [String] = []
+
         @Flag(name: .long, help: "Print one JSON document on stdout.")
         var json = false
 
         func run() async throws {
             try await runReportingErrors {
+                if swarm { return try runSwarm() }
                 let request = InstallRequest(
                     bundlePath: bundle, trustKeyPaths: trust, allowUnsigned: allowUnsigned,
                     layout: location.layout, project: project, subnet: subnet, timeout: timeout,

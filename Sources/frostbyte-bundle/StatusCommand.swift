@@ -26,6 +26,9 @@ extension FrostbyteBundle {
 
         func run() async throws {
             try await runReportingErrors {
+                if let swarm = try CommandFailure.reporting(json: json, { try SwarmStatus.read(layout: location.layout) }) {
+                    return try reportSwarm(swarm, json: json)
+                }
                 let status = try CommandFailure.reporting(json: json) { try StatusReader.read(layout: location.layout) }
                 if json {
                     try Console.json(status)

@@ -58,12 +58,7 @@ extension FrostbyteBundle {
                 guard let gateway = manifest.gateway, let compose = manifest.compose else {
                     throw ValidationError("\(release)/MANIFEST.json names no gateway or compose file")
                 }
-                var pins: [String: String] = [:]
-                for entry in pin {
-                    let parts = entry.split(separator: "=", maxSplits: 1).map(String.init)
-                    guard parts.count == 2 else { throw ValidationError("--pin '\(entry)' is not SERVICE=NODE") }
-                    pins[parts[0]] = parts[1]
-                }
+                let pins = try parsePins(pin)
                 let binding = GatewayIngress.binding(publish: try IngressPlan.parsePublish(publish ?? "\(gateway.port)"))
                 let options = SwarmRenderOptions(
                     imageIDs: record.images, gatewayService: gateway.service, gatewayPort: gateway.port,

@@ -26,6 +26,9 @@ extension FrostbyteBundle {
 
         func run() async throws {
             try await runReportingErrors {
+                if let record = try CommandFailure.reporting(json: json, { try SwarmInstallRecord.read(location.layout) }) {
+                    return try uninstallSwarm(record, json: json)
+                }
                 let uninstaller = Uninstaller(layout: location.layout, purgeData: purgeData, note: { Console.note($0) })
                 let result = try CommandFailure.reporting(json: json) { try uninstaller.run() }
                 if json {

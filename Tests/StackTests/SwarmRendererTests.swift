@@ -158,6 +158,26 @@ struct SwarmRendererTests {
         #expect(try #require(refusal(openNetwork)).key == "networks.ingress")
     }
 
+    /// `install --swarm`'s placement: every service constrained to the prepared-node
+    /// label, pinned services (the gateway too) by their pin label, not their hostname.
+    @Test func placesByPreparedAndPinLabels() throws {
+        var options = Self.options(pins: ["postgres": "node1", "gateway": "node2"])
+        options.constraints = ["node.labels.io.frostbyte.s.prepared == demo-1"]
+        options.pinLabel = "io.frostbyte.s.pin"
+        let (stack, _) = try render(Self.hardened, options)
+        func constraints(_ service: String) -> [String] {
+            stack["services"]?[service]?["deploy"]?["placement"]?["constraints"]?.sequenceItems?.compactMap(\.scalarValue) ?? []
+        }
+        #expect(constraints("postgres") == ["node.labels.io.frostbyte.s.prepared == demo-1", "node.labels.io.frostbyte.s.pin.postgres == true"])
+        #expect(constraints("gateway") == ["node.labels.io.frostbyte.s.prepared == demo-1", "node.labels.io.frostbyte.s.pin.gateway == true"])
+        #expect(stack["services"]?["gateway"]?["deploy"]?["replicas"] == nil, "a pinned service without volumes keeps its replicas")
+        // Control: without the options, only the volume owner is placed, by hostname.
+        let (plain, _) = try render()
+        #expect(plain["services"]?["gateway"]?["deploy"]?["placement"] == nil)
+        #expect(SwarmRenderer.ownsNamedVolumes(try #require(plain["services"]?["postgres"])))
+        #expect(!SwarmRenderer.ownsNamedVolumes(try #require(plain["services"]?["gateway"])))
+    }
+
     @Test(arguments: [("2s", 2.0), ("1m30s", 90.0), ("500ms", 0.5), ("1h", 3600.0)])
     func composeDurations(text: String, seconds: Double) {
         #expect(SwarmRenderer.seconds(text) == seconds)

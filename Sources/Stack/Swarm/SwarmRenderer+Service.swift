@@ -151,14 +151,22 @@ extension SwarmRenderer {
         return .mapping(pairs)
     }
 
-    /// A service owning named volumes runs one task, on the node holding its data.
+    /// A service owning named volumes runs one task, on the node holding its data; any
+    /// other pinned service (the gateway) is placed on its node too; every service gets
+    /// `options.constraints`.
     func placeVolumeOwner(_ name: String, _ source: YAMLNode, deploy: inout YAMLNode) throws {
-        let named = (source["volumes"]?.sequenceItems ?? []).contains { volume in
-            if let text = volume.scalarValue { return !text.hasPrefix("/") && !text.hasPrefix(".") && text.contains(":") }
-            return volume["type"]?.scalarValue == "volume"
+        let named = Self.ownsNamedVolumes(source)
+        var constraints = deploy["placement"]?["constraints"]?.sequenceItems ?? []
+        constraints += options.constraints.map { YAMLNode.string($0) }
+        let pin = options.volumePins[name].map { node in
+            options.pinLabel.map { "node.labels.\($0).\(name) == true" } ?? "node.hostname == \(node)"
         }
-        guard named else { return }
-        guard let node = options.volumePins[name] else {
+        defer { if !constraints.isEmpty { deploy.set("placement", .mapping([("constraints", .sequence(constraints))])) } }
+        guard named else {
+            if let pin { constraints.append(.string(pin)) }
+            return
+        }
+        guard let pin else {
             throw SwarmRenderError(service: name, key: "volumes",
                                    reason: "it owns named volumes and must be pinned to the node that holds them; name that node")
         }
@@ -169,8 +177,15 @@ extension SwarmRenderer {
             throw SwarmRenderError(service: name, key: "deploy.mode", reason: "a service owning named volumes runs exactly one task")
         }
         deploy.set("replicas", .plain("1"))
-        let existing = deploy["placement"]?["constraints"]?.sequenceItems ?? []
-        deploy.set("placement", .mapping([("constraints", .sequence(existing + [.string("node.hostname == \(node)")]))]))
+        constraints.append(.string(pin))
+    }
+
+    /// True when the service mounts a named volume (its data lives on one node).
+    public static func ownsNamedVolumes(_ source: YAMLNode) -> Bool {
+        (source["volumes"]?.sequenceItems ?? []).contains { volume in
+            if let text = volume.scalarValue { return !text.hasPrefix("/") && !text.hasPrefix(".") && text.contains(":") }
+            return volume["type"]?.scalarValue == "volume"
+        }
     }
 
     /// `update_config.monitor`: longer than the healthcheck can take to pass

@@ -20,6 +20,11 @@ public struct SwarmRenderOptions: Sendable, Equatable {
     /// The nodes' dockerd runs with `no-new-privileges` (daemon.json): the only way a
     /// service's `security_opt: [no-new-privileges:true]` is kept on Swarm.
     public var nodesEnforceNoNewPrivileges: Bool
+    /// Placement constraints every service gets (e.g. the prepared-node label).
+    public var constraints: [String] = []
+    /// When set, a pinned service is placed by the node label `<pinLabel>.<service> == true`
+    /// (which the deploy sets on the node) instead of `node.hostname`.
+    public var pinLabel: String? = nil
 
     public init(imageIDs: [String: String], gatewayService: String, gatewayPort: Int, publishAddress: String = "127.0.0.1",
                 publishPort: Int, volumePins: [String: String] = [:], encryptOverlay: Bool = false,

@@ -1,0 +1,44 @@
+import FrostbyteCore
+import Installation
+import ArgumentParser
+import FoundationEssentials
+
+extension FrostbyteBundle.Status {
+    /// `status` of a Swarm install (`SwarmStatus`): exit 1 when a service lacks
+    /// replicas or the deploy is not finished, as for a single-host install.
+    func reportSwarm(_ status: SwarmStatus, json: Bool) throws {
+        if json {
+            try Console.json(status)
+        } else {
+            Console.out("stack: \(status.stack)  release: \(status.bundleId)  phase: \(status.phase)")
+            if let failure = status.failure { Console.out("last failure: \(failure)") }
+            Console.out("gateway: \(status.gatewayURL) (on \(status.pins.values.isEmpty ? "its node" : "the gateway's node"))")
+            if !status.nodesDown.isEmpty { Console.out("nodes down: \(status.nodesDown.joined(separator: ", "))") }
+            for service in status.services {
+                let tasks = service.tasks.map { "\($0.node) \($0.state)\($0.error.map { " (\($0))" } ?? "")" }
+                Console.out("  \(service.service): \(service.running)/\(service.desired)\(status.pins[service.service].map { ", pinned to \($0)" } ?? "")  \(tasks.joined(separator: "; "))")
+            }
+            if !status.lackingReplicas.isEmpty { Console.out("lacking replicas: \(status.lackingReplicas.joined(separator: ", "))") }
+            Console.out(status.healthy ? "healthy" : "NOT healthy")
+        }
+        if !status.healthy { throw ExitCode(ExitStatus.checkFailed.rawValue) }
+    }
+}
+
+extension FrostbyteBundle.Uninstall {
+    /// `uninstall` of a Swarm install (`SwarmUninstaller`).
+    func uninstallSwarm(_ record: SwarmInstallRecord, json: Bool) throws {
+        let result = try CommandFailure.reporting(json: json) {
+            try SwarmUninstaller(layout: location.layout, purgeData: purgeData).run(record) { Console.note($0) }
+        }
+        if json { return try Console.json(result) }
+        Console.out("uninstalled stack \(result.stack)")
+        Console.out("services removed: \(result.servicesRemoved.joined(separator: ", "))")
+        Console.out("networks removed: \(result.networksRemoved.joined(separator: ", "))")
+        for (node, keys) in result.labelsRemoved.sorted(by: { $0.key < $1.key }) {
+            Console.out("labels removed on \(node): \(keys.joined(separator: ", "))")
+        }
+        if !result.volumesRemoved.isEmpty { Console.out("volumes removed: \(result.volumesRemoved.joined(separator: ", "))") }
+        for line in result.nodeNotes { Console.out(line) }
+    }
+}
