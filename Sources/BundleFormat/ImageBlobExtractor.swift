@@ -50,7 +50,9 @@ public enum ImageBlobExtractor {
             case .digestMismatch(let path, let actual): return "holds \(path), whose content hashes to \(actual)"
             case .compressedLayer(let index, let path):
                 return "has layer \(index + 1) (\(path)) compressed; format v2 stores layers uncompressed, "
-                    + "so load the image into an engine and build from it, or use --format v1"
+                    + "so use --format v1, or build from an engine that hands it out uncompressed (the overlay2 "
+                    + "graph driver does; the containerd image store keeps the layers of images built or imported "
+                    + "there compressed, docs/ENGINES.md)"
             case .layerCountMismatch(let config, let manifest):
                 return "names \(manifest) layers in manifest.json but its config lists \(config) diff_ids"
             }
