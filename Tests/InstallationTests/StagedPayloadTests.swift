@@ -1,4 +1,4 @@
-import BundleFormat
+@testable import BundleFormat
 import FrostbyteCrypto
 import Foundation
 @testable import Installation
