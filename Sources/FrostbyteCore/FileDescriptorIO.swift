@@ -1,4 +1,4 @@
-import CGlibcCompat
+internal import CGlibcCompat
 import FoundationEssentials
 import Glibc
 
