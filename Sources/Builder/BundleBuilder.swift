@@ -148,9 +148,15 @@ public struct BundleBuilder: Sendable {
             let unhashed = entries
             let hashing: BackgroundWork<[BundleEntry]>? = packWhileSaving ? nil
                 : BackgroundWork { try BundleWriter.hash(unhashed, progress: SilentProgress()) }
+            let folder = try BlobFolder(path: try stagingFolder().path + "/blobs")
+            blobFolder = folder
+            // A blob packed into the body leaves the blob folder at once (scratch disk).
             let writer = try PipelinedBundleWriter(outputPath: outputPath, root: spec.bundleStem,
                                                    compression: request.compression, mtime: epoch,
-                                                   packWhileAdding: packWhileSaving)
+                                                   packWhileAdding: packWhileSaving) { entry in
+                if case .file(let path) = entry.source, let digest = entry.digest?.prefixed,
+                   path == folder.blobPath(digest) { folder.release(digest) }
+            }
             pipeline = writer
             var inputs: [BundleEntry] = []
             func handOverInputs(_ hashed: [BundleEntry]) throws {
@@ -158,8 +164,6 @@ public struct BundleBuilder: Sendable {
                 try writer.append(try BundleLayout.plan(inputs))
             }
             if packWhileSaving { try handOverInputs(try BundleWriter.hash(entries, progress: progress)) }
-            let folder = try BlobFolder(path: try stagingFolder().path + "/blobs")
-            blobFolder = folder
             var imageEntries: [BundleEntry] = []
             layout = try stageBlobs(spec, folder: folder, createdAt: BuildInputs.iso8601(epoch)) { fresh in
                 let marked = base?.markingInBase(fresh) ?? fresh

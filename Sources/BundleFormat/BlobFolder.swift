@@ -15,6 +15,8 @@ public final class BlobFolder: Sendable {
     private struct State {
         var token: CleanupOnSignal.Token?
         var counter = 0
+        /// Blobs removed by `release` (packed already): still "stored" for `contains`.
+        var released: Set<String> = []
     }
     private let state = Mutex(State())
 
@@ -34,8 +36,18 @@ public final class BlobFolder: Sendable {
     /// Where the blob `sha256:<hex>` is (or would be) stored.
     public func blobPath(_ digest: String) -> String { path + "/" + digest.dropPrefix("sha256:") }
 
-    /// True when the blob is already stored.
-    public func contains(_ digest: String) -> Bool { access(blobPath(digest), F_OK) == 0 }
+    /// True when the blob is already stored (or was, and was `release`d).
+    public func contains(_ digest: String) -> Bool {
+        access(blobPath(digest), F_OK) == 0 || state.withLock { $0.released.contains(digest) }
+    }
+
+    /// Removes the blob's file once it is no longer needed (packed into the bundle);
+    /// it still counts as stored, so an image that carries it again does not store it
+    /// a second time (`adopt` drops the new copy).
+    public func release(_ digest: String) {
+        state.withLock { _ = $0.released.insert(digest) }
+        unlink(blobPath(digest))
+    }
 
     /// A new temporary file path inside the folder, for a blob whose digest is not yet known.
     public func temporaryPath() -> String {

@@ -22,7 +22,10 @@ import Glibc
 /// lives in a temporary file beside the output that is removed on every path; the
 /// output is committed only when complete; memory is one zstd context and a few
 /// 1 MiB buffers whatever the entry sizes; same entries, manifest, key and mtime give
-/// the same bytes.
+/// the same bytes. Scratch disk: `packed` hears of each body entry once it is in the
+/// body (so its source file may go), and the body file gives back its space as it is
+/// copied into the output (holes punched behind the copy), so the two never both
+/// hold the whole body.
 public final class PipelinedBundleWriter {
     public let compression: ArchiveCompression
     public let mtime: Int64
@@ -35,15 +38,17 @@ public final class PipelinedBundleWriter {
     /// without `packWhileAdding`, only collects the entries until `finish`.
     /// - Parameter root: the bundle's root folder, `<name>-<version>`.
     /// - Throws: `BundleWriteError.cannotCreate`, `ArchiveWriteError`.
+    /// - Parameter packed: called on the body thread after each entry is written into
+    ///   the body (only with `packWhileAdding`).
     public init(outputPath: String, root: String, compression: ArchiveCompression, mtime: Int64,
-                packWhileAdding: Bool = true) throws {
+                packWhileAdding: Bool = true, packed: (@Sendable (BundleEntry) -> Void)? = nil) throws {
         self.compression = compression
         self.mtime = mtime
         self.root = root
         if packWhileAdding {
             let file = try AtomicOutputFile(finalPath: outputPath + ".body")
             bodyFile = file
-            body = try BodyThread(output: file, root: root, compression: compression, mtime: mtime)
+            body = try BodyThread(output: file, root: root, compression: compression, mtime: mtime, packed: packed)
         } else {
             bodyFile = nil
             body = nil
@@ -125,8 +130,25 @@ public final class PipelinedBundleWriter {
             uncompressedSize: Int64(headTar.count) + bodyBytes, signed: signature != nil)
     }
 
+    /// Copies the body file into `output`, punching a hole behind each chunk written
+    /// (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE; where the filesystem cannot, the
+    /// body keeps its space until it is removed).
     private func copy(_ path: String, into output: ArchiveOutput) throws {
-        try ChunkedFileReader(path: path).forEachChunk { try output.write($0) }
+        let descriptor = open(path, O_RDWR | O_CLOEXEC)
+        guard descriptor >= 0 else { throw FileReadError.cannotOpen(path: path, reason: String(cString: strerror(errno))) }
+        defer { close(descriptor) }
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
+        defer { buffer.deallocate() }
+        var offset: Int64 = 0
+        while true {
+            let count = read(descriptor, buffer.baseAddress, buffer.count)
+            if count < 0 && errno == EINTR { continue }
+            guard count >= 0 else { throw FileReadError.readFailed(path: path, reason: String(cString: strerror(errno))) }
+            if count == 0 { return }
+            try output.write(UnsafeRawBufferPointer(rebasing: buffer[0..<count]))
+            FileDescriptorIO.punchHole(descriptor, offset: offset, length: Int64(count))
+            offset += Int64(count)
+        }
     }
 }
 
@@ -154,8 +176,12 @@ final class BodyThread: @unchecked Sendable {
     /// Entries waiting at most; beyond it `enqueue` waits (bounded memory of paths only).
     private static let backlog = 4096
 
-    init(output: ArchiveOutput, root: String, compression: ArchiveCompression, mtime: Int64) throws {
+    private let packed: (@Sendable (BundleEntry) -> Void)?
+
+    init(output: ArchiveOutput, root: String, compression: ArchiveCompression, mtime: Int64,
+         packed: (@Sendable (BundleEntry) -> Void)? = nil) throws {
         self.root = root
+        self.packed = packed
         archive = try ArchiveWriter(output: output, compression: compression, mtime: mtime)
         DetachedThread.start(name: "frostbyte-body") { [self] in run() }
     }
@@ -214,6 +240,7 @@ final class BodyThread: @unchecked Sendable {
             condition.unlock()
             do {
                 try write(entry)
+                packed?(entry)
             } catch {
                 condition.withLock {
                     if self.error == nil { self.error = error }

@@ -1,3 +1,4 @@
+internal import CGlibcCompat
 import FoundationEssentials
 import Glibc
 
@@ -42,6 +43,13 @@ public enum FileDescriptorIO {
 
 extension FileDescriptorIO {
     /// Writes `data` to stdout (best effort: a closed stdout is not an error here).
+    /// Frees the disk blocks of `length` bytes at `offset` of the file (its size stays;
+    /// those bytes then read as zeros). False when the filesystem cannot (errno set).
+    @discardableResult
+    public static func punchHole(_ descriptor: Int32, offset: Int64, length: Int64) -> Bool {
+        fb_punch_hole(descriptor, offset, length) == 0
+    }
+
     public static func writeStandardOutput(_ data: Data) {
         _ = data.withUnsafeBytes { writeAll(STDOUT_FILENO, $0) }
     }

@@ -23,11 +23,17 @@ import Synchronization
 ///   loaded image is confirmed while the next one loads.
 /// - `finish()` returns only when every load started here is over, so the caller
 ///   may then move or remove the files they read.
+/// - With `payload`, an image the engine holds as the same image (loaded and confirmed
+///   here, or found present) is settled there, which removes the staged files no other
+///   image still needs; `offer` then returns only once the image offered before has
+///   settled, so the verifier extracts at most one image ahead of the load under way
+///   (`StagedPayload.peakBytes`).
 public final class EarlyImageLoader: Sendable {
     private let loader: ImageLoader
     private let timeout: Double
     private let accept: @Sendable (VerifiedImage) -> Bool
     private let progress: @Sendable (String) -> Void
+    private let payload: StagedPayload?
     /// Loads in the order they were offered: `load` (true when this loaded the image)
     /// waits for the `load` before it; `work` confirms the image once its load is over.
     private let loads = Mutex<[(name: String, load: BackgroundWork<Bool>, work: BackgroundWork<ImageLoader.LoadedImage?>)]>([])
@@ -35,9 +41,12 @@ public final class EarlyImageLoader: Sendable {
     /// - Parameters:
     ///   - progress: hears `ensure`'s lines (`loading image NAME`) from the loading thread.
     ///   - accept: whether an announced image may be loaded now (policy).
-    public init(loader: ImageLoader, timeout: Double, progress: @escaping @Sendable (String) -> Void,
+    ///   - payload: the staged files to remove as images settle (nil: keep them all).
+    public init(loader: ImageLoader, timeout: Double, payload: StagedPayload? = nil,
+                progress: @escaping @Sendable (String) -> Void,
                 accept: @escaping @Sendable (VerifiedImage) -> Bool) {
-        self.loader = loader; self.timeout = timeout; self.progress = progress; self.accept = accept
+        self.loader = loader; self.timeout = timeout; self.payload = payload
+        self.progress = progress; self.accept = accept
     }
 
     /// The verifier's callback: asks the engine about `verified`'s name at once, then
@@ -46,13 +55,18 @@ public final class EarlyImageLoader: Sendable {
     /// the neighbouring loads.
     public func offer(_ verified: VerifiedImage) {
         guard accept(verified) else { return }
-        let loader = self.loader, timeout = self.timeout, progress = self.progress
+        let loader = self.loader, timeout = self.timeout, progress = self.progress, payload = self.payload
+        // At most one image extracted ahead of the load under way (its error is finish()'s).
+        if payload != nil { _ = loads.withLock({ $0.last?.work })?.result() }
         loads.withLock { loads in
             let previous = loads.last?.load
             let load = BackgroundWork { () throws -> Bool in
-                let absent = try loader.engine.image(verified.image.name) == nil
+                let found = try loader.engine.image(verified.image.name)
                 _ = previous?.result()
-                guard absent else { return false }
+                if let found {
+                    if loader.matches(found, verified.image) { payload?.settle(verified) }
+                    return false
+                }
                 do {
                     let source: ImageLoader.Source = try verified.image.archiveFile == nil
                         ? .blobs(manifest: ManifestCoding.decodeManifest(verified.manifestData), folder: verified.path)
@@ -67,7 +81,9 @@ public final class EarlyImageLoader: Sendable {
             let confirmed = BackgroundWork { () throws -> ImageLoader.LoadedImage? in
                 guard try load.join() else { return nil }
                 do {
-                    return try loader.confirmLoad(verified.image, equivalentBefore: false)
+                    let loaded = try loader.confirmLoad(verified.image, equivalentBefore: false)
+                    payload?.settle(verified)
+                    return loaded
                 } catch {
                     throw AttemptedLoadError(underlying: error)
                 }

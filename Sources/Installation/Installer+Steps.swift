@@ -36,7 +36,8 @@ extension Installer {
         let staging = "\(layout.releases)/.staging-\(Self.randomSuffix())"
         note("verifying and extracting \(request.bundlePath)")
         let trustGiven = !trust.isEmpty, allowUnsigned = request.allowUnsigned
-        let early = EarlyImageLoader(loader: loader, timeout: request.timeout, progress: note) { verified in
+        let early = EarlyImageLoader(loader: loader, timeout: request.timeout, payload: StagedPayload(manifest: manifest),
+                                     progress: note) { verified in
             verified.manifestData == expectedManifest
                 && SignaturePolicy.wouldAccept(verified.signature, trustGiven: trustGiven, allowUnsigned: allowUnsigned)
         }

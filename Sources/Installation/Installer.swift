@@ -85,14 +85,16 @@ public final class Installer {
         try Preflight.checkOverlap(plan: plan, networks: networks)
         var present: [String: Bool] = [:]
         for (image, work) in zip(manifest.images, presenceWork) { present[image.name] = (try? work.join()) ?? false }
+        var isFolder = false  // a bundle folder is copied whole; a bundle file streams (StagedPayload)
+        let streamed = !(FileManager.default.fileExists(atPath: request.bundlePath, isDirectory: &isFolder) && isFolder)
         let space = try Preflight.checkSpace(
             manifest: manifest, layout: layout, dockerRootDir: engine.dockerRootDir,
-            releaseExists: FileManager.default.fileExists(atPath: "\(releaseFolder)/MANIFEST.json"),
+            releaseExists: FileManager.default.fileExists(atPath: "\(releaseFolder)/MANIFEST.json"), streamed: streamed,
             isPresent: { present[$0.name] ?? false })
         let report = Preflight.Report(
             engineVersion: engine.serverVersion, composeVersion: composeVersion, prefixFreeBytes: space.prefixFree,
             prefixNeededBytes: space.prefixNeeded, dockerFreeBytes: space.dockerFree, dockerNeededBytes: space.dockerNeeded)
-        spaceNeeded = SpaceNeeded(bundleId: manifest.bundleId, prefixBytes: Preflight.releaseBytes(manifest),
+        spaceNeeded = SpaceNeeded(bundleId: manifest.bundleId, prefixBytes: Preflight.prefixBytes(manifest, streamed: streamed),
                                   dockerRootDir: engine.dockerRootDir)
         note("preflight ok: engine \(engine.serverVersion) (\(engine.imageStore.description)), compose \(composeVersion), project \(plan.project), subnet \(plan.subnet)")
 

@@ -206,14 +206,15 @@ public enum Preflight {
     /// Refuses when the prefix's filesystem cannot hold the extracted release, or the
     /// engine's data root cannot hold the images not yet loaded (both summed when they
     /// share a filesystem). Sizes come from the manifest: the files the bundle carries
-    /// plus those a delta copies from its base (never the base's images), and the
-    /// archives (v1) or carried blobs (v2) of the images not present.
+    /// plus those a delta copies from its base (never the base's images), where a
+    /// `streamed` bundle file counts only the image payload staged at once
+    /// (`prefixBytes`), and the archives (v1) or carried blobs (v2) of the images not present.
     public static func checkSpace(
         manifest: Manifest, layout: InstallationLayout, dockerRootDir: String, releaseExists: Bool,
-        isPresent: (Manifest.Image) -> Bool
+        streamed: Bool = false, isPresent: (Manifest.Image) -> Bool
     ) throws -> (prefixFree: Int64?, prefixNeeded: Int64, dockerFree: Int64?, dockerNeeded: Int64) {
         let margin: Int64 = 1 << 20
-        let prefixNeeded = releaseExists ? 0 : releaseBytes(manifest) + margin
+        let prefixNeeded = releaseExists ? 0 : prefixBytes(manifest, streamed: streamed) + margin
         let dockerNeeded = imageBytes(manifest, of: manifest.images.filter { !isPresent($0) })
         let prefixSpace = HostProbe.freeSpace(at: layout.prefix)
         let dockerSpace = HostProbe.freeSpace(at: dockerRootDir)
@@ -231,6 +232,18 @@ public enum Preflight {
             }
         }
         return (prefixSpace?.bytes, prefixNeeded, dockerSpace?.bytes, dockerNeeded)
+    }
+
+    /// The most the prefix holds at once while the release is extracted: with `streamed`
+    /// (a bundle file, verified and extracted in one pass while its images load), the
+    /// release's other files plus the image payload staged at once
+    /// (`StagedPayload.peakBytes`, about the largest image); otherwise (a bundle folder,
+    /// copied whole first) every file, `releaseBytes`.
+    static func prefixBytes(_ manifest: Manifest, streamed: Bool) -> Int64 {
+        guard streamed else { return releaseBytes(manifest) }
+        let payload = Set(manifest.images.flatMap { StagedPayload.payload(of: $0, in: manifest) })
+        let others = manifest.files.filter { ($0.isCarried || !BundleLayout.isImagesEntry($0.path)) && !payload.contains($0.path) }
+        return others.reduce(Int64(0)) { $0 + $1.size } + StagedPayload.peakBytes(manifest)
     }
 
     /// The bytes of the extracted release: the files the bundle carries plus those a
