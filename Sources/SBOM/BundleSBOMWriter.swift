@@ -79,36 +79,13 @@ public enum BundleSBOMWriter {
         for component in components {
             seed += "\(component.bomRef)\n\(component.hashes.first?.content ?? "")\n"
         }
-        let bom = BOM(serialNumber: CycloneDXWriter.serialNumber("sha256:" + sha256Hex(Data(seed.utf8))),
-                      metadata: Metadata(
-                        timestamp: timestamp,
-                        component: Component(type: "application", bomRef: "bundle", name: contents.name,
-                                             version: contents.version, hashes: []),
-                        tools: Tools(components: [Tool(name: tool.name, version: tool.version)])),
-                      components: components)
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        var data = try encoder.encode(bom)
-        data.append(0x0A)
-        return data
+        let subject = Component(type: "application", bomRef: "bundle", name: contents.name,
+                                version: contents.version, hashes: [])
+        return try SBOMJSON.encode(CycloneDXDocument(
+            serialNumber: CycloneDXWriter.serialNumber("sha256:" + sha256Hex(Data(seed.utf8))), timestamp: timestamp,
+            subject: subject, tools: [Tool(name: tool.name, version: tool.version)], components: components))
     }
 
-    struct BOM: Encodable {
-        var bomFormat = "CycloneDX"
-        var specVersion = "1.6"
-        var serialNumber: String
-        var version = 1
-        var metadata: Metadata
-        var components: [Component]
-    }
-
-    struct Metadata: Encodable {
-        var timestamp: String
-        var component: Component
-        var tools: Tools
-    }
-
-    struct Tools: Encodable { var components: [Tool] }
     struct Tool: Encodable {
         var type = "application"
         var name: String

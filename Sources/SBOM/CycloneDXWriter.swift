@@ -52,17 +52,11 @@ public enum CycloneDXWriter {
             description: nil, purl: nil,
             properties: [Property(name: "frostbyte-bundle:config_digest", value: image.configDigest)],
             hashes: [Hash(alg: "SHA-256", content: hex)])
-        let bom = BOM(serialNumber: serialNumber(image.manifestDigest),
-                      metadata: Metadata(timestamp: timestamp, component: subject,
-                                         tools: Tools(components: [Component(
-                                            type: "application", bomRef: nil, name: tool.name, version: tool.version,
-                                            description: nil, purl: nil, properties: nil)])),
-                      components: components)
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        var data = try encoder.encode(bom)
-        data.append(0x0A)
-        return data
+        let toolComponent = Component(type: "application", bomRef: nil, name: tool.name, version: tool.version,
+                                      description: nil, purl: nil, properties: nil)
+        return try SBOMJSON.encode(CycloneDXDocument(
+            serialNumber: serialNumber(image.manifestDigest), timestamp: timestamp, subject: subject,
+            tools: [toolComponent], components: components))
     }
 
     /// `urn:uuid:` made of the manifest digest's first 128 bits, with the version (5)
@@ -108,23 +102,6 @@ public enum CycloneDXWriter {
         }
         return result
     }
-
-    struct BOM: Encodable {
-        var bomFormat = "CycloneDX"
-        var specVersion = "1.6"
-        var serialNumber: String
-        var version = 1
-        var metadata: Metadata
-        var components: [Component]
-    }
-
-    struct Metadata: Encodable {
-        var timestamp: String
-        var component: Component
-        var tools: Tools
-    }
-
-    struct Tools: Encodable { var components: [Component] }
 
     struct Component: Encodable {
         var type: String

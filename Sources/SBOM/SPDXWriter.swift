@@ -49,11 +49,7 @@ public enum SPDXWriter {
             name: bundleId, documentNamespace: "https://frostbyte-bundle.invalid/spdx/\(bundleId)",
             creationInfo: CreationInfo(created: created, creators: ["Tool: \(tool.name)-\(tool.version)"]),
             packages: packages, relationships: relationships)
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        var data = try encoder.encode(document)
-        data.append(0x0A)
-        return data
+        return try SBOMJSON.encode(document)
     }
 
     struct Document: Encodable {

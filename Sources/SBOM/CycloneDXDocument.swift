@@ -1,0 +1,40 @@
+import FoundationEssentials
+
+/// The CycloneDX 1.6 JSON envelope both SBOM writers fill (`CycloneDXWriter` per image,
+/// `BundleSBOMWriter` for the bundle): format, version, serial number, metadata (time,
+/// subject, tools) and the components, each writer with its own component type.
+struct CycloneDXDocument<Component: Encodable, Tool: Encodable>: Encodable {
+    var bomFormat = "CycloneDX"
+    var specVersion = "1.6"
+    var serialNumber: String
+    var version = 1
+    var metadata: Metadata
+    var components: [Component]
+
+    struct Metadata: Encodable {
+        var timestamp: String
+        var component: Component
+        var tools: Tools
+    }
+
+    struct Tools: Encodable { var components: [Tool] }
+
+    init(serialNumber: String, timestamp: String, subject: Component, tools: [Tool], components: [Component]) {
+        self.serialNumber = serialNumber
+        self.metadata = Metadata(timestamp: timestamp, component: subject, tools: Tools(components: tools))
+        self.components = components
+    }
+}
+
+/// The one JSON encoding of every SBOM document (CycloneDX and SPDX).
+enum SBOMJSON {
+    /// `value` with keys sorted, 2-space indentation, `/` not escaped and one trailing
+    /// newline: the same value always gives the same bytes.
+    static func encode<T: Encodable>(_ value: T) throws -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        var data = try encoder.encode(value)
+        data.append(0x0A)
+        return data
+    }
+}
