@@ -88,6 +88,7 @@ public final class SHA256Hasher {
 
     /// Creates a hasher ready for `update`.
     public init() {
+        LibCryptoRuntime.prepare()
         // EVP_MD_CTX_new/EVP_DigestInit_ex only fail on allocation failure.
         let context = EVP_MD_CTX_new()
         precondition(context != nil && EVP_DigestInit_ex(context, EVP_sha256(), nil) == 1,

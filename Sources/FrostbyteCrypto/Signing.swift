@@ -108,6 +108,7 @@ private func readFile(_ path: String) throws -> Data {
 /// - Throws: `SigningError.invalidPEM` (not a PEM `expected`), `SigningError.notEd25519`.
 private func readEd25519(_ pem: Data, origin: String, expected: String,
                          _ read: (OpaquePointer) -> OpaquePointer?) throws -> EVPKey {
+    LibCryptoRuntime.prepare()
     guard let pointer = withReadBIO(pem, read) else {
         throw SigningError.invalidPEM(path: origin, expected: expected, detail: libcryptoErrorText())
     }
@@ -180,6 +181,7 @@ public struct SigningKey: Sendable {
 
     /// Creates a fresh random key pair.
     public static func generate() throws -> SigningKey {
+        LibCryptoRuntime.prepare()
         guard let context = EVP_PKEY_CTX_new_id(EVP_PKEY_ED25519, nil) else {
             throw SigningError.libcrypto(operation: "create a key context", detail: libcryptoErrorText())
         }

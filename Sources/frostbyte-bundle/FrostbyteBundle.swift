@@ -1,4 +1,5 @@
 import FrostbyteCore
+import FrostbyteCrypto
 import ArgumentParser
 import FoundationEssentials
 import Glibc
@@ -22,6 +23,7 @@ struct FrostbyteBundle: AsyncParsableCommand {
     /// command contract says bad usage is 2, so usage errors are mapped here, after
     /// argument-parser has printed its own message and usage line.
     static func main() async {
+        LibCryptoRuntime.prepare()  // before any thread can hash: no libcrypto cleanup at exit
         do {
             var command = try parseAsRoot()
             if var asyncCommand = command as? AsyncParsableCommand {
