@@ -19,6 +19,8 @@ public enum CleanupOnSignal {
     }
     private struct State {
         var installed = false
+        /// Set once a fatal signal's cleanup has begun.
+        var terminating = false
         var next = 0
         var entries: [Int: Entry] = [:]
         var sources: [DispatchSourceSignal] = []
@@ -48,7 +50,10 @@ public enum CleanupOnSignal {
     }
 
     private static func add(_ entry: Entry) -> Token {
-        state.withLock { state in
+        let token: Token? = state.withLock { state in
+            // The cleanup has already taken its list: a path registered now would be
+            // created after it and outlive the process. The signal ends the process soon.
+            guard !state.terminating else { return nil }
             if !state.installed {
                 state.installed = true
                 state.sources = [SIGINT, SIGTERM, SIGHUP].map(install)
@@ -57,6 +62,8 @@ public enum CleanupOnSignal {
             state.entries[state.next] = entry
             return Token(slot: state.next)
         }
+        guard let token else { while true { pause() } }
+        return token
     }
 
     private static func install(_ number: Int32) -> DispatchSourceSignal {
@@ -77,6 +84,7 @@ public enum CleanupOnSignal {
     static func runAll() {
         let entries = state.withLock { state in
             defer { state.entries = [:] }
+            state.terminating = true
             return state.entries.sorted { $0.key < $1.key }.map(\.value)
         }
         var paths: [String] = []
