@@ -91,6 +91,6 @@ public enum BuildProvenance {
                                                  resolvedDependencies: dependencies),
                 runDetails: RunDetails(builder: Builder(id: builderID, version: [builder.name: builder.version]),
                                        metadata: Metadata(startedOn: createdAt, finishedOn: createdAt))))
-        return try DSSE.canonicalJSON(statement)
+        return try ManifestCoding.encode(statement)
     }
 }

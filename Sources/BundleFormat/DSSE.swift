@@ -57,7 +57,7 @@ public enum DSSE {
         let keyid = try key.verifyingKey().fingerprint().prefixed
         let envelope = Envelope(payload: payload.base64EncodedString(), payloadType: payloadType,
                                 signatures: [Signature(keyid: keyid, sig: signature.base64EncodedString())])
-        return try canonicalJSON(envelope)
+        return try ManifestCoding.encode(envelope)
     }
 
     /// Parses `data` as an envelope of `payloadType` and returns its payload and the
@@ -83,14 +83,5 @@ public enum DSSE {
             }
         }
         return .failure(.untrusted(keyids: envelope.signatures.map(\.keyid)))
-    }
-
-    /// Keys sorted, 2-space indentation, `/` unescaped, one trailing newline.
-    static func canonicalJSON<T: Encodable>(_ value: T) throws -> Data {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        var data = try encoder.encode(value)
-        data.append(0x0A)
-        return data
     }
 }
