@@ -15,7 +15,7 @@ import TestSupport
 /// manager's loopback (and nowhere else on another node's), and uninstall leaves no
 /// service, network or label of the stack.
 @Suite("install --swarm from a manager (real swarm of the test bed)", .serialized,
-       .enabled(if: ProcessInfo.processInfo.environment["FROSTBYTE_SWARM_NODE"] == "fbsw1",
+       .enabled(if: SwarmBed.onFirstManager,
                 "needs the test bed's manager: scripts/swarm up 3; scripts/swarm run fbsw1 -- swift test --filter SwarmInstallTests"),
        .enabled(if: Docker.demoImagesPresent, "needs scripts/make-demo-images"))
 struct SwarmInstallTests {
@@ -24,7 +24,7 @@ struct SwarmInstallTests {
     static let port = 18_000 + Int.random(in: 0..<1_000)
 
     /// DOCKER_HOST of a node of the test bed.
-    func host(_ node: String) -> [String: String] { ["DOCKER_HOST": "unix:///run/frostbyte-swarm/\(node)/docker.sock"] }
+    func host(_ node: String) -> [String: String] { SwarmBed.host(node) }
 
     func nodes() throws -> [String] {
         try TestCommand.check(["docker", "node", "ls", "--format", "{{.Hostname}}"]).split(separator: "\n").map(String.init).sorted()
@@ -56,7 +56,7 @@ struct SwarmInstallTests {
         try #require(nodes.count >= 3, "needs 3 nodes: scripts/swarm up 3")
         let folder = try TestRun.scratchFolder("fbinst-swarm")
         let prefixes = Dictionary(uniqueKeysWithValues: nodes.map { ($0, InstallHarness.prefix("swarm-\($0)")) })
-        let manager = "fbsw1"
+        let manager = SwarmBed.node(1)
         defer {
             _ = try? TestCommand.run(["docker", "stack", "rm", Self.stack])
             for node in nodes {
@@ -106,7 +106,7 @@ struct SwarmInstallTests {
 
         // Negative control: a worker is not a manager.
         try prepare(nodes.last!)
-        let onWorker = try TestCommand.tool(install, environment: host("fbsw2"))
+        let onWorker = try TestCommand.tool(install, environment: host(SwarmBed.node(2)))
         #expect(onWorker.status == 2 && onWorker.stderr.contains("not a swarm manager"), "\(onWorker.combined)")
         #expect(try stackServices().isEmpty)
 
@@ -140,9 +140,9 @@ struct SwarmInstallTests {
         #expect(url == "http://127.0.0.1:\(Self.port)")
         let here = try TestCommand.run(["curl", "-s", "-m", "5", "-o", "/dev/null", "-w", "%{http_code}", "\(url)/health"])
         #expect(here.stdout == "200", "\(here.combined)")
-        let elsewhere = try TestCommand.run(["ip", "netns", "exec", "fbsw2", "curl", "-s", "-m", "3", "-o", "/dev/null",
+        let elsewhere = try TestCommand.run(["ip", "netns", "exec", SwarmBed.node(2), "curl", "-s", "-m", "3", "-o", "/dev/null",
                                              "-w", "%{http_code}", "\(url)/health"])
-        #expect(elsewhere.stdout != "200", "the gateway answered on fbsw2's loopback: \(elsewhere.combined)")
+        #expect(elsewhere.stdout != "200", "the gateway answered on \(SwarmBed.node(2))'s loopback: \(elsewhere.combined)")
 
         // A re-run converges: nothing applied again, still healthy.
         let again = try json(try TestCommand.tool(install + ["--json"]))
