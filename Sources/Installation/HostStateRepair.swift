@@ -61,17 +61,20 @@ public enum HostStateRepair {
 
     /// Names `rule`: `the INPUT rule rejecting new connections from fb0123456789i (network p_ingress)`.
     public static func describe(_ rule: FirewallRule) -> String {
-        "the \(rule.family == "ipv6" ? "ip6tables " : "")\(rule.chain) rule rejecting new connections from \(rule.bridge) (network \(rule.network))"
+        "the \(rule.family == "ipv6" ? "ip6tables " : "")\(rule.chain) rule rejecting \(rule.purpose ?? "new connections from \(rule.bridge)") (network \(rule.network))"
     }
 
     /// Puts back every expected rule that is missing (recording it) and the boot
     /// unit, and reports what was there and what was restored.
+    /// A prefix without a receipt is a Swarm node's: `SwarmNodeFirewall.repair`.
     /// - Throws: `InstallError.notRoot`, `InstallError.notInstalled` (exit 2),
     ///   `IsolationError.firewall` (exit 3) when iptables refuses.
     public static func run(layout: InstallationLayout) throws -> RepairResult {
         try Preflight.checkRoot()
         guard let receipt = try? InstallationReceipt.load(layout) else {
-            throw InstallError.notInstalled(prefix: layout.prefix)
+            // A Swarm node (the manager's install record, or only prepare's): the
+            // gateway rules of the stacks whose gateway runs here (SwarmNodeFirewall).
+            return try SwarmNodeFirewall.repair(layout: layout, stack: nil)
         }
         var result = RepairResult(prefix: layout.prefix, project: receipt.project, rules: [], restored: 0, bootUnit: nil)
         for rule in expectedRules(layout, receipt: receipt) {

@@ -39,8 +39,8 @@ public struct SwarmInstallResult: Codable, Sendable {
     public var migrationsApplied: [String]
     public var stackFile: String
     public var notes: [String]
-    /// What the stack file cannot carry and this install does not enforce yet
-    /// (per-node firewall rules: docs/SWARM.md), one sentence each.
+    /// What the stack file cannot carry and this install did not enforce itself: the
+    /// gateway's firewall rules when it runs on another node (`SwarmNodeFirewall`).
     public var notEnforced: [String]
     /// Seconds: check (prepared nodes), verify (the bundle on the manager), deploy, healthy, total.
     public var timings: [String: Double]
@@ -220,14 +220,17 @@ public final class SwarmInstaller {
         let rendering = try SwarmRenderer(options: options).render(tree)
         try AtomicFile.write(Data(rendering.stackYAML), to: record.stackFile, mode: 0o644)
         for line in rendering.notes { note("note: \(line)") }
-        for line in rendering.obligations { note("not enforced yet (no per-node firewall rules): \(line)") }
+        let notEnforced = try SwarmNodeFirewall.beforeDeploy(
+            stack: record.stack, publish: record.publish, gatewayNode: record.pins[gateway.service],
+            thisNode: Self.hostname(try docker.swarmNode(), nodes), layout: layout, note: note)
 
         let releaseFolder = layout.release(manifest.bundleId)
         let secrets = try Secrets.ensure(layout: layout, examplePath: "\(releaseFolder)/.env.example")
         if secrets.created { note("generated \(layout.secretsEnv) (0600)") }
-        let environment = Dictionary(try Secrets.parse(String(decoding: try Self.read(layout.secretsEnv), as: UTF8.self),
+        var environment = Dictionary(try Secrets.parse(String(decoding: try Self.read(layout.secretsEnv), as: UTF8.self),
                                                        origin: layout.secretsEnv).map { ($0.key, $0.value) },
                                      uniquingKeysWith: { _, last in last })
+        environment["FROSTBYTE_PROJECT"] = record.stack  // the io.frostbyte.project labels name this stack
         let deployStart = Date()
         note("deploying stack \(record.stack) (\(record.stackFile))")
         try docker.deployStack(record.stack, file: record.stackFile, environment: environment, timeout: request.timeout)
@@ -263,7 +266,7 @@ public final class SwarmInstaller {
         return SwarmInstallResult(stack: record.stack, bundleId: manifest.bundleId, resumed: resumed, preparedNodes: prepared,
                                   pins: record.pins, services: services, gatewayURL: record.gatewayURL,
                                   migrationsApplied: applied, stackFile: record.stackFile, notes: rendering.notes,
-                                  notEnforced: rendering.obligations, timings: timings)
+                                  notEnforced: notEnforced, timings: timings)
     }
 
     /// A stack name Swarm accepts (lowercase letters, digits, `-`, `_`; from a letter or digit).

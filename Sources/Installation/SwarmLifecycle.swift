@@ -57,6 +57,8 @@ public struct SwarmUninstallResult: Codable, Sendable {
     public var volumesRemoved: [String]
     /// What the manager cannot do itself: one sentence per node (volumes on other nodes).
     public var nodeNotes: [String]
+    /// The gateway's firewall rules removed on this node (`SwarmNodeFirewall`), described.
+    public var firewallRulesRemoved: [String] = []
 
     enum CodingKeys: String, CodingKey {
         case stack
@@ -65,6 +67,7 @@ public struct SwarmUninstallResult: Codable, Sendable {
         case labelsRemoved = "labels_removed"
         case volumesRemoved = "volumes_removed"
         case nodeNotes = "node_notes"
+        case firewallRulesRemoved = "firewall_rules_removed"
     }
 }
 
@@ -118,11 +121,16 @@ public struct SwarmUninstaller: Sendable {
                 notes.append("kept on \(node): \(volumes.joined(separator: ", ")) (--purge-data removes them)")
             }
         }
+        let rules = try SwarmNodeFirewall.remove(layout: layout, stack: record.stack)
+        if rules.isEmpty, let node = record.pins[record.gatewayService] {
+            notes.append("on \(node): frostbyte-bundle uninstall --prefix P removes the gateway's firewall rules there")
+        }
         try? FileManager.default.removeItem(atPath: record.stackFile)
         try? FileManager.default.removeItem(atPath: SwarmInstallRecord.path(layout))
         if purgeData { try? FileManager.default.removeItem(atPath: layout.prefix) }
         return SwarmUninstallResult(stack: record.stack, servicesRemoved: services.sorted(), networksRemoved: networks.sorted(),
-                                    labelsRemoved: labels, volumesRemoved: removed.sorted(), nodeNotes: notes)
+                                    labelsRemoved: labels, volumesRemoved: removed.sorted(), nodeNotes: notes,
+                                    firewallRulesRemoved: rules.map(HostStateRepair.describe))
     }
 
     /// Removes a volume of this node, retrying for up to 20 s: a task's container

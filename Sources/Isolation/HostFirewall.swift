@@ -19,14 +19,23 @@ public struct FirewallRule: Codable, Sendable, Equatable {
     public var network: String
     public var bridge: String
     public var addedAt: String
+    /// What the rule rejects, in words, when it is not "new connections from `bridge`"
+    /// (the Swarm gateway's rules); nil for the single-host rules.
+    public var purpose: String?
 
     enum CodingKeys: String, CodingKey {
-        case family, table, chain, args, network, bridge
+        case family, table, chain, args, network, bridge, purpose
         case addedAt = "added_at"
     }
 
     /// The firewall command of the family.
     public var command: String { family == "ipv6" ? "ip6tables" : "iptables" }
+
+    public init(family: String, table: String, chain: String, args: [String], network: String, bridge: String,
+                addedAt: String, purpose: String? = nil) {
+        self.family = family; self.table = table; self.chain = chain; self.args = args
+        self.network = network; self.bridge = bridge; self.addedAt = addedAt; self.purpose = purpose
+    }
 }
 
 /// The record file's shape.
@@ -130,10 +139,16 @@ public enum HostFirewall {
     /// Deletes every recorded rule from the live firewall (those already gone are
     /// skipped) and then the record. For `uninstall`.
     /// - Returns: how many rules were deleted.
+    /// With `only`, deletes only the recorded rules it selects and keeps the others
+    /// in the record (which is removed once it lists none).
     @discardableResult
-    public static func removeRecordedRules(prefix: String, timeout: Double = 20) throws -> Int {
+    public static func removeRecordedRules(
+        prefix: String, timeout: Double = 20, only: ((FirewallRule) -> Bool)? = nil
+    ) throws -> Int {
         var removed = 0
-        for rule in try recordedRules(prefix: prefix) {
+        let recorded = try recordedRules(prefix: prefix)
+        let kept = only.map { select in recorded.filter { !select($0) } } ?? []
+        for rule in recorded where only?(rule) ?? true {
             while isPresent(rule, timeout: timeout) {
                 let result = try CommandRunner.run(
                     [rule.command, "-w", "-t", rule.table, "-D", rule.chain] + rule.args, timeout: timeout)
@@ -143,7 +158,11 @@ public enum HostFirewall {
                 removed += 1
             }
         }
-        try? FileManager.default.removeItem(atPath: recordPath(prefix: prefix))
+        if kept.isEmpty {
+            try? FileManager.default.removeItem(atPath: recordPath(prefix: prefix))
+        } else {
+            try IsolationFiles.writeAtomically(ManifestCoding.encode(FirewallRecord(rules: kept)), to: recordPath(prefix: prefix))
+        }
         return removed
     }
 }

@@ -1,5 +1,6 @@
 import FrostbyteCore
 import Installation
+import InstallationState
 import ArgumentParser
 import FoundationEssentials
 
@@ -27,6 +28,19 @@ extension FrostbyteBundle.Status {
 
 extension FrostbyteBundle.Uninstall {
     /// `uninstall` of a Swarm install (`SwarmUninstaller`).
+    /// On a Swarm node other than the manager (a prefix without a receipt): removes the
+    /// gateway firewall rules the node's `repair` recorded. False when there are none.
+    func uninstallSwarmNode(json: Bool) throws -> Bool {
+        guard !FileManager.default.fileExists(atPath: location.layout.receipt) else { return false }
+        let rules = try CommandFailure.reporting(json: json) { try SwarmNodeFirewall.remove(layout: location.layout, stack: nil) }
+        guard !rules.isEmpty else { return false }
+        let described = rules.map(HostStateRepair.describe)
+        if json { try Console.json(["firewall_rules_removed": described]); return true }
+        for rule in described { Console.out("firewall rule removed: \(rule)") }
+        Console.out("removed the Swarm gateway's \(rules.count) firewall rules of this node (the stack itself is removed by uninstall on its manager)")
+        return true
+    }
+
     func uninstallSwarm(_ record: SwarmInstallRecord, json: Bool) throws {
         let result = try CommandFailure.reporting(json: json) {
             try SwarmUninstaller(layout: location.layout, purgeData: purgeData).run(record) { Console.note($0) }
@@ -40,5 +54,6 @@ extension FrostbyteBundle.Uninstall {
         }
         if !result.volumesRemoved.isEmpty { Console.out("volumes removed: \(result.volumesRemoved.joined(separator: ", "))") }
         for line in result.nodeNotes { Console.out(line) }
+        for rule in result.firewallRulesRemoved { Console.out("firewall rule removed: \(rule)") }
     }
 }

@@ -29,6 +29,7 @@ extension FrostbyteBundle {
                 if let record = try CommandFailure.reporting(json: json, { try SwarmInstallRecord.read(location.layout) }) {
                     return try uninstallSwarm(record, json: json)
                 }
+                if try uninstallSwarmNode(json: json) { return }
                 let uninstaller = Uninstaller(layout: location.layout, purgeData: purgeData, note: { Console.note($0) })
                 let result = try CommandFailure.reporting(json: json) { try uninstaller.run() }
                 if json {

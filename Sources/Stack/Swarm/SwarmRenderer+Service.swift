@@ -65,6 +65,9 @@ extension SwarmRenderer {
                 service.append((key, value))
             }
         }
+        if name == options.gatewayService {
+            Self.addLabel(&service, key: SwarmRenderer.publishLabel, value: "\(options.publishAddress):\(options.publishPort)")
+        }
         if !tmpfsMounts.isEmpty {
             let volumes = (source["volumes"]?.sequenceItems ?? []) + tmpfsMounts
             if let index = service.firstIndex(where: { $0.0 == "volumes" }) {
@@ -92,6 +95,20 @@ extension SwarmRenderer {
         ]))
         service.append(("deploy", deploy))
         return .mapping(service)
+    }
+
+    /// Adds one container label to a service (a mapping or a `KEY=VALUE` list of labels).
+    static func addLabel(_ service: inout [(String, YAMLNode)], key: String, value: String) {
+        guard let index = service.firstIndex(where: { $0.0 == "labels" }) else {
+            service.append(("labels", .mapping([(key, .string(value))])))
+            return
+        }
+        if var items = service[index].1.sequenceItems {
+            items.append(.string("\(key)=\(value)"))
+            service[index].1 = .sequence(items)
+        } else {
+            service[index].1.set(key, .string(value))
+        }
     }
 
     /// `restart:` as `deploy.restart_policy` (Swarm's own; `restart` is ignored by stack deploy).

@@ -82,6 +82,11 @@ public struct SwarmRenderError: UserFacingError, Equatable {
 public struct SwarmRenderer: Sendable {
     public var options: SwarmRenderOptions
 
+    /// The container label the gateway's tasks carry: `ADDR:PORT`, where it is
+    /// published. The node that runs the task reads it to put up the firewall rules
+    /// that keep it there (`repair`, `check-isolation`).
+    public static let publishLabel = "io.frostbyte.swarm.publish"
+
     public init(options: SwarmRenderOptions) { self.options = options }
 
     /// Renders `compose` (the hardened file's YAML tree).
