@@ -1,6 +1,7 @@
 import BundleFormat
 import Stack
 import Engine
+import InstallationState
 import FoundationEssentials
 import Glibc
 
@@ -41,6 +42,15 @@ extension IsolationChecker {
                     || $0.name == "\(target.project)_\(want.name)"
             }
             guard let live else {
+                // On Swarm a node holds an overlay only while a task here is attached:
+                // the gateway's ingress overlay exists on the gateway's node alone.
+                if target.isSwarm && !want.internal {
+                    checks.add(
+                        "configuration.network-present/\(want.name)", "configuration", "Network \(want.name) exists",
+                        probe: "\(inspect) \(target.project)_\(want.name)", expected: "(only on the nodes of the tasks it serves)",
+                        observed: "not on this node: no task here is attached to it", status: .info)
+                    continue
+                }
                 checks.add(
                     "configuration.network-present/\(want.name)", "configuration", "Network \(want.name) exists",
                     probe: "\(inspect) \(target.project)_\(want.name)", expected: "present",
@@ -54,7 +64,7 @@ extension IsolationChecker {
                 observed: "Internal: \(live.internal)", status: live.internal == want.internal ? .pass : .fail,
                 remedy: "remove the network (docker network rm \(live.name)) and re-run install: compose reuses an existing network of the same name even when it is not internal")
             let subnets = live.ipv4Subnets.joined(separator: ", ")
-            if let subnet = want.subnet {
+            if let subnet = want.subnet, !(target.isSwarm && !want.internal) {
                 checks.add(
                     "configuration.network-subnet/\(want.name)", "configuration", "Network \(live.name) subnet",
                     probe: "\(inspect) \(live.name) --format {{json .IPAM.Config}}", expected: subnet,
@@ -66,7 +76,8 @@ extension IsolationChecker {
                     "configuration.network-subnet/\(want.name)", "configuration", "Network \(live.name) subnet",
                     probe: "\(inspect) \(live.name)", expected: "(no manifest)", observed: subnets, status: .info)
             }
-            let members = live.containers.map { (id, attachment) -> (String, Bool) in
+            // `lb-<network>`: the load-balancer endpoint Swarm gives every overlay on a node.
+            let members = live.containers.filter { !$0.key.hasPrefix("lb-") }.map { (id, attachment) -> (String, Bool) in
                 let own = snapshot.containers.contains { $0.id == id }
                 return (attachment.name, own)
             }.sorted { $0.0 < $1.0 }
@@ -166,7 +177,13 @@ extension IsolationChecker {
                 let text = "\(host):\(binding.hostPort)->\(port)"
                 published.append(text)
                 if let publish {
-                    if "\(host):\(binding.hostPort)" == publish && port == "\(target.gateway?.port ?? 0)/tcp" { asked = true } else { unwanted.append(text) }
+                    // Swarm binds a host-mode port on every address; the node's firewall
+                    // keeps it at `publish` (checked by configuration.swarm-firewall).
+                    let wildcard = target.isSwarm && (host == "0.0.0.0" || host == "::")
+                        && GatewayIngress.binding(publish: publish)?.port == UInt16(binding.hostPort)
+                    if wildcard && port == "\(target.gateway?.port ?? 0)/tcp" {
+                        asked = true
+                    } else if "\(host):\(binding.hostPort)" == publish && port == "\(target.gateway?.port ?? 0)/tcp" { asked = true } else { unwanted.append(text) }
                 } else if !Self.isLoopback(host) {
                     unwanted.append(text)
                 }
@@ -186,7 +203,15 @@ extension IsolationChecker {
                 : "re-run install (with --publish ADDRESS:PORT to choose another address): only the installer publishes the gateway")
 
         let reference = container.config.image
-        if let want = target.expectedImages[reference] {
+        if target.isSwarm {
+            // A Swarm task names its image by ID (`image: sha256:…`).
+            let known = Set(target.expectedImages.values)
+            checks.add(
+                "configuration.image/\(name)", "configuration", "\(name) runs the bundle's image",
+                probe: "\(inspect) --format {{.Config.Image}} {{.Image}}", expected: "an image ID of the bundle",
+                observed: "\(reference) = \(container.image)", status: known.contains(container.image) ? .pass : .fail,
+                remedy: "re-run install --swarm on the manager: it deploys every image by the bundle's ID")
+        } else if let want = target.expectedImages[reference] {
             checks.add(
                 "configuration.image/\(name)", "configuration", "\(name) runs the bundle's image",
                 probe: "\(inspect) --format {{.Image}}", expected: "\(reference) = \(want)",
@@ -203,7 +228,7 @@ extension IsolationChecker {
     }
 
     private func checkGatewayAddress(_ snapshot: IsolationSnapshot, into checks: inout CheckList) {
-        guard let gateway = target.gateway else { return }
+        guard let gateway = target.gateway, !target.isSwarm else { return }  // Swarm assigns task addresses
         let members = snapshot.containers.filter { IsolationSnapshot.service(of: $0) == gateway.service }
         let addresses = members.flatMap { snapshot.projectAddresses(of: $0).map(\.address) }
         checks.add(

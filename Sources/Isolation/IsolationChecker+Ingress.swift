@@ -19,6 +19,7 @@ extension IsolationChecker {
     func checkIngress(_ snapshot: IsolationSnapshot, firewall: FirewallFacts, into checks: inout CheckList) {
         let repair = "run 'frostbyte-bundle repair --prefix \(target.prefix ?? "<prefix>")': it puts back the firewall rules the install recorded (after a reboot or a firewall reload)"
         let remedy = "re-run install: it creates the ingress network and inserts (and records) the firewall rules before the stack starts"
+        if target.isSwarm { return checkSwarmFirewall(snapshot, into: &checks) }
         for network in snapshot.networks where isIngress(network) {
             let key = network.label(IsolationLabels.composeNetwork) ?? network.name
             let inspect = "docker network inspect \(network.name)"

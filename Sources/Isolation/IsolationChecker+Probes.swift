@@ -28,6 +28,11 @@ struct ProbePlan {
     var hostReach: [String: [HostReach]] = [:]
     var cross: [Cross] = []
     var gatewayKey: String?
+    /// Swarm only: peers on other nodes, the node's own services, the gateway's LAN address.
+    var swarm: [SwarmProbe] = []
+    /// Probes from the canary's own namespace, run once the canary has been counted
+    /// (their replies arrive there).
+    var fromCanary: [ProbeTask] = []
 }
 
 /// The egress canary of one run, built and self-tested before the probes.
@@ -90,8 +95,11 @@ extension IsolationChecker {
         let timeout = options.commandTimeout
         let listenersWork = BackgroundWork { try HostFacts.listeners(timeout: timeout) }
         // A late datagram or handshake lands before the canary is counted.
-        let outcomes = ProbeRunner.run(plan.tasks, watchdog: options.watchdogSeconds, settle: 0.15)
+        var outcomes = ProbeRunner.run(plan.tasks, watchdog: options.watchdogSeconds, settle: 0.15)
         let observation = canary.observe()
+        if !plan.fromCanary.isEmpty {
+            outcomes.merge(ProbeRunner.run(plan.fromCanary, watchdog: options.watchdogSeconds, settle: 0)) { first, _ in first }
+        }
         let teardown = BackgroundWork { canary.tearDown() }
         let vanished = containersVanishedDuringProbes(snapshot, inspector: inspector)
         try teardown.join()
@@ -101,6 +109,7 @@ extension IsolationChecker {
         recordControls(plan, outcomes, into: &checks)
         recordExternalDNS(plan, outcomes, into: &checks)
         recordCrossProject(plan, outcomes, snapshot: snapshot, vanished: vanished, into: &checks)
+        recordSwarm(plan, outcomes, into: &checks)
         try recordHostExposure(
             snapshot, plan: plan, outcomes: outcomes, canaries: hostCanaries, listeners: listenersWork.result(),
             runID: runID, firewall: &firewall, into: &checks)
@@ -223,7 +232,9 @@ extension IsolationChecker {
             }
         }
 
-        if let gateway = target.gateway, let (host, port) = IsolationTarget.hostAndPort(of: target.gatewayURL) {
+        if target.isSwarm { addSwarmProbes(&plan, snapshot, running: running, canary: canary) }
+        if let gateway = target.gateway, let (host, port) = IsolationTarget.hostAndPort(of: target.gatewayURL),
+           !target.isSwarm || running.contains(where: isGateway) {
             plan.gatewayKey = "control.gateway-http"
             let timeout = options.httpTimeout
             plan.tasks.append(ProbeTask(key: "control.gateway-http", namespace: .host) {

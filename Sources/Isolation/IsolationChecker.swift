@@ -25,6 +25,8 @@ public final class IsolationChecker {
     /// Called at each `IsolationPhase` of `run`, on the calling thread; nil for none.
     /// A seam for tests that make other projects' objects vanish at an exact point.
     public var phaseHook: (@Sendable (IsolationPhase) -> Void)?
+    /// Swarm only: the address this node has in the swarm (`docker info`'s NodeAddr).
+    var nodeAddress: String?
 
     public init(target: IsolationTarget, options: IsolationOptions = IsolationOptions()) {
         self.target = target
@@ -57,6 +59,9 @@ public final class IsolationChecker {
             throw error
         }
         let engine = try engineWork.join()
+        // A Swarm node keeps the exited containers of a service's earlier tasks (its
+        // task history): only the running tasks are the stack here.
+        if target.isSwarm { snapshot.containers.removeAll { !$0.state.running } }
         if let scope = options.crossProjects {
             snapshot.foreignContainers.removeAll { !scope.contains(IsolationSnapshot.projectName(of: $0)) }
             snapshot.vanished.removeAll { !$0.ownedByTarget && !scope.contains($0.project ?? "") }
@@ -67,6 +72,7 @@ public final class IsolationChecker {
         let timeout = options.commandTimeout
         let firewallWork = BackgroundWork { FirewallFacts.gather(timeout: timeout) }
 
+        if target.isSwarm { nodeAddress = try? inspector.swarmNode().nodeAddress }
         var checks = CheckList()
         checkConfiguration(snapshot, into: &checks)
         progress?("probing from \(snapshot.runningContainers.count) container(s)")

@@ -10,6 +10,8 @@ public enum IsolationLabels {
     public static let composeNetwork = "com.docker.compose.network"
     public static let frostbyteProject = "io.frostbyte.project"
     public static let frostbyteBundle = "io.frostbyte.bundle"
+    public static let stackNamespace = "com.docker.stack.namespace"
+    public static let swarmService = "com.docker.swarm.service.name"
 }
 
 /// Docker's state as one run sees it, read once at the start: this project's
@@ -42,12 +44,13 @@ struct IsolationSnapshot: Sendable {
         // that other projects' containers bring along wait for the container inspection.
         let networksByCompose = BackgroundWork { try inspector.networkIDs(label: IsolationLabels.composeProject, value: project) }
         let networksByFrostbyte = BackgroundWork { try inspector.networkIDs(label: IsolationLabels.frostbyteProject, value: project) }
+        let networksByStack = BackgroundWork { try inspector.networkIDs(label: IsolationLabels.stackNamespace, value: project) }
         let byCompose = BackgroundWork { try inspector.listedContainers(label: IsolationLabels.composeProject, value: project) }
         let byFrostbyte = BackgroundWork { try inspector.listedContainers(label: IsolationLabels.frostbyteProject, value: project) }
         let frostbyteListed = try inspector.listedContainers(label: IsolationLabels.frostbyteProject)
         let ownListed = try byCompose.join() + byFrostbyte.join()
         let ownIDs = Set(ownListed.map(\.id))
-        let networkIDs = try networksByCompose.join() + networksByFrostbyte.join()
+        let networkIDs = Array(Set(try networksByCompose.join() + networksByFrostbyte.join() + networksByStack.join()))
         hook?(.containersListed)
         let ownNetworkInspection = BackgroundWork { try inspector.inspectNetworks(networkIDs) }
         let inspected: DockerInspection<DockerContainer>
@@ -111,9 +114,11 @@ struct IsolationSnapshot: Sendable {
             networksByID: byID, foreignContainers: foreign, vanished: vanished)
     }
 
-    /// True when the labels place an object in `project`.
+    /// True when the labels place an object in `project` (a compose project, a
+    /// frostbyte project, or a Swarm stack).
     static func belongs(_ labels: [String: String], to project: String) -> Bool {
         labels[IsolationLabels.composeProject] == project || labels[IsolationLabels.frostbyteProject] == project
+            || labels[IsolationLabels.stackNamespace] == project
     }
 
     /// True when `id` is one of this project's networks.
@@ -121,7 +126,13 @@ struct IsolationSnapshot: Sendable {
 
     /// The compose service of a container, else its name.
     static func service(of container: DockerContainer) -> String {
-        container.label(IsolationLabels.composeService) ?? container.name
+        if let service = container.label(IsolationLabels.composeService) { return service }
+        // A Swarm task: `<stack>_<service>`.
+        if let service = container.label(IsolationLabels.swarmService), let stack = container.label(IsolationLabels.stackNamespace),
+           service.hasPrefix("\(stack)_") {
+            return String(service.dropFirst(stack.count + 1))
+        }
+        return container.name
     }
 
     /// The project a foreign container belongs to.

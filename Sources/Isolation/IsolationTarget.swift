@@ -28,6 +28,14 @@ public struct IsolationTarget: Sendable, Equatable {
     /// and the project's bridges must not reach the host (the installer guards them).
     /// Nil for releases without an ingress network and for `--project`.
     public var publish: String?
+    /// A Swarm stack's services (every node's, by name), nil outside Swarm. Set, the
+    /// checker checks this node's tasks of the stack: overlays instead of bridges,
+    /// the gateway's node firewall (`SwarmGatewayFirewall`) instead of the ingress
+    /// bridge's, and peers on other nodes by name (docs/SWARM.md).
+    public var swarmServices: [String]?
+
+    /// True for a Swarm stack's target.
+    public var isSwarm: Bool { swarmServices != nil }
 
     public init(
         project: String, bundleId: String? = nil, prefix: String? = nil,

@@ -50,7 +50,9 @@ extension FrostbyteBundle {
         var json = false
 
         func validate() throws {
-            if prefix != nil && project != nil { throw ValidationError("give either --prefix or --project, not both") }
+            if let prefix, project != nil, !SwarmIsolationTarget.isSwarmPrefix(Self.absolute(prefix)) {
+                throw ValidationError("give either --prefix or --project, not both (both only on a Swarm node, where --project names the stack)")
+            }
             if fixHostExposure && project != nil {
                 throw ValidationError("--fix-host-exposure needs --prefix: the rule is recorded under PREFIX/state so uninstall removes it")
             }
@@ -60,10 +62,13 @@ extension FrostbyteBundle {
         func run() async throws {
             try await runReportingErrors {
                 let target: IsolationTarget
-                if let project {
+                let folder = Self.absolute(prefix ?? InstallationLayout.defaultPrefix)
+                if prefix != nil, SwarmIsolationTarget.isSwarmPrefix(folder) {
+                    // A Swarm node: this node's tasks of the stack (docs/SWARM.md).
+                    target = try CommandFailure.reporting(json: json) { try SwarmIsolationTarget.load(prefix: folder, stack: project) }
+                } else if let project {
                     target = try CommandFailure.reporting(json: json) { try IsolationTarget.discover(project: project) }
                 } else {
-                    let folder = Self.absolute(prefix ?? InstallationLayout.defaultPrefix)
                     target = try CommandFailure.reporting(json: json) { try IsolationTarget.load(prefix: folder) }
                 }
                 // A rule the installation needs that is gone (a reboot, a firewall reload)

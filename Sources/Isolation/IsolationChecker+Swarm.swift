@@ -1,0 +1,117 @@
+import FrostbyteCore
+import Engine
+import Stack
+import InstallationState
+import FoundationEssentials
+import Glibc
+
+/// One probe of a Swarm node's checks and how its outcome is judged.
+struct SwarmProbe {
+    var key: String
+    var category: String
+    var title: String
+    var probe: String
+    var expected: String
+    var judge: @Sendable (ProbeOutcome) -> Bool
+    var remedy: String
+}
+
+extension IsolationChecker {
+    /// The port every swarm node listens on (TCP gossip, `docker swarm` control plane):
+    /// a host service of the node that any task could try.
+    static let swarmGossipPort: UInt16 = 7946
+
+    /// The gateway's firewall rules on this node (`SwarmGatewayFirewall`), each present
+    /// or named as missing; `info` on a node that does not run the gateway.
+    func checkSwarmFirewall(_ snapshot: IsolationSnapshot, into checks: inout CheckList) {
+        guard let publish = target.publish, snapshot.runningContainers.contains(where: isGateway) else {
+            checks.add(
+                "configuration.swarm-firewall", "configuration", "Gateway firewall rules on this node",
+                probe: "docker ps (the gateway's task of stack \(target.project))", expected: "(only on the gateway's node)",
+                observed: "the gateway of \(target.project) does not run on this node", status: .info)
+            return
+        }
+        let marker = SwarmGatewayFirewall.comment(stack: target.project, what: "")
+        for rule in SwarmGatewayFirewall.rules(stack: target.project, publish: publish) {
+            let present = HostFirewall.isPresent(rule, timeout: options.commandTimeout)
+            let what = rule.args.first { $0.hasPrefix(marker) }.map { String($0.dropFirst(marker.count)) } ?? rule.chain
+            checks.add(
+                "configuration.swarm-firewall/\(what)", "configuration",
+                "Node rejects \(rule.purpose ?? "what the gateway must not get")",
+                probe: "\(rule.command) -w -C \(rule.chain) \(rule.args.map(Self.quoted).joined(separator: " "))",
+                expected: "present", observed: present ? "present" : "missing from \(rule.command) \(rule.chain)",
+                status: present ? .pass : .fail,
+                remedy: "run 'frostbyte-bundle repair --prefix \(target.prefix ?? "<prefix>")' on this node: it puts back the gateway's firewall rules")
+        }
+    }
+
+    /// Swarm probes: from every task here, each other service of the stack by name
+    /// (its tasks may run on other nodes: a DNS answer, then a TCP connection to the
+    /// first address, where a reset proves the path as well as an accept), and the
+    /// node's own swarm port (must not be reachable); on the gateway's node, the
+    /// published port at the node's swarm address from the node itself and from the
+    /// canary's namespace (another machine on the LAN, as far as the node can tell),
+    /// with the canary reaching the node's swarm port as the control that it can.
+    func addSwarmProbes(_ plan: inout ProbePlan, _ snapshot: IsolationSnapshot, running: [DockerContainer], canary: EgressCanary) {
+        let connect = options.connectTimeout, dns = options.dnsTimeout
+        let reached: @Sendable (ProbeOutcome) -> Bool = { $0.reachedTarget == true }
+        let blocked: @Sendable (ProbeOutcome) -> Bool = { $0.reachedTarget == false }
+        func add(_ probe: SwarmProbe, _ namespace: ProbeNamespace, _ body: @escaping @Sendable () -> ProbeOutcome) {
+            plan.swarm.append(probe)
+            let task = ProbeTask(key: probe.key, namespace: namespace, body: body)
+            if case .file = namespace { plan.fromCanary.append(task) } else { plan.tasks.append(task) }
+        }
+        let gossip = Self.swarmGossipPort
+        for container in running {
+            let name = container.name, own = IsolationSnapshot.service(of: container)
+            let namespace = ProbeNamespace.process(container.state.pid)
+            if let node = nodeAddress {
+                add(SwarmProbe(
+                    key: "host-exposure.node/\(name)", category: "host-exposure", title: "\(name) cannot reach this node's services",
+                    probe: "in the netns of \(name): TCP connect \(node):\(gossip) (the node's swarm port)",
+                    expected: "blocked or timed out", judge: blocked,
+                    remedy: "a task reaches its node: keep it on internal overlays only; the gateway's node needs its firewall rules ('frostbyte-bundle repair --prefix \(target.prefix ?? "<prefix>")')"),
+                    namespace) { SocketProbe.tcpConnect(node, port: gossip, timeout: connect) }
+            }
+            for service in target.swarmServices ?? [] where service != own {
+                add(SwarmProbe(
+                    key: "control.swarm-peer/\(name)/\(service)", category: "control",
+                    title: "\(name) reaches \(service) by name (on any node)",
+                    probe: "in the netns of \(name): DNS \(service) at 127.0.0.11, then TCP connect to the first address, port 9 (a reset proves the path)",
+                    expected: "connected or refused", judge: reached,
+                    remedy: "the stack's tasks cannot reach each other across nodes: check the overlay (an encrypted overlay needs ESP between the nodes) and that every node runs the stack's tasks healthy"),
+                    namespace) {
+                    let answer = SocketProbe.dnsQuery(name: service, server: "127.0.0.11", timeout: dns)
+                    guard case .dns(0, let addresses) = answer, let first = addresses.first else { return answer }
+                    return SocketProbe.tcpConnect(first, port: 9, timeout: max(connect, 1))
+                }
+            }
+        }
+        guard let node = nodeAddress, let publish = target.publish, running.contains(where: isGateway),
+              let (address, port) = GatewayIngress.binding(publish: publish), address != node, address != "0.0.0.0" else { return }
+        let remedy = "the gateway answers where it was not published: run 'frostbyte-bundle repair --prefix \(target.prefix ?? "<prefix>")' on this node"
+        add(SwarmProbe(
+            key: "control.canary-to-node", category: "control", title: "The canary reaches this node",
+            probe: "in the canary's netns: TCP connect \(node):\(gossip)", expected: "connected or refused", judge: reached,
+            remedy: "the canary cannot reach the node, so control.gateway-lan/canary proves nothing; check the canary's route"),
+            .file("/run/netns/\(canary.namespaceName)")) { SocketProbe.tcpConnect(node, port: gossip, timeout: connect) }
+        add(SwarmProbe(
+            key: "control.gateway-lan/canary", category: "control", title: "The gateway does not answer at \(node):\(port) from outside",
+            probe: "in the canary's netns: TCP connect \(node):\(port)", expected: "blocked or timed out", judge: blocked, remedy: remedy),
+            .file("/run/netns/\(canary.namespaceName)")) { SocketProbe.tcpConnect(node, port: port, timeout: connect) }
+        add(SwarmProbe(
+            key: "control.gateway-lan/node", category: "control", title: "The gateway does not answer at \(node):\(port) on its node",
+            probe: "from the node: TCP connect \(node):\(port)", expected: "blocked or timed out", judge: blocked, remedy: remedy),
+            .host) { SocketProbe.tcpConnect(node, port: port, timeout: connect) }
+    }
+
+    /// Records the Swarm probes.
+    func recordSwarm(_ plan: ProbePlan, _ outcomes: [String: ProbeOutcome], into checks: inout CheckList) {
+        for probe in plan.swarm {
+            let outcome = outcomes[probe.key] ?? .hung(seconds: options.watchdogSeconds)
+            checks.add(probe.key, probe.category, probe.title, probe: probe.probe, expected: probe.expected,
+                       observed: outcome.description, status: probe.judge(outcome) ? .pass : .fail, remedy: probe.remedy)
+        }
+    }
+}
+
