@@ -19,6 +19,9 @@ public struct SwarmInstallRequest: Sendable {
     public var timeout: Double
     /// `--allow-downgrade`: deploy an older version of the deployed bundle.
     public var allowDowngrade: Bool
+    /// `--encrypt-overlay`: the stack's internal overlay encrypted (IPsec/ESP between
+    /// nodes); the cross-node control (`SwarmCrossNodeControl`) runs after the deploy.
+    public var encryptOverlay = false
 
     public init(prepare: PrepareRequest, stack: String? = nil, publish: String? = nil, pins: [String: String] = [:],
                 timeout: Double = 300, allowDowngrade: Bool = false) {
@@ -217,6 +220,7 @@ public final class SwarmInstaller {
             volumePins: record.pins)
         options.constraints = ["node.labels.\(record.preparedLabel) == \(manifest.bundleId)"]
         options.pinLabel = pinLabel
+        options.encryptOverlay = request.encryptOverlay
         let rendering = try SwarmRenderer(options: options).render(tree)
         try AtomicFile.write(Data(rendering.stackYAML), to: record.stackFile, mode: 0o644)
         for line in rendering.notes { note("note: \(line)") }
@@ -254,6 +258,11 @@ public final class SwarmInstaller {
             applied = try MigrationRunner(executor: { try job.run($0, stdin: $1, timeout: $2) }, spec: spec,
                                           releaseFolder: releaseFolder, timeout: request.timeout).apply { self.note($0) }
             try record.save(layout, step: "migrated")
+        }
+        if request.encryptOverlay {
+            let control = SwarmCrossNodeControl(engine: docker, stack: record.stack, pins: record.pins,
+                                                thisNode: Self.hostname(try docker.swarmNode(), nodes))
+            for line in try control.run(timeout: min(request.timeout, 45), note: note) { note("reached \(line)") }
         }
         let serviceCount = tree["services"]?.mappingPairs?.count ?? 0
         let services = try health.waitHealthy(count: serviceCount, timeout: request.timeout) { self.note($0) }

@@ -80,11 +80,7 @@ extension IsolationChecker {
                     probe: "in the netns of \(name): DNS \(service) at 127.0.0.11, then TCP connect to the first address, port 9 (a reset proves the path)",
                     expected: "connected or refused", judge: reached,
                     remedy: "the stack's tasks cannot reach each other across nodes: check the overlay (an encrypted overlay needs ESP between the nodes) and that every node runs the stack's tasks healthy"),
-                    namespace) {
-                    let answer = SocketProbe.dnsQuery(name: service, server: "127.0.0.11", timeout: dns)
-                    guard case .dns(0, let addresses) = answer, let first = addresses.first else { return answer }
-                    return SocketProbe.tcpConnect(first, port: 9, timeout: max(connect, 1))
-                }
+                    namespace, SwarmPeerProbe.body(service: service, dnsTimeout: dns, connectTimeout: max(connect, 1)))
             }
         }
         guard let node = nodeAddress, let publish = target.publish, running.contains(where: isGateway),
@@ -115,3 +111,30 @@ extension IsolationChecker {
     }
 }
 
+
+/// One cross-node positive control outside a checker run, for `install --swarm`:
+/// from the network namespace of a task (its process `pid`), the service `service`
+/// by name at the task's embedded DNS, then a TCP connection to the first address on
+/// port 9, where a reset proves the path as well as an accept.
+public enum SwarmPeerProbe {
+    /// The outcome: `reached` true (connected or refused), false (blocked or timed
+    /// out: the path drops), nil (no DNS answer yet, or the probe could not run),
+    /// and what was observed, in words.
+    public static func probe(pid: Int32, service: String, timeout: Double) -> (reached: Bool?, detail: String) {
+        let task = ProbeTask(key: "peer", namespace: .process(pid),
+                             body: body(service: service, dnsTimeout: timeout, connectTimeout: timeout))
+        let outcome = ProbeRunner.run([task], watchdog: timeout * 3)["peer"] ?? .hung(seconds: timeout * 3)
+        if case .dns = outcome { return (nil, "no address for \(service) yet (\(outcome))") }
+        return (outcome.reachedTarget, "\(service): \(outcome)")
+    }
+
+    /// The probe itself, run inside the task's namespace: the DNS answer when there is
+    /// no address, else the TCP outcome.
+    static func body(service: String, dnsTimeout: Double, connectTimeout: Double) -> @Sendable () -> ProbeOutcome {
+        {
+            let answer = SocketProbe.dnsQuery(name: service, server: "127.0.0.11", timeout: dnsTimeout)
+            guard case .dns(0, let addresses) = answer, let first = addresses.first else { return answer }
+            return SocketProbe.tcpConnect(first, port: 9, timeout: connectTimeout)
+        }
+    }
+}

@@ -101,12 +101,16 @@ extension FrostbyteBundle {
         @Option(name: .long, help: ArgumentHelp("With --swarm: run a service owning named volumes (or the gateway) on this node; repeatable; kept once installed.", valueName: "SERVICE=NODE"))
         var pin: [String] = []
 
+        @Flag(name: .long, help: "With --swarm: encrypt the stack's overlay (needs ESP between the nodes; checked after the deploy).")
+        var encryptOverlay = false
+
         @Flag(name: .long, help: "Print one JSON document on stdout.")
         var json = false
 
         func run() async throws {
             try await runReportingErrors {
                 if swarm { return try runSwarm() }
+                if encryptOverlay { throw ValidationError("--encrypt-overlay is a --swarm option (an overlay network is Swarm's)") }
                 let request = InstallRequest(
                     bundlePath: bundle, trustKeyPaths: trust, allowUnsigned: allowUnsigned,
                     layout: location.layout, project: project, subnet: subnet, timeout: timeout,

@@ -11,10 +11,11 @@ extension FrostbyteBundle.Install {
             throw ValidationError("--subnet and --ingress-subnet are single-host options; with --swarm the bundle's subnet is the overlay's")
         }
         let pins = try parsePins(pin)
-        let request = SwarmInstallRequest(
+        var request = SwarmInstallRequest(
             prepare: PrepareRequest(bundlePath: bundle, trustKeyPaths: trust, allowUnsigned: allowUnsigned,
                                     layout: location.layout, timeout: timeout),
             stack: project, publish: publish, pins: pins, timeout: timeout, allowDowngrade: allowDowngrade)
+        request.encryptOverlay = encryptOverlay
         let result = try CommandFailure.reporting(json: json) {
             try SwarmInstaller(request: request, note: { Console.note($0) }).run()
         }
