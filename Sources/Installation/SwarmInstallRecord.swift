@@ -39,9 +39,12 @@ public struct SwarmInstallRecord: Codable, Sendable, Equatable {
     public var previousBundleId: String?
     public var startedAt: String
     public var updatedAt: String
+    /// `install --subnet`: the internal overlay's subnet when not the bundle's (kept
+    /// for every later install: an overlay's subnet cannot change).
+    public var subnet: String? = nil
 
     enum CodingKeys: String, CodingKey {
-        case stack, name, version, phase, completed, failure, pins, publish, images
+        case stack, name, version, phase, completed, failure, pins, publish, images, subnet
         case bundleId = "bundle_id"
         case labelledNodes = "labelled_nodes"
         case labelPrefix = "label_prefix"

@@ -22,6 +22,9 @@ public struct SwarmInstallRequest: Sendable {
     /// `--encrypt-overlay`: the stack's internal overlay encrypted (IPsec/ESP between
     /// nodes); the cross-node control (`SwarmCrossNodeControl`) runs after the deploy.
     public var encryptOverlay = false
+    /// `--subnet`: the internal overlay's subnet (default: the bundle's); a second
+    /// tenant of the same bundle on one swarm needs its own.
+    public var subnet: String?
 
     public init(prepare: PrepareRequest, stack: String? = nil, publish: String? = nil, pins: [String: String] = [:],
                 timeout: Double = 300, allowDowngrade: Bool = false) {
@@ -119,6 +122,7 @@ public final class SwarmInstaller {
             throw InstallError.downgrade(name: manifest.name, installed: existing.version, offered: manifest.version)
         }
         let publish = try IngressPlan.parsePublish(request.publish ?? existing?.publish ?? "\(gateway.port)")
+        let subnet = try (request.subnet ?? existing?.subnet).map { try NetworkPlan.parseSubnet($0).description }
 
         let nodes = try docker.swarmNodes()
         let versions = Set(nodes.filter(\.takesTasks).map(\.engineVersion)).sorted()
@@ -182,6 +186,7 @@ public final class SwarmInstaller {
             stackFile: "\(layout.state)/swarm-stack.yml",
             previousBundleId: existing.flatMap { $0.bundleId == manifest.bundleId ? $0.previousBundleId : $0.bundleId },
             startedAt: UTCTime.now(), updatedAt: UTCTime.now())
+        record.subnet = subnet
         let resumed = existing.map { $0.bundleId == manifest.bundleId && $0.phase != .deployed } ?? false
         if resumed { note("resuming the unfinished deploy of \(manifest.bundleId)") }
         try record.save(layout)
@@ -235,6 +240,7 @@ public final class SwarmInstaller {
                                                        origin: layout.secretsEnv).map { ($0.key, $0.value) },
                                      uniquingKeysWith: { _, last in last })
         environment["FROSTBYTE_PROJECT"] = record.stack  // the io.frostbyte.project labels name this stack
+        if let subnet = record.subnet { environment["FROSTBYTE_SUBNET"] = subnet }  // the internal overlay's
         let deployStart = Date()
         note("deploying stack \(record.stack) (\(record.stackFile))")
         try docker.deployStack(record.stack, file: record.stackFile, environment: environment, timeout: request.timeout)

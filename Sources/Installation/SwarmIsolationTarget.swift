@@ -17,6 +17,8 @@ import Glibc
 ///   what tells it which stack runs here.
 /// - **The release**: the record's bundle, else the release under the prefix whose
 ///   `name-version` is the tasks' `io.frostbyte.bundle` label (newest prepared first).
+/// - **The internal overlay's subnet**: the record's (`--subnet`, else the bundle's)
+///   on the manager; not compared on another node.
 /// - **Where the gateway is published**: the record's `publish`, else the label
 ///   `SwarmRenderer.publishLabel` of the gateway's task on this node.
 public enum SwarmIsolationTarget {
@@ -55,6 +57,11 @@ public enum SwarmIsolationTarget {
             manifest: manifest, project: stack, prefix: layout.prefix,
             loadedImages: ownRecord?.images ?? [:], bundleId: bundleId, publish: publish)
         target.swarmServices = services(layout, bundleId: bundleId, manifest: manifest)
+        // The internal overlay's subnet: the record's `--subnet` on the manager; a
+        // worker does not know it (a second tenant has its own), so it is not compared.
+        for index in target.networks.indices where target.networks[index].internal {
+            target.networks[index].subnet = ownRecord.map { $0.subnet ?? target.networks[index].subnet } ?? nil
+        }
         return target
     }
 

@@ -83,6 +83,44 @@ extension IsolationChecker {
                     namespace, SwarmPeerProbe.body(service: service, dnsTimeout: dns, connectTimeout: max(connect, 1)))
             }
         }
+        // Other stacks (tenants) by their Swarm names `<stack>_<service>`: the
+        // stacks whose tasks run here, each with its services here and this stack's
+        // service names (tenants of one bundle share them). An answer would carry the
+        // addresses of its tasks on every node.
+        var foreign: [String: Set<String>] = [:]
+        for container in snapshot.foreignContainers {
+            guard let stack = container.label(IsolationLabels.stackNamespace), stack != target.project else { continue }
+            foreign[stack, default: Set(target.swarmServices ?? [])].insert(IsolationSnapshot.service(of: container))
+        }
+        for container in running {
+            let namespace = ProbeNamespace.process(container.state.pid)
+            // The control for the probes below: this stack's own Swarm name of a peer answers.
+            if !foreign.isEmpty, let peer = (target.swarmServices ?? []).first(where: { $0 != IsolationSnapshot.service(of: container) }) {
+                let name = "\(target.project)_\(peer)"
+                add(SwarmProbe(
+                    key: "control.swarm-name/\(container.name)/\(name)", category: "control",
+                    title: "\(container.name) resolves its own stack's \(name)",
+                    probe: "in the netns of \(container.name): DNS \(name) at 127.0.0.11", expected: "an address",
+                    judge: { if case .dns(0, let addresses) = $0 { return !addresses.isEmpty }; return false },
+                    remedy: "Swarm names do not resolve here, so the cross-project.swarm-name checks prove nothing"),
+                    namespace) { SocketProbe.dnsQuery(name: name, server: "127.0.0.11", timeout: dns) }
+            }
+            for (stack, services) in foreign.sorted(by: { $0.key < $1.key }) {
+                for service in services.sorted() {
+                    let name = "\(stack)_\(service)"
+                    add(SwarmProbe(
+                        key: "cross-project.swarm-name/\(container.name)/\(name)", category: "cross-project",
+                        title: "\(container.name) cannot resolve \(name) (stack \(stack))",
+                        probe: "in the netns of \(container.name): DNS \(name) at 127.0.0.11",
+                        expected: "no address", judge: { outcome in
+                            if case .dns(_, let addresses) = outcome { return addresses.isEmpty }
+                            return outcome.reachedTarget == false
+                        },
+                        remedy: "the stacks share an overlay: give each stack its own internal overlay and never attach a service to another stack's network"),
+                        namespace) { SocketProbe.dnsQuery(name: name, server: "127.0.0.11", timeout: dns) }
+                }
+            }
+        }
         guard let node = nodeAddress, let publish = target.publish, running.contains(where: isGateway),
               let (address, port) = GatewayIngress.binding(publish: publish), address != node, address != "0.0.0.0" else { return }
         let remedy = "the gateway answers where it was not published: run 'frostbyte-bundle repair --prefix \(target.prefix ?? "<prefix>")' on this node"

@@ -7,8 +7,8 @@ extension FrostbyteBundle.Install {
     /// `install --swarm`: `SwarmInstaller` on this manager; the single-host options
     /// that have no meaning on a swarm are refused rather than ignored.
     func runSwarm() throws {
-        if subnet != nil || ingressSubnet != nil {
-            throw ValidationError("--subnet and --ingress-subnet are single-host options; with --swarm the bundle's subnet is the overlay's")
+        if ingressSubnet != nil {
+            throw ValidationError("--ingress-subnet is a single-host option; with --swarm Swarm gives the gateway's ingress overlay its subnet")
         }
         let pins = try parsePins(pin)
         var request = SwarmInstallRequest(
@@ -16,6 +16,7 @@ extension FrostbyteBundle.Install {
                                     layout: location.layout, timeout: timeout),
             stack: project, publish: publish, pins: pins, timeout: timeout, allowDowngrade: allowDowngrade)
         request.encryptOverlay = encryptOverlay
+        request.subnet = subnet
         let result = try CommandFailure.reporting(json: json) {
             try SwarmInstaller(request: request, note: { Console.note($0) }).run()
         }
