@@ -37,7 +37,7 @@ public enum SwarmIsolationTarget {
         let layout = InstallationLayout(prefix: prefix)
         let record = try SwarmInstallRecord.read(layout)
         let local = try engine.containers(try engine.containerIDs(label: SwarmNodeFirewall.stackLabel))
-            .filter { $0.label(IsolationLabels.frostbyteBundle) != nil }
+            .filter { $0.state.running && $0.label(IsolationLabels.frostbyteBundle) != nil }
         let stacks = Set(local.compactMap { $0.label(SwarmNodeFirewall.stackLabel) }).sorted()
         guard let stack = asked ?? record?.stack ?? (stacks.count == 1 ? stacks[0] : nil) else {
             throw ValidationFailure(stacks.isEmpty

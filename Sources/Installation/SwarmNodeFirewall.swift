@@ -49,12 +49,14 @@ public enum SwarmNodeFirewall {
     }
 
     /// Gateways of Swarm stacks whose tasks run on this node: stack → `ADDR:PORT`,
-    /// from the local containers carrying `SwarmRenderer.publishLabel`.
+    /// from the running local containers carrying `SwarmRenderer.publishLabel` (a
+    /// node keeps exited containers of earlier tasks).
     /// - Throws: the engine's errors.
     public static func localGateways(engine: DockerEngine = DockerEngine()) throws -> [String: String] {
         var gateways: [String: String] = [:]
         for container in try engine.containers(try engine.containerIDs(label: SwarmRenderer.publishLabel)) {
-            guard let stack = container.label(stackLabel), let publish = container.label(SwarmRenderer.publishLabel) else { continue }
+            guard container.state.running, let stack = container.label(stackLabel),
+                  let publish = container.label(SwarmRenderer.publishLabel) else { continue }
             gateways[stack] = publish
         }
         return gateways

@@ -23,6 +23,8 @@ struct SwarmIsolationTests {
     static let repository = "\(InstallHarness.projectPrefix)\(TestRun.id)-swiso"
     static let stack = "fbtest-\(TestRun.id)-si"
     static let leaky = "fbtest-\(TestRun.id)-leak"
+    static let tenant = "fbtest-\(TestRun.id)-sb"
+    static let encrypted = "fbtest-\(TestRun.id)-se"
     static let port = 19_000 + Int.random(in: 0..<1_000)
 
     func nodes() throws -> [String] {
@@ -61,16 +63,19 @@ struct SwarmIsolationTests {
         let manager = SwarmBed.node(1), far = nodes.last!
         let folder = try TestRun.scratchFolder("fbiso-swarm")
         let prefixes = Dictionary(uniqueKeysWithValues: nodes.map { ($0, InstallHarness.prefix("swiso-\($0)")) })
+        let tenantPrefix = InstallHarness.prefix("swiso-tenant"), encryptedPrefix = InstallHarness.prefix("swiso-enc")
         defer {
-            _ = try? TestCommand.run(["docker", "stack", "rm", Self.stack])
-            _ = try? TestCommand.run(["docker", "stack", "rm", Self.leaky])
-            _ = try? tool(["uninstall", "--prefix", prefixes[manager]!], on: manager)
+            for stack in [Self.stack, Self.leaky, Self.tenant, Self.encrypted] { _ = try? TestCommand.run(["docker", "stack", "rm", stack]) }
+            for prefix in [prefixes[manager]!, tenantPrefix, encryptedPrefix] { _ = try? tool(["uninstall", "--prefix", prefix], on: manager) }
             for node in nodes {
-                for key in ["prepared", "pin.gateway", "pin.postgres", "pin.redis", "pin.worker"] {
-                    _ = try? TestCommand.run(["docker", "node", "update", "--label-rm", "io.frostbyte.\(Self.stack).\(key)", node])
+                for stack in [Self.stack, Self.tenant, Self.encrypted] {
+                    for key in ["prepared", "pin.gateway", "pin.postgres", "pin.redis", "pin.worker"] {
+                        _ = try? TestCommand.run(["docker", "node", "update", "--label-rm", "io.frostbyte.\(stack).\(key)", node])
+                    }
                 }
                 try? FileManager.default.removeItem(atPath: prefixes[node]!)
             }
+            for prefix in [tenantPrefix, encryptedPrefix] { try? FileManager.default.removeItem(atPath: prefix) }
             try? FileManager.default.removeItem(atPath: folder)
         }
         let key = try SigningKey.generate()
@@ -109,6 +114,44 @@ struct SwarmIsolationTests {
             }
         }
         print("check-isolation per node (s): \(seconds.sorted { $0.key < $1.key }.map { "\($0.key) \(String(format: "%.1f", $0.value))" }.joined(separator: ", "))")
+
+        // Two tenants: a second stack of the same bundle on its own subnet. On every
+        // node each stack's check passes, other stacks' names resolve nowhere, and a
+        // task of one cannot reach the other's task on another node by its address.
+        let second = try TestCommand.tool(["install", bundle, "--trust", trust, "--swarm", "--project", Self.tenant,
+                                           "--subnet", "10.231.0.0/16", "--publish", "127.0.0.1:\(Self.port + 1)",
+                                           "--prefix", tenantPrefix, "--timeout", "240"])
+        try #require(second.status == 0, "\(second.combined)")
+        for node in nodes {
+            for stack in [Self.stack, Self.tenant] {
+                let run = try check(prefixes[node]!, on: node, extra: ["--project", stack])
+                #expect(run.status == 0 && failing(run.checks).isEmpty, "\(stack) on \(node): \(failing(run.checks))")
+                #expect(run.checks.keys.contains { $0.hasPrefix("cross-project.swarm-name/") }, "\(stack) on \(node): no name probe")
+            }
+        }
+        func task(_ stack: String, _ service: String) throws -> (node: String, pid: String, address: String) {
+            for node in nodes {
+                let id = try TestCommand.check(["docker", "ps", "-q", "--filter", "label=com.docker.swarm.service.name=\(stack)_\(service)"],
+                                               environment: SwarmBed.host(node)).split(separator: "\n").first
+                guard let id else { continue }
+                let facts = try TestCommand.check(["docker", "inspect", "--format", "{{.State.Pid}} {{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}", String(id)],
+                                                  environment: SwarmBed.host(node)).split(separator: " ").map(String.init)
+                let address = try #require(facts.dropFirst().first { !$0.hasPrefix("10.0.") && $0.contains(".") })
+                return (node, facts[0], address)
+            }
+            throw TestFailure("no task of \(stack)_\(service) runs")
+        }
+        /// From the namespace of process `pid`: TCP to ADDRESS:9; true when it got there (accepted or reset).
+        func reaches(_ pid: String, _ address: String) throws -> Bool {
+            let probe = try TestCommand.run(["nsenter", "--net=/proc/\(pid)/ns/net", "timeout", "3", "bash", "-c", "exec 3<>/dev/tcp/\(address)/9"])
+            return probe.stderr.contains("Connection refused") || probe.status == 0
+        }
+        let gatewayA = try task(Self.stack, "gateway"), postgresA = try task(Self.stack, "postgres"), postgresB = try task(Self.tenant, "postgres")
+        #expect(gatewayA.node != postgresB.node, "the probe must cross nodes")
+        #expect(try reaches(gatewayA.pid, postgresA.address), "control: \(Self.stack)'s gateway reaches its postgres on \(postgresA.node)")
+        #expect(!(try reaches(gatewayA.pid, postgresB.address)), "\(Self.stack)'s gateway reached \(Self.tenant)'s postgres on \(postgresB.node)")
+        let removedTenant = try tool(["uninstall", "--prefix", tenantPrefix], on: manager)
+        #expect(removedTenant.status == 0, "\(removedTenant.combined)")
 
         // Negative control: the gateway's node misses a rule; named, and the gateway
         // answers at the node's LAN address; repair puts it back.
@@ -159,5 +202,18 @@ struct SwarmIsolationTests {
         let removed = try tool(["uninstall", "--prefix", prefixes[manager]!], on: manager)
         #expect(removed.status == 0 && removed.stdout.contains("firewall rule removed"), "\(removed.combined)")
         #expect(!(try rules(manager)).contains(marker))
+
+        // An encrypted overlay on this kernel drops every cross-node packet: install
+        // says so (exit 1, the record 'failed') instead of leaving a stack that never talks.
+        let encrypted = try TestCommand.tool(["install", bundle, "--trust", trust, "--swarm", "--project", Self.encrypted,
+                                              "--encrypt-overlay", "--publish", "127.0.0.1:\(Self.port + 2)",
+                                              "--prefix", encryptedPrefix, "--timeout", "240"])
+        #expect(encrypted.status == 1, "\(encrypted.combined)")
+        #expect(encrypted.stderr.contains("carries no traffic between nodes") && encrypted.stderr.contains("ESP"), "\(encrypted.stderr)")
+        let overlay = try TestCommand.check(["docker", "network", "inspect", "--format", "{{json .Options}}", "\(Self.encrypted)_demo-internal"])
+        #expect(overlay.contains("encrypted"), "\(overlay)")
+        let state = try TestCommand.tool(["status", "--prefix", encryptedPrefix, "--json"])
+        #expect(state.stdout.contains("\"phase\" : \"failed\"") || state.stdout.contains("\"phase\":\"failed\""), "\(state.combined)")
+        #expect(try tool(["uninstall", "--prefix", encryptedPrefix], on: manager).status == 0)
     }
 }
