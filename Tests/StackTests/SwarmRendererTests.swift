@@ -111,6 +111,9 @@ struct SwarmRendererTests {
         #expect(mounts.first?["type"]?.scalarValue == "tmpfs" && mounts.first?["tmpfs"]?["size"]?.scalarValue == "1048576")
         let port = gateway["ports"]?.sequenceItems?.first
         #expect(port?["mode"]?.scalarValue == "host" && port?["published"]?.scalarValue == "8080")
+        // The gateway's tasks say where they are published (their node's firewall reads it); no other service's do.
+        #expect(gateway["labels"]?[SwarmRenderer.publishLabel]?.scalarValue == "127.0.0.1:8080")
+        #expect(postgres["labels"]?[SwarmRenderer.publishLabel] == nil)
         #expect(gateway["networks"]?["internal"]?["ipv4_address"] == nil)
         #expect(gateway["networks"]?["ingress"] != nil && postgres["networks"]?["ingress"] == nil)
         let internalNetwork = stack["networks"]?["internal"]
