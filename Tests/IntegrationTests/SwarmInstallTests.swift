@@ -73,12 +73,7 @@ struct SwarmInstallTests {
             }
             try? FileManager.default.removeItem(atPath: folder)
         }
-        let key = try SigningKey.generate()
-        try key.publicPEM().write(to: URL(fileURLWithPath: "\(folder)/release.pub"))
-        var spec = DemoBundle(signingKey: key)
-        spec.repository = Self.repository
-        let bundle = try spec.write(in: folder)
-        let trust = "\(folder)/release.pub"
+        let (bundle, trust) = try DemoBundle.signed(repository: Self.repository, in: folder)
         func prepare(_ node: String) throws {
             let result = try TestCommand.tool(["prepare", bundle, "--trust", trust, "--prefix", prefixes[node]!],
                                               environment: host(node))

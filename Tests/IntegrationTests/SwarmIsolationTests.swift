@@ -78,12 +78,7 @@ struct SwarmIsolationTests {
             for prefix in [tenantPrefix, encryptedPrefix] { try? FileManager.default.removeItem(atPath: prefix) }
             try? FileManager.default.removeItem(atPath: folder)
         }
-        let key = try SigningKey.generate()
-        try key.publicPEM().write(to: URL(fileURLWithPath: "\(folder)/release.pub"))
-        var spec = DemoBundle(signingKey: key)
-        spec.repository = Self.repository
-        let bundle = try spec.write(in: folder)
-        let trust = "\(folder)/release.pub"
+        let (bundle, trust) = try DemoBundle.signed(repository: Self.repository, in: folder)
         for node in nodes {
             let prepared = try TestCommand.tool(["prepare", bundle, "--trust", trust, "--prefix", prefixes[node]!],
                                                 environment: SwarmBed.host(node))
