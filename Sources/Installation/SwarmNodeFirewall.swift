@@ -79,10 +79,12 @@ public enum SwarmNodeFirewall {
 
     /// `repair` of a prefix that holds no single-host receipt: puts back the Swarm
     /// gateway rules this node needs (`expectedRules`).
+    /// Without an answering engine (at boot, before dockerd) only the recorded rules.
     /// - Throws: `InstallError.notInstalled` when the node runs no gateway and the prefix
-    ///   records no rule; `IsolationError.firewall`; the engine's errors.
+    ///   records no rule; `IsolationError.firewall`.
     public static func repair(layout: InstallationLayout, stack: String?) throws -> RepairResult {
-        let gateways = try localGateways()
+        // At boot dockerd is not up yet: the recorded rules are what is put back then.
+        let gateways = (try? localGateways()) ?? [:]
         let rules = expectedRules(layout: layout, stack: stack, gateways: gateways)
         guard !rules.isEmpty else { throw InstallError.notInstalled(prefix: layout.prefix) }
         let stacks = Set(rules.compactMap(SwarmGatewayFirewall.stack(of:))).sorted()

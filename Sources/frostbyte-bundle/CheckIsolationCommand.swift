@@ -22,7 +22,11 @@ extension FrostbyteBundle {
                 gateway's health at its published address (gateway_url), reachability \
                 of host services through the bridges, the ingress network and its \
                 firewall rules, other projects' containers, and outside names over \
-                DNS. Evidence goes to PREFIX/evidence/ and to --evidence FILE. \
+                DNS. On a Swarm node (a prefix holding the manager's record or only \
+                prepare's), this node's tasks of the stack (--project STACK chooses \
+                among several), their peers on other nodes by name, and the gateway \
+                node's firewall rules (docs/SWARM.md). \
+                Evidence goes to PREFIX/evidence/ and to --evidence FILE. \
                 Exit status: 0 every check passed (warnings allowed), 1 a check failed, \
                 2 bad usage, 3 not root or no Docker.
                 """)

@@ -78,7 +78,7 @@ extension FrostbyteBundle {
         @Option(name: .long, help: "Compose project name (default: the installed one, else the bundle's).")
         var project: String?
 
-        @Option(name: .long, help: "Subnet of the internal network, RFC 1918 CIDR (default: the installed one, else the bundle's).")
+        @Option(name: .long, help: "Subnet of the internal network (with --swarm: of the internal overlay; a second tenant of one bundle needs its own), RFC 1918 CIDR (default: the installed one, else the bundle's).")
         var subnet: String?
 
         @Option(name: .long, help: ArgumentHelp(

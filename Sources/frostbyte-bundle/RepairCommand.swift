@@ -16,7 +16,10 @@ extension FrostbyteBundle {
                 rules recorded in PREFIX/state/firewall-rules.json) and rewrites its systemd boot \
                 unit when it differs. Runs no docker command and touches no container, so it \
                 runs at boot before dockerd (the boot unit does exactly that); running it again \
-                changes nothing. Exit status 0 done, 2 nothing installed under the prefix, \
+                changes nothing. On a Swarm node (no receipt under the prefix): the firewall \
+                rules of the gateway tasks running here (asked of the local engine when it \
+                answers) and those recorded (docs/SWARM.md). \
+                Exit status 0 done, 2 nothing installed under the prefix, \
                 3 not root or iptables refused.
                 """)
 
@@ -39,7 +42,7 @@ extension FrostbyteBundle {
                 if let unit = result.bootUnit {
                     Console.out("boot unit: \(unit.path) (\(unit.written || unit.linked > 0 ? "written and enabled now" : "in place"))")
                 } else {
-                    Console.out("boot unit: none (no systemd unit folder on this host; run repair at boot before dockerd)")
+                    Console.out("boot unit: none (a Swarm node's prefix, or no systemd unit folder on this host; run repair at boot before dockerd)")
                 }
                 Console.out("project \(result.project): \(result.restored) of \(result.rules.count) firewall rules restored")
             }
