@@ -20,9 +20,14 @@ public struct SwarmStatus: Codable, Sendable {
     public var lackingReplicas: [String]
     public var pins: [String: String]
     public var gatewayURL: String
+    /// The gateway's firewall rules recorded on this node that are missing from its
+    /// live firewall, described (`repair --prefix P` puts them back).
+    public var firewallRulesMissing: [String] = []
 
-    /// True when deployed, every service at its replicas and no node down.
-    public var healthy: Bool { phase == "deployed" && lackingReplicas.isEmpty && !services.isEmpty }
+    /// True when deployed, every service at its replicas and no firewall rule of this node missing.
+    public var healthy: Bool {
+        phase == "deployed" && lackingReplicas.isEmpty && !services.isEmpty && firewallRulesMissing.isEmpty
+    }
 
     enum CodingKeys: String, CodingKey {
         case stack, version, phase, failure, services, pins
@@ -30,6 +35,7 @@ public struct SwarmStatus: Codable, Sendable {
         case nodesDown = "nodes_down"
         case lackingReplicas = "lacking_replicas"
         case gatewayURL = "gateway_url"
+        case firewallRulesMissing = "firewall_rules_missing"
     }
 
     /// Reads the record under the prefix and asks the swarm; nil when the prefix holds
@@ -39,11 +45,13 @@ public struct SwarmStatus: Codable, Sendable {
         guard let record = try SwarmInstallRecord.read(layout) else { return nil }
         let services = try SwarmHealth(engine: engine, stack: record.stack).services()
         let nodes = try engine.swarmNodes()
-        return SwarmStatus(stack: record.stack, bundleId: record.bundleId, version: record.version, phase: record.phase.rawValue,
-                           failure: record.failure, services: services,
-                           nodesDown: nodes.filter { $0.status != "Ready" }.map(\.hostname).sorted(),
-                           lackingReplicas: services.filter { !$0.healthy }.map(\.service), pins: record.pins,
-                           gatewayURL: record.gatewayURL)
+        var status = SwarmStatus(stack: record.stack, bundleId: record.bundleId, version: record.version, phase: record.phase.rawValue,
+                                 failure: record.failure, services: services,
+                                 nodesDown: nodes.filter { $0.status != "Ready" }.map(\.hostname).sorted(),
+                                 lackingReplicas: services.filter { !$0.healthy }.map(\.service), pins: record.pins,
+                                 gatewayURL: record.gatewayURL)
+        status.firewallRulesMissing = SwarmNodeFirewall.missingRules(layout: layout, stack: record.stack)
+        return status
     }
 }
 

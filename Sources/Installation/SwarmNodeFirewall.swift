@@ -98,6 +98,13 @@ public enum SwarmNodeFirewall {
         return result
     }
 
+    /// The recorded gateway rules of `stack` missing from the live firewall, described.
+    public static func missingRules(layout: InstallationLayout, stack: String) -> [String] {
+        ((try? HostFirewall.recordedRules(prefix: layout.prefix)) ?? [])
+            .filter { SwarmGatewayFirewall.belongs($0, to: stack) && !HostFirewall.isPresent($0) }
+            .map(HostStateRepair.describe)
+    }
+
     /// Deletes the recorded gateway rules of `stack` (every Swarm stack when nil)
     /// from the live firewall and the record.
     /// - Returns: the rules removed, for the output.

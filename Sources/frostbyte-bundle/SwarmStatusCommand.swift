@@ -20,6 +20,7 @@ extension FrostbyteBundle.Status {
                 Console.out("  \(service.service): \(service.running)/\(service.desired)\(status.pins[service.service].map { ", pinned to \($0)" } ?? "")  \(tasks.joined(separator: "; "))")
             }
             if !status.lackingReplicas.isEmpty { Console.out("lacking replicas: \(status.lackingReplicas.joined(separator: ", "))") }
+            for rule in status.firewallRulesMissing { Console.out("firewall rule missing on this node: \(rule) (repair --prefix puts it back)") }
             Console.out(status.healthy ? "healthy" : "NOT healthy")
         }
         if !status.healthy { throw ExitCode(ExitStatus.checkFailed.rawValue) }

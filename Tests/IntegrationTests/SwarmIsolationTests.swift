@@ -9,8 +9,9 @@ import TestSupport
 /// every node and installed from the manager (the gateway pinned there, so install
 /// puts up its firewall rules itself), then `check-isolation` on each node in that
 /// node's network namespace, and the negative controls:
-/// - a firewall rule of the gateway's node deleted: check-isolation names it and the
-///   gateway answers at the node's LAN address from the canary; `repair` puts it back;
+/// - a firewall rule of the gateway's node deleted: check-isolation and status name it
+///   and the gateway answers at the node's LAN address from the canary; `repair` puts
+///   it back;
 /// - a stack on a deliberately non-internal overlay on another node: its task
 ///   reaches that node's canary;
 /// and `uninstall` removes the stack's rules. Runs only on the bed's manager
@@ -157,8 +158,12 @@ struct SwarmIsolationTests {
         #expect(missing.status == 1)
         #expect(failing(missing.checks).contains("configuration.swarm-firewall/port=\(Self.port) forward"), "\(failing(missing.checks))")
         #expect(failing(missing.checks).contains("control.gateway-lan/canary"), "\(failing(missing.checks))")
+        let degraded = try tool(["status", "--prefix", prefixes[manager]!, "--json"], on: manager)
+        let missingRules = try #require(try JSONSerialization.jsonObject(with: degraded.data) as? [String: Any])["firewall_rules_missing"] as? [String]
+        #expect(degraded.status == 1 && missingRules?.count == 1 && missingRules?.first?.contains("DOCKER-USER") == true, "\(degraded.combined)")
         let repaired = try tool(["repair", "--prefix", prefixes[manager]!], on: manager)
         #expect(repaired.status == 0 && repaired.stdout.contains("1 of 6 firewall rules restored"), "\(repaired.combined)")
+        #expect(try tool(["status", "--prefix", prefixes[manager]!], on: manager).status == 0, "status after repair")
 
         // Negative control: a stack on a non-internal overlay, on a node without the
         // gateway's rules, reaches that node's canary.
