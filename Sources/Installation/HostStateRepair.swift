@@ -74,6 +74,7 @@ public enum HostStateRepair {
         guard let receipt = try? InstallationReceipt.load(layout) else {
             // A Swarm node (the manager's install record, or only prepare's): the
             // gateway rules of the stacks whose gateway runs here (SwarmNodeFirewall).
+            guard SwarmIsolationTarget.isSwarmPrefix(layout.prefix) else { throw InstallError.notInstalled(prefix: layout.prefix) }
             return try SwarmNodeFirewall.repair(layout: layout, stack: nil)
         }
         var result = RepairResult(prefix: layout.prefix, project: receipt.project, rules: [], restored: 0, bootUnit: nil)
