@@ -18,7 +18,9 @@ import Glibc
 /// - `uninstall` on the manager removes the manager's; `uninstall --prefix P` on
 ///   another node removes that node's (the stack's tasks are gone from it by then).
 /// Rules survive a dockerd restart (dockerd keeps DOCKER-USER and never touches
-/// INPUT/OUTPUT rules of others); after a reboot or firewall reload `repair` puts them back.
+/// INPUT/OUTPUT rules of others); after a reboot `repair` puts them back, run before
+/// dockerd by the boot unit `frostbyte-bundle-swarm-<stack>.service` that applying
+/// them writes (where the node has a systemd unit folder) and removing them removes.
 public enum SwarmNodeFirewall {
     /// The stack label Docker sets on a stack's containers, networks and services.
     public static let stackLabel = "com.docker.stack.namespace"
@@ -30,7 +32,8 @@ public enum SwarmNodeFirewall {
                                     layout: InstallationLayout, note: (String) -> Void) throws -> [String] {
         if let gatewayNode, gatewayNode == thisNode {
             let rules = try apply(stack: stack, publish: publish, layout: layout)
-            note("firewall on \(gatewayNode): \(rules.count) rules keep the gateway at \(publish) only and give it no way out through \(SwarmGatewayFirewall.gatewayBridge) ('repair --prefix \(layout.prefix)' puts them back)")
+            let unit = try bootUnit(stack, layout).write(executable: executable)
+            note("firewall on \(gatewayNode): \(rules.count) rules keep the gateway at \(publish) only and give it no way out through \(SwarmGatewayFirewall.gatewayBridge) (" + (unit.map { "boot unit \($0.path) puts them back before docker.service" } ?? "run 'repair --prefix \(layout.prefix)' at boot to put them back") + ")")
             return []
         }
         let node = gatewayNode ?? "the gateway's node"
@@ -38,6 +41,15 @@ public enum SwarmNodeFirewall {
         note(line)
         return [line]
     }
+
+    /// The boot unit that runs `repair --prefix P` before dockerd on a node holding
+    /// the gateway rules of `stack` (`frostbyte-bundle-swarm-<stack>.service`).
+    static func bootUnit(_ stack: String, _ layout: InstallationLayout) -> BootUnit {
+        BootUnit(project: "swarm-\(stack)", prefix: layout.prefix)
+    }
+
+    /// This program, for the boot unit's `ExecStart`.
+    static var executable: String { BootUnit.linkTarget("/proc/self/exe") ?? CommandLine.arguments[0] }
 
     /// Inserts (unless present) and records the gateway rules of `stack`.
     /// - Throws: `IsolationError.firewall`.
@@ -95,6 +107,7 @@ public enum SwarmNodeFirewall {
             result.rules.append(.init(rule: HostStateRepair.describe(rule), network: rule.network, bridge: rule.bridge, restored: !present))
             if !present { result.restored += 1 }
         }
+        for stack in stacks { result.bootUnit = try bootUnit(stack, layout).write(executable: executable) }
         return result
     }
 
@@ -116,6 +129,7 @@ public enum SwarmNodeFirewall {
         let rules = ((try? HostFirewall.recordedRules(prefix: layout.prefix)) ?? []).filter(select)
         guard !rules.isEmpty else { return [] }
         try HostFirewall.removeRecordedRules(prefix: layout.prefix, only: select)
+        for stack in Set(rules.compactMap(SwarmGatewayFirewall.stack(of:))) { bootUnit(stack, layout).remove() }
         return rules
     }
 }

@@ -42,7 +42,7 @@ extension FrostbyteBundle {
                 if let unit = result.bootUnit {
                     Console.out("boot unit: \(unit.path) (\(unit.written || unit.linked > 0 ? "written and enabled now" : "in place"))")
                 } else {
-                    Console.out("boot unit: none (a Swarm node's prefix, or no systemd unit folder on this host; run repair at boot before dockerd)")
+                    Console.out("boot unit: none (no systemd unit folder on this host; run repair at boot before dockerd)")
                 }
                 Console.out("project \(result.project): \(result.restored) of \(result.rules.count) firewall rules restored")
             }

@@ -27,6 +27,9 @@ struct SwarmIsolationTests {
     static let tenant = "fbtest-\(TestRun.id)-sb"
     static let encrypted = "fbtest-\(TestRun.id)-se"
     static let port = 19_000 + Int.random(in: 0..<1_000)
+    /// Where the gateway node's boot unit goes (FROSTBYTE_SYSTEMD_DIR): the host has no systemd.
+    static let systemd = "\(TestRun.repositoryRoot)/.build/fbtest-\(TestRun.id)-swiso-systemd"
+    static var unitEnvironment: [String: String] { ["FROSTBYTE_SYSTEMD_DIR": systemd] }
 
     func nodes() throws -> [String] {
         try TestCommand.check(["docker", "node", "ls", "--format", "{{.Hostname}}"]).split(separator: "\n").map(String.init).sorted()
@@ -35,7 +38,7 @@ struct SwarmIsolationTests {
     /// The tool in `node`'s network namespace, against its engine.
     func tool(_ arguments: [String], on node: String) throws -> CommandOutput {
         try TestCommand.run(["nsenter", "--net=/run/netns/\(node)", FrostbyteBinary.path] + arguments,
-                            environment: SwarmBed.host(node))
+                            environment: SwarmBed.host(node).merging(Self.unitEnvironment) { a, _ in a })
     }
 
     /// `check-isolation --json` on `node`: the evidence and the exit status.
@@ -78,7 +81,10 @@ struct SwarmIsolationTests {
             }
             for prefix in [tenantPrefix, encryptedPrefix] { try? FileManager.default.removeItem(atPath: prefix) }
             try? FileManager.default.removeItem(atPath: folder)
+            try? FileManager.default.removeItem(atPath: Self.systemd)
         }
+        try FileManager.default.createDirectory(atPath: Self.systemd, withIntermediateDirectories: true)
+        let unit = "\(Self.systemd)/frostbyte-bundle-swarm-\(Self.stack).service"
         let (bundle, trust) = try DemoBundle.signed(repository: Self.repository, in: folder)
         for node in nodes {
             let prepared = try TestCommand.tool(["prepare", bundle, "--trust", trust, "--prefix", prefixes[node]!],
@@ -87,12 +93,14 @@ struct SwarmIsolationTests {
         }
         let installed = try TestCommand.tool(["install", bundle, "--trust", trust, "--swarm", "--project", Self.stack,
                                               "--publish", "127.0.0.1:\(Self.port)", "--prefix", prefixes[manager]!,
-                                              "--timeout", "240", "--json"])
+                                              "--timeout", "240", "--json"], environment: Self.unitEnvironment)
         try #require(installed.status == 0, "\(installed.combined)")
         let result = try #require(try JSONSerialization.jsonObject(with: installed.data) as? [String: Any])
         #expect((result["not_enforced"] as? [Any])?.isEmpty == true, "\(result)")
         let marker = "frostbyte-bundle swarm stack=\(Self.stack) "
         #expect(try rules(manager).components(separatedBy: marker).count - 1 == 5, "the gateway's rules on \(manager)")
+        let unitText = try String(contentsOfFile: unit, encoding: .utf8)
+        #expect(unitText.contains("repair --prefix \(prefixes[manager]!)") && unitText.contains("Before=docker.service"), "\(unitText)")
 
         // Every node: the stack's tasks there are isolated, and reach their peers by name.
         var seconds: [String: Double] = [:]
@@ -116,7 +124,7 @@ struct SwarmIsolationTests {
         // task of one cannot reach the other's task on another node by its address.
         let second = try TestCommand.tool(["install", bundle, "--trust", trust, "--swarm", "--project", Self.tenant,
                                            "--subnet", "10.231.0.0/16", "--publish", "127.0.0.1:\(Self.port + 1)",
-                                           "--prefix", tenantPrefix, "--timeout", "240"])
+                                           "--prefix", tenantPrefix, "--timeout", "240"], environment: Self.unitEnvironment)
         try #require(second.status == 0, "\(second.combined)")
         for node in nodes {
             for stack in [Self.stack, Self.tenant] {
@@ -202,12 +210,13 @@ struct SwarmIsolationTests {
         let removed = try tool(["uninstall", "--prefix", prefixes[manager]!], on: manager)
         #expect(removed.status == 0 && removed.stdout.contains("firewall rule removed"), "\(removed.combined)")
         #expect(!(try rules(manager)).contains(marker))
+        #expect(!FileManager.default.fileExists(atPath: unit), "uninstall leaves the boot unit")
 
         // An encrypted overlay on this kernel drops every cross-node packet: install
         // says so (exit 1, the record 'failed') instead of leaving a stack that never talks.
         let encrypted = try TestCommand.tool(["install", bundle, "--trust", trust, "--swarm", "--project", Self.encrypted,
                                               "--encrypt-overlay", "--publish", "127.0.0.1:\(Self.port + 2)",
-                                              "--prefix", encryptedPrefix, "--timeout", "240"])
+                                              "--prefix", encryptedPrefix, "--timeout", "240"], environment: Self.unitEnvironment)
         #expect(encrypted.status == 1, "\(encrypted.combined)")
         #expect(encrypted.stderr.contains("carries no traffic between nodes") && encrypted.stderr.contains("ESP"), "\(encrypted.stderr)")
         let overlay = try TestCommand.check(["docker", "network", "inspect", "--format", "{{json .Options}}", "\(Self.encrypted)_demo-internal"])
