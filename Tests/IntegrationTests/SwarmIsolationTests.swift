@@ -78,6 +78,17 @@ struct SwarmIsolationTests {
                     }
                 }
                 try? FileManager.default.removeItem(atPath: prefixes[node]!)
+                // The stacks' volumes on this node (uninstall keeps them); a task's container goes a moment after its stack.
+                for stack in [Self.stack, Self.tenant, Self.encrypted] {
+                    let volumes = (try? TestCommand.check(["docker", "volume", "ls", "-q", "--filter", "name=\(stack)_"],
+                                                          environment: SwarmBed.host(node))) ?? ""
+                    for volume in volumes.split(separator: "\n") {
+                        for _ in 0..<40 {
+                            if (try? TestCommand.run(["docker", "volume", "rm", String(volume)], environment: SwarmBed.host(node)))?.status == 0 { break }
+                            usleep(500_000)
+                        }
+                    }
+                }
             }
             for prefix in [tenantPrefix, encryptedPrefix] { try? FileManager.default.removeItem(atPath: prefix) }
             try? FileManager.default.removeItem(atPath: folder)
