@@ -46,8 +46,9 @@ public struct SwarmStatus: Codable, Sendable {
     /// - Throws: `SwarmInstallError.unreadableRecord`, `DockerEngineError` (not a manager).
     public static func read(layout: InstallationLayout, engine: DockerEngine = DockerEngine()) throws -> SwarmStatus? {
         guard let record = try SwarmInstallRecord.read(layout) else { return nil }
-        let services = try SwarmHealth(engine: engine, stack: record.stack).services()
         let nodes = try engine.swarmNodes()
+        let services = try SwarmHealth(engine: engine, stack: record.stack)
+            .services(nodesDown: Set(nodes.filter { $0.status != "Ready" }.map(\.hostname)))
         return SwarmStatus(stack: record.stack, bundleId: record.bundleId, version: record.version, phase: record.phase.rawValue,
                            failure: record.failure, services: services,
                            nodesDown: nodes.filter { $0.status != "Ready" }.map(\.hostname).sorted(),

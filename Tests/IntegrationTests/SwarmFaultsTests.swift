@@ -40,9 +40,27 @@ struct SwarmFaultsTests {
     /// `scripts/swarm ARGS` of this bed, run in the host's network namespace (the
     /// suite runs in the manager's, where the bed's LAN device is not).
     func swarm(_ arguments: [String]) throws {
-        let result = try TestCommand.run(["nsenter", "--net=/proc/1/ns/net", "env", "FB_SWARM_BED=\(SwarmBed.prefix)",
+        let result = try TestCommand.run(["nsenter", "--net=\(try Self.outerNetworkNamespace())", "env", "FB_SWARM_BED=\(SwarmBed.prefix)",
                                           "\(TestRun.repositoryRoot)/scripts/swarm"] + arguments, timeout: 120)
         try #require(result.status == 0, "scripts/swarm \(arguments.joined(separator: " ")): \(result.combined)")
+    }
+
+    /// The network namespace `scripts/swarm run` was called from: that of the nearest
+    /// ancestor process in another namespace than this one (pid 1's cannot be opened here).
+    static func outerNetworkNamespace() throws -> String {
+        let own = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/ns/net")
+        var pid = getppid()
+        while pid > 1 {
+            if let theirs = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/ns/net"), theirs != own {
+                return "/proc/\(pid)/ns/net"
+            }
+            let stat = (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)) ?? ""
+            // pid (comm) state ppid ...: the field after the last ')'.
+            guard let close = stat.lastIndex(of: ")"),
+                  let parent = stat[stat.index(after: close)...].split(separator: " ").dropFirst().first.flatMap({ Int32($0) }) else { break }
+            pid = parent
+        }
+        throw TestFailure("no ancestor process runs in another network namespace: run the suite through scripts/swarm run")
     }
 
     /// The current tasks (desired Running) of the stack's `service`: node → state.
@@ -169,7 +187,7 @@ struct SwarmFaultsTests {
         try scale("worker", 3)
         let spread = try wait(90) { let t = try tasks("worker"); return Set(t.map(\.node)).count == 3 && t.allSatisfy { $0.state == "Running" } }
         try #require(spread != nil, "worker not on 3 nodes: \(shown("worker"))")
-        try swarm(["stop", spare]); stopped.insert(spare)
+        stopped.insert(spare); try swarm(["stop", spare])
         let stoppedAt = Date()
         let noticed = try wait(60) { ((try status().json["nodes_down"]) as? [String])?.contains(spare) == true }
         try #require(noticed != nil, "status never named \(spare) down")
@@ -188,7 +206,7 @@ struct SwarmFaultsTests {
         #expect((afterMove.json["lacking_replicas"] as? [String])?.contains("worker") != true, "\(afterMove.text)")
 
         // The databases' node lost too: pinned, reported, never moved.
-        try swarm(["stop", data]); stopped.insert(data)
+        stopped.insert(data); try swarm(["stop", data])
         let pinnedReported = try wait(60) {
             ((try status().json["faults"]) as? [[String: Any]])?.contains {
                 $0["service"] as? String == "postgres" && $0["pinned_node_down"] as? Bool == true
