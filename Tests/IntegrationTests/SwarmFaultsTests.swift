@@ -201,6 +201,7 @@ struct SwarmFaultsTests {
         #expect(moved != nil, "the worker's tasks did not run again on the other nodes: \(shown("worker"))")
         let rescheduled = Date().timeIntervalSince(stoppedAt)
         print("SwarmFaultsTests: \(spare) seen down after \(String(format: "%.1f", noticed ?? 0)) s; worker 3/3 again on the other nodes \(String(format: "%.1f", rescheduled)) s after the stop")
+        print("SwarmFaultsTests: status with \(spare) down:\n\(degraded.text)")
         let afterMove = try status()
         #expect(afterMove.exit == 1, "a labelled node is still down: \(afterMove.text)")
         #expect((afterMove.json["lacking_replicas"] as? [String])?.contains("worker") != true, "\(afterMove.text)")
@@ -214,6 +215,7 @@ struct SwarmFaultsTests {
         }
         let lost = try status()
         #expect(pinnedReported != nil, "\(lost.text)")
+        print("SwarmFaultsTests: status with \(spare) and \(data) down:\n\(lost.text)")
         #expect(lost.exit == 1)
         #expect(lost.text.contains("postgres 0/1: pinned to \(data), which is down: not moved; its data is there"), "\(lost.text)")
         #expect(lost.text.contains("redis 0/1: pinned to \(data)"), "\(lost.text)")
