@@ -45,22 +45,30 @@ struct SwarmFaultsTests {
         try #require(result.status == 0, "scripts/swarm \(arguments.joined(separator: " ")): \(result.combined)")
     }
 
-    /// The network namespace `scripts/swarm run` was called from: that of the nearest
-    /// ancestor process in another namespace than this one (pid 1's cannot be opened here).
+    /// The host's network namespace, where `scripts/swarm` finds the bed's LAN device
+    /// (`<bed>l0`): the first namespace of a process (ancestors first) that holds it.
+    /// The suite runs in the manager's namespace, and pid 1's cannot be opened here.
     static func outerNetworkNamespace() throws -> String {
-        let own = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/ns/net")
+        let files = FileManager.default
+        var pids: [Int32] = []
         var pid = getppid()
         while pid > 1 {
-            if let theirs = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/ns/net"), theirs != own {
-                return "/proc/\(pid)/ns/net"
-            }
+            pids.append(pid)
             let stat = (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)) ?? ""
-            // pid (comm) state ppid ...: the field after the last ')'.
+            // pid (comm) state ppid ...: the second field after the last ')'.
             guard let close = stat.lastIndex(of: ")"),
                   let parent = stat[stat.index(after: close)...].split(separator: " ").dropFirst().first.flatMap({ Int32($0) }) else { break }
             pid = parent
         }
-        throw TestFailure("no ancestor process runs in another network namespace: run the suite through scripts/swarm run")
+        pids += ((try? files.contentsOfDirectory(atPath: "/proc")) ?? []).compactMap { Int32($0) }.sorted()
+        var tried: Set<String> = [(try? files.destinationOfSymbolicLink(atPath: "/proc/self/ns/net")) ?? ""]
+        for pid in pids {
+            guard let namespace = try? files.destinationOfSymbolicLink(atPath: "/proc/\(pid)/ns/net"),
+                  tried.insert(namespace).inserted else { continue }
+            let probe = try? TestCommand.run(["nsenter", "--net=/proc/\(pid)/ns/net", "ip", "link", "show", "\(SwarmBed.prefix)l0"])
+            if probe?.status == 0 { return "/proc/\(pid)/ns/net" }
+        }
+        throw TestFailure("no process runs in the network namespace holding \(SwarmBed.prefix)l0: is the test bed up (scripts/swarm up 3)?")
     }
 
     /// The current tasks (desired Running) of the stack's `service`: node → state.
