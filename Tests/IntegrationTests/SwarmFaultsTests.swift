@@ -257,8 +257,10 @@ struct SwarmFaultsTests {
 
         // Prepared, and the manager told by a re-run of install: labelled, takes tasks.
         try prepare(fourth)
+        let rerunAt = Date()
         let grown = try TestCommand.tool(install + ["--json"])
         try #require(grown.status == 0, "\(grown.combined)")
+        print("SwarmFaultsTests: install --swarm again with \(fourth) prepared: \(String(format: "%.1f", Date().timeIntervalSince(rerunAt))) s")
         #expect((try json(grown)["prepared_nodes"] as? [String])?.contains(fourth) == true, "\(grown.stdout)")
         #expect((try json(grown)["migrations_applied"] as? [Any])?.isEmpty == true)
         #expect((try labels(fourth)).contains("io.frostbyte.\(Self.stack).prepared"))
