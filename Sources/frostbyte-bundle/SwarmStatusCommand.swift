@@ -19,7 +19,7 @@ extension FrostbyteBundle.Status {
             }
             for service in status.services {
                 let tasks = service.tasks.map { "\($0.node) \($0.state)\($0.error.map { " (\($0))" } ?? "")" }
-                Console.out("  \(service.service): \(service.running)/\(service.desired)\(status.pins[service.service].map { ", pinned to \($0)" } ?? "")  \(tasks.joined(separator: "; "))")
+                Console.out("  \(service.service): \(service.running)/\(service.desired)\(status.pins[service.service].map { ", pinned to \($0)" } ?? "")  \(tasks.isEmpty ? "no task running" : tasks.joined(separator: "; "))")
             }
             if !status.lackingReplicas.isEmpty { Console.out("lacking replicas: \(status.lackingReplicas.joined(separator: ", "))") }
             for fault in status.faults { Console.out("  \(fault.detail)") }

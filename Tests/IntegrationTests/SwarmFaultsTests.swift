@@ -27,8 +27,6 @@ struct SwarmFaultsTests {
     static let stack = "fbtest-\(TestRun.id)-flt"
     static let port = 19_000 + Int.random(in: 0..<1_000)
 
-    func host(_ node: String) -> [String: String] { SwarmBed.host(node) }
-
     func json(_ output: CommandOutput) throws -> [String: Any] {
         try #require(try JSONSerialization.jsonObject(with: output.data) as? [String: Any], "\(output.combined)")
     }
@@ -121,14 +119,14 @@ struct SwarmFaultsTests {
                 }
                 for volume in ["pgdata", "redisdata"] {
                     for _ in 0..<20 {
-                        let gone = (try? TestCommand.run(["docker", "volume", "rm", "\(Self.stack)_\(volume)"], environment: host(node)))
+                        let gone = (try? TestCommand.run(["docker", "volume", "rm", "\(Self.stack)_\(volume)"], environment: SwarmBed.host(node)))
                             .map { $0.status == 0 || $0.stderr.contains("no such volume") } ?? true
                         if gone { break }
                         usleep(500_000)
                     }
                 }
                 for name in ["gateway", "postgres", "redis", "worker"] {
-                    _ = try? TestCommand.run(["docker", "rmi", "\(Self.repository)/\(name):1.0"], environment: host(node))
+                    _ = try? TestCommand.run(["docker", "rmi", "\(Self.repository)/\(name):1.0"], environment: SwarmBed.host(node))
                 }
             }
             for prefix in prefixes.values { try? FileManager.default.removeItem(atPath: prefix) }
@@ -151,7 +149,7 @@ struct SwarmFaultsTests {
         let trust = "\(folder)/release.pub"
         func prepare(_ node: String) throws {
             let result = try TestCommand.tool(["prepare", bundle, "--trust", trust, "--prefix", prefixes[node]!],
-                                              environment: host(node))
+                                              environment: SwarmBed.host(node))
             try #require(result.status == 0, "prepare on \(node): \(result.combined)")
         }
         func status() throws -> (exit: Int32, json: [String: Any], text: String) {
@@ -172,19 +170,19 @@ struct SwarmFaultsTests {
         // 1. Export against the data's node. A row written first must be in the dump.
         let sku = "flt-\(TestRun.id)"
         let postgresID = try TestCommand.check(["docker", "ps", "-q", "--filter", "label=com.docker.swarm.service.name=\(Self.stack)_postgres"],
-                                               environment: host(data))
+                                               environment: SwarmBed.host(data))
         try #require(!postgresID.isEmpty, "no postgres container on \(data)")
         try TestCommand.check(["docker", "exec", postgresID, "psql", "-X", "-U", "frostbyte", "-d", "frostbyte", "-v", "ON_ERROR_STOP=1",
-                               "-c", "INSERT INTO items (sku, name) VALUES ('\(sku)', 'written before the export')"], environment: host(data))
+                               "-c", "INSERT INTO items (sku, name) VALUES ('\(sku)', 'written before the export')"], environment: SwarmBed.host(data))
         let onManager = try TestCommand.tool(["export", "--prefix", prefixes[manager]!, "-o", "\(folder)/manager-export.tar.zst"])
         #expect(onManager.status == 2 && onManager.stderr.contains("postgres on \(data)") && onManager.stderr.contains("run 'frostbyte-bundle export"),
                 "\(onManager.combined)")
         #expect(!FileManager.default.fileExists(atPath: "\(folder)/manager-export.tar.zst"))
         let elsewhere = try TestCommand.tool(["export", "--prefix", prefixes[spare]!, "-o", "\(folder)/spare-export.tar.zst"],
-                                             environment: host(spare))
+                                             environment: SwarmBed.host(spare))
         #expect(elsewhere.status == 2 && elsewhere.stderr.contains("no stack prepared under"), "\(elsewhere.combined)")
         let exported = try TestCommand.tool(["export", "--prefix", prefixes[data]!, "-o", "\(folder)/export.tar.zst", "--json"],
-                                            environment: host(data))
+                                            environment: SwarmBed.host(data))
         try #require(exported.status == 0, "\(exported.combined)")
         #expect(try TestCommand.tool(["verify-bundle", "\(folder)/export.tar.zst"]).status == 0)
         let csv = try TestCommand.check(["tar", "--zstd", "-xOf", "\(folder)/export.tar.zst", "--wildcards", "*data/audit.csv"])
