@@ -348,22 +348,14 @@ public enum ManifestError: UserFacingError, Equatable {
     public var exitStatus: ExitStatus { .checkFailed }
 }
 
-/// The one JSON encoding of manifests, receipts and reports: sorted keys, 2-space
-/// indentation, no escaped slashes, trailing newline. Same value, same bytes.
+/// Reading and writing MANIFEST.json. Writing uses `DeterministicJSON`, the one
+/// encoding of everything the tool writes: same value, same bytes.
 public enum ManifestCoding {
-    /// A JSON encoder configured for deterministic output.
-    public static func encoder() -> JSONEncoder {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        return encoder
-    }
+    /// `DeterministicJSON.encoder()`.
+    public static func encoder() -> JSONEncoder { DeterministicJSON.encoder() }
 
-    /// Deterministic JSON bytes of `value`, ending in a newline.
-    public static func encode<T: Encodable>(_ value: T) throws -> Data {
-        var data = try encoder().encode(value)
-        data.append(0x0A)
-        return data
-    }
+    /// `DeterministicJSON.encode(value)`: deterministic bytes ending in a newline.
+    public static func encode<T: Encodable>(_ value: T) throws -> Data { try DeterministicJSON.encode(value) }
 
     /// Decodes MANIFEST.json, naming a missing field or an unknown format precisely.
     public static func decodeManifest(_ data: Data) throws -> Manifest {

@@ -13,6 +13,10 @@ public enum ExportError: UserFacingError, Equatable {
     case duplicateStepName(name: String)
     case outputExists(path: String)
     case outputFolderMissing(path: String)
+    /// A Swarm install: the export steps' services run on other nodes (service → nodes).
+    case dataOnAnotherNode(stack: String, placement: [String: [String]], here: String, prefix: String)
+    case noLocalStack(prefix: String, services: [String], here: String)
+    case severalStacks(stacks: [String])
 
     // Environment (3)
     case inconsistentInstallation(receipt: String, current: String)
@@ -39,6 +43,18 @@ public enum ExportError: UserFacingError, Equatable {
             return "\(path) already exists; an export never overwrites an earlier one, choose another -o or move the old file away"
         case .outputFolderMissing(let path):
             return "the folder \(path) for the output does not exist; create it or choose another -o"
+        case .dataOnAnotherNode(let stack, let placement, let here, let prefix):
+            let nodes = Set(placement.values.flatMap { $0 })
+            let places = placement.sorted { $0.key < $1.key }
+                .map { "\($0.key) on \($0.value.isEmpty ? "no node (not running)" : $0.value.joined(separator: ", "))" }.joined(separator: ", ")
+            if nodes.count == 1, let node = nodes.first, !placement.values.contains(where: \.isEmpty) {
+                return "the export steps of stack \(stack) read \(places), not this node (\(here)); nothing was written: run 'frostbyte-bundle export --prefix \(prefix) -o OUT' on \(node), where prepare kept the release"
+            }
+            return "the export steps of stack \(stack) read \(places), and export runs on one node with all of them (this is \(here)); nothing was written: start the stopped services, or pin them to one node ('install --swarm --pin SERVICE=NODE' on a first install), then run export there"
+        case .noLocalStack(let prefix, let services, let here):
+            return "no stack prepared under \(prefix) runs \(services.joined(separator: ", ")) on this node (\(here)); nothing was written: run export on the node where they run ('frostbyte-bundle status --prefix PREFIX' on a manager names it), with the prefix prepare used there"
+        case .severalStacks(let stacks):
+            return "several stacks on this node run the export's services (\(stacks.joined(separator: ", "))); nothing was written: name one with --project"
         case .inconsistentInstallation(let receipt, let current):
             return "the installation is inconsistent: state/receipt.json names \(receipt) but current/MANIFEST.json is \(current); re-run install (or rollback) before exporting"
         case .unreadable(let path, let reason):
@@ -59,7 +75,8 @@ public enum ExportError: UserFacingError, Equatable {
 
     public var exitStatus: ExitStatus {
         switch self {
-        case .notInstalled, .noExports, .invalidStepName, .duplicateStepName, .outputExists, .outputFolderMissing:
+        case .notInstalled, .noExports, .invalidStepName, .duplicateStepName, .outputExists, .outputFolderMissing,
+             .dataOnAnotherNode, .noLocalStack, .severalStacks:
             return .badInput
         case .inconsistentInstallation, .unreadable, .workspace, .spoolWrite, .startFailed:
             return .environment

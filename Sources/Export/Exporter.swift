@@ -18,6 +18,8 @@ public struct ExportRequest: Sendable {
     public var builder: Manifest.Builder
     /// The export's time: its version, created_at and every entry's mtime.
     public var now: Date
+    /// On a node of a Swarm install: the stack to export when several run there.
+    public var project: String?
 
     public init(layout: InstallationLayout, output: String, signingKey: SigningKey? = nil, stepTimeout: Double? = nil,
                 builder: Manifest.Builder, now: Date = Date()) {
@@ -89,14 +91,21 @@ public struct Exporter: Sendable {
         // readable by the owner only (0600), whatever the caller's umask.
         let previousMask = umask(0o077)
         defer { umask(previousMask) }
-        let target = try ExportTarget.load(request.layout)
-        let name = "\(target.receipt.project)-export"
+        // A Swarm install's node: its stack's containers here; else the single-host install.
+        let swarm = SwarmExportTarget.applies(request.layout)
+            ? try SwarmExportTarget.load(request.layout, project: request.project) : nil
+        let target = try swarm.map { (project: $0.stack, manifest: $0.manifest, steps: $0.steps) } ?? {
+            let single = try ExportTarget.load(request.layout)
+            return (project: single.receipt.project, manifest: single.manifest, steps: single.steps)
+        }()
+        let name = "\(target.project)-export"
         let version = Self.version(of: request.now)
         let outputPath = try Self.resolveOutput(request.output, bundleName: "\(name)-\(version)")
 
         let workspace = try ExportWorkspace(besides: outputPath)
         defer { workspace.remove() }
-        let spooler = StepSpooler(project: target.receipt.project, timeout: request.stepTimeout, progress: progress)
+        var spooler = StepSpooler(project: target.project, timeout: request.stepTimeout, progress: progress)
+        spooler.containers = swarm?.containers ?? [:]
         var spooled: [SpooledStep] = []
         for (index, step) in target.steps.enumerated() {
             note("step \(index + 1)/\(target.steps.count): \(step.name) (service \(step.service))")
@@ -108,7 +117,7 @@ public struct Exporter: Sendable {
 
         spooledBytes = spooled.reduce(Int64(0)) { $0 + $1.size }
         let source = Manifest.ExportSource(
-            bundleId: target.manifest.bundleId, project: target.receipt.project, host: Self.hostName(),
+            bundleId: target.manifest.bundleId, project: target.project, host: Self.hostName(),
             steps: spooled.map {
                 Manifest.ExportResult(path: Self.dataPath($0.step.name), service: $0.step.service,
                                       command: $0.step.command, exitStatus: $0.exitStatus)

@@ -33,6 +33,9 @@ public struct StepSpooler: Sendable {
     public var progress: ProgressReporter
 
     public var engine: DockerEngine
+    /// Service → container, found beforehand (a Swarm stack's tasks on this node,
+    /// `SwarmExportTarget`); a service listed here is not looked up by Compose labels.
+    public var containers: [String: String] = [:]
 
     public init(project: String, timeout: Double?, progress: ProgressReporter = SilentProgress(),
                 engine: DockerEngine = DockerEngine()) {
@@ -43,6 +46,7 @@ public struct StepSpooler: Sendable {
     /// `io.frostbyte.project`, replica 1 when scaled (as `docker compose exec` picks).
     /// - Throws: `ExportError.stepFailed` when no such container runs.
     public func container(for step: Manifest.ExportStep) throws -> String {
+        if let known = containers[step.service] { return known }
         let running: [(id: String, number: Int)]
         do {
             running = try engine.runningContainers(

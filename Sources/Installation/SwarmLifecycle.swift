@@ -20,17 +20,25 @@ public struct SwarmStatus: Codable, Sendable {
     public var lackingReplicas: [String]
     public var pins: [String: String]
     public var gatewayURL: String
+    /// Every node of the swarm, and whether this install labelled it (`SwarmNodeFaults`).
+    public var nodes: [SwarmNodeState] = []
+    /// One per service lacking replicas: pinned (to which node, down or not) or moved by Swarm.
+    public var faults: [SwarmServiceFault] = []
     /// The gateway's firewall rules recorded on this node that are missing from its
     /// live firewall, described (`repair --prefix P` puts them back).
     public var firewallRulesMissing: [String] = []
 
-    /// True when deployed, every service at its replicas and no firewall rule of this node missing.
+    /// True when deployed, every service at its replicas, no node this install
+    /// labelled is down (a lost node degrades the stack even once Swarm moved its
+    /// unpinned tasks: its pinned services and data are there) and no firewall rule
+    /// of this node missing.
     public var healthy: Bool {
-        phase == "deployed" && lackingReplicas.isEmpty && !services.isEmpty && firewallRulesMissing.isEmpty
+        phase == "deployed" && lackingReplicas.isEmpty && !services.isEmpty
+            && !nodes.contains { $0.labelled && $0.status != "Ready" } && firewallRulesMissing.isEmpty
     }
 
     enum CodingKeys: String, CodingKey {
-        case stack, version, phase, failure, services, pins
+        case stack, version, phase, failure, services, pins, nodes, faults
         case bundleId = "bundle_id"
         case nodesDown = "nodes_down"
         case lackingReplicas = "lacking_replicas"
@@ -43,13 +51,16 @@ public struct SwarmStatus: Codable, Sendable {
     /// - Throws: `SwarmInstallError.unreadableRecord`, `DockerEngineError` (not a manager).
     public static func read(layout: InstallationLayout, engine: DockerEngine = DockerEngine()) throws -> SwarmStatus? {
         guard let record = try SwarmInstallRecord.read(layout) else { return nil }
-        let services = try SwarmHealth(engine: engine, stack: record.stack).services()
         let nodes = try engine.swarmNodes()
+        let services = try SwarmHealth(engine: engine, stack: record.stack)
+            .services(nodesDown: Set(nodes.filter { $0.status != "Ready" }.map(\.hostname)))
         var status = SwarmStatus(stack: record.stack, bundleId: record.bundleId, version: record.version, phase: record.phase.rawValue,
                                  failure: record.failure, services: services,
                                  nodesDown: nodes.filter { $0.status != "Ready" }.map(\.hostname).sorted(),
                                  lackingReplicas: services.filter { !$0.healthy }.map(\.service), pins: record.pins,
-                                 gatewayURL: record.gatewayURL)
+                                 gatewayURL: record.gatewayURL,
+                                 nodes: SwarmNodeFaults.nodeStates(nodes, labelled: record.labelledNodes),
+                                 faults: SwarmNodeFaults.faults(services: services, nodes: nodes, pins: record.pins))
         status.firewallRulesMissing = SwarmNodeFirewall.missingRules(layout: layout, stack: record.stack)
         return status
     }

@@ -1,3 +1,4 @@
+import FrostbyteCore
 import FoundationEssentials
 
 /// Writes the bundle-level CycloneDX 1.6 JSON SBOM (docs/FORMAT.md, "SBOMs"): what the
@@ -81,7 +82,7 @@ public enum BundleSBOMWriter {
         }
         let subject = Component(type: "application", bomRef: "bundle", name: contents.name,
                                 version: contents.version, hashes: [])
-        return try SBOMJSON.encode(CycloneDXDocument(
+        return try DeterministicJSON.encode(CycloneDXDocument(
             serialNumber: CycloneDXWriter.serialNumber("sha256:" + sha256Hex(Data(seed.utf8))), timestamp: timestamp,
             subject: subject, tools: [Tool(name: tool.name, version: tool.version)], components: components))
     }

@@ -25,16 +25,3 @@ struct CycloneDXDocument<Component: Encodable, Tool: Encodable>: Encodable {
         self.components = components
     }
 }
-
-/// The one JSON encoding of every SBOM document (CycloneDX and SPDX).
-enum SBOMJSON {
-    /// `value` with keys sorted, 2-space indentation, `/` not escaped and one trailing
-    /// newline: the same value always gives the same bytes.
-    static func encode<T: Encodable>(_ value: T) throws -> Data {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        var data = try encoder.encode(value)
-        data.append(0x0A)
-        return data
-    }
-}

@@ -1,3 +1,4 @@
+import FrostbyteCore
 import FoundationEssentials
 
 /// Writes one image's catalogue as a CycloneDX 1.6 JSON SBOM.
@@ -54,7 +55,7 @@ public enum CycloneDXWriter {
             hashes: [Hash(alg: "SHA-256", content: hex)])
         let toolComponent = Component(type: "application", bomRef: nil, name: tool.name, version: tool.version,
                                       description: nil, purl: nil, properties: nil)
-        return try SBOMJSON.encode(CycloneDXDocument(
+        return try DeterministicJSON.encode(CycloneDXDocument(
             serialNumber: serialNumber(image.manifestDigest), timestamp: timestamp, subject: subject,
             tools: [toolComponent], components: components))
     }

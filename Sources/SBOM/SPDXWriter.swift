@@ -1,3 +1,4 @@
+import FrostbyteCore
 import FoundationEssentials
 
 /// Writes the packages of a bundle's images (as `SBOMSummary` read them back from
@@ -49,7 +50,7 @@ public enum SPDXWriter {
             name: bundleId, documentNamespace: "https://frostbyte-bundle.invalid/spdx/\(bundleId)",
             creationInfo: CreationInfo(created: created, creators: ["Tool: \(tool.name)-\(tool.version)"]),
             packages: packages, relationships: relationships)
-        return try SBOMJSON.encode(document)
+        return try DeterministicJSON.encode(document)
     }
 
     struct Document: Encodable {

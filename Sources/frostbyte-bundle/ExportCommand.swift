@@ -22,7 +22,10 @@ extension FrostbyteBundle {
                 OUT.sha256) that 'verify-bundle' checks. A failing step fails the export: exit 1, \
                 no OUT, no spool left (also on SIGINT/SIGTERM; only SIGKILL or a crash can leave a \
                 .OUT.spool-XXXXXX folder, safe to delete). OUT (mode 0600) must not exist; an existing folder gets \
-                <project>-export-<UTC time>.tar.zst; a name ending in .tar is not compressed.
+                <project>-export-<UTC time>.tar.zst; a name ending in .tar is not compressed. \
+                A Swarm install: run it on the node where the steps' services run (their tasks' \
+                containers are found there by their stack labels, the release is the one prepare \
+                kept); on the manager, when they run elsewhere, it names that node.
                 """)
 
         @OptionGroup(title: "Installation")
@@ -39,6 +42,9 @@ extension FrostbyteBundle {
         @Option(name: .long, help: "Seconds each step may run (0: no limit).")
         var timeout: Double = 6 * 3600
 
+        @Option(name: .long, help: "On a node of a Swarm install: the stack to export when several run there.")
+        var project: String?
+
         @Flag(name: .long, help: "Print one JSON document on stdout.")
         var json = false
 
@@ -51,10 +57,11 @@ extension FrostbyteBundle {
             try await runReportingErrors {
                 let summary = try CommandFailure.reporting(json: json) { () throws -> ExportSummary in
                     let key = try signKey.map { try SigningKey(contentsOf: $0) }
-                    let request = ExportRequest(
+                    var request = ExportRequest(
                         layout: location.layout, output: output, signingKey: key,
                         stepTimeout: timeout > 0 ? timeout : nil,
                         builder: Manifest.Builder(name: "frostbyte-bundle", version: FrostbyteBundle.version))
+                    request.project = project
                     let progress: ProgressReporter = (!json && Console.stderrIsTTY) ? TerminalProgress() : SilentProgress()
                     return try Exporter(request: request, progress: progress, note: { Console.note($0) }).run()
                 }

@@ -14,12 +14,16 @@ extension FrostbyteBundle.Status {
             Console.out("stack: \(status.stack)  release: \(status.bundleId)  phase: \(status.phase)")
             if let failure = status.failure { Console.out("last failure: \(failure)") }
             Console.out("gateway: \(status.gatewayURL) (on \(status.pins.values.isEmpty ? "its node" : "the gateway's node"))")
-            if !status.nodesDown.isEmpty { Console.out("nodes down: \(status.nodesDown.joined(separator: ", "))") }
+            if !status.nodesDown.isEmpty {
+                let labelled = Set(status.nodes.filter(\.labelled).map(\.node))
+                Console.out("nodes down: \(status.nodesDown.map { labelled.contains($0) ? "\($0) (prepared for this stack)" : $0 }.joined(separator: ", "))")
+            }
             for service in status.services {
                 let tasks = service.tasks.map { "\($0.node) \($0.state)\($0.error.map { " (\($0))" } ?? "")" }
-                Console.out("  \(service.service): \(service.running)/\(service.desired)\(status.pins[service.service].map { ", pinned to \($0)" } ?? "")  \(tasks.joined(separator: "; "))")
+                Console.out("  \(service.service): \(service.running)/\(service.desired)\(status.pins[service.service].map { ", pinned to \($0)" } ?? "")  \(tasks.isEmpty ? "no task running" : tasks.joined(separator: "; "))")
             }
             if !status.lackingReplicas.isEmpty { Console.out("lacking replicas: \(status.lackingReplicas.joined(separator: ", "))") }
+            for fault in status.faults { Console.out("  \(fault.detail)") }
             for rule in status.firewallRulesMissing { Console.out("firewall rule missing on this node: \(rule) (repair --prefix puts it back)") }
             Console.out(status.healthy ? "healthy" : "NOT healthy")
         }

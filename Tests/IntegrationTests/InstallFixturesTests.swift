@@ -41,6 +41,11 @@ struct DemoBundle {
     /// archives (same image IDs), so tests load their own names and never touch the
     /// shared demo tags.
     var repository = "frostbyte-demo"
+    /// The worker without its named volume: on a swarm it is then not pinned, and
+    /// Swarm may run (and move) its tasks on any prepared node.
+    var statelessWorker = false
+    /// The manifest's export steps (none by default).
+    var exports: [Manifest.ExportStep] = []
 
     var root: String { "demo-\(version)" }
 
@@ -58,6 +63,11 @@ struct DemoBundle {
         compose = compose.replacingOccurrences(of: "image: frostbyte-demo/", with: "image: \(repository)/")
         if failingGatewayHealth {
             compose = compose.replacingOccurrences(of: "http://127.0.0.1:8080/health", with: "http://127.0.0.1:8080/no-such-page")
+        }
+        if statelessWorker {
+            let volume = "    volumes:\n    - workerdata:/var/lib/worker\n"
+            guard compose.contains(volume) else { throw TestFailure("the rendered demo no longer mounts workerdata as \(volume)") }
+            compose = compose.replacingOccurrences(of: volume, with: "")
         }
         try Data((compose + "\n").utf8).write(to: URL(fileURLWithPath: "\(base)/docker-compose.yml"))
         try fileManager.copyItem(atPath: "\(TestRun.repositoryRoot)/bundle-template/.env.example", toPath: "\(base)/.env.example")
@@ -105,6 +115,7 @@ struct DemoBundle {
         let composeDigest = files.first { $0.path == "docker-compose.yml" }!.sha256!
         var manifest = Self.manifest(version: version, composeDigest: composeDigest, images: imageEntries,
                                      migrations: migrations, files: files)
+        if !exports.isEmpty { manifest.exports = exports }
         let sums = SHA256Sums.render(files)
         manifest.bundleId = SHA256Sums.bundleId(name: "demo", version: version, sums: sums)
         let manifestData = try ManifestCoding.encode(manifest)
