@@ -15,6 +15,10 @@ public struct ExtractedImage: Sendable, Equatable {
     /// The digests the archive's own index.json names (engines 25+): what the
     /// containerd store that saved it reports as the image ID. Empty for 20.10 saves.
     public var savedIndexDigests: [String]
+
+    public init(repoTags: [String], config: Manifest.Blob, layers: [Manifest.Blob], savedIndexDigests: [String]) {
+        self.repoTags = repoTags; self.config = config; self.layers = layers; self.savedIndexDigests = savedIndexDigests
+    }
 }
 
 /// Takes a `docker save` archive apart into content-addressed blobs, in one
@@ -77,9 +81,82 @@ public enum ImageBlobExtractor {
         -> Result<ExtractedImage, Problem>
     {
         var seen: [String: Seen] = [:]
-        var links: [String: String] = [:]
-        var keptBytes = 0
         defer { for entry in seen.values { if let file = entry.file { unlink(file) } } }
+        var links: [String: String] = [:]
+        if let problem = try readEntries(source, blobs: blobs, observer: observer, seen: &seen, links: &links,
+                                         storeAtOnce: false, completed: { _ in }) {
+            return .failure(problem)
+        }
+        guard let manifestData = seen["manifest.json"]?.data else { return .failure(.noManifest) }
+        let entries: [DockerArchive.ManifestEntry]
+        switch decodeManifest(manifestData) {
+        case .success(let decoded): entries = decoded
+        case .failure(let problem): return .failure(problem)
+        }
+        guard entries.count == 1, let entry = entries.first else {
+            return .failure(.badManifest("it lists \(entries.count) images; a bundle image archive holds exactly one"))
+        }
+        return try resolveImage(entry, seen: &seen, links: links, blobs: blobs)
+    }
+
+    /// One blob `extractAll` has stored: its digest and size, and its bytes when it is
+    /// small enough to be held in memory (configs).
+    public struct StoredBlob: Sendable {
+        public var digest: String
+        public var size: Int64
+        public var data: Data?
+    }
+
+    /// Reads an archive of any number of images (one `docker save A B ...`) in one
+    /// streaming pass, storing every regular entry into `blobs` by its digest as soon
+    /// as it is complete and telling `stored` (so a caller can pack the blobs of an
+    /// image whose config and layers are all in, while the rest still streams). Each
+    /// blob is stored once whatever images share it; entries no image needs stay in
+    /// `blobs` until it is removed. At the end every image of manifest.json is checked
+    /// as `extract` checks its one image (config and layers present, layers matching
+    /// the config's diff IDs).
+    /// - Throws: `BundleWriteError.writeFailed` (disk), `FileReadError` (source), or
+    ///   what `stored` throws.
+    /// - Returns: the images in manifest.json order, or the problem that makes the
+    ///   archive unusable.
+    public static func extractAll(_ source: ArchiveByteSource, into blobs: BlobFolder,
+                                  observer: ArchiveEntryObserver? = nil,
+                                  stored: (StoredBlob) throws -> Void) throws -> Result<[ExtractedImage], Problem>
+    {
+        var seen: [String: Seen] = [:]
+        defer { for entry in seen.values { if let file = entry.file { unlink(file) } } }
+        var links: [String: String] = [:]
+        if let problem = try readEntries(source, blobs: blobs, observer: observer, seen: &seen, links: &links,
+                                         storeAtOnce: true, completed: stored) {
+            return .failure(problem)
+        }
+        guard let manifestData = seen["manifest.json"]?.data else { return .failure(.noManifest) }
+        let entries: [DockerArchive.ManifestEntry]
+        switch decodeManifest(manifestData) {
+        case .success(let decoded): entries = decoded
+        case .failure(let problem): return .failure(problem)
+        }
+        guard !entries.isEmpty else { return .failure(.badManifest("it lists no image")) }
+        var images: [ExtractedImage] = []
+        for entry in entries {
+            switch try resolveImage(entry, seen: &seen, links: links, blobs: blobs) {
+            case .success(let image): images.append(image)
+            case .failure(let problem): return .failure(problem)
+            }
+        }
+        return .success(images)
+    }
+
+    /// The streaming pass: every regular entry hashed (and shown to `observer`) into
+    /// `seen`, small ones in memory, the rest in temporary files of `blobs`; with
+    /// `storeAtOnce`, each entry is stored into `blobs` by its digest as soon as it is
+    /// complete and `completed` hears of it. Returns the problem when the bytes are not
+    /// a tar archive.
+    private static func readEntries(_ source: ArchiveByteSource, blobs: BlobFolder, observer: ArchiveEntryObserver?,
+                                    seen: inout [String: Seen], links: inout [String: String], storeAtOnce: Bool,
+                                    completed: (StoredBlob) throws -> Void) throws -> Problem?
+    {
+        var keptBytes = 0
         do {
             let reader = try ArchiveReader(source: source, allowsCompression: false)
             let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 64)
@@ -93,20 +170,37 @@ public enum ImageBlobExtractor {
                 case .regular:
                     let keep = header.size <= keepLimit && keptBytes + Int(header.size) <= keepBudget
                     observer?.entryBegins(path: path, size: header.size)
-                    let entry = try read(reader, buffer, keep: keep, blobs: blobs, observer: observer)
+                    var entry = try read(reader, buffer, keep: keep, blobs: blobs, observer: observer)
                     observer?.entryEnds(digest: entry.digest)
                     if let data = entry.data { keptBytes += data.count }
                     if let old = seen[path]?.file { unlink(old) }
+                    if storeAtOnce {
+                        if let file = entry.file {
+                            entry.file = nil
+                            try blobs.adopt(file, as: entry.digest)
+                        } else if let data = entry.data, !blobs.contains(entry.digest) {
+                            try blobs.store(data)
+                        }
+                    }
                     seen[path] = entry
+                    try completed(StoredBlob(digest: entry.digest, size: entry.size, data: entry.data))
                 default:
                     try reader.skipData()
                 }
             }
             try reader.finish()
         } catch let error as ArchiveReadError {
-            return .failure(.unreadable(error.problem))
+            return .unreadable(error.problem)
         }
-        return try resolveImage(seen: &seen, links: links, blobs: blobs)
+        return nil
+    }
+
+    private static func decodeManifest(_ data: Data) -> Result<[DockerArchive.ManifestEntry], Problem> {
+        do {
+            return .success(try JSONDecoder().decode([DockerArchive.ManifestEntry].self, from: data))
+        } catch {
+            return .failure(.badManifest("\(error)"))
+        }
     }
 
     private static func read(_ reader: ArchiveReader, _ buffer: UnsafeMutableRawBufferPointer, keep: Bool,
@@ -147,7 +241,8 @@ public enum ImageBlobExtractor {
     }
 
 
-    private static func resolveImage(seen: inout [String: Seen], links: [String: String], blobs: BlobFolder) throws
+    private static func resolveImage(_ entry: DockerArchive.ManifestEntry, seen: inout [String: Seen],
+                                     links: [String: String], blobs: BlobFolder) throws
         -> Result<ExtractedImage, Problem>
     {
         func lookup(_ path: String) -> (String, Seen)? {
@@ -158,16 +253,6 @@ public enum ImageBlobExtractor {
                 current = next
             }
             return nil
-        }
-        guard let manifestData = seen["manifest.json"]?.data else { return .failure(.noManifest) }
-        let entries: [DockerArchive.ManifestEntry]
-        do {
-            entries = try JSONDecoder().decode([DockerArchive.ManifestEntry].self, from: manifestData)
-        } catch {
-            return .failure(.badManifest("\(error)"))
-        }
-        guard entries.count == 1, let entry = entries.first else {
-            return .failure(.badManifest("it lists \(entries.count) images; a bundle image archive holds exactly one"))
         }
         guard let (configPath, config) = lookup(entry.config), let configData = config.data else {
             return .failure(.missingEntry(entry.config))
