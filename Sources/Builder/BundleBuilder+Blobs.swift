@@ -66,7 +66,7 @@ extension BundleBuilder {
             }
             blobs += fresh
             try emit(fresh.map {
-                BundleEntry(path: $0.path, source: .file(folder.blobPath($0.digest)), mode: .file,
+                BundleEntry(path: $0.path, source: folder.source($0.digest), mode: .file,
                             digest: SHA256Digest(prefixed: $0.digest), size: $0.size)
             })
             let reference = image.reference.text
@@ -141,7 +141,7 @@ extension BundleBuilder {
         }
         blobs += referrerBlobs.map(\.0)
         try emit(referrerBlobs.map { blob, _ in
-            BundleEntry(path: blob.path, source: .file(folder.blobPath(blob.digest)), mode: .file,
+            BundleEntry(path: blob.path, source: folder.source(blob.digest), mode: .file,
                         digest: SHA256Digest(prefixed: blob.digest), size: blob.size)
         })
         try emit([(OCILayout.indexPath, try OCILayout.indexData(index, referrers: referrers)),

@@ -154,8 +154,8 @@ public struct BundleBuilder: Sendable {
             let writer = try PipelinedBundleWriter(outputPath: outputPath, root: spec.bundleStem,
                                                    compression: request.compression, mtime: epoch,
                                                    packWhileAdding: packWhileSaving) { entry in
-                if case .file(let path) = entry.source, let digest = entry.digest?.prefixed,
-                   path == folder.blobPath(digest) { folder.release(digest) }
+                if let digest = entry.digest?.prefixed, entry.source == .file(folder.blobPath(digest))
+                    || entry.source == .zstdFile(folder.compressedPath(digest)) { folder.release(digest) }
             }
             pipeline = writer
             var inputs: [BundleEntry] = []
@@ -273,7 +273,9 @@ public struct BundleBuilder: Sendable {
 private extension BundleEntry {
     /// A file on disk (a staged blob), not a folder or bytes in memory.
     var isStagedFile: Bool {
-        if case .file = source { return true }
-        return false
+        switch source {
+        case .file, .zstdFile: return true
+        case .data, .directory: return false
+        }
     }
 }

@@ -69,7 +69,13 @@ public enum ImageBlobExtractor {
         var size: Int64
         var data: Data?
         var file: String?
+        /// The file holds the bytes zstd-compressed (`stagingLevel`).
+        var compressed = false
     }
+
+    /// zstd level of a blob that `extractAll` stages compressed: fast, the bytes are
+    /// compressed again (at the bundle's level) when their turn comes.
+    static let stagingLevel = 1
 
     /// Reads the archive whose raw (plain tar) bytes come from `source`, storing the
     /// blobs the image needs into `blobs`. `observer`, when given, sees every regular
@@ -157,6 +163,7 @@ public enum ImageBlobExtractor {
                                     completed: (StoredBlob) throws -> Void) throws -> Problem?
     {
         var keptBytes = 0
+        var largest: Int64 = 0
         do {
             let reader = try ArchiveReader(source: source, allowsCompression: false)
             let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 64)
@@ -169,15 +176,19 @@ public enum ImageBlobExtractor {
                     try reader.skipData()
                 case .regular:
                     let keep = header.size <= keepLimit && keptBytes + Int(header.size) <= keepBudget
+                    // Scratch disk (issue 25): at most the largest entry's bytes wait
+                    // uncompressed; a blob beyond that is staged compressed.
+                    largest = max(largest, header.size)
+                    let compress = storeAtOnce && !keep && blobs.plainBytesHeld + header.size > largest
                     observer?.entryBegins(path: path, size: header.size)
-                    var entry = try read(reader, buffer, keep: keep, blobs: blobs, observer: observer)
+                    var entry = try read(reader, buffer, keep: keep, compress: compress, blobs: blobs, observer: observer)
                     observer?.entryEnds(digest: entry.digest)
                     if let data = entry.data { keptBytes += data.count }
                     if let old = seen[path]?.file { unlink(old) }
                     if storeAtOnce {
                         if let file = entry.file {
                             entry.file = nil
-                            try blobs.adopt(file, as: entry.digest)
+                            try blobs.adopt(file, as: entry.digest, compressed: entry.compressed)
                         } else if let data = entry.data, !blobs.contains(entry.digest) {
                             try blobs.store(data)
                         }
@@ -204,7 +215,7 @@ public enum ImageBlobExtractor {
     }
 
     private static func read(_ reader: ArchiveReader, _ buffer: UnsafeMutableRawBufferPointer, keep: Bool,
-                             blobs: BlobFolder, observer: ArchiveEntryObserver?) throws -> Seen {
+                             compress: Bool = false, blobs: BlobFolder, observer: ArchiveEntryObserver?) throws -> Seen {
         let hasher = SHA256Hasher()
         var data = Data()
         var size: Int64 = 0
@@ -219,6 +230,9 @@ public enum ImageBlobExtractor {
             file = path
         }
         defer { if descriptor >= 0 { close(descriptor) } }
+        let compressor = compress && !keep
+            ? try ZstdCompressor(level: stagingLevel, workers: 0, downstream: DescriptorOutput(descriptor: descriptor, path: file!))
+            : nil
         do {
             while true {
                 let count = try reader.readData(into: buffer)
@@ -229,15 +243,19 @@ public enum ImageBlobExtractor {
                 size += Int64(count)
                 if keep {
                     data.append(contentsOf: chunk)
+                } else if let compressor {
+                    try compressor.write(chunk)
                 } else if let reason = FileDescriptorIO.writeAll(descriptor, chunk) {
                     throw BundleWriteError.writeFailed(path: file!, reason: reason)
                 }
             }
+            try compressor?.finish()
         } catch {
             if let file { unlink(file) }
             throw error
         }
-        return Seen(digest: hasher.finalize().prefixed, size: size, data: keep ? data : nil, file: file)
+        return Seen(digest: hasher.finalize().prefixed, size: size, data: keep ? data : nil, file: file,
+                    compressed: compressor != nil)
     }
 
 
@@ -309,5 +327,17 @@ public enum ImageBlobExtractor {
             if part == ".." { if !parts.isEmpty { parts.removeLast() } } else if part != "." { parts.append(String(part)) }
         }
         return parts.joined(separator: "/")
+    }
+}
+
+/// A file descriptor as an `ArchiveOutput` (a blob staged compressed). Does not own it.
+private final class DescriptorOutput: ArchiveOutput {
+    let descriptor: Int32
+    let path: String
+    init(descriptor: Int32, path: String) { self.descriptor = descriptor; self.path = path }
+    func write(_ bytes: UnsafeRawBufferPointer) throws {
+        if let reason = FileDescriptorIO.writeAll(descriptor, bytes) {
+            throw BundleWriteError.writeFailed(path: path, reason: reason)
+        }
     }
 }
