@@ -14,6 +14,13 @@ struct BuildCombinedSaveTests {
     /// image that always comes from a docker-archive; `order` is the spec's image order.
     static func fixture(repository: String) throws -> BuildFixture {
         let fixture = try BuildV2Tests.twoImageFixture(repository: repository)
+        // Layers above ImageBlobExtractor's 4 MiB in-memory limit, so they are staged on
+        // disk, and, when two wait at once, one of them compressed.
+        let bigBase = try fixture.layer("big-base", files: ["lib/libbig.so": Self.text(seed: 1, count: 6 << 20)])
+        for name in ["gateway", "worker"] {
+            let app = try fixture.layer("big-\(name)", files: ["srv/\(name).bin": Self.text(seed: name.count, count: 5 << 20)])
+            try fixture.writeLayeredArchive("\(name).tar", reference: "\(repository)/\(name):1", layers: [bigBase, app])
+        }
         let base = try fixture.layer("extra-base", files: ["lib/libextra.so": String(repeating: "extra runtime\n", count: 20_000)])
         let app = try fixture.layer("extra-app", files: ["srv/extra": "extra 1\n"])
         try fixture.writeLayeredArchive("extra.tar", reference: "\(repository)/extra:1", layers: [base, app])
@@ -21,6 +28,17 @@ struct BuildCombinedSaveTests {
         compose += "  extra:\n    image: \(repository)/extra:1\n    command: [\"/bin/busybox\", \"sleep\", \"3600\"]\n"
         try fixture.write("compose.yaml", compose)
         return fixture
+    }
+
+    /// `count` letters, partly random (so zstd has work to do), the same for a seed.
+    static func text(seed: Int, count: Int) -> String {
+        var state = UInt64(seed) &* 0x9E3779B97F4A7C15 | 1
+        var bytes = [UInt8](repeating: 0, count: count)
+        for index in bytes.indices {
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            bytes[index] = index % 2 == 0 ? 97 + UInt8(truncatingIfNeeded: state >> 59) : 97 + UInt8(index % 7)
+        }
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     /// The spec's images in `order` (names among gateway, worker, extra); those in
