@@ -89,14 +89,10 @@ public enum ImageBlobExtractor {
         var seen: [String: Seen] = [:]
         defer { for entry in seen.values { if let file = entry.file { unlink(file) } } }
         var links: [String: String] = [:]
-        if let problem = try readEntries(source, blobs: blobs, observer: observer, seen: &seen, links: &links,
-                                         storeAtOnce: false, completed: { _ in }) {
-            return .failure(problem)
-        }
-        guard let manifestData = seen["manifest.json"]?.data else { return .failure(.noManifest) }
         let entries: [DockerArchive.ManifestEntry]
-        switch decodeManifest(manifestData) {
-        case .success(let decoded): entries = decoded
+        switch try readManifest(source, blobs: blobs, observer: observer, seen: &seen, links: &links,
+                                storeAtOnce: false, completed: { _ in }) {
+        case .success(let found): entries = found
         case .failure(let problem): return .failure(problem)
         }
         guard entries.count == 1, let entry = entries.first else {
@@ -132,14 +128,10 @@ public enum ImageBlobExtractor {
         var seen: [String: Seen] = [:]
         defer { for entry in seen.values { if let file = entry.file { unlink(file) } } }
         var links: [String: String] = [:]
-        if let problem = try readEntries(source, blobs: blobs, observer: observer, seen: &seen, links: &links,
-                                         storeAtOnce: true, completed: stored) {
-            return .failure(problem)
-        }
-        guard let manifestData = seen["manifest.json"]?.data else { return .failure(.noManifest) }
         let entries: [DockerArchive.ManifestEntry]
-        switch decodeManifest(manifestData) {
-        case .success(let decoded): entries = decoded
+        switch try readManifest(source, blobs: blobs, observer: observer, seen: &seen, links: &links,
+                                storeAtOnce: true, completed: stored) {
+        case .success(let found): entries = found
         case .failure(let problem): return .failure(problem)
         }
         guard !entries.isEmpty else { return .failure(.badManifest("it lists no image")) }
@@ -206,7 +198,17 @@ public enum ImageBlobExtractor {
         return nil
     }
 
-    private static func decodeManifest(_ data: Data) -> Result<[DockerArchive.ManifestEntry], Problem> {
+    /// `readEntries`, then the archive's manifest.json entries.
+    private static func readManifest(_ source: ArchiveByteSource, blobs: BlobFolder, observer: ArchiveEntryObserver?,
+                                     seen: inout [String: Seen], links: inout [String: String], storeAtOnce: Bool,
+                                     completed: (StoredBlob) throws -> Void) throws
+        -> Result<[DockerArchive.ManifestEntry], Problem>
+    {
+        if let problem = try readEntries(source, blobs: blobs, observer: observer, seen: &seen, links: &links,
+                                         storeAtOnce: storeAtOnce, completed: completed) {
+            return .failure(problem)
+        }
+        guard let data = seen["manifest.json"]?.data else { return .failure(.noManifest) }
         do {
             return .success(try JSONDecoder().decode([DockerArchive.ManifestEntry].self, from: data))
         } catch {
