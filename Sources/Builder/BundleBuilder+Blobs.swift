@@ -55,11 +55,47 @@ extension BundleBuilder {
         try emit([OCILayout.folder, OCILayout.blobFolder.dropLast("/sha256".count).description, OCILayout.blobFolder].map {
             BundleEntry(path: $0, source: .directory, mode: .executable)
         })
-        for image in spec.images {
+        func add(_ extracted: ExtractedImage, as image: BundleSpec.Image) throws {
+            let manifestData = try OCILayout.manifestData(
+                config: descriptor(extracted.config), layers: extracted.layers.map(descriptor))
+            let manifestBlob = Manifest.Blob(digest: try folder.store(manifestData), size: Int64(manifestData.count),
+                                             mediaType: OCILayout.manifestMediaType)
+            var fresh: [Manifest.Blob] = []
+            for blob in [manifestBlob, extracted.config] + extracted.layers where known.insert(blob.digest).inserted {
+                fresh.append(blob)
+            }
+            blobs += fresh
+            try emit(fresh.map {
+                BundleEntry(path: $0.path, source: folder.source($0.digest), mode: .file,
+                            digest: SHA256Digest(prefixed: $0.digest), size: $0.size)
+            })
+            let reference = image.reference.text
+            var listed = Manifest.Image(name: reference, digest: extracted.config.digest,
+                                        manifestDigest: manifestBlob.digest, layers: extracted.layers.map(\.digest))
+            listed.sbom = ImageSBOMs.path(reference)
+            images.append(listed)
+            index.append((image.reference.normalized, descriptor(manifestBlob)))
+        }
+        // Several images from a graphdriver engine: one `docker save` of them all, each
+        // image packed as soon as its blobs are in (CombinedSave); the rest one by one.
+        var added = 0
+        var fromCombinedSave: [String: ExtractedImage] = [:]
+        if try useCombinedSave(spec) {
+            fromCombinedSave = try combinedSave(spec, engineIDs: engineIDs, folder: folder, observer: layerScans) { ready in
+                while added < spec.images.count, spec.images[added].archivePath == nil,
+                      let extracted = ready(engineIDs[spec.images[added].reference.text]!) {
+                    try add(extracted, as: spec.images[added])
+                    added += 1
+                }
+            }
+        }
+        for image in spec.images[added...] {
             let reference = image.reference.text
             let extracted: ExtractedImage
             if let archive = image.archivePath {
                 extracted = try extractArchive(archive, reference: image.reference, folder: folder, observer: layerScans)
+            } else if let saved = engineIDs[reference].flatMap({ fromCombinedSave[$0] }) {
+                extracted = saved
             } else {
                 let (_, result) = try docker.save(reference, scratch: folder.temporaryPath(), progress: progress) {
                     try ImageBlobExtractor.extract($0, into: folder, observer: layerScans)
@@ -72,24 +108,7 @@ extension BundleBuilder {
                     throw DockerImageError.idMismatch(reference: reference, archive: extracted.config.digest, engine: engineID)
                 }
             }
-            let manifestData = try OCILayout.manifestData(
-                config: descriptor(extracted.config), layers: extracted.layers.map(descriptor))
-            let manifestBlob = Manifest.Blob(digest: try folder.store(manifestData), size: Int64(manifestData.count),
-                                             mediaType: OCILayout.manifestMediaType)
-            var fresh: [Manifest.Blob] = []
-            for blob in [manifestBlob, extracted.config] + extracted.layers where known.insert(blob.digest).inserted {
-                fresh.append(blob)
-            }
-            blobs += fresh
-            try emit(fresh.map {
-                BundleEntry(path: $0.path, source: .file(folder.blobPath($0.digest)), mode: .file,
-                            digest: SHA256Digest(prefixed: $0.digest), size: $0.size)
-            })
-            var listed = Manifest.Image(name: reference, digest: extracted.config.digest,
-                                        manifestDigest: manifestBlob.digest, layers: extracted.layers.map(\.digest))
-            listed.sbom = ImageSBOMs.path(reference)
-            images.append(listed)
-            index.append((image.reference.normalized, descriptor(manifestBlob)))
+            try add(extracted, as: image)
         }
         var sboms = [BundleEntry(path: ImageSBOMs.folder, source: .directory, mode: .executable)]
         var sbomData: [String: Data] = [:]
@@ -122,7 +141,7 @@ extension BundleBuilder {
         }
         blobs += referrerBlobs.map(\.0)
         try emit(referrerBlobs.map { blob, _ in
-            BundleEntry(path: blob.path, source: .file(folder.blobPath(blob.digest)), mode: .file,
+            BundleEntry(path: blob.path, source: folder.source(blob.digest), mode: .file,
                         digest: SHA256Digest(prefixed: blob.digest), size: blob.size)
         })
         try emit([(OCILayout.indexPath, try OCILayout.indexData(index, referrers: referrers)),
@@ -177,14 +196,14 @@ extension BundleBuilder {
         return extracted
     }
 
-    private func unwrap(_ result: Result<ExtractedImage, ImageBlobExtractor.Problem>, path: String) throws -> ExtractedImage {
+    func unwrap<T>(_ result: Result<T, ImageBlobExtractor.Problem>, path: String) throws -> T {
         switch result {
         case .success(let image): return image
         case .failure(let problem): throw DockerImageError.badArchive(path: path, problem: problem.description)
         }
     }
 
-    private func descriptor(_ blob: Manifest.Blob) -> OCILayout.Descriptor {
+    func descriptor(_ blob: Manifest.Blob) -> OCILayout.Descriptor {
         OCILayout.Descriptor(mediaType: blob.mediaType, digest: blob.digest, size: blob.size)
     }
 }

@@ -140,22 +140,22 @@ public struct BundleBuilder: Sendable {
         var pipeline: PipelinedBundleWriter?
         var hashed: [BundleEntry]
         if request.format == Manifest.formatV2 {
-            // Inputs are hashed first (MANIFEST.json lists them). Images the engine saves
-            // are packed as they arrive, by the pipelined writer's own thread; when every
-            // image is an archive on disk, the archives are taken apart while the inputs
-            // are hashed, and the bundle is written at once.
+            // The inputs (MANIFEST.json lists them; the body starts with them) are hashed
+            // while the images are saved or taken apart. Images the engine saves are packed
+            // as they arrive, by the pipelined writer's own thread, once the inputs are
+            // handed over; when every image is an archive on disk, the bundle is written
+            // at once after both.
             let packWhileSaving = spec.images.contains { $0.archivePath == nil }
             let unhashed = entries
-            let hashing: BackgroundWork<[BundleEntry]>? = packWhileSaving ? nil
-                : BackgroundWork { try BundleWriter.hash(unhashed, progress: SilentProgress()) }
+            let hashing = BackgroundWork { try BundleWriter.hash(unhashed, progress: SilentProgress()) }
             let folder = try BlobFolder(path: try stagingFolder().path + "/blobs")
             blobFolder = folder
             // A blob packed into the body leaves the blob folder at once (scratch disk).
             let writer = try PipelinedBundleWriter(outputPath: outputPath, root: spec.bundleStem,
                                                    compression: request.compression, mtime: epoch,
                                                    packWhileAdding: packWhileSaving) { entry in
-                if case .file(let path) = entry.source, let digest = entry.digest?.prefixed,
-                   path == folder.blobPath(digest) { folder.release(digest) }
+                if let digest = entry.digest?.prefixed, entry.source == .file(folder.blobPath(digest))
+                    || entry.source == .zstdFile(folder.compressedPath(digest)) { folder.release(digest) }
             }
             pipeline = writer
             var inputs: [BundleEntry] = []
@@ -163,17 +163,25 @@ public struct BundleBuilder: Sendable {
                 inputs = base?.markingInBase(hashed) ?? hashed
                 try writer.append(try BundleLayout.plan(inputs))
             }
-            if packWhileSaving { try handOverInputs(try BundleWriter.hash(entries, progress: progress)) }
             var imageEntries: [BundleEntry] = []
+            var unpacked: [BundleEntry] = []
+            var inputsHandedOver = false
+            func handOverInputsOnce() throws {
+                if !inputsHandedOver { try handOverInputs(try hashing.join()) }
+                inputsHandedOver = true
+            }
             layout = try stageBlobs(spec, folder: folder, createdAt: BuildInputs.iso8601(epoch)) { fresh in
                 let marked = base?.markingInBase(fresh) ?? fresh
                 imageEntries += marked
-                if packWhileSaving { try writer.append(marked) }
+                unpacked += marked
+                // The layout's folders come first: the inputs are waited for once a blob is in.
+                guard packWhileSaving, marked.contains(where: \.isStagedFile) else { return }
+                try handOverInputsOnce()
+                try writer.append(unpacked)
+                unpacked = []
             }
-            if let hashing {
-                try handOverInputs(try hashing.join())
-                try writer.append(imageEntries)
-            }
+            try handOverInputsOnce()
+            try writer.append(unpacked)
             hashed = inputs + imageEntries
             if let staged = layout {
                 let sboms = try sbomEntries(spec, staged: staged, hashed: hashed, models: models, epoch: epoch)
@@ -259,5 +267,15 @@ public struct BundleBuilder: Sendable {
         var folder = request.outputPath
         while folder.count > 1 && folder.hasSuffix("/") { folder.removeLast() }
         return folder + "/" + spec.bundleStem + request.compression.fileExtension
+    }
+}
+
+private extension BundleEntry {
+    /// A file on disk (a staged blob), not a folder or bytes in memory.
+    var isStagedFile: Bool {
+        switch source {
+        case .file, .zstdFile: return true
+        case .data, .directory: return false
+        }
     }
 }

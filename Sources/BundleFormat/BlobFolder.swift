@@ -17,6 +17,9 @@ public final class BlobFolder: Sendable {
         var counter = 0
         /// Blobs removed by `release` (packed already): still "stored" for `contains`.
         var released: Set<String> = []
+        /// Bytes of the blobs stored uncompressed and not yet released, by digest.
+        var plain: [String: Int64] = [:]
+        var plainBytes: Int64 = 0
     }
     private let state = Mutex(State())
 
@@ -36,17 +39,34 @@ public final class BlobFolder: Sendable {
     /// Where the blob `sha256:<hex>` is (or would be) stored.
     public func blobPath(_ digest: String) -> String { path + "/" + digest.dropPrefix("sha256:") }
 
+    /// Where the blob is stored when it was staged zstd-compressed (`adopt(_:as:compressed:)`).
+    public func compressedPath(_ digest: String) -> String { blobPath(digest) + ".zst" }
+
+    /// The stored blob as a bundle entry's source: the plain file, or the compressed one.
+    public func source(_ digest: String) -> BundleEntry.Source {
+        access(blobPath(digest), F_OK) != 0 && access(compressedPath(digest), F_OK) == 0
+            ? .zstdFile(compressedPath(digest)) : .file(blobPath(digest))
+    }
+
     /// True when the blob is already stored (or was, and was `release`d).
     public func contains(_ digest: String) -> Bool {
-        access(blobPath(digest), F_OK) == 0 || state.withLock { $0.released.contains(digest) }
+        access(blobPath(digest), F_OK) == 0 || access(compressedPath(digest), F_OK) == 0
+            || state.withLock { $0.released.contains(digest) }
     }
+
+    /// Bytes of the blobs held uncompressed (stored and not yet released).
+    public var plainBytesHeld: Int64 { state.withLock { $0.plainBytes } }
 
     /// Removes the blob's file once it is no longer needed (packed into the bundle);
     /// it still counts as stored, so an image that carries it again does not store it
     /// a second time (`adopt` drops the new copy).
     public func release(_ digest: String) {
-        state.withLock { _ = $0.released.insert(digest) }
+        state.withLock { state in
+            state.released.insert(digest)
+            if let bytes = state.plain.removeValue(forKey: digest) { state.plainBytes -= bytes }
+        }
         unlink(blobPath(digest))
+        unlink(compressedPath(digest))
     }
 
     /// A new temporary file path inside the folder, for a blob whose digest is not yet known.
@@ -59,16 +79,25 @@ public final class BlobFolder: Sendable {
     }
 
     /// Moves the finished file at `temporary` to its content address, or drops it
-    /// when that blob is already stored.
+    /// when that blob is already stored. `compressed`: the file holds the blob's bytes
+    /// as zstd (`source` then names it `.zstdFile`).
     /// - Throws: `BundleWriteError.writeFailed`.
-    public func adopt(_ temporary: String, as digest: String) throws {
-        let target = blobPath(digest)
+    public func adopt(_ temporary: String, as digest: String, compressed: Bool = false) throws {
+        let target = compressed ? compressedPath(digest) : blobPath(digest)
         if contains(digest) {
             unlink(temporary)
             return
         }
+        var info = stat()
+        let bytes = !compressed && stat(temporary, &info) == 0 ? Int64(info.st_size) : 0
         guard rename(temporary, target) == 0 else {
             throw BundleWriteError.writeFailed(path: target, reason: String(cString: strerror(errno)))
+        }
+        if !compressed {
+            state.withLock { state in
+                state.plain[digest] = bytes
+                state.plainBytes += bytes
+            }
         }
     }
 

@@ -30,6 +30,8 @@ extension BundleWriter {
                 pending.append((index, path, size))
             case .directory:
                 break
+            case .zstdFile(let path):
+                preconditionFailure("BundleWriter.hash: \(path) is a staged blob, handed over hashed")
             }
         }
         guard !pending.isEmpty else { return result }

@@ -10,6 +10,9 @@ public struct BundleEntry: Sendable, Equatable {
     public enum Source: Sendable, Equatable {
         /// A regular file on disk, streamed when written.
         case file(String)
+        /// A zstd file on disk whose decompressed bytes are the entry (a blob `build`
+        /// staged compressed, `BlobFolder`); always handed over hashed.
+        case zstdFile(String)
         /// Bytes held in memory (small generated files: the compose file, ...).
         case data(Data)
         /// A folder entry; parents of files get one automatically.

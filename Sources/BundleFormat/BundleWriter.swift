@@ -115,6 +115,10 @@ public struct BundleWriter: Sendable {
                 try archive.writeFile(path, mode: entry.mode, size: entry.size ?? 0, from: source) {
                     progress.advance(by: $0)
                 }
+            case .zstdFile(let source):
+                try archive.writeFile(path, mode: entry.mode, size: entry.size ?? 0, fromZstd: source) {
+                    progress.advance(by: $0)
+                }
             }
         }
         try archive.finish()

@@ -15,6 +15,10 @@ public struct ExtractedImage: Sendable, Equatable {
     /// The digests the archive's own index.json names (engines 25+): what the
     /// containerd store that saved it reports as the image ID. Empty for 20.10 saves.
     public var savedIndexDigests: [String]
+
+    public init(repoTags: [String], config: Manifest.Blob, layers: [Manifest.Blob], savedIndexDigests: [String]) {
+        self.repoTags = repoTags; self.config = config; self.layers = layers; self.savedIndexDigests = savedIndexDigests
+    }
 }
 
 /// Takes a `docker save` archive apart into content-addressed blobs, in one
@@ -65,7 +69,13 @@ public enum ImageBlobExtractor {
         var size: Int64
         var data: Data?
         var file: String?
+        /// The file holds the bytes zstd-compressed (`stagingLevel`).
+        var compressed = false
     }
+
+    /// zstd level of a blob that `extractAll` stages compressed: fast, the bytes are
+    /// compressed again (at the bundle's level) when their turn comes.
+    static let stagingLevel = 1
 
     /// Reads the archive whose raw (plain tar) bytes come from `source`, storing the
     /// blobs the image needs into `blobs`. `observer`, when given, sees every regular
@@ -77,9 +87,75 @@ public enum ImageBlobExtractor {
         -> Result<ExtractedImage, Problem>
     {
         var seen: [String: Seen] = [:]
-        var links: [String: String] = [:]
-        var keptBytes = 0
         defer { for entry in seen.values { if let file = entry.file { unlink(file) } } }
+        var links: [String: String] = [:]
+        let entries: [DockerArchive.ManifestEntry]
+        switch try readManifest(source, blobs: blobs, observer: observer, seen: &seen, links: &links,
+                                storeAtOnce: false, completed: { _ in }) {
+        case .success(let found): entries = found
+        case .failure(let problem): return .failure(problem)
+        }
+        guard entries.count == 1, let entry = entries.first else {
+            return .failure(.badManifest("it lists \(entries.count) images; a bundle image archive holds exactly one"))
+        }
+        return try resolveImage(entry, seen: &seen, links: links, blobs: blobs)
+    }
+
+    /// One blob `extractAll` has stored: its digest and size, and its bytes when it is
+    /// small enough to be held in memory (configs).
+    public struct StoredBlob: Sendable {
+        public var digest: String
+        public var size: Int64
+        public var data: Data?
+    }
+
+    /// Reads an archive of any number of images (one `docker save A B ...`) in one
+    /// streaming pass, storing every regular entry into `blobs` by its digest as soon
+    /// as it is complete and telling `stored` (so a caller can pack the blobs of an
+    /// image whose config and layers are all in, while the rest still streams). Each
+    /// blob is stored once whatever images share it; entries no image needs stay in
+    /// `blobs` until it is removed. At the end every image of manifest.json is checked
+    /// as `extract` checks its one image (config and layers present, layers matching
+    /// the config's diff IDs).
+    /// - Throws: `BundleWriteError.writeFailed` (disk), `FileReadError` (source), or
+    ///   what `stored` throws.
+    /// - Returns: the images in manifest.json order, or the problem that makes the
+    ///   archive unusable.
+    public static func extractAll(_ source: ArchiveByteSource, into blobs: BlobFolder,
+                                  observer: ArchiveEntryObserver? = nil,
+                                  stored: (StoredBlob) throws -> Void) throws -> Result<[ExtractedImage], Problem>
+    {
+        var seen: [String: Seen] = [:]
+        defer { for entry in seen.values { if let file = entry.file { unlink(file) } } }
+        var links: [String: String] = [:]
+        let entries: [DockerArchive.ManifestEntry]
+        switch try readManifest(source, blobs: blobs, observer: observer, seen: &seen, links: &links,
+                                storeAtOnce: true, completed: stored) {
+        case .success(let found): entries = found
+        case .failure(let problem): return .failure(problem)
+        }
+        guard !entries.isEmpty else { return .failure(.badManifest("it lists no image")) }
+        var images: [ExtractedImage] = []
+        for entry in entries {
+            switch try resolveImage(entry, seen: &seen, links: links, blobs: blobs) {
+            case .success(let image): images.append(image)
+            case .failure(let problem): return .failure(problem)
+            }
+        }
+        return .success(images)
+    }
+
+    /// The streaming pass: every regular entry hashed (and shown to `observer`) into
+    /// `seen`, small ones in memory, the rest in temporary files of `blobs`; with
+    /// `storeAtOnce`, each entry is stored into `blobs` by its digest as soon as it is
+    /// complete and `completed` hears of it. Returns the problem when the bytes are not
+    /// a tar archive.
+    private static func readEntries(_ source: ArchiveByteSource, blobs: BlobFolder, observer: ArchiveEntryObserver?,
+                                    seen: inout [String: Seen], links: inout [String: String], storeAtOnce: Bool,
+                                    completed: (StoredBlob) throws -> Void) throws -> Problem?
+    {
+        var keptBytes = 0
+        var largest: Int64 = 0
         do {
             let reader = try ArchiveReader(source: source, allowsCompression: false)
             let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 64)
@@ -92,25 +168,56 @@ public enum ImageBlobExtractor {
                     try reader.skipData()
                 case .regular:
                     let keep = header.size <= keepLimit && keptBytes + Int(header.size) <= keepBudget
+                    // Scratch disk (issue 25): at most the largest entry's bytes wait
+                    // uncompressed; a blob beyond that is staged compressed.
+                    largest = max(largest, header.size)
+                    let compress = storeAtOnce && !keep && blobs.plainBytesHeld + header.size > largest
                     observer?.entryBegins(path: path, size: header.size)
-                    let entry = try read(reader, buffer, keep: keep, blobs: blobs, observer: observer)
+                    var entry = try read(reader, buffer, keep: keep, compress: compress, blobs: blobs, observer: observer)
                     observer?.entryEnds(digest: entry.digest)
                     if let data = entry.data { keptBytes += data.count }
                     if let old = seen[path]?.file { unlink(old) }
+                    if storeAtOnce {
+                        if let file = entry.file {
+                            entry.file = nil
+                            try blobs.adopt(file, as: entry.digest, compressed: entry.compressed)
+                        } else if let data = entry.data, !blobs.contains(entry.digest) {
+                            try blobs.store(data)
+                        }
+                    }
                     seen[path] = entry
+                    try completed(StoredBlob(digest: entry.digest, size: entry.size, data: entry.data))
                 default:
                     try reader.skipData()
                 }
             }
             try reader.finish()
         } catch let error as ArchiveReadError {
-            return .failure(.unreadable(error.problem))
+            return .unreadable(error.problem)
         }
-        return try resolveImage(seen: &seen, links: links, blobs: blobs)
+        return nil
+    }
+
+    /// `readEntries`, then the archive's manifest.json entries.
+    private static func readManifest(_ source: ArchiveByteSource, blobs: BlobFolder, observer: ArchiveEntryObserver?,
+                                     seen: inout [String: Seen], links: inout [String: String], storeAtOnce: Bool,
+                                     completed: (StoredBlob) throws -> Void) throws
+        -> Result<[DockerArchive.ManifestEntry], Problem>
+    {
+        if let problem = try readEntries(source, blobs: blobs, observer: observer, seen: &seen, links: &links,
+                                         storeAtOnce: storeAtOnce, completed: completed) {
+            return .failure(problem)
+        }
+        guard let data = seen["manifest.json"]?.data else { return .failure(.noManifest) }
+        do {
+            return .success(try JSONDecoder().decode([DockerArchive.ManifestEntry].self, from: data))
+        } catch {
+            return .failure(.badManifest("\(error)"))
+        }
     }
 
     private static func read(_ reader: ArchiveReader, _ buffer: UnsafeMutableRawBufferPointer, keep: Bool,
-                             blobs: BlobFolder, observer: ArchiveEntryObserver?) throws -> Seen {
+                             compress: Bool = false, blobs: BlobFolder, observer: ArchiveEntryObserver?) throws -> Seen {
         let hasher = SHA256Hasher()
         var data = Data()
         var size: Int64 = 0
@@ -125,6 +232,9 @@ public enum ImageBlobExtractor {
             file = path
         }
         defer { if descriptor >= 0 { close(descriptor) } }
+        let compressor = compress && !keep
+            ? try ZstdCompressor(level: stagingLevel, workers: 0, downstream: DescriptorOutput(descriptor: descriptor, path: file!))
+            : nil
         do {
             while true {
                 let count = try reader.readData(into: buffer)
@@ -135,19 +245,24 @@ public enum ImageBlobExtractor {
                 size += Int64(count)
                 if keep {
                     data.append(contentsOf: chunk)
+                } else if let compressor {
+                    try compressor.write(chunk)
                 } else if let reason = FileDescriptorIO.writeAll(descriptor, chunk) {
                     throw BundleWriteError.writeFailed(path: file!, reason: reason)
                 }
             }
+            try compressor?.finish()
         } catch {
             if let file { unlink(file) }
             throw error
         }
-        return Seen(digest: hasher.finalize().prefixed, size: size, data: keep ? data : nil, file: file)
+        return Seen(digest: hasher.finalize().prefixed, size: size, data: keep ? data : nil, file: file,
+                    compressed: compressor != nil)
     }
 
 
-    private static func resolveImage(seen: inout [String: Seen], links: [String: String], blobs: BlobFolder) throws
+    private static func resolveImage(_ entry: DockerArchive.ManifestEntry, seen: inout [String: Seen],
+                                     links: [String: String], blobs: BlobFolder) throws
         -> Result<ExtractedImage, Problem>
     {
         func lookup(_ path: String) -> (String, Seen)? {
@@ -158,16 +273,6 @@ public enum ImageBlobExtractor {
                 current = next
             }
             return nil
-        }
-        guard let manifestData = seen["manifest.json"]?.data else { return .failure(.noManifest) }
-        let entries: [DockerArchive.ManifestEntry]
-        do {
-            entries = try JSONDecoder().decode([DockerArchive.ManifestEntry].self, from: manifestData)
-        } catch {
-            return .failure(.badManifest("\(error)"))
-        }
-        guard entries.count == 1, let entry = entries.first else {
-            return .failure(.badManifest("it lists \(entries.count) images; a bundle image archive holds exactly one"))
         }
         guard let (configPath, config) = lookup(entry.config), let configData = config.data else {
             return .failure(.missingEntry(entry.config))
@@ -224,5 +329,17 @@ public enum ImageBlobExtractor {
             if part == ".." { if !parts.isEmpty { parts.removeLast() } } else if part != "." { parts.append(String(part)) }
         }
         return parts.joined(separator: "/")
+    }
+}
+
+/// A file descriptor as an `ArchiveOutput` (a blob staged compressed). Does not own it.
+private final class DescriptorOutput: ArchiveOutput {
+    let descriptor: Int32
+    let path: String
+    init(descriptor: Int32, path: String) { self.descriptor = descriptor; self.path = path }
+    func write(_ bytes: UnsafeRawBufferPointer) throws {
+        if let reason = FileDescriptorIO.writeAll(descriptor, bytes) {
+            throw BundleWriteError.writeFailed(path: path, reason: reason)
+        }
     }
 }

@@ -261,6 +261,7 @@ final class BodyThread: @unchecked Sendable {
         case .directory: try archive.writeDirectory(path)
         case .data(let data): try archive.writeFile(path, mode: entry.mode, contents: data)
         case .file(let source): try archive.writeFile(path, mode: entry.mode, size: entry.size ?? 0, from: source)
+        case .zstdFile(let source): try archive.writeFile(path, mode: entry.mode, size: entry.size ?? 0, fromZstd: source)
         }
     }
 }

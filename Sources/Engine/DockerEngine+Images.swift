@@ -192,10 +192,21 @@ extension DockerEngine {
     public func save<T>(_ reference: String, scratch: String, output: Int32? = nil, progress: ProgressReporter,
                         consume: (ArchiveByteSource) throws -> T) throws -> (source: HashingTeeSource, result: T)
     {
+        try save([reference], scratch: scratch, output: output, progress: progress, consume: consume)
+    }
+
+    /// Streams one `docker save A B ...` of every reference into `consume` (each layer
+    /// the images share leaves the engine once); otherwise as `save(_:scratch:...)`.
+    /// - Throws: `DockerImageError.saveFailed`, or what `consume` or the source throws.
+    public func save<T>(_ references: [String], scratch: String, output: Int32? = nil, progress: ProgressReporter,
+                        consume: (ArchiveByteSource) throws -> T) throws -> (source: HashingTeeSource, result: T)
+    {
+        precondition(!references.isEmpty, "docker save needs at least one reference")
+        let reference = references.joined(separator: " ")
         let errorFile = scratch + ".stderr"
         let errorToken = CleanupOnSignal.register(errorFile)
         defer { unlink(errorFile); CleanupOnSignal.unregister(errorToken) }
-        let child = try start(["save", reference], stderrPath: errorFile)
+        let child = try start(["save"] + references, stderrPath: errorFile)
 
         progress.begin("saving \(reference)", totalBytes: nil)
         let source = HashingTeeSource(

@@ -109,17 +109,32 @@ public final class ArchiveWriter {
     /// - Throws: `FileReadError`, `ArchiveWriteError`.
     public func writeFile(_ path: String, mode: EntryMode, size: Int64, from source: String,
                           progress: (Int64) -> Void = { _ in }) throws {
-        let archive = try handle()
         let file = try OpenedSourceFile(path: source)
         guard file.size == size else {
             throw ArchiveWriteError.sourceChanged(path: source, detail: "size was \(size) bytes when hashed, now \(file.size)")
         }
+        try writeFile(path, mode: mode, size: size, source: source, read: file.read, progress: progress)
+    }
+
+    /// Streams the decompressed bytes of the zstd file at `source` (a blob staged
+    /// compressed) into an entry of `size` bytes, like `writeFile(_:mode:size:from:)`:
+    /// one buffer of memory, and `sourceChanged` when the bytes are not `size` long.
+    /// - Throws: `FileReadError` (also for bytes that are not zstd), `ArchiveWriteError`.
+    public func writeFile(_ path: String, mode: EntryMode, size: Int64, fromZstd source: String,
+                          progress: (Int64) -> Void = { _ in }) throws {
+        let reader = try ZstdFileReader(path: source)
+        try writeFile(path, mode: mode, size: size, source: source, read: reader.read, progress: progress)
+    }
+
+    private func writeFile(_ path: String, mode: EntryMode, size: Int64, source: String,
+                           read: (UnsafeMutableRawBufferPointer) throws -> Int, progress: (Int64) -> Void) throws {
+        let archive = try handle()
         let entry = try makeEntry(path, type: FB_AE_IFREG, mode: mode, size: size)
         defer { archive_entry_free(entry) }
         try ArchiveNameLocale.withUTF8Names { try check(archive_write_header(archive, entry), "write the header", entry: path) }
         var written: Int64 = 0
         while true {
-            let count = try file.read(into: buffer)
+            let count = try read(buffer)
             if count == 0 { break }
             guard written + Int64(count) <= size else {
                 throw ArchiveWriteError.sourceChanged(path: source, detail: "it grew beyond \(size) bytes")

@@ -127,6 +127,7 @@ public struct V2Layout: Sendable {
             case .data(let data): try data.write(to: URL(fileURLWithPath: target))
             case .file(let path): try FileManager.default.copyItem(atPath: path, toPath: target)
             case .directory: throw TestFailure("blob \(blob.digest) is a folder")
+            case .zstdFile(let path): try TestCommand.check(["zstd", "-q", "-d", path, "-o", target])
             }
         }
     }
