@@ -39,9 +39,12 @@ public struct SwarmInstallRecord: Codable, Sendable, Equatable {
     public var previousBundleId: String?
     public var startedAt: String
     public var updatedAt: String
+    /// Set when this release is current again because an upgrade to another one
+    /// failed and the whole stack was rolled back to it.
+    public var rollback: SwarmRollbackNote? = nil
 
     enum CodingKeys: String, CodingKey {
-        case stack, name, version, phase, completed, failure, pins, publish, images
+        case stack, name, version, phase, completed, failure, pins, publish, images, rollback
         case bundleId = "bundle_id"
         case labelledNodes = "labelled_nodes"
         case labelPrefix = "label_prefix"
