@@ -14,8 +14,9 @@ public struct SwarmServiceUpdate: Sendable, Equatable {
     public var startedAt: String
     /// The engine's message (`update rolled back due to failure or early termination of task …`).
     public var message: String
-    /// The service's container spec as the engine prints it (`{{json …ContainerSpec}}`):
-    /// a task runs the service's current spec when its own prints the same.
+    /// The service's container spec as the engine prints it (its image, command,
+    /// environment, labels, user, mounts, healthcheck): a task runs the service's
+    /// current spec when its own prints the same.
     public var containerSpec: String
 
     /// True when Swarm gave up this update: it rolled (or is rolling) the service
@@ -25,12 +26,18 @@ public struct SwarmServiceUpdate: Sendable, Equatable {
 
 /// Rolling updates of a stack's services, asked of a manager.
 extension DockerEngine {
+    /// The fields of a container spec that a service and the tasks made from it print
+    /// alike (the engine fills others, such as the stop grace period, only in the
+    /// service's copy): what the task runs, with what, and how its health is checked.
+    static let containerSpecFields =
+        "{{json .Image}} {{json .Command}} {{json .Args}} {{json .Env}} {{json .Labels}} {{json .User}} {{json .Mounts}} {{json .Healthcheck}}"
+
     /// The update status and container spec of each service in `names` (full names);
     /// a name that does not exist is left out.
     /// - Throws: `DockerEngineError.failed`, `.unreadableOutput`.
     public func serviceUpdates(_ names: [String]) throws -> [SwarmServiceUpdate] {
         guard !names.isEmpty else { return [] }
-        let format = "{{.Spec.Name}}\t{{if .UpdateStatus}}{{.UpdateStatus.State}}\t{{.UpdateStatus.StartedAt}}\t{{json .UpdateStatus.Message}}{{else}}\t\t\"\"{{end}}\t{{json .Spec.TaskTemplate.ContainerSpec}}"
+        let format = "{{.Spec.Name}}\t{{if .UpdateStatus}}{{.UpdateStatus.State}}\t{{.UpdateStatus.StartedAt}}\t{{json .UpdateStatus.Message}}{{else}}\t\t\"\"{{end}}\t{{with .Spec.TaskTemplate.ContainerSpec}}\(Self.containerSpecFields){{end}}"
         let result = try run(["service", "inspect", "--format", format] + names)
         guard result.status == 0 || result.errorOutput.contains("no such service") else {
             throw DockerEngineError.failed(operation: "inspect the services", detail: result.errorOutput)
@@ -46,12 +53,12 @@ extension DockerEngine {
         }
     }
 
-    /// Task ID → the container spec that task runs (`{{json .Spec.ContainerSpec}}`),
+    /// Task ID → the container spec that task runs (the fields `SwarmServiceUpdate.containerSpec` has),
     /// for `ids` (tasks gone meanwhile are left out).
     /// - Throws: `DockerEngineError.failed`.
     public func taskContainerSpecs(_ ids: [String]) throws -> [String: String] {
         guard !ids.isEmpty else { return [:] }
-        let result = try run(["inspect", "--type", "task", "--format", "{{.ID}}\t{{json .Spec.ContainerSpec}}"] + ids)
+        let result = try run(["inspect", "--type", "task", "--format", "{{.ID}}\t{{with .Spec.ContainerSpec}}\(Self.containerSpecFields){{end}}"] + ids)
         guard result.status == 0 || result.errorOutput.contains("No such") else {
             throw DockerEngineError.failed(operation: "inspect the tasks", detail: result.errorOutput)
         }

@@ -216,7 +216,7 @@ public final class SwarmInstaller {
             imageIDs: record.images, gatewayService: gateway.service, gatewayPort: gateway.port,
             publishAddress: binding?.address ?? "127.0.0.1", publishPort: Int(binding?.port ?? UInt16(gateway.port)),
             volumePins: record.pins)
-        options.constraints = ["node.labels.\(record.preparedLabel) == \(manifest.bundleId)"]
+        options.constraints = ["node.labels.\(record.preparedLabel) == true"]
         options.pinLabel = pinLabel
         let rendering = try SwarmRenderer(options: options).render(tree)
 
@@ -224,9 +224,14 @@ public final class SwarmInstaller {
         for node in Set(record.labelledNodes + prepared).sorted() where nodes.contains(where: { $0.hostname == node }) {
             let current = (try? docker.nodeLabels(node)) ?? [:]
             var add: [String: String] = [:]
-            if prepared.contains(node) { add[record.preparedLabel] = manifest.bundleId }
+            if prepared.contains(node) { add[record.preparedLabel] = "true" }
             for (service, pinned) in record.pins where pinned == node { add["\(pinLabel).\(service)"] = "true" }
-            let remove = current.keys.filter { $0.hasPrefix("\(record.labelPrefix).") && add[$0] == nil }
+            // An upgrade keeps the previous release's label until it is healthy: its
+            // tasks keep running (Swarm stops a task whose node no longer matches).
+            let remove = current.keys.filter {
+                $0.hasPrefix("\(record.labelPrefix).") && add[$0] == nil
+                    && !(upgrading && SwarmInstallRecord.isPreparedLabel($0, prefix: record.labelPrefix))
+            }
             try docker.updateNodeLabels(node, add: add.filter { current[$0.key] != $0.value }, remove: remove)
         }
         try record.save(layout, step: "labelled")
@@ -263,7 +268,7 @@ public final class SwarmInstaller {
             let image = tree["services"]?[spec.service]?["image"]?.scalarValue.flatMap { record.images[$0] } ?? ""
             let network = Self.internalNetwork(tree).map { "\(record.stack)_\($0)" } ?? ""
             let constraint = record.pins[spec.service].map { _ in "node.labels.\(pinLabel).\(spec.service)==true" }
-                ?? "node.labels.\(record.preparedLabel)==\(manifest.bundleId)"
+                ?? "node.labels.\(record.preparedLabel)==true"
             let job = SwarmMigrationJob(engine: docker, layout: layout, image: image, host: spec.service,
                                         network: network, constraint: constraint, stack: record.stack)
             note("running migrations in a job on \(record.pins[spec.service] ?? "a prepared node") (\(spec.service) over \(network))")
@@ -277,6 +282,7 @@ public final class SwarmInstaller {
             : try health.waitHealthy(count: serviceCount, timeout: request.timeout) { self.note($0) }
         timings["healthy"] = Date().timeIntervalSince(healthStart)
         try record.save(layout, step: "healthy")
+        if upgrading { SwarmUpgradePlan.dropOtherReleaseLabels(record, engine: docker, nodes: nodes) }
         record.phase = .deployed
         record.failure = nil
         try record.save(layout)

@@ -171,3 +171,17 @@ enum SwarmUpgradePlan {
         return nil
     }
 }
+
+extension SwarmUpgradePlan {
+    /// Once an upgrade is healthy: removes the prepared-node labels of the stack's other
+    /// releases from every node it labelled (best effort; a label left over constrains
+    /// nothing, and uninstall removes every label of the stack).
+    static func dropOtherReleaseLabels(_ record: SwarmInstallRecord, engine: DockerEngine, nodes: [SwarmNodeListing]) {
+        for node in record.labelledNodes where nodes.contains(where: { $0.hostname == node }) {
+            let stale = ((try? engine.nodeLabels(node)) ?? [:]).keys.filter {
+                SwarmInstallRecord.isPreparedLabel($0, prefix: record.labelPrefix) && $0 != record.preparedLabel
+            }
+            try? engine.updateNodeLabels(node, remove: stale)
+        }
+    }
+}
