@@ -41,14 +41,15 @@ public struct SwarmConvergence: Sendable {
         while true {
             last = ((try? health.services()) ?? last).filter { only?.contains($0.service) ?? true }
             let updates = (try? engine.serviceUpdates(last.map { "\(stack)_\($0.service)" })) ?? []
-            let tasks = ((try? engine.stackTasks(stack)) ?? []).filter { $0.desiredState == "Running" }
+            let every = (try? engine.stackTasks(stack)) ?? []
+            let tasks = every.filter { $0.desiredState == "Running" }
             let specs = (try? engine.taskContainerSpecs(tasks.map(\.id))) ?? [:]
             var lagging: [String] = []
             for service in last {
                 let full = "\(stack)_\(service.service)"
                 guard let update = updates.first(where: { $0.name == full }) else { lagging.append(service.service); continue }
                 if update.givenUp, update.startedAt != baseline[service.service] {
-                    let errors = Set(tasks.filter { $0.name.hasPrefix("\(full).") }.map(\.error).filter { !$0.isEmpty })
+                    let errors = Set(every.filter { $0.name.hasPrefix("\(full).") }.map(\.error).filter { !$0.isEmpty })
                     throw SwarmUpgradeError.serviceFailed(service: service.service, state: update.state,
                                                           detail: ([update.message] + errors.sorted()).filter { !$0.isEmpty }
                                                             .joined(separator: "; "))
@@ -60,7 +61,7 @@ public struct SwarmConvergence: Sendable {
             }
             if last.count >= count, lagging.isEmpty { return last }
             let waiting = lagging.sorted().joined(separator: ", ")
-            if waiting != reported, !waiting.isEmpty { note("waiting for \(waiting) to run the new spec, healthy"); reported = waiting }
+            if waiting != reported, !waiting.isEmpty { note("waiting for \(waiting) to run the deployed spec, healthy"); reported = waiting }
             guard Date() < deadline else {
                 let detail = last.filter { lagging.contains($0.service) }.map { service in
                     let errors = Set(service.tasks.compactMap(\.error)).sorted().joined(separator: "; ")

@@ -20,12 +20,15 @@ public struct SwarmStatus: Codable, Sendable {
     public var lackingReplicas: [String]
     public var pins: [String: String]
     public var gatewayURL: String
+    /// Set when this release is current because an upgrade failed and the whole stack
+    /// was rolled back to it (which release, why, when).
+    public var rollback: SwarmRollbackNote? = nil
 
     /// True when deployed, every service at its replicas and no node down.
     public var healthy: Bool { phase == "deployed" && lackingReplicas.isEmpty && !services.isEmpty }
 
     enum CodingKeys: String, CodingKey {
-        case stack, version, phase, failure, services, pins
+        case stack, version, phase, failure, services, pins, rollback
         case bundleId = "bundle_id"
         case nodesDown = "nodes_down"
         case lackingReplicas = "lacking_replicas"
@@ -43,7 +46,7 @@ public struct SwarmStatus: Codable, Sendable {
                            failure: record.failure, services: services,
                            nodesDown: nodes.filter { $0.status != "Ready" }.map(\.hostname).sorted(),
                            lackingReplicas: services.filter { !$0.healthy }.map(\.service), pins: record.pins,
-                           gatewayURL: record.gatewayURL)
+                           gatewayURL: record.gatewayURL, rollback: record.rollback)
     }
 }
 
