@@ -70,3 +70,25 @@ extension DockerEngine {
         return specs
     }
 }
+
+extension DockerEngine {
+    /// The tasks of several services in one call (`docker service ps --no-trunc NAME…`),
+    /// by service name; a service with no task yet maps to nothing.
+    /// - Throws: `DockerEngineError.failed`, `.unreadableOutput`.
+    public func serviceTasks(ofEach names: [String]) throws -> [String: [SwarmTaskListing]] {
+        guard !names.isEmpty else { return [:] }
+        struct Named: Decodable { var Name: String }
+        let result = try perform("list the tasks of \(names.joined(separator: ", "))",
+                                 ["service", "ps", "--no-trunc", "--format", "{{json .}}"] + names)
+        var tasks: [String: [SwarmTaskListing]] = [:]
+        for line in result.output.split(separator: "\n") {
+            let data = Data(line.utf8)
+            let task = try decode(SwarmTaskListing.self, from: data, command: "docker service ps")
+            let name = try decode(Named.self, from: data, command: "docker service ps").Name
+            // A task is `<service>.<slot or node ID>`; a retried one is listed as `\_ <service>…`.
+            let bare = name.hasPrefix("\\_ ") ? String(name.dropFirst(3)) : name
+            if let service = names.first(where: { bare.hasPrefix("\($0).") }) { tasks[service, default: []].append(task) }
+        }
+        return tasks
+    }
+}

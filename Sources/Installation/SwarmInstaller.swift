@@ -221,19 +221,25 @@ public final class SwarmInstaller {
         let rendering = try SwarmRenderer(options: options).render(tree)
 
         changed = true
-        for node in Set(record.labelledNodes + prepared).sorted() where nodes.contains(where: { $0.hostname == node }) {
-            let current = (try? docker.nodeLabels(node)) ?? [:]
-            var add: [String: String] = [:]
-            if prepared.contains(node) { add[record.preparedLabel] = "true" }
-            for (service, pinned) in record.pins where pinned == node { add["\(pinLabel).\(service)"] = "true" }
-            // An upgrade keeps the previous release's label until it is healthy: its
-            // tasks keep running (Swarm stops a task whose node no longer matches).
-            let remove = current.keys.filter {
-                $0.hasPrefix("\(record.labelPrefix).") && add[$0] == nil
-                    && !(upgrading && SwarmInstallRecord.isPreparedLabel($0, prefix: record.labelPrefix))
+        // Each node labelled on its own thread: two CLI round trips per node.
+        let labelling = record
+        let work = Set(record.labelledNodes + prepared).sorted().filter { node in nodes.contains { $0.hostname == node } }
+            .map { node in
+                BackgroundWork {
+                    let current = (try? docker.nodeLabels(node)) ?? [:]
+                    var add: [String: String] = [:]
+                    if prepared.contains(node) { add[labelling.preparedLabel] = "true" }
+                    for (service, pinned) in labelling.pins where pinned == node { add["\(pinLabel).\(service)"] = "true" }
+                    // An upgrade keeps the previous release's label until it is healthy: its
+                    // tasks keep running (Swarm stops a task whose node no longer matches).
+                    let remove = current.keys.filter {
+                        $0.hasPrefix("\(labelling.labelPrefix).") && add[$0] == nil
+                            && !(upgrading && SwarmInstallRecord.isPreparedLabel($0, prefix: labelling.labelPrefix))
+                    }
+                    try docker.updateNodeLabels(node, add: add.filter { current[$0.key] != $0.value }, remove: remove)
+                }
             }
-            try docker.updateNodeLabels(node, add: add.filter { current[$0.key] != $0.value }, remove: remove)
-        }
+        for job in work { try job.join() }
         try record.save(layout, step: "labelled")
 
         try AtomicFile.write(Data(rendering.stackYAML), to: record.stackFile, mode: 0o644)
