@@ -92,3 +92,14 @@ extension DockerEngine {
         return tasks
     }
 }
+
+extension DockerEngine {
+    /// Removes the services `names` in one `docker service rm`; returns docker's error
+    /// text when that failed for another reason than a service being gone already.
+    @discardableResult
+    public func removeServices(_ names: [String]) -> String? {
+        guard !names.isEmpty else { return nil }
+        guard let result = try? run(["service", "rm"] + names) else { return "docker service rm did not run" }
+        return result.status == 0 || Self.isNotFound(result.errorOutput) ? nil : result.errorOutput
+    }
+}

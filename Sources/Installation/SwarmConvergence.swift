@@ -63,14 +63,23 @@ public struct SwarmConvergence: Sendable {
             let waiting = lagging.sorted().joined(separator: ", ")
             if waiting != reported, !waiting.isEmpty { note("waiting for \(waiting) to run the deployed spec, healthy"); reported = waiting }
             guard Date() < deadline else {
-                let detail = last.filter { lagging.contains($0.service) }.map { service in
-                    let errors = Set(service.tasks.compactMap(\.error)).sorted().joined(separator: "; ")
-                    return "\(service.service) \(service.running)/\(service.desired)\(errors.isEmpty ? "" : ": \(errors)")"
-                }.joined(separator: ", ")
-                throw SwarmInstallError.notHealthy(stack: stack, seconds: Int(timeout),
-                                                   detail: detail.isEmpty ? "\(last.count) of \(count) services exist" : detail)
+                throw SwarmInstallError.notHealthy(lagging: last.filter { lagging.contains($0.service) }, of: last.count,
+                                                   count: count, stack: stack, timeout: timeout)
             }
             usleep(500_000)
         }
+    }
+}
+
+extension SwarmInstallError {
+    /// `notHealthy` naming each lagging service, its replicas and its tasks' errors
+    /// (or how many of `count` services exist, when none lags but some are missing).
+    static func notHealthy(lagging: [SwarmServiceState], of existing: Int, count: Int, stack: String,
+                           timeout: Double) -> SwarmInstallError {
+        let detail = lagging.map { service in
+            let errors = Set(service.tasks.compactMap(\.error)).sorted().joined(separator: "; ")
+            return "\(service.service) \(service.running)/\(service.desired)\(errors.isEmpty ? "" : ": \(errors)")"
+        }.joined(separator: ", ")
+        return .notHealthy(stack: stack, seconds: Int(timeout), detail: detail.isEmpty ? "\(existing) of \(count) services exist" : detail)
     }
 }

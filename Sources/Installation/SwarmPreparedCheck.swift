@@ -51,7 +51,7 @@ public struct SwarmPreparedCheck: Sendable {
         let probes = images.sorted { $0.key < $1.key }.enumerated().map { index, image in
             (name: image.key, id: image.value, job: "fbcheck-\(run)-\(index)")
         }
-        defer { for probe in probes { engine.removeService(probe.job) } }
+        defer { engine.removeServices(probes.map(\.job)) }
         // Created side by side: each creation is one CLI round trip to the manager.
         let engine = self.engine
         let creations = probes.map { probe in
