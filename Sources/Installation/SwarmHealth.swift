@@ -72,12 +72,8 @@ public struct SwarmHealth: Sendable {
             let waiting = last.filter { !$0.healthy }.map { "\($0.service) \($0.running)/\($0.desired)" }.joined(separator: ", ")
             if waiting != reported, !waiting.isEmpty { note("waiting for \(waiting)"); reported = waiting }
             guard Date() < deadline else {
-                let detail = last.filter { !$0.healthy }.map { service in
-                    let errors = Set(service.tasks.compactMap(\.error)).sorted().joined(separator: "; ")
-                    return "\(service.service) \(service.running)/\(service.desired)\(errors.isEmpty ? "" : ": \(errors)")"
-                }.joined(separator: ", ")
-                throw SwarmInstallError.notHealthy(stack: stack, seconds: Int(timeout),
-                                                   detail: detail.isEmpty ? "\(last.count) of \(count) services exist" : detail)
+                throw SwarmInstallError.notHealthy(lagging: last.filter { !$0.healthy }, of: last.count, count: count,
+                                                   stack: stack, timeout: timeout)
             }
             usleep(500_000)
         }

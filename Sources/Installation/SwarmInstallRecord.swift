@@ -42,9 +42,12 @@ public struct SwarmInstallRecord: Codable, Sendable, Equatable {
     /// `install --subnet`: the internal overlay's subnet when not the bundle's (kept
     /// for every later install: an overlay's subnet cannot change).
     public var subnet: String? = nil
+    /// Set when this release is current again because an upgrade to another one
+    /// failed and the whole stack was rolled back to it.
+    public var rollback: SwarmRollbackNote? = nil
 
     enum CodingKeys: String, CodingKey {
-        case stack, name, version, phase, completed, failure, pins, publish, images, subnet
+        case stack, name, version, phase, completed, failure, pins, publish, images, subnet, rollback
         case bundleId = "bundle_id"
         case labelledNodes = "labelled_nodes"
         case labelPrefix = "label_prefix"
@@ -78,8 +81,17 @@ public struct SwarmInstallRecord: Codable, Sendable, Equatable {
         try AtomicFile.write(try ManifestCoding.encode(self), to: Self.path(layout), mode: 0o644)
     }
 
-    /// The node label key that marks a node prepared for this stack.
-    public var preparedLabel: String { "\(labelPrefix).prepared" }
+    /// The node label key that marks a node prepared for this stack's release
+    /// (`<labelPrefix>.prepared.<bundle_id>=true`): one key per release, so that during
+    /// an upgrade a node carries the old release's and the new one's, and the old
+    /// tasks keep running until the new ones are healthy.
+    public var preparedLabel: String { "\(labelPrefix).prepared.\(bundleId)" }
+
+    /// True for a prepared-node label key of any release of the stack (and the
+    /// single `<labelPrefix>.prepared` key of earlier installs).
+    public static func isPreparedLabel(_ key: String, prefix: String) -> Bool {
+        key == "\(prefix).prepared" || key.hasPrefix("\(prefix).prepared.")
+    }
 
     /// The label prefix for stack `stack`: `io.frostbyte.<stack>`.
     public static func labelPrefix(stack: String) -> String { "io.frostbyte.\(stack)" }

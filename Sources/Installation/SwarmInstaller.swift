@@ -189,44 +189,68 @@ public final class SwarmInstaller {
         record.subnet = subnet
         let resumed = existing.map { $0.bundleId == manifest.bundleId && $0.phase != .deployed } ?? false
         if resumed { note("resuming the unfinished deploy of \(manifest.bundleId)") }
+        let previous = try SwarmUpgradePlan.previous(existing: existing, resumed: resumed, manifest: manifest,
+                                                     layout: layout, engine: docker, nodes: nodes, note: note)
         try record.save(layout)
+        var changed = false
         do {
-            return try deploy(&record, docker: docker, tree: tree, manifest: manifest, nodes: nodes, prepared: prepared,
-                              resumed: resumed, timings: timings, started: started)
+            let result = try deploy(&record, docker: docker, tree: tree, manifest: manifest, nodes: nodes, prepared: prepared,
+                                    resumed: resumed, upgrading: previous != nil, changed: &changed, timings: timings,
+                                    started: started)
+            SwarmPreviousRelease.discard(layout)
+            return result
         } catch {
             record.phase = .failed
             record.failure = (error as? UserFacingError)?.message ?? "\(error)"
             try? record.save(layout)
+            // An upgrade that changed the swarm rolls the whole stack back to the release it replaced.
+            if let previous, changed {
+                throw SwarmRollback(engine: docker, layout: layout, timeout: request.timeout, note: note)
+                    .restore(previous, failed: manifest.bundleId, error: error)
+            }
             throw error
         }
     }
 
     /// Steps 3 and 4: labels, render, deploy, health, migrations.
     private func deploy(_ record: inout SwarmInstallRecord, docker: DockerEngine, tree: YAMLNode, manifest: Manifest,
-                        nodes: [SwarmNodeListing], prepared: [String], resumed: Bool, timings: [String: Double],
-                        started: Date) throws -> SwarmInstallResult {
+                        nodes: [SwarmNodeListing], prepared: [String], resumed: Bool, upgrading: Bool, changed: inout Bool,
+                        timings: [String: Double], started: Date) throws -> SwarmInstallResult {
         var timings = timings
         let pinLabel = "\(record.labelPrefix).pin"
-        for node in Set(record.labelledNodes + prepared).sorted() where nodes.contains(where: { $0.hostname == node }) {
-            let current = (try? docker.nodeLabels(node)) ?? [:]
-            var add: [String: String] = [:]
-            if prepared.contains(node) { add[record.preparedLabel] = manifest.bundleId }
-            for (service, pinned) in record.pins where pinned == node { add["\(pinLabel).\(service)"] = "true" }
-            let remove = current.keys.filter { $0.hasPrefix("\(record.labelPrefix).") && add[$0] == nil }
-            try docker.updateNodeLabels(node, add: add.filter { current[$0.key] != $0.value }, remove: remove)
-        }
-        try record.save(layout, step: "labelled")
-
         let gateway = manifest.gateway!
         let binding = GatewayIngress.binding(publish: record.publish)
         var options = SwarmRenderOptions(
             imageIDs: record.images, gatewayService: gateway.service, gatewayPort: gateway.port,
             publishAddress: binding?.address ?? "127.0.0.1", publishPort: Int(binding?.port ?? UInt16(gateway.port)),
             volumePins: record.pins)
-        options.constraints = ["node.labels.\(record.preparedLabel) == \(manifest.bundleId)"]
+        options.constraints = ["node.labels.\(record.preparedLabel) == true"]
         options.pinLabel = pinLabel
         options.encryptOverlay = request.encryptOverlay
         let rendering = try SwarmRenderer(options: options).render(tree)
+
+        changed = true
+        // Each node labelled on its own thread: two CLI round trips per node.
+        let labelling = record
+        let work = Set(record.labelledNodes + prepared).sorted().filter { node in nodes.contains { $0.hostname == node } }
+            .map { node in
+                BackgroundWork {
+                    let current = (try? docker.nodeLabels(node)) ?? [:]
+                    var add: [String: String] = [:]
+                    if prepared.contains(node) { add[labelling.preparedLabel] = "true" }
+                    for (service, pinned) in labelling.pins where pinned == node { add["\(pinLabel).\(service)"] = "true" }
+                    // An upgrade keeps the previous release's label until it is healthy: its
+                    // tasks keep running (Swarm stops a task whose node no longer matches).
+                    let remove = current.keys.filter {
+                        $0.hasPrefix("\(labelling.labelPrefix).") && add[$0] == nil
+                            && !(upgrading && SwarmInstallRecord.isPreparedLabel($0, prefix: labelling.labelPrefix))
+                    }
+                    try docker.updateNodeLabels(node, add: add.filter { current[$0.key] != $0.value }, remove: remove)
+                }
+            }
+        for job in work { try job.join() }
+        try record.save(layout, step: "labelled")
+
         try AtomicFile.write(Data(rendering.stackYAML), to: record.stackFile, mode: 0o644)
         for line in rendering.notes { note("note: \(line)") }
         let notEnforced = try SwarmNodeFirewall.beforeDeploy(
@@ -243,6 +267,8 @@ public final class SwarmInstaller {
         if let subnet = record.subnet { environment["FROSTBYTE_SUBNET"] = subnet }  // the internal overlay's
         let deployStart = Date()
         note("deploying stack \(record.stack) (\(record.stackFile))")
+        let convergence = SwarmConvergence(engine: docker, stack: record.stack)
+        let baseline = upgrading ? convergence.baseline() : [:]
         try docker.deployStack(record.stack, file: record.stackFile, environment: environment, timeout: request.timeout)
         try record.save(layout, step: "deployed")
         timings["deploy"] = Date().timeIntervalSince(deployStart)
@@ -253,11 +279,15 @@ public final class SwarmInstaller {
         let health = SwarmHealth(engine: docker, stack: record.stack)
         var applied: [String] = []
         if let spec = manifest.migrations {
-            _ = try health.waitHealthy(count: 1, only: [spec.service], timeout: request.timeout) { self.note($0) }
+            if upgrading {
+                _ = try convergence.wait(count: 1, only: [spec.service], baseline: baseline, timeout: request.timeout) { self.note($0) }
+            } else {
+                _ = try health.waitHealthy(count: 1, only: [spec.service], timeout: request.timeout) { self.note($0) }
+            }
             let image = tree["services"]?[spec.service]?["image"]?.scalarValue.flatMap { record.images[$0] } ?? ""
             let network = Self.internalNetwork(tree).map { "\(record.stack)_\($0)" } ?? ""
             let constraint = record.pins[spec.service].map { _ in "node.labels.\(pinLabel).\(spec.service)==true" }
-                ?? "node.labels.\(record.preparedLabel)==\(manifest.bundleId)"
+                ?? "node.labels.\(record.preparedLabel)==true"
             let job = SwarmMigrationJob(engine: docker, layout: layout, image: image, host: spec.service,
                                         network: network, constraint: constraint, stack: record.stack)
             note("running migrations in a job on \(record.pins[spec.service] ?? "a prepared node") (\(spec.service) over \(network))")
@@ -271,9 +301,12 @@ public final class SwarmInstaller {
             for line in try control.run(timeout: min(request.timeout, 45), note: note) { note("reached \(line)") }
         }
         let serviceCount = tree["services"]?.mappingPairs?.count ?? 0
-        let services = try health.waitHealthy(count: serviceCount, timeout: request.timeout) { self.note($0) }
+        let services = upgrading
+            ? try convergence.wait(count: serviceCount, baseline: baseline, timeout: request.timeout) { self.note($0) }
+            : try health.waitHealthy(count: serviceCount, timeout: request.timeout) { self.note($0) }
         timings["healthy"] = Date().timeIntervalSince(healthStart)
         try record.save(layout, step: "healthy")
+        if upgrading { SwarmUpgradePlan.dropOtherReleaseLabels(record, engine: docker, nodes: nodes) }
         record.phase = .deployed
         record.failure = nil
         try record.save(layout)

@@ -27,6 +27,9 @@ public struct SwarmStatus: Codable, Sendable {
     /// The gateway's firewall rules recorded on this node that are missing from its
     /// live firewall, described (`repair --prefix P` puts them back).
     public var firewallRulesMissing: [String] = []
+    /// Set when this release is current because an upgrade failed and the whole stack
+    /// was rolled back to it (which release, why, when).
+    public var rollback: SwarmRollbackNote? = nil
 
     /// True when deployed, every service at its replicas, no node this install
     /// labelled is down (a lost node degrades the stack even once Swarm moved its
@@ -38,7 +41,7 @@ public struct SwarmStatus: Codable, Sendable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case stack, version, phase, failure, services, pins, nodes, faults
+        case stack, version, phase, failure, services, pins, nodes, faults, rollback
         case bundleId = "bundle_id"
         case nodesDown = "nodes_down"
         case lackingReplicas = "lacking_replicas"
@@ -60,7 +63,8 @@ public struct SwarmStatus: Codable, Sendable {
                                  lackingReplicas: services.filter { !$0.healthy }.map(\.service), pins: record.pins,
                                  gatewayURL: record.gatewayURL,
                                  nodes: SwarmNodeFaults.nodeStates(nodes, labelled: record.labelledNodes),
-                                 faults: SwarmNodeFaults.faults(services: services, nodes: nodes, pins: record.pins))
+                                 faults: SwarmNodeFaults.faults(services: services, nodes: nodes, pins: record.pins),
+                                 rollback: record.rollback)
         status.firewallRulesMissing = SwarmNodeFirewall.missingRules(layout: layout, stack: record.stack)
         return status
     }

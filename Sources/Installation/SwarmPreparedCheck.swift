@@ -51,18 +51,26 @@ public struct SwarmPreparedCheck: Sendable {
         let probes = images.sorted { $0.key < $1.key }.enumerated().map { index, image in
             (name: image.key, id: image.value, job: "fbcheck-\(run)-\(index)")
         }
-        defer { for probe in probes { engine.removeService(probe.job) } }
-        for probe in probes {
-            try engine.createGlobalJob(name: probe.job, image: probe.id, entrypoint: Self.probeEntrypoint,
-                                       labels: ["io.frostbyte.check": "prepared"])
+        defer { engine.removeServices(probes.map(\.job)) }
+        // Created side by side: each creation is one CLI round trip to the manager.
+        let engine = self.engine
+        let creations = probes.map { probe in
+            BackgroundWork {
+                try engine.createGlobalJob(name: probe.job, image: probe.id, entrypoint: Self.probeEntrypoint,
+                                           labels: ["io.frostbyte.check": "prepared"])
+            }
         }
+        for creation in creations { try creation.join() }
         let checked = nodes.filter(\.takesTasks)
         // (image name, node hostname) → the first finished task's verdict.
         var verdicts: [String: [String: Verdict]] = [:]
         let deadline = Date().addingTimeInterval(timeout)
         while true {
-            for probe in probes where (verdicts[probe.name]?.count ?? 0) < checked.count {
-                for task in try engine.serviceTasks(probe.job) where verdicts[probe.name]?[task.node] == nil {
+            // One `docker service ps` for every job still waiting for an answer.
+            let waiting = probes.filter { (verdicts[$0.name]?.count ?? 0) < checked.count }
+            let tasks = try engine.serviceTasks(ofEach: waiting.map(\.job))
+            for probe in waiting {
+                for task in tasks[probe.job] ?? [] where verdicts[probe.name]?[task.node] == nil {
                     if let verdict = Verdict(task) { verdicts[probe.name, default: [:]][task.node] = verdict }
                 }
             }

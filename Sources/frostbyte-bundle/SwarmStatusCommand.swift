@@ -13,6 +13,9 @@ extension FrostbyteBundle.Status {
         } else {
             Console.out("stack: \(status.stack)  release: \(status.bundleId)  phase: \(status.phase)")
             if let failure = status.failure { Console.out("last failure: \(failure)") }
+            if let rollback = status.rollback {
+                Console.out("rolled back from \(rollback.fromBundleId) at \(rollback.at): \(rollback.reason)")
+            }
             Console.out("gateway: \(status.gatewayURL) (on \(status.pins.values.isEmpty ? "its node" : "the gateway's node"))")
             if !status.nodesDown.isEmpty {
                 let labelled = Set(status.nodes.filter(\.labelled).map(\.node))

@@ -29,6 +29,8 @@ struct V2DemoBundle {
     var base: Data?
     /// Flip one byte of the first layer blob the archive carries, after hashing.
     var tamperBlob = false
+    /// The gateway's healthcheck asks for a page it does not serve: it never turns healthy.
+    var failingGatewayHealth = false
 
     var root: String { "demo-\(version)" }
 
@@ -47,6 +49,9 @@ struct V2DemoBundle {
         compose = compose.replacingOccurrences(of: "io.frostbyte.bundle: demo-1.0.0", with: "io.frostbyte.bundle: demo-\(version)")
         for name in images {
             compose = compose.replacingOccurrences(of: "image: frostbyte-demo/\(name):1.0", with: "image: \(reference(name))")
+        }
+        if failingGatewayHealth {
+            compose = compose.replacingOccurrences(of: "http://127.0.0.1:8080/health", with: "http://127.0.0.1:8080/no-such-page")
         }
         var entries: [BundleEntry] = [
             BundleEntry(path: "docker-compose.yml", source: .data(Data((compose + "\n").utf8))),
