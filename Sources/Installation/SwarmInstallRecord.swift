@@ -118,7 +118,7 @@ public enum SwarmInstallError: UserFacingError, Equatable {
         case .notAManager(let state):
             return "this engine is not a swarm manager (swarm state: \(state)); nothing was changed: run install --swarm on a manager ('docker node ls' works there)"
         case .unpreparedNodes(let bundleId, let nodes):
-            return "not prepared for \(bundleId): \(nodes.joined(separator: ", ")); nothing was changed: run 'frostbyte-bundle prepare' on \(nodes.count == 1 ? "that node" : "those nodes") (or drain \(nodes.count == 1 ? "it" : "them") with 'docker node update --availability drain'), then install again"
+            return "not prepared for \(bundleId): \(nodes.joined(separator: ", ")); nothing was changed: run 'frostbyte-bundle prepare' on \(nodes.count == 1 ? "that node" : "those nodes") (or drain \(nodes.count == 1 ? "it" : "them") with 'docker node update --availability drain'), then install again; a node listed although prepare passed there uses another image store than this manager (the containerd store names images by other IDs): use one store on every node"
         case .tooFewNodes(let prepared, let needed):
             return "only \(prepared) node(s) of the swarm are prepared and take tasks, \(needed) are needed; nothing was changed: prepare more nodes, then install again"
         case .engineVersionsDiffer(let versions):
