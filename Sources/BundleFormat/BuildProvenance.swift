@@ -1,3 +1,4 @@
+import FrostbyteCore
 import FrostbyteCrypto
 import FoundationEssentials
 
@@ -91,6 +92,6 @@ public enum BuildProvenance {
                                                  resolvedDependencies: dependencies),
                 runDetails: RunDetails(builder: Builder(id: builderID, version: [builder.name: builder.version]),
                                        metadata: Metadata(startedOn: createdAt, finishedOn: createdAt))))
-        return try ManifestCoding.encode(statement)
+        return try DeterministicJSON.encode(statement)
     }
 }

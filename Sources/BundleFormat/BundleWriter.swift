@@ -60,7 +60,7 @@ public struct BundleWriter: Sendable {
         manifest.files = plan.map(\.manifestFile)
         let sums = SHA256Sums.render(manifest.files)
         manifest.bundleId = SHA256Sums.bundleId(name: manifest.name, version: manifest.version, sums: sums)
-        return (manifest, try ManifestCoding.encode(manifest), sums, plan)
+        return (manifest, try DeterministicJSON.encode(manifest), sums, plan)
     }
 
     /// Writes the bundle to `outputPath` and its sidecar to `outputPath + ".sha256"`.

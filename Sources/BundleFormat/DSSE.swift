@@ -1,3 +1,4 @@
+import FrostbyteCore
 import FrostbyteCrypto
 import FoundationEssentials
 
@@ -57,7 +58,7 @@ public enum DSSE {
         let keyid = try key.verifyingKey().fingerprint().prefixed
         let envelope = Envelope(payload: payload.base64EncodedString(), payloadType: payloadType,
                                 signatures: [Signature(keyid: keyid, sig: signature.base64EncodedString())])
-        return try ManifestCoding.encode(envelope)
+        return try DeterministicJSON.encode(envelope)
     }
 
     /// Parses `data` as an envelope of `payloadType` and returns its payload and the

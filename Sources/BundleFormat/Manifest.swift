@@ -348,15 +348,9 @@ public enum ManifestError: UserFacingError, Equatable {
     public var exitStatus: ExitStatus { .checkFailed }
 }
 
-/// Reading and writing MANIFEST.json. Writing uses `DeterministicJSON`, the one
-/// encoding of everything the tool writes: same value, same bytes.
+/// Reading MANIFEST.json. Writing it (and every other document the tool writes for
+/// others to hash) goes through `DeterministicJSON`: same value, same bytes.
 public enum ManifestCoding {
-    /// `DeterministicJSON.encoder()`.
-    public static func encoder() -> JSONEncoder { DeterministicJSON.encoder() }
-
-    /// `DeterministicJSON.encode(value)`: deterministic bytes ending in a newline.
-    public static func encode<T: Encodable>(_ value: T) throws -> Data { try DeterministicJSON.encode(value) }
-
     /// Decodes MANIFEST.json, naming a missing field or an unknown format precisely.
     public static func decodeManifest(_ data: Data) throws -> Manifest {
         /// Only the "format" field, when it is a string; anything else decodes to nil.

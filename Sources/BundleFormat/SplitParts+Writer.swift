@@ -72,7 +72,7 @@ public final class SplitPartsWriter: BundleDestination {
             parts: zip(parts, names).enumerated().map { offset, item in
                 SplitPartsIndex.Part(file: item.1, index: offset + 1, size: item.0.size, sha256: item.0.digest)
             })
-        let data = try ManifestCoding.encode(index)
+        let data = try DeterministicJSON.encode(index)
         let indexFile = try AtomicOutputFile(finalPath: indexPath)
         defer { indexFile.discard() }
         try indexFile.write(data)

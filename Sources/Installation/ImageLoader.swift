@@ -278,13 +278,13 @@ enum JSONRecord {
     static func merge(_ entries: [String: String], into path: String) throws {
         guard !entries.isEmpty else { return }
         let merged = read(path).merging(entries) { $1 }
-        try AtomicFile.write(try ManifestCoding.encode(merged), to: path, mode: 0o600)
+        try AtomicFile.write(try DeterministicJSON.encode(merged), to: path, mode: 0o600)
     }
 
     static func remove(_ keys: [String], from path: String) throws {
         var record = read(path)
         guard keys.contains(where: { record[$0] != nil }) else { return }
         for key in keys { record[key] = nil }
-        try AtomicFile.write(try ManifestCoding.encode(record), to: path, mode: 0o600)
+        try AtomicFile.write(try DeterministicJSON.encode(record), to: path, mode: 0o600)
     }
 }

@@ -69,7 +69,7 @@ public struct InstallJournal: Codable, Sendable, Equatable {
 
     /// Writes the journal atomically.
     public func save(_ layout: InstallationLayout) throws {
-        try AtomicFile.write(try ManifestCoding.encode(self), to: layout.journal, mode: 0o600)
+        try AtomicFile.write(try DeterministicJSON.encode(self), to: layout.journal, mode: 0o600)
     }
 
     /// Marks `step` done and saves.

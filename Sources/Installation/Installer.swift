@@ -195,7 +195,7 @@ public final class Installer {
                 subnet: plan.subnet, gatewayIP: plan.gatewayIP, installedAt: UTCTime.now(), images: images.ids,
                 evidenceSHA256: outcome.evidenceSHA256, evidencePath: outcome.evidencePath,
                 previousBundleId: journal.previousBundleId, publish: plan.publish, ingressSubnet: plan.ingressSubnet)
-            try AtomicFile.write(try ManifestCoding.encode(newReceipt), to: layout.receipt, mode: 0o644)
+            try AtomicFile.write(try DeterministicJSON.encode(newReceipt), to: layout.receipt, mode: 0o644)
         } catch {
             // A dead engine is no reason to roll back (nothing could be): the journal
             // keeps the steps done and the same command resumes once dockerd is back.

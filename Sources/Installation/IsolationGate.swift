@@ -107,7 +107,7 @@ public struct NetworkIsolationGate: IsolationGate {
         }
         let passed = checks.allSatisfy { $0.result == "pass" }
         let evidence = Evidence(project: plan.project, bundleId: bundleId, timestamp: UTCTime.now(), passed: passed, checks: checks)
-        let data = try ManifestCoding.encode(evidence)
+        let data = try DeterministicJSON.encode(evidence)
         try AtomicFile.makeFolder(layout.evidence, mode: 0o755)
         let stamp = UTCTime.now().replacing(":", with: "")
         let path = "\(layout.evidence)/install-\(bundleId)-\(stamp).json"

@@ -74,7 +74,7 @@ public struct PreparedRelease: Codable, Sendable, Equatable {
     func write(_ layout: InstallationLayout) throws -> String {
         try AtomicFile.makeFolder(Self.folder(layout), mode: 0o755)
         let path = Self.path(layout, bundleId: bundleId)
-        try AtomicFile.write(try ManifestCoding.encode(self), to: path, mode: 0o644)
+        try AtomicFile.write(try DeterministicJSON.encode(self), to: path, mode: 0o644)
         return path
     }
 

@@ -78,7 +78,7 @@ public struct SwarmInstallRecord: Codable, Sendable, Equatable {
         updatedAt = UTCTime.now()
         if let step { completed[step] = updatedAt }
         try AtomicFile.makeFolder(layout.state, mode: 0o755)
-        try AtomicFile.write(try ManifestCoding.encode(self), to: Self.path(layout), mode: 0o644)
+        try AtomicFile.write(try DeterministicJSON.encode(self), to: Self.path(layout), mode: 0o644)
     }
 
     /// The node label key that marks a node prepared for this stack's release

@@ -45,7 +45,7 @@ public struct SwarmPreviousRelease: Codable, Sendable, Equatable {
             labels[node] = try engine.nodeLabels(node).filter { $0.key.hasPrefix("\(record.labelPrefix).") }
         }
         let previous = SwarmPreviousRelease(record: record, stackFile: copy, labels: labels)
-        try AtomicFile.write(try ManifestCoding.encode(previous), to: path(layout), mode: 0o644)
+        try AtomicFile.write(try DeterministicJSON.encode(previous), to: path(layout), mode: 0o644)
         return previous
     }
 

@@ -123,7 +123,7 @@ public enum HostFirewall {
             rules.append(rule)
         }
         do {
-            try IsolationFiles.writeAtomically(ManifestCoding.encode(FirewallRecord(rules: rules)), to: recordPath(prefix: prefix))
+            try IsolationFiles.writeAtomically(DeterministicJSON.encode(FirewallRecord(rules: rules)), to: recordPath(prefix: prefix))
         } catch {
             throw IsolationError.firewall(detail: "recording the rule in \(recordPath(prefix: prefix)): \(error)")
         }
@@ -161,7 +161,7 @@ public enum HostFirewall {
         if kept.isEmpty {
             try? FileManager.default.removeItem(atPath: recordPath(prefix: prefix))
         } else {
-            try IsolationFiles.writeAtomically(ManifestCoding.encode(FirewallRecord(rules: kept)), to: recordPath(prefix: prefix))
+            try IsolationFiles.writeAtomically(DeterministicJSON.encode(FirewallRecord(rules: kept)), to: recordPath(prefix: prefix))
         }
         return removed
     }

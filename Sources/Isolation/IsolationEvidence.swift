@@ -1,3 +1,4 @@
+import FrostbyteCore
 import FrostbyteCrypto
 import BundleFormat
 import FoundationEssentials
@@ -87,7 +88,7 @@ public struct IsolationEvidence: Codable, Sendable, Equatable {
     }
 
     /// The document's bytes: sorted keys, 2-space indent, trailing newline.
-    public func encoded() throws -> Data { try ManifestCoding.encode(self) }
+    public func encoded() throws -> Data { try DeterministicJSON.encode(self) }
 
     /// Writes the document to `path` atomically (temporary file in the same folder,
     /// fsync, rename; the folder is created when missing) and returns the SHA-256 of

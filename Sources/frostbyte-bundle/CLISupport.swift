@@ -46,7 +46,7 @@ enum Console {
 
     /// Prints one JSON document (sorted keys, 2-space indent) on stdout.
     static func json<T: Encodable>(_ value: T) throws {
-        let encoder = ManifestCoding.encoder()
+        let encoder = DeterministicJSON.encoder()
         encoder.dateEncodingStrategy = .iso8601
         var data = try encoder.encode(value)
         data.append(0x0A)

@@ -1,3 +1,4 @@
+import FrostbyteCore
 import BundleFormat
 import Foundation
 import Stack
@@ -60,7 +61,7 @@ struct BuilderFixture {
             images: [], files: files, format: Manifest.formatV2)
         let path = "\(folder)/base-\(version)/MANIFEST.json"
         try FileManager.default.createDirectory(atPath: "\(folder)/base-\(version)", withIntermediateDirectories: true)
-        try ManifestCoding.encode(manifest).write(to: URL(fileURLWithPath: path))
+        try DeterministicJSON.encode(manifest).write(to: URL(fileURLWithPath: path))
         return path
     }
 }

@@ -1,3 +1,4 @@
+import FrostbyteCore
 import BundleFormat
 import Foundation
 import Testing
@@ -88,12 +89,12 @@ struct FuzzRegressionTests {
             var manifest = written.manifest
             if field == "blobs" { manifest.blobs![0].size = value } else { manifest.files[1].size = value }
             let error = try #require(throws: ManifestError.self) {
-                try ManifestCoding.decodeManifest(try ManifestCoding.encode(manifest))
+                try ManifestCoding.decodeManifest(try DeterministicJSON.encode(manifest))
             }
             #expect(error == .sizeOutOfRange(field: field == "blobs" ? "blobs[0].size" : "files[1].size", value: value))
         }
         var edge = written.manifest
         edge.files[1].size = Manifest.maximumSize
-        #expect(try ManifestCoding.decodeManifest(try ManifestCoding.encode(edge)).files[1].size == Manifest.maximumSize)
+        #expect(try ManifestCoding.decodeManifest(try DeterministicJSON.encode(edge)).files[1].size == Manifest.maximumSize)
     }
 }

@@ -1,3 +1,4 @@
+import FrostbyteCore
 import BundleFormat
 import FrostbyteCrypto
 import Foundation
@@ -55,7 +56,7 @@ struct VerifierDeltaTests {
         #expect(base.inBaseFiles == 5)
         #expect(report.blobs == BlobTally(listed: 7, carried: 3, inBase: 4))
         #expect(report.warnings.contains { $0.contains("--base") })
-        let json = String(decoding: try ManifestCoding.encode(report), as: UTF8.self)
+        let json = String(decoding: try DeterministicJSON.encode(report), as: UTF8.self)
         #expect(json.contains("\"base\" : {") && json.contains("\"manifest_sha256\""))
 
         // The archive really leaves them out.

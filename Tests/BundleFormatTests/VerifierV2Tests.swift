@@ -1,3 +1,4 @@
+import FrostbyteCore
 import BundleFormat
 import FrostbyteCrypto
 import Foundation
@@ -53,7 +54,7 @@ struct VerifierV2Tests {
         #expect(report.images.map(\.layers) == [2, 2])
         #expect(report.blobs == BlobTally(listed: 7, carried: 7, inBase: 0))
         #expect(report.base == nil)
-        let json = String(decoding: try ManifestCoding.encode(report), as: UTF8.self)
+        let json = String(decoding: try DeterministicJSON.encode(report), as: UTF8.self)
         #expect(json.contains("\"blobs\" : {") && !json.contains("\"base\""))
 
         #expect(try TestCommand.run(["tar", "--zstd", "-xf", path, "-C", temp.path]).status == 0)
@@ -216,7 +217,7 @@ struct VerifierV2Tests {
         #expect(report.problems == [])
         #expect(report.images.first?.layout == "docker-legacy")
         #expect(report.blobs == nil && report.base == nil)
-        let json = String(decoding: try ManifestCoding.encode(report), as: UTF8.self)
+        let json = String(decoding: try DeterministicJSON.encode(report), as: UTF8.self)
         #expect(!json.contains("\"blobs\"") && !json.contains("\"base\"") && !json.contains("manifest_digest"))
     }
 

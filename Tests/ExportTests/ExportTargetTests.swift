@@ -1,3 +1,4 @@
+import FrostbyteCore
 import BundleFormat
 @testable import Export
 import Foundation
@@ -19,7 +20,7 @@ struct ExportTargetTests {
         try FileManager.default.createSymbolicLink(atPath: layout.current, withDestinationPath: "releases/\(manifestId)")
         let manifest = Manifest(name: "demo", version: "1.0.0", bundleId: manifestId, createdAt: "2026-01-01T00:00:00Z",
                                 builder: .init(name: "frostbyte-bundle", version: "test"), exports: steps, files: [])
-        try ManifestCoding.encode(manifest).write(to: URL(fileURLWithPath: "\(layout.current)/MANIFEST.json"))
+        try DeterministicJSON.encode(manifest).write(to: URL(fileURLWithPath: "\(layout.current)/MANIFEST.json"))
         let receipt = InstallationReceipt(bundleId: receiptId, name: "demo", version: "1.0.0", project: "fbexport",
                                           subnet: "10.216.1.0/24", gatewayIP: nil, installedAt: "2026-01-01T00:00:00Z",
                                           images: [:])

@@ -76,7 +76,7 @@ struct BootUnitTests {
         let manifest = IngressUnitTests.manifest()
         try FileManager.default.createDirectory(atPath: layout.release(manifest.bundleId), withIntermediateDirectories: true)
         try FileManager.default.createDirectory(atPath: layout.state, withIntermediateDirectories: true)
-        try ManifestCoding.encode(manifest).write(to: URL(fileURLWithPath: "\(layout.release(manifest.bundleId))/MANIFEST.json"))
+        try DeterministicJSON.encode(manifest).write(to: URL(fileURLWithPath: "\(layout.release(manifest.bundleId))/MANIFEST.json"))
         var receipt = InstallationReceipt(bundleId: manifest.bundleId, name: "demo", version: "1.0.0", project: "tenant-a",
                                           subnet: "10.214.1.0/24", gatewayIP: "10.214.1.10", installedAt: "t", images: [:],
                                           publish: "127.0.0.1:8080", ingressSubnet: "172.31.255.0/29")
@@ -84,7 +84,7 @@ struct BootUnitTests {
         #expect(HostStateRepair.expectedRules(layout, receipt: receipt).map(\.args) == planned.map(\.args))
         let extra = HostFirewall.rejectRule(project: "tenant-a", network: "other", bridge: "br-other")
         let record = FirewallRecord(rules: [planned[0], extra])
-        try ManifestCoding.encode(record).write(to: URL(fileURLWithPath: HostFirewall.recordPath(prefix: prefix)))
+        try DeterministicJSON.encode(record).write(to: URL(fileURLWithPath: HostFirewall.recordPath(prefix: prefix)))
         #expect(HostStateRepair.expectedRules(layout, receipt: receipt).map(\.args) == (planned + [extra]).map(\.args),
                 "a recorded rule joins the release's, a recorded duplicate does not")
         receipt.publish = nil

@@ -1,3 +1,4 @@
+import FrostbyteCore
 import BundleFormat
 import FrostbyteCrypto
 import Foundation
@@ -118,7 +119,7 @@ struct DemoBundle {
         if !exports.isEmpty { manifest.exports = exports }
         let sums = SHA256Sums.render(files)
         manifest.bundleId = SHA256Sums.bundleId(name: "demo", version: version, sums: sums)
-        let manifestData = try ManifestCoding.encode(manifest)
+        let manifestData = try DeterministicJSON.encode(manifest)
         try manifestData.write(to: URL(fileURLWithPath: "\(base)/MANIFEST.json"))
         try sums.write(to: URL(fileURLWithPath: "\(base)/SHA256SUMS"))
         var head = ["MANIFEST.json"]

@@ -1,3 +1,4 @@
+import FrostbyteCore
 import BundleFormat
 import FrostbyteCrypto
 import Foundation
@@ -136,7 +137,7 @@ final class IsolationTestStack {
             images: [.init(name: Docker.testImage, file: "images/fbtest-busybox.tar",
                            sha256: SHA256Hasher.hash(Data()), digest: imageID, size: 0)],
             files: [])
-        try ManifestCoding.encode(manifest).write(to: URL(fileURLWithPath: "\(release)/MANIFEST.json"))
+        try DeterministicJSON.encode(manifest).write(to: URL(fileURLWithPath: "\(release)/MANIFEST.json"))
         try FileManager.default.createSymbolicLink(atPath: "\(prefix)/current", withDestinationPath: "releases/\(bundleId)")
         let receipt: [String: Any] = [
             "bundle_id": bundleId, "name": "fbtest", "version": "1", "project": project, "subnet": subnet,

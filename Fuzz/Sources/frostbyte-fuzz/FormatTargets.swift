@@ -13,7 +13,7 @@ enum FormatTargets {
             _ = SHA256Sums.parse(data)
             guard let manifest = try? ManifestCoding.decodeManifest(data) else { return }
             // What was read must survive being written and read again unchanged.
-            guard let encoded = try? ManifestCoding.encode(manifest),
+            guard let encoded = try? DeterministicJSON.encode(manifest),
                   let again = try? ManifestCoding.decodeManifest(encoded) else {
                 fatalError("a decoded manifest does not encode and decode again")
             }

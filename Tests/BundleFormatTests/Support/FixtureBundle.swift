@@ -1,3 +1,4 @@
+import FrostbyteCore
 import BundleFormat
 import FrostbyteCrypto
 import Foundation
@@ -104,7 +105,7 @@ struct FixtureBundle {
         editManifest(&manifest)
         let sums = sumsOverride ?? SHA256Sums.render(manifest.files)
         manifest.bundleId = keepBundleId ?? SHA256Sums.bundleId(name: manifest.name, version: manifest.version, sums: sums)
-        let manifestData = try manifestOverride ?? ManifestCoding.encode(manifest)
+        let manifestData = try manifestOverride ?? DeterministicJSON.encode(manifest)
         let signature = try signingKey?.sign(manifestData)
         return (manifestData, signature, sums)
     }
